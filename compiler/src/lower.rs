@@ -1,0 +1,986 @@
+//! Lowering: instantiate a model of an AST into a [`Graph`].
+//!
+//! Assumes a parsed [`ast::File`]. Guarantees, on success, a graph in which every node's
+//! shape was inferred by [`crate::shape::infer`], every node with weights has a unique
+//! weight path following LANGUAGE.md's naming rule, and every input and output is named.
+//! Every violation of the language (unknown name or op, bad argument, shape mismatch,
+//! weighted op outside a `let`, recursion, ...) is a [`LowerError`] located in the source.
+
+use crate::ir::{
+    ConvAttrs, Graph, Node, NodeId, Op, Pair, PoolAttrs, StructuredConvAttrs, UpsampleMode, format_shape,
+};
+use crate::shape;
+use scc_lang::ast::{self, BinOp, BlockParam, ExprKind, Stmt};
+use scc_lang::{Diagnostic, Span};
+use scc_runtime::kernels::Activation;
+use std::collections::HashMap;
+
+/// A located error in the model's source, found while lowering it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", .0.message)]
+pub struct LowerError(pub Diagnostic);
+
+impl LowerError {
+    fn at(span: Span, message: impl Into<String>, label: impl Into<String>) -> LowerError {
+        LowerError(Diagnostic::error(message).with_primary(span, label))
+    }
+
+    fn note(mut self, note: impl Into<String>) -> LowerError {
+        self.0 = self.0.with_note(note);
+        self
+    }
+
+    fn secondary(mut self, span: Span, label: impl Into<String>) -> LowerError {
+        self.0 = self.0.with_secondary(span, label);
+        self
+    }
+}
+
+type Result<T> = std::result::Result<T, LowerError>;
+
+/// The names of the models a file defines, in source order.
+pub fn model_names(file: &ast::File) -> Vec<String> {
+    file.items
+        .iter()
+        .filter_map(|item| match item {
+            ast::Item::Model(m) => Some(m.name.name.clone()),
+            ast::Item::Block(_) => None,
+        })
+        .collect()
+}
+
+/// Lowers the model named `model` (or the file's only model when `None`) into a graph.
+pub fn lower(file: &ast::File, model: Option<&str>) -> Result<Graph> {
+    let mut blocks: HashMap<&str, &ast::Block> = HashMap::new();
+    let mut models: Vec<&ast::Model> = Vec::new();
+    let mut seen: HashMap<&str, Span> = HashMap::new();
+    for item in &file.items {
+        let name = match item {
+            ast::Item::Block(b) => &b.name,
+            ast::Item::Model(m) => &m.name,
+        };
+        if let Some(previous) = seen.insert(&name.name, name.span) {
+            return Err(LowerError::at(name.span, format!("`{}` is defined twice", name.name), "defined again here")
+                .secondary(previous, "first defined here"));
+        }
+        match item {
+            ast::Item::Block(b) => {
+                if BUILTIN_OPS.contains(&b.name.name.as_str()) {
+                    return Err(LowerError::at(
+                        b.name.span,
+                        format!("block `{}` has the name of a built-in op", b.name.name),
+                        "choose another name",
+                    ));
+                }
+                blocks.insert(&b.name.name, b);
+            }
+            ast::Item::Model(m) => models.push(m),
+        }
+    }
+    let chosen = match model {
+        Some(wanted) => models.iter().copied().find(|m| m.name.name == wanted).ok_or_else(|| {
+            let available: Vec<String> = models.iter().map(|m| format!("`{}`", m.name.name)).collect();
+            LowerError(
+                Diagnostic::error(format!("no model named `{wanted}` in this file"))
+                    .with_note(format!("the file defines: {}", or_none(&available))),
+            )
+        })?,
+        None => match models.as_slice() {
+            [only] => *only,
+            [] => {
+                return Err(LowerError(
+                    Diagnostic::error("the file defines no `model`")
+                        .with_note("a file needs at least one `model NAME(input: [...]) { ... }`"),
+                ));
+            }
+            many => {
+                let names: Vec<String> = many.iter().map(|m| format!("`{}`", m.name.name)).collect();
+                return Err(LowerError::at(
+                    many[1].name.span,
+                    format!("the file defines {} models; choose one with --model NAME", many.len()),
+                    "another model",
+                )
+                .note(format!("the models are: {}", names.join(", "))));
+            }
+        },
+    };
+    let mut lowerer = Lowerer {
+        blocks,
+        graph: Graph::new(&chosen.name.name),
+        instances: Vec::new(),
+        generated: 0,
+    };
+    lowerer.lower_model(chosen)?;
+    Ok(lowerer.graph)
+}
+
+fn or_none(items: &[String]) -> String {
+    if items.is_empty() { "no models".to_string() } else { items.join(", ") }
+}
+
+/// Every built-in op name of the language.
+pub const BUILTIN_OPS: &[&str] = &[
+    "conv2d",
+    "sconv2d",
+    "linear",
+    "slinear",
+    "batchnorm",
+    "relu",
+    "relu6",
+    "sigmoid",
+    "tanh",
+    "silu",
+    "hardswish",
+    "hardsigmoid",
+    "maxpool",
+    "avgpool",
+    "sumpool",
+    "global_avgpool",
+    "flatten",
+    "softmax",
+    "concat",
+    "upsample",
+];
+
+#[derive(Debug, Clone)]
+enum Value {
+    Tensor(NodeId),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Bool(bool),
+    Pair(i64, i64),
+}
+
+impl Value {
+    fn kind(&self) -> &'static str {
+        match self {
+            Value::Tensor(_) => "a tensor",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a float",
+            Value::Str(_) => "a string",
+            Value::Bool(_) => "a boolean",
+            Value::Pair(..) => "a pair",
+        }
+    }
+}
+
+/// The names visible in one model or block instance.
+struct Scope {
+    values: HashMap<String, (Value, Span)>,
+    /// Weight path prefix (`layer1.`), or `None` inside a block instance not bound by a `let`.
+    weight_prefix: Option<String>,
+    /// Display-name prefix for nodes created in this scope.
+    name_prefix: String,
+}
+
+impl Scope {
+    fn define(&mut self, name: &ast::Ident, value: Value) -> Result<()> {
+        if let Some((_, previous)) = self.values.get(&name.name) {
+            return Err(LowerError::at(
+                name.span,
+                format!("`{}` is already defined", name.name),
+                "defined again here",
+            )
+            .secondary(*previous, "first defined here")
+            .note("every name is unique within its model or block: no shadowing"));
+        }
+        self.values.insert(name.name.clone(), (value, name.span));
+        Ok(())
+    }
+}
+
+/// A block instance being lowered: for recursion checks and error context.
+struct Instance {
+    block: String,
+    call_span: Span,
+}
+
+struct Lowerer<'a> {
+    blocks: HashMap<&'a str, &'a ast::Block>,
+    graph: Graph,
+    instances: Vec<Instance>,
+    generated: usize,
+}
+
+/// Nesting limit of block instances (a guard against runaway instantiation).
+const MAX_INSTANCE_DEPTH: usize = 64;
+
+impl<'a> Lowerer<'a> {
+    fn lower_model(&mut self, model: &'a ast::Model) -> Result<()> {
+        let mut scope = Scope { values: HashMap::new(), weight_prefix: Some(String::new()), name_prefix: String::new() };
+        for input in &model.inputs {
+            if input.dims.len() != 2 && input.dims.len() != 4 {
+                return Err(LowerError::at(
+                    input.span,
+                    format!("input `{}` has rank {}", input.name.name, input.dims.len()),
+                    "expected rank 2 [N, F] or rank 4 [N, C, H, W]",
+                ));
+            }
+            let mut shape = Vec::with_capacity(input.dims.len());
+            for &(dim, span) in &input.dims {
+                if dim < 1 || dim > MAX_DIM {
+                    return Err(LowerError::at(
+                        span,
+                        format!("input dimension {dim} is out of range"),
+                        format!("expected an integer from 1 to {MAX_DIM}"),
+                    ));
+                }
+                shape.push(dim as usize);
+            }
+            let id = self.graph.add_input(&input.name.name, shape, input.span);
+            scope.define(&input.name, Value::Tensor(id))?;
+        }
+        let returned = self.lower_body(&model.body, &mut scope, model.span, &model.name.name)?;
+        let mut names: HashMap<String, Span> = HashMap::new();
+        for (i, expr) in returned.iter().enumerate() {
+            let id = self.expect_tensor(expr, &mut scope, "a model output")?;
+            let name = match &expr.kind {
+                ExprKind::Name(name) => name.clone(),
+                _ => format!("output{i}"),
+            };
+            if let Some(previous) = names.insert(name.clone(), expr.span) {
+                return Err(LowerError::at(expr.span, format!("output `{name}` is returned twice"), "returned again")
+                    .secondary(previous, "first returned here"));
+            }
+            self.graph.add_output(&name, id);
+        }
+        Ok(())
+    }
+
+    /// Lowers `let` statements and returns the expressions of the final `return`.
+    fn lower_body(
+        &mut self,
+        body: &'a [Stmt],
+        scope: &mut Scope,
+        owner_span: Span,
+        owner: &str,
+    ) -> Result<&'a [ast::Expr]> {
+        let mut returned = None;
+        for stmt in body {
+            if let Some(ret_span) = returned.map(|(_, span)| span) {
+                return Err(LowerError::at(stmt.span(), "statement after `return`", "unreachable")
+                    .secondary(ret_span, "the `return` must be the last statement"));
+            }
+            match stmt {
+                Stmt::Let { name, value, .. } => {
+                    let value = self.eval(value, scope, Some(name))?;
+                    scope.define(name, value)?;
+                }
+                Stmt::Return { values, span } => returned = Some((values.as_slice(), *span)),
+            }
+        }
+        returned.map(|(values, _)| values).ok_or_else(|| {
+            LowerError::at(owner_span, format!("`{owner}` has no `return` statement"), "missing `return`")
+                .note("the last statement must be `return EXPR;`")
+        })
+    }
+
+    fn expect_tensor(&mut self, expr: &'a ast::Expr, scope: &mut Scope, what: &str) -> Result<NodeId> {
+        match self.eval(expr, scope, None)? {
+            Value::Tensor(id) => Ok(id),
+            other => Err(LowerError::at(
+                expr.span,
+                format!("expected a tensor for {what}, found {}", other.kind()),
+                format!("this is {}", other.kind()),
+            )),
+        }
+    }
+
+    /// Evaluates an expression. `let_name` is set when `expr` is the whole right-hand side
+    /// of a `let`: only then may an op with weights (or a block holding them) appear.
+    fn eval(&mut self, expr: &'a ast::Expr, scope: &mut Scope, let_name: Option<&ast::Ident>) -> Result<Value> {
+        match &expr.kind {
+            ExprKind::Int(v) => Ok(Value::Int(*v)),
+            ExprKind::Float(v) => Ok(Value::Float(*v)),
+            ExprKind::Str(s) => Ok(Value::Str(s.clone())),
+            ExprKind::Bool(b) => Ok(Value::Bool(*b)),
+            ExprKind::Name(name) => match scope.values.get(name) {
+                Some((value, _)) => Ok(value.clone()),
+                None => {
+                    let candidates: Vec<&str> = scope.values.keys().map(String::as_str).collect();
+                    let mut err = LowerError::at(expr.span, format!("unknown name `{name}`"), "not defined here");
+                    if let Some(similar) = closest(name, &candidates) {
+                        err = err.note(format!("did you mean `{similar}`?"));
+                    }
+                    Err(err)
+                }
+            },
+            ExprKind::Neg(inner) => match self.eval(inner, scope, None)? {
+                Value::Int(v) => v.checked_neg().map(Value::Int).ok_or_else(|| overflow(expr.span)),
+                Value::Float(v) => Ok(Value::Float(-v)),
+                other => Err(LowerError::at(
+                    expr.span,
+                    format!("cannot negate {}", other.kind()),
+                    "only numbers can be negated",
+                )),
+            },
+            ExprKind::Pair(a, b) => {
+                let h = self.eval_int(a, scope)?;
+                let w = self.eval_int(b, scope)?;
+                Ok(Value::Pair(h, w))
+            }
+            ExprKind::Binary { op, lhs, rhs } => {
+                let left = self.eval(lhs, scope, None)?;
+                let right = self.eval(rhs, scope, None)?;
+                match (left, right) {
+                    (Value::Int(a), Value::Int(b)) => int_arith(*op, a, b, expr.span, rhs.span).map(Value::Int),
+                    (Value::Tensor(a), Value::Tensor(b)) => {
+                        let ir_op = match op {
+                            BinOp::Add => Op::Add,
+                            BinOp::Mul => Op::Mul,
+                            BinOp::Sub | BinOp::Div => {
+                                return Err(LowerError::at(
+                                    expr.span,
+                                    format!("`{}` is not defined on tensors", op.symbol()),
+                                    "tensors support only `+` and `*`",
+                                ));
+                            }
+                        };
+                        self.add_op(ir_op, &[a, b], expr.span, scope, let_name).map(Value::Tensor)
+                    }
+                    (a, b) => Err(LowerError::at(
+                        expr.span,
+                        format!("cannot apply `{}` to {} and {}", op.symbol(), a.kind(), b.kind()),
+                        "operands of different kinds",
+                    )
+                    .note("`+` and `*` take two tensors or two integers")),
+                }
+            }
+            ExprKind::Call(call) => self.lower_call(call, expr.span, scope, let_name),
+        }
+    }
+
+    fn eval_int(&mut self, expr: &'a ast::Expr, scope: &mut Scope) -> Result<i64> {
+        match self.eval(expr, scope, None)? {
+            Value::Int(v) => Ok(v),
+            other => Err(LowerError::at(
+                expr.span,
+                format!("expected an integer, found {}", other.kind()),
+                format!("this is {}", other.kind()),
+            )),
+        }
+    }
+
+    fn lower_call(
+        &mut self,
+        call: &'a ast::Call,
+        span: Span,
+        scope: &mut Scope,
+        let_name: Option<&ast::Ident>,
+    ) -> Result<Value> {
+        let callee = call.callee.name.as_str();
+        if BUILTIN_OPS.contains(&callee) {
+            let (op, operands) = self.builtin_op(call, scope)?;
+            return self.add_op(op, &operands, span, scope, let_name).map(Value::Tensor);
+        }
+        if let Some(block) = self.blocks.get(callee).copied() {
+            return self.instantiate(block, call, span, scope, let_name).map(Value::Tensor);
+        }
+        let mut known: Vec<&str> = BUILTIN_OPS.to_vec();
+        known.extend(self.blocks.keys().copied());
+        let mut err = LowerError::at(call.callee.span, format!("unknown op `{callee}`"), "not an op or a block");
+        if let Some(similar) = closest(callee, &known) {
+            err = err.note(format!("did you mean `{similar}`?"));
+        }
+        Err(err.note(format!("the built-in ops are: {}", BUILTIN_OPS.join(", "))))
+    }
+
+    /// Creates a node, inferring its shape and naming it (and its weights).
+    fn add_op(
+        &mut self,
+        op: Op,
+        operands: &[NodeId],
+        span: Span,
+        scope: &Scope,
+        let_name: Option<&ast::Ident>,
+    ) -> Result<NodeId> {
+        let shapes: Vec<&Vec<usize>> = operands.iter().map(|&id| &self.graph.node(id).shape).collect();
+        let shape = shape::infer(&op, &shapes).map_err(|message| {
+            let found: Vec<String> = shapes.iter().map(|s| format_shape(s)).collect();
+            self.in_context(LowerError::at(span, message, format!("operands: {}", found.join(", "))))
+        })?;
+        let weight_path = if op.has_weights() {
+            let Some(let_name) = let_name else {
+                return Err(self.in_context(
+                    LowerError::at(
+                        span,
+                        format!("`{}` has weights, so it must be the whole right-hand side of a `let`", op.name()),
+                        "op with weights used inside an expression",
+                    )
+                    .note("its weights are named after the `let`: `let conv = conv2d(...);` reads `conv.weight`"),
+                ));
+            };
+            match &scope.weight_prefix {
+                Some(prefix) => Some(format!("{prefix}{}", let_name.name)),
+                None => {
+                    let instance = self.instances.last().expect("anonymous scopes are block instances");
+                    return Err(LowerError::at(
+                        span,
+                        format!(
+                            "`{}` has weights, but this instance of block `{}` is not bound by a `let`",
+                            op.name(),
+                            instance.block
+                        ),
+                        "its weights would have no name",
+                    )
+                    .secondary(instance.call_span, "make this call the whole right-hand side of a `let`")
+                    .note("weights are named `<let names of the enclosing block instances>.<let name>.<suffix>`"));
+                }
+            }
+        } else {
+            None
+        };
+        let name = match let_name {
+            Some(let_name) => format!("{}{}", scope.name_prefix, let_name.name),
+            None => {
+                self.generated += 1;
+                let op_name = match op {
+                    Op::Add => "add",
+                    Op::Mul => "mul",
+                    _ => op.name(),
+                };
+                format!("{}{}#{}", scope.name_prefix, op_name, self.generated)
+            }
+        };
+        Ok(self.graph.add_node(Node { op, shape, name, weight_path, span }, operands))
+    }
+
+    /// Adds "in this instance of block ..." context to an error raised inside a block.
+    fn in_context(&self, mut err: LowerError) -> LowerError {
+        for instance in self.instances.iter().rev() {
+            err = err.secondary(instance.call_span, format!("in this instance of block `{}`", instance.block));
+        }
+        err
+    }
+
+    fn instantiate(
+        &mut self,
+        block: &'a ast::Block,
+        call: &'a ast::Call,
+        span: Span,
+        caller: &mut Scope,
+        let_name: Option<&ast::Ident>,
+    ) -> Result<NodeId> {
+        if self.instances.iter().any(|i| i.block == block.name.name) {
+            return Err(self.in_context(LowerError::at(
+                span,
+                format!("block `{}` instantiates itself", block.name.name),
+                "recursive instantiation",
+            )
+            .note("blocks cannot be recursive")));
+        }
+        if self.instances.len() >= MAX_INSTANCE_DEPTH {
+            return Err(LowerError::at(span, "blocks are nested too deeply", format!("more than {MAX_INSTANCE_DEPTH} levels")));
+        }
+        // Bind arguments to parameters: positional first, then keywords.
+        let mut bound: Vec<Option<(Value, Span)>> = vec![None; block.params.len()];
+        let mut seen_keyword = false;
+        let mut positional = 0;
+        for arg in &call.args {
+            let index = match &arg.keyword {
+                None => {
+                    if seen_keyword {
+                        return Err(LowerError::at(arg.span, "positional argument after a keyword argument", "move it before the keyword arguments"));
+                    }
+                    positional += 1;
+                    if positional > block.params.len() {
+                        return Err(LowerError::at(
+                            arg.span,
+                            format!("block `{}` takes {} argument(s), found more", block.name.name, block.params.len()),
+                            "unexpected argument",
+                        )
+                        .secondary(block.name.span, "block defined here"));
+                    }
+                    positional - 1
+                }
+                Some(keyword) => {
+                    seen_keyword = true;
+                    block.params.iter().position(|p| p.name().name == keyword.name).ok_or_else(|| {
+                        let names: Vec<&str> = block.params.iter().map(|p| p.name().name.as_str()).collect();
+                        LowerError::at(
+                            keyword.span,
+                            format!("block `{}` has no parameter `{}`", block.name.name, keyword.name),
+                            "unknown parameter",
+                        )
+                        .note(format!("its parameters are: {}", names.join(", ")))
+                    })?
+                }
+            };
+            if bound[index].is_some() {
+                return Err(LowerError::at(
+                    arg.span,
+                    format!("parameter `{}` is given twice", block.params[index].name().name),
+                    "given again here",
+                ));
+            }
+            let value = self.eval(&arg.value, caller, None)?;
+            bound[index] = Some((value, arg.value.span));
+        }
+        let (weight_prefix, name_prefix) = match (let_name, &caller.weight_prefix) {
+            (Some(name), Some(prefix)) => {
+                (Some(format!("{prefix}{}.", name.name)), format!("{}{}.", caller.name_prefix, name.name))
+            }
+            (Some(name), None) => (None, format!("{}{}.", caller.name_prefix, name.name)),
+            (None, _) => {
+                self.generated += 1;
+                (None, format!("{}{}#{}.", caller.name_prefix, block.name.name, self.generated))
+            }
+        };
+        let mut scope = Scope { values: HashMap::new(), weight_prefix, name_prefix };
+        self.instances.push(Instance { block: block.name.name.clone(), call_span: span });
+        let result = self.lower_block_body(block, bound, &mut scope, span);
+        self.instances.pop();
+        result
+    }
+
+    fn lower_block_body(
+        &mut self,
+        block: &'a ast::Block,
+        bound: Vec<Option<(Value, Span)>>,
+        scope: &mut Scope,
+        call_span: Span,
+    ) -> Result<NodeId> {
+        for (param, value) in block.params.iter().zip(bound) {
+            let value = match (param, value) {
+                (BlockParam::Tensor(_), Some((value @ Value::Tensor(_), _))) => value,
+                (BlockParam::Int { .. }, Some((value @ Value::Int(_), _))) => value,
+                (BlockParam::Int { default: Some(default), .. }, None) => {
+                    Value::Int(self.eval_int(default, scope).map_err(|e| self.in_context(e))?)
+                }
+                (param, Some((value, span))) => {
+                    let expected = match param {
+                        BlockParam::Tensor(_) => "a tensor",
+                        BlockParam::Int { .. } => "an integer",
+                    };
+                    return Err(LowerError::at(
+                        span,
+                        format!("parameter `{}` of block `{}` expects {expected}, found {}", param.name().name, block.name.name, value.kind()),
+                        format!("this is {}", value.kind()),
+                    )
+                    .secondary(param.name().span, "parameter declared here"));
+                }
+                (param, None) => {
+                    return Err(LowerError::at(
+                        call_span,
+                        format!("missing argument `{}` of block `{}`", param.name().name, block.name.name),
+                        "argument missing in this call",
+                    )
+                    .secondary(param.name().span, "parameter declared here"));
+                }
+            };
+            scope.define(param.name(), value)?;
+        }
+        let returned = self.lower_body(&block.body, scope, block.span, &block.name.name)?;
+        match returned {
+            [single] => {
+                let id = self.expect_tensor(single, scope, "the block's result")?;
+                Ok(id)
+            }
+            many => Err(LowerError::at(
+                many[1].span,
+                format!("block `{}` returns {} values", block.name.name, many.len()),
+                "a block returns exactly one tensor",
+            )),
+        }
+    }
+
+    /// Checks a built-in op's arguments and builds its IR op and operand list.
+    fn builtin_op(&mut self, call: &'a ast::Call, scope: &mut Scope) -> Result<(Op, Vec<NodeId>)> {
+        use ParamKind::*;
+        let name = call.callee.name.as_str();
+        if name == "concat" {
+            return self.concat(call, scope);
+        }
+        let specs: &[(&str, ParamKind)] = match name {
+            "conv2d" => &[
+                ("x", Tensor),
+                ("out", Int),
+                ("kernel", Spatial),
+                ("stride", Optional(&Spatial)),
+                ("pad", Optional(&Spatial)),
+                ("dilation", Optional(&Spatial)),
+                ("groups", Optional(&Int)),
+                ("bias", Optional(&Bool)),
+            ],
+            "sconv2d" => &[
+                ("x", Tensor),
+                ("out", Int),
+                ("kernel", Spatial),
+                ("c", Int),
+                ("n", Spatial),
+                ("stride", Optional(&Spatial)),
+                ("pad", Optional(&Spatial)),
+                ("groups", Optional(&Int)),
+                ("bias", Optional(&Bool)),
+            ],
+            "linear" => &[("x", Tensor), ("out", Int), ("bias", Optional(&Bool))],
+            "slinear" => &[("x", Tensor), ("out", Int), ("c", Int), ("bias", Optional(&Bool))],
+            "batchnorm" => &[("x", Tensor), ("eps", Optional(&Float))],
+            "maxpool" | "avgpool" | "sumpool" => &[
+                ("x", Tensor),
+                ("kernel", Spatial),
+                ("stride", Optional(&Spatial)),
+                ("pad", Optional(&Spatial)),
+            ],
+            "upsample" => &[("x", Tensor), ("scale", Int), ("mode", Optional(&Str))],
+            _ => &[("x", Tensor)],
+        };
+        let args = self.bind_args(call, specs, scope)?;
+        let x = args.tensor("x");
+        let op = match name {
+            "conv2d" => Op::Conv2d(ConvAttrs {
+                out_channels: args.count("out", 1)?,
+                kernel: args.pair("kernel", 1, None)?,
+                stride: args.pair("stride", 1, Some((1, 1)))?,
+                pad: args.pair("pad", 0, Some((0, 0)))?,
+                dilation: args.pair("dilation", 1, Some((1, 1)))?,
+                groups: args.count_or("groups", 1, 1)?,
+                bias: args.bool_or("bias", false),
+            }),
+            "sconv2d" => Op::StructuredConv2d(StructuredConvAttrs {
+                out_channels: args.count("out", 1)?,
+                kernel: args.pair("kernel", 1, None)?,
+                c: args.count("c", 1)?,
+                n: args.pair("n", 1, None)?,
+                stride: args.pair("stride", 1, Some((1, 1)))?,
+                pad: args.pair("pad", 0, Some((0, 0)))?,
+                groups: args.count_or("groups", 1, 1)?,
+                bias: args.bool_or("bias", false),
+            }),
+            "linear" => Op::Linear { out_features: args.count("out", 1)?, bias: args.bool_or("bias", true) },
+            "slinear" => Op::StructuredLinear {
+                out_features: args.count("out", 1)?,
+                c: args.count("c", 1)?,
+                bias: args.bool_or("bias", true),
+            },
+            "batchnorm" => {
+                let eps = args.float_or("eps", 1e-5);
+                if !(eps > 0.0 && eps.is_finite()) {
+                    return Err(LowerError::at(args.span("eps"), format!("`eps` must be positive, found {eps}"), "invalid eps"));
+                }
+                Op::BatchNorm { eps: eps as f32 }
+            }
+            "maxpool" | "avgpool" | "sumpool" => {
+                let kernel = args.pair("kernel", 1, None)?;
+                let default_stride = if name == "sumpool" { (1, 1) } else { kernel };
+                let attrs = PoolAttrs {
+                    kernel,
+                    stride: args.pair("stride", 1, Some(default_stride))?,
+                    pad: args.pair("pad", 0, Some((0, 0)))?,
+                };
+                match name {
+                    "maxpool" => Op::MaxPool(attrs),
+                    "avgpool" => Op::AvgPool(attrs),
+                    _ => Op::SumPool(attrs),
+                }
+            }
+            "upsample" => {
+                let mode = match args.str_or("mode", "nearest") {
+                    "nearest" => UpsampleMode::Nearest,
+                    "bilinear" => UpsampleMode::Bilinear,
+                    other => {
+                        return Err(LowerError::at(
+                            args.span("mode"),
+                            format!("unknown upsample mode \"{other}\""),
+                            "expected \"nearest\" or \"bilinear\"",
+                        ));
+                    }
+                };
+                Op::Upsample { scale: args.count("scale", 1)?, mode }
+            }
+            "relu" => Op::Activation(Activation::Relu),
+            "relu6" => Op::Activation(Activation::Relu6),
+            "sigmoid" => Op::Activation(Activation::Sigmoid),
+            "tanh" => Op::Activation(Activation::Tanh),
+            "silu" => Op::Activation(Activation::Silu),
+            "hardswish" => Op::Activation(Activation::Hardswish),
+            "hardsigmoid" => Op::Activation(Activation::Hardsigmoid),
+            "global_avgpool" => Op::GlobalAvgPool,
+            "flatten" => Op::Flatten,
+            "softmax" => Op::Softmax,
+            other => unreachable!("`{other}` is listed in BUILTIN_OPS but has no lowering"),
+        };
+        Ok((op, vec![x]))
+    }
+
+    fn concat(&mut self, call: &'a ast::Call, scope: &mut Scope) -> Result<(Op, Vec<NodeId>)> {
+        if call.args.is_empty() {
+            return Err(LowerError::at(call.callee.span, "concat needs at least one tensor", "no operands"));
+        }
+        let mut operands = Vec::with_capacity(call.args.len());
+        for arg in &call.args {
+            if let Some(keyword) = &arg.keyword {
+                return Err(LowerError::at(keyword.span, format!("concat has no parameter `{}`", keyword.name), "concat takes only tensors"));
+            }
+            operands.push(self.expect_tensor(&arg.value, scope, "a concat operand")?);
+        }
+        Ok((Op::Concat, operands))
+    }
+
+    fn bind_args(&mut self, call: &'a ast::Call, specs: &[(&'static str, ParamKind)], scope: &mut Scope) -> Result<Args> {
+        let op = call.callee.name.as_str();
+        let mut values: Vec<Option<(Value, Span)>> = vec![None; specs.len()];
+        let mut seen_keyword = false;
+        let mut positional = 0;
+        for arg in &call.args {
+            let index = match &arg.keyword {
+                None => {
+                    if seen_keyword {
+                        return Err(LowerError::at(arg.span, "positional argument after a keyword argument", "move it before the keyword arguments"));
+                    }
+                    positional += 1;
+                    if positional > specs.len() {
+                        return Err(LowerError::at(
+                            arg.span,
+                            format!("`{op}` takes at most {} argument(s)", specs.len()),
+                            "unexpected argument",
+                        )
+                        .note(format!("`{op}({})`", signature(specs))));
+                    }
+                    positional - 1
+                }
+                Some(keyword) => {
+                    seen_keyword = true;
+                    specs.iter().position(|(name, _)| *name == keyword.name).ok_or_else(|| {
+                        let names: Vec<&str> = specs.iter().map(|(n, _)| *n).collect();
+                        let mut err = LowerError::at(
+                            keyword.span,
+                            format!("`{op}` has no argument `{}`", keyword.name),
+                            "unknown argument",
+                        );
+                        if let Some(similar) = closest(&keyword.name, &names) {
+                            err = err.note(format!("did you mean `{similar}`?"));
+                        }
+                        err.note(format!("`{op}({})`", signature(specs)))
+                    })?
+                }
+            };
+            if values[index].is_some() {
+                return Err(LowerError::at(arg.span, format!("argument `{}` is given twice", specs[index].0), "given again here"));
+            }
+            let value = self.eval(&arg.value, scope, None)?;
+            let kind = &specs[index].1;
+            if !kind.accepts(&value) {
+                return Err(LowerError::at(
+                    arg.value.span,
+                    format!("argument `{}` of `{op}` expects {}, found {}", specs[index].0, kind.describe(), value.kind()),
+                    format!("this is {}", value.kind()),
+                ));
+            }
+            values[index] = Some((value, arg.value.span));
+        }
+        for ((name, kind), value) in specs.iter().zip(&values) {
+            if value.is_none() && !matches!(kind, ParamKind::Optional(_)) {
+                return Err(LowerError::at(
+                    call.callee.span.to(call.args.last().map_or(call.callee.span, |a| a.span)),
+                    format!("`{op}` is missing its argument `{name}`"),
+                    format!("`{name}` is required"),
+                )
+                .note(format!("`{op}({})`", signature(specs))));
+            }
+        }
+        let values = specs.iter().zip(values).filter_map(|((name, _), v)| v.map(|v| (*name, v))).collect();
+        Ok(Args { values, call_span: call.callee.span })
+    }
+}
+
+/// `x, out, kernel, stride=…` for error notes.
+fn signature(specs: &[(&str, ParamKind)]) -> String {
+    let parts: Vec<String> = specs
+        .iter()
+        .map(|(name, kind)| match kind {
+            ParamKind::Optional(_) => format!("{name}=…"),
+            _ => name.to_string(),
+        })
+        .collect();
+    parts.join(", ")
+}
+
+/// The accepted kind of a built-in op's argument.
+enum ParamKind {
+    Tensor,
+    Int,
+    /// An integer or a `(height, width)` pair.
+    Spatial,
+    /// A float (an integer is accepted too).
+    Float,
+    Str,
+    Bool,
+    /// May be omitted; the op supplies the default.
+    Optional(&'static ParamKind),
+}
+
+impl ParamKind {
+    fn accepts(&self, value: &Value) -> bool {
+        match (self, value) {
+            (ParamKind::Optional(inner), v) => inner.accepts(v),
+            (ParamKind::Tensor, Value::Tensor(_))
+            | (ParamKind::Int, Value::Int(_))
+            | (ParamKind::Spatial, Value::Int(_) | Value::Pair(..))
+            | (ParamKind::Float, Value::Float(_) | Value::Int(_))
+            | (ParamKind::Str, Value::Str(_))
+            | (ParamKind::Bool, Value::Bool(_)) => true,
+            _ => false,
+        }
+    }
+
+    fn describe(&self) -> &'static str {
+        match self {
+            ParamKind::Tensor => "a tensor",
+            ParamKind::Int => "an integer",
+            ParamKind::Spatial => "an integer or a pair `(height, width)`",
+            ParamKind::Float => "a number",
+            ParamKind::Str => "a string",
+            ParamKind::Bool => "`true` or `false`",
+            ParamKind::Optional(inner) => inner.describe(),
+        }
+    }
+}
+
+/// The largest integer attribute or dimension accepted (keeps all size arithmetic in range).
+const MAX_DIM: i64 = 1 << 24;
+
+/// Type-checked arguments of one built-in op call.
+struct Args {
+    values: HashMap<&'static str, (Value, Span)>,
+    call_span: Span,
+}
+
+impl Args {
+    fn span(&self, name: &str) -> Span {
+        self.values.get(name).map_or(self.call_span, |(_, span)| *span)
+    }
+
+    fn tensor(&self, name: &str) -> NodeId {
+        match self.values.get(name) {
+            Some((Value::Tensor(id), _)) => *id,
+            _ => unreachable!("bind_args checked that `{name}` is a tensor"),
+        }
+    }
+
+    fn checked(&self, name: &str, value: i64, min: i64) -> Result<usize> {
+        if value < min || value > MAX_DIM {
+            return Err(LowerError::at(
+                self.span(name),
+                format!("`{name}` must be an integer from {min} to {MAX_DIM}, found {value}"),
+                "out of range",
+            ));
+        }
+        Ok(value as usize)
+    }
+
+    /// A required integer at least `min`.
+    fn count(&self, name: &str, min: i64) -> Result<usize> {
+        match self.values.get(name) {
+            Some((Value::Int(v), _)) => self.checked(name, *v, min),
+            _ => unreachable!("bind_args checked that `{name}` is an integer"),
+        }
+    }
+
+    fn count_or(&self, name: &str, min: i64, default: usize) -> Result<usize> {
+        if self.values.contains_key(name) { self.count(name, min) } else { Ok(default) }
+    }
+
+    /// An integer or pair argument, each component at least `min`.
+    fn pair(&self, name: &str, min: i64, default: Option<Pair>) -> Result<Pair> {
+        match (self.values.get(name), default) {
+            (Some((Value::Int(v), _)), _) => {
+                let v = self.checked(name, *v, min)?;
+                Ok((v, v))
+            }
+            (Some((Value::Pair(h, w), _)), _) => Ok((self.checked(name, *h, min)?, self.checked(name, *w, min)?)),
+            (None, Some(default)) => Ok(default),
+            _ => unreachable!("bind_args checked `{name}`"),
+        }
+    }
+
+    fn bool_or(&self, name: &str, default: bool) -> bool {
+        match self.values.get(name) {
+            Some((Value::Bool(b), _)) => *b,
+            _ => default,
+        }
+    }
+
+    fn float_or(&self, name: &str, default: f64) -> f64 {
+        match self.values.get(name) {
+            Some((Value::Float(v), _)) => *v,
+            Some((Value::Int(v), _)) => *v as f64,
+            _ => default,
+        }
+    }
+
+    fn str_or<'s>(&'s self, name: &str, default: &'s str) -> &'s str {
+        match self.values.get(name) {
+            Some((Value::Str(s), _)) => s,
+            _ => default,
+        }
+    }
+}
+
+fn overflow(span: Span) -> LowerError {
+    LowerError::at(span, "integer overflow", "this value does not fit in 64 bits")
+}
+
+/// Integer arithmetic of the language: `/` is floor division.
+fn int_arith(op: BinOp, a: i64, b: i64, span: Span, rhs_span: Span) -> Result<i64> {
+    let result = match op {
+        BinOp::Add => a.checked_add(b),
+        BinOp::Sub => a.checked_sub(b),
+        BinOp::Mul => a.checked_mul(b),
+        BinOp::Div => {
+            if b == 0 {
+                return Err(LowerError::at(rhs_span, "division by zero", "this is zero"));
+            }
+            a.checked_div(b).map(|q| if a % b != 0 && ((a < 0) != (b < 0)) { q - 1 } else { q })
+        }
+    };
+    result.ok_or_else(|| overflow(span))
+}
+
+/// The candidate closest to `name` by edit distance, if reasonably close.
+fn closest<'c>(name: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    candidates
+        .iter()
+        .map(|c| (edit_distance(name, c), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3) && *d < c.len().max(name.len()))
+        .min()
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floor_division_rounds_towards_negative_infinity() {
+        let s = Span::default();
+        assert_eq!(int_arith(BinOp::Div, 7, 2, s, s).unwrap(), 3);
+        assert_eq!(int_arith(BinOp::Div, -7, 2, s, s).unwrap(), -4);
+        assert_eq!(int_arith(BinOp::Div, 7, -2, s, s).unwrap(), -4);
+        assert!(int_arith(BinOp::Div, 1, 0, s, s).is_err());
+        assert!(int_arith(BinOp::Mul, i64::MAX, 2, s, s).is_err());
+    }
+
+    #[test]
+    fn suggestions_pick_the_nearest_name() {
+        assert_eq!(closest("sconv", &["sconv2d", "conv2d", "relu"]), Some("sconv2d"));
+        assert_eq!(closest("rleu", &["relu", "relu6"]), Some("relu"));
+        assert_eq!(closest("zzz", &["relu"]), None);
+    }
+}

@@ -1,0 +1,349 @@
+//! Weights: what a graph needs, checking a weights file against it, and random weights.
+//!
+//! [`weight_specs`] lists every tensor a graph reads (name, shape, role). [`bind`] checks a
+//! loaded safetensors map against that list, reporting *all* problems at once, projects
+//! dense `weight`s of structured layers onto their structure, and returns [`Weights`]
+//! holding exactly the specified tensors. [`random`] makes deterministic weights.
+
+use crate::ir::{Graph, NodeId, Op, format_shape};
+use scc_runtime::Tensor;
+use scc_runtime::random::WeightRng;
+use scc_runtime::structure;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// What a weight tensor is for; decides its random initialisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeightRole {
+    /// A conv or linear kernel; `fan_in` inputs contribute to each output.
+    Kernel { fan_in: usize },
+    /// The `alpha` of a structured layer: `fan_in` = c·nh·nw taps over boxes of `box_volume`.
+    Alpha { fan_in: usize, box_volume: usize },
+    Bias { fan_in: usize },
+    BatchNormWeight,
+    BatchNormBias,
+    RunningMean,
+    RunningVar,
+}
+
+/// One tensor the graph reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeightSpec {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub role: WeightRole,
+    pub node: NodeId,
+    /// Counted in the model's parameters (running statistics are not).
+    pub learnable: bool,
+}
+
+/// The weights a node reads, as `(suffix, shape, role)`.
+pub fn node_weights(graph: &Graph, id: NodeId) -> Vec<(&'static str, Vec<usize>, WeightRole)> {
+    let node = graph.node(id);
+    let input = graph.operand_shapes(id).first().map(|s| (*s).clone()).unwrap_or_default();
+    let mut out = Vec::new();
+    match &node.op {
+        Op::Conv2d(a) => {
+            let cg = input[1] / a.groups;
+            let fan_in = cg * a.kernel.0 * a.kernel.1;
+            out.push(("weight", vec![a.out_channels, cg, a.kernel.0, a.kernel.1], WeightRole::Kernel { fan_in }));
+            if a.bias {
+                out.push(("bias", vec![a.out_channels], WeightRole::Bias { fan_in }));
+            }
+        }
+        Op::StructuredConv2d(a) => {
+            let cg = input[1] / a.groups;
+            let fan_in = cg * a.kernel.0 * a.kernel.1;
+            let (bc, bh, bw) = structure::structure_box(cg, a.c, a.kernel.0, a.n.0, a.kernel.1, a.n.1);
+            out.push((
+                "alpha",
+                vec![a.out_channels, a.c, a.n.0, a.n.1],
+                WeightRole::Alpha { fan_in: a.c * a.n.0 * a.n.1, box_volume: bc * bh * bw },
+            ));
+            if a.bias {
+                out.push(("bias", vec![a.out_channels], WeightRole::Bias { fan_in }));
+            }
+        }
+        Op::Linear { out_features, bias } => {
+            let fan_in = input[1];
+            out.push(("weight", vec![*out_features, fan_in], WeightRole::Kernel { fan_in }));
+            if *bias {
+                out.push(("bias", vec![*out_features], WeightRole::Bias { fan_in }));
+            }
+        }
+        Op::StructuredLinear { out_features, c, bias } => {
+            let fan_in = input[1];
+            out.push((
+                "alpha",
+                vec![*out_features, *c],
+                WeightRole::Alpha { fan_in: *c, box_volume: fan_in - c + 1 },
+            ));
+            if *bias {
+                out.push(("bias", vec![*out_features], WeightRole::Bias { fan_in }));
+            }
+        }
+        Op::BatchNorm { .. } => {
+            let c = vec![input[1]];
+            out.push(("weight", c.clone(), WeightRole::BatchNormWeight));
+            out.push(("bias", c.clone(), WeightRole::BatchNormBias));
+            out.push(("running_mean", c.clone(), WeightRole::RunningMean));
+            out.push(("running_var", c, WeightRole::RunningVar));
+        }
+        Op::Input { .. }
+        | Op::Activation(_)
+        | Op::MaxPool(_)
+        | Op::AvgPool(_)
+        | Op::SumPool(_)
+        | Op::GlobalAvgPool
+        | Op::Flatten
+        | Op::Softmax
+        | Op::Concat
+        | Op::Upsample { .. }
+        | Op::Add
+        | Op::Mul => {}
+    }
+    out
+}
+
+/// Every weight tensor of the graph, in topological order of the nodes.
+pub fn weight_specs(graph: &Graph) -> Vec<WeightSpec> {
+    let mut specs = Vec::new();
+    for id in graph.topological_order() {
+        let Some(path) = &graph.node(id).weight_path else { continue };
+        for (suffix, shape, role) in node_weights(graph, id) {
+            let learnable = !matches!(role, WeightRole::RunningMean | WeightRole::RunningVar);
+            specs.push(WeightSpec { name: format!("{path}.{suffix}"), shape, role, node: id, learnable });
+        }
+    }
+    specs
+}
+
+/// The tensors a graph reads, by weight name, exactly as [`weight_specs`] lists them.
+#[derive(Debug, Clone, Default)]
+pub struct Weights {
+    tensors: BTreeMap<String, Tensor>,
+}
+
+impl Weights {
+    pub fn get(&self, name: &str) -> Option<&Tensor> {
+        self.tensors.get(name)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Tensor)> {
+        self.tensors.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.tensors.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tensors.is_empty()
+    }
+
+    pub fn into_map(self) -> BTreeMap<String, Tensor> {
+        self.tensors
+    }
+}
+
+/// How a structured layer's dense `weight` was projected onto its structure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectionReport {
+    /// The layer's weight path (`layer1.conv1`).
+    pub layer: String,
+    /// `‖W − compose(alpha)‖ / ‖W‖`.
+    pub relative_residual: f64,
+}
+
+/// The default largest accepted relative residual when projecting a dense kernel.
+pub const DEFAULT_MAX_STRUCTURE_ERROR: f64 = 1e-3;
+
+#[derive(Debug, Clone)]
+pub struct BindOptions {
+    /// Largest accepted relative residual of a projected dense kernel.
+    pub max_structure_error: f64,
+    /// Report residuals above the tolerance instead of failing (for `scc check`).
+    pub allow_structure_error: bool,
+}
+
+impl Default for BindOptions {
+    fn default() -> Self {
+        BindOptions { max_structure_error: DEFAULT_MAX_STRUCTURE_ERROR, allow_structure_error: false }
+    }
+}
+
+/// One way a weights file disagrees with the model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WeightProblem {
+    Missing { name: String, expected: Vec<usize> },
+    Unexpected { name: String, shape: Vec<usize> },
+    WrongShape { name: String, expected: Vec<usize>, found: Vec<usize> },
+    /// A structured layer given both `alpha` and a dense `weight`.
+    AlphaAndWeight { layer: String },
+    /// A projected dense kernel that is too far from the structure.
+    NotStructured { layer: String, relative_residual: f64, tolerance: f64 },
+    NonFinite { name: String },
+}
+
+impl fmt::Display for WeightProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WeightProblem::Missing { name, expected } => {
+                write!(f, "missing weight `{name}` (expected shape {})", format_shape(expected))
+            }
+            WeightProblem::Unexpected { name, shape } => {
+                write!(f, "unexpected weight `{name}` {} (the model has no such weight)", format_shape(shape))
+            }
+            WeightProblem::WrongShape { name, expected, found } => write!(
+                f,
+                "weight `{name}` has shape {}, expected {}",
+                format_shape(found),
+                format_shape(expected)
+            ),
+            WeightProblem::AlphaAndWeight { layer } => write!(
+                f,
+                "structured layer `{layer}` has both `{layer}.alpha` and a dense `{layer}.weight`; give only one"
+            ),
+            WeightProblem::NotStructured { layer, relative_residual, tolerance } => write!(
+                f,
+                "dense `{layer}.weight` is not structured: projecting it onto the structure leaves a relative residual of {relative_residual:.3e}, above the tolerance {tolerance:.1e} (see --max-structure-error)"
+            ),
+            WeightProblem::NonFinite { name } => write!(f, "weight `{name}` holds NaN or infinite values"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WeightError {
+    #[error(transparent)]
+    Io(#[from] scc_runtime::TensorIoError),
+    #[error("the weights file `{origin}` does not match the model:\n{}", list(.problems))]
+    Mismatch { origin: String, problems: Vec<WeightProblem> },
+}
+
+fn list(problems: &[WeightProblem]) -> String {
+    let lines: Vec<String> = problems.iter().map(|p| format!("  - {p}")).collect();
+    lines.join("\n")
+}
+
+/// Checks `tensors` (from the file `origin`) against the graph and projects dense
+/// structured kernels. Returns the weights and one report per projected layer.
+pub fn bind(
+    graph: &Graph,
+    mut tensors: BTreeMap<String, Tensor>,
+    origin: &str,
+    options: &BindOptions,
+) -> Result<(Weights, Vec<ProjectionReport>), WeightError> {
+    let mut problems = Vec::new();
+    let mut reports = Vec::new();
+    let mut bound = BTreeMap::new();
+    for spec in weight_specs(graph) {
+        if let WeightRole::Alpha { .. } = spec.role {
+            let layer = spec.name.trim_end_matches(".alpha").to_string();
+            let dense_name = format!("{layer}.weight");
+            if let Some(dense) = tensors.remove(&dense_name) {
+                if tensors.contains_key(&spec.name) {
+                    tensors.remove(&spec.name);
+                    problems.push(WeightProblem::AlphaAndWeight { layer });
+                    continue;
+                }
+                let dense_shape = dense_kernel_shape(graph, spec.node);
+                if dense.shape() != dense_shape.as_slice() {
+                    problems.push(WeightProblem::WrongShape {
+                        name: dense_name,
+                        expected: dense_shape,
+                        found: dense.shape().to_vec(),
+                    });
+                    continue;
+                }
+                if dense.data().iter().any(|v| !v.is_finite()) {
+                    problems.push(WeightProblem::NonFinite { name: dense_name });
+                    continue;
+                }
+                let projection = project(&dense, &spec.shape);
+                let residual = projection.relative_residual;
+                if residual > options.max_structure_error && !options.allow_structure_error {
+                    problems.push(WeightProblem::NotStructured {
+                        layer: layer.clone(),
+                        relative_residual: residual,
+                        tolerance: options.max_structure_error,
+                    });
+                }
+                reports.push(ProjectionReport { layer, relative_residual: residual });
+                bound.insert(spec.name, projection.alpha);
+                continue;
+            }
+        }
+        match tensors.remove(&spec.name) {
+            None => problems.push(WeightProblem::Missing { name: spec.name, expected: spec.shape }),
+            Some(t) if t.shape() != spec.shape.as_slice() => problems.push(WeightProblem::WrongShape {
+                name: spec.name,
+                expected: spec.shape,
+                found: t.shape().to_vec(),
+            }),
+            Some(t) if t.data().iter().any(|v| !v.is_finite()) => {
+                problems.push(WeightProblem::NonFinite { name: spec.name })
+            }
+            Some(t) => {
+                bound.insert(spec.name, t);
+            }
+        }
+    }
+    for (name, t) in tensors {
+        problems.push(WeightProblem::Unexpected { name, shape: t.shape().to_vec() });
+    }
+    if problems.is_empty() {
+        Ok((Weights { tensors: bound }, reports))
+    } else {
+        Err(WeightError::Mismatch { origin: origin.to_string(), problems })
+    }
+}
+
+/// Shape of the dense kernel a structured layer stands for.
+fn dense_kernel_shape(graph: &Graph, id: NodeId) -> Vec<usize> {
+    let input = graph.operand_shapes(id)[0].clone();
+    match &graph.node(id).op {
+        Op::StructuredConv2d(a) => vec![a.out_channels, input[1] / a.groups, a.kernel.0, a.kernel.1],
+        Op::StructuredLinear { out_features, .. } => vec![*out_features, input[1]],
+        other => unreachable!("only structured layers have alpha, not `{}`", other.name()),
+    }
+}
+
+fn project(dense: &Tensor, alpha_shape: &[usize]) -> structure::Projection {
+    match alpha_shape {
+        [_, c, nh, nw] => structure::project_to_structure(dense, *c, *nh, *nw),
+        [_, c] => structure::project_to_structure_linear(dense, *c),
+        _ => unreachable!("alpha is rank 2 or 4"),
+    }
+}
+
+/// Deterministic, sensibly scaled weights: He-uniform kernels (variance 2/fan-in, with
+/// alpha scaled by its box volume so the composed kernel has the same variance), small
+/// biases, batchnorm close to identity. Each tensor depends only on `seed` and its name.
+pub fn random(graph: &Graph, seed: u64) -> Weights {
+    let tensors = weight_specs(graph)
+        .into_iter()
+        .map(|spec| {
+            let mut rng = WeightRng::new(seed ^ fnv1a(&spec.name));
+            let shape = spec.shape.clone();
+            let t = match spec.role {
+                WeightRole::Kernel { fan_in } => rng.uniform(shape.as_slice(), (6.0 / fan_in as f32).sqrt()),
+                WeightRole::Alpha { fan_in, box_volume } => {
+                    rng.uniform(shape.as_slice(), (6.0 / (fan_in * box_volume) as f32).sqrt())
+                }
+                WeightRole::Bias { fan_in } => rng.uniform(shape.as_slice(), 1.0 / (fan_in as f32).sqrt()),
+                WeightRole::BatchNormWeight => rng.uniform_range(shape.as_slice(), 0.8, 1.2),
+                WeightRole::BatchNormBias => rng.uniform(shape.as_slice(), 0.1),
+                WeightRole::RunningMean => rng.uniform(shape.as_slice(), 0.1),
+                WeightRole::RunningVar => rng.uniform_range(shape.as_slice(), 0.8, 1.2),
+            };
+            (spec.name, t)
+        })
+        .collect();
+    Weights { tensors }
+}
+
+/// 64-bit FNV-1a, a stable hash for per-tensor seeds.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+}

@@ -1,0 +1,2 @@
+// Only comments here.
+/* No model, no block. */

@@ -1,0 +1,3 @@
+block b(x, ch: int = ) {
+    return x;
+}

@@ -1,0 +1,1218 @@
+//! Reference kernels: one free function per op of the `.sc` language.
+//!
+//! Every kernel takes its inputs by reference and returns a new [`Tensor`]. Each has exactly the
+//! semantics of the PyTorch function named in its documentation (inference mode, f32, NCHW).
+//!
+//! # Preconditions
+//! Callers (the compiler's shape checker) guarantee that shapes and parameters are valid; each
+//! function documents what it requires. Violations are caught by `assert!`s with a message
+//! naming the kernel and the offending shapes; they are programming errors, not user errors.
+//!
+//! # Precision
+//! Reductions (convolutions, matrix products, pooling sums and means, softmax normalisers)
+//! accumulate in `f64` and round to `f32` once, so these kernels are at least as accurate as
+//! PyTorch's f32 kernels and make a good oracle. Element-wise ops and interpolation weights use
+//! PyTorch's own f32 formulas.
+
+use std::ops::Range;
+
+use crate::tensor::Tensor;
+
+/// The dimensions of a rank-4 tensor, or a panic naming `what`.
+#[track_caller]
+fn dims4(t: &Tensor, what: &str) -> (usize, usize, usize, usize) {
+    match *t.shape() {
+        [n, c, h, w] => (n, c, h, w),
+        _ => panic!("{what}: expected a rank-4 [N, C, H, W] tensor, got shape {:?}", t.shape()),
+    }
+}
+
+/// The dimensions of a rank-2 tensor, or a panic naming `what`.
+#[track_caller]
+fn dims2(t: &Tensor, what: &str) -> (usize, usize) {
+    match *t.shape() {
+        [n, f] => (n, f),
+        _ => panic!("{what}: expected a rank-2 [N, F] tensor, got shape {:?}", t.shape()),
+    }
+}
+
+/// Checks that `t` is a per-channel vector of length `c`.
+#[track_caller]
+fn check_vector(t: &Tensor, c: usize, what: &str) {
+    assert!(
+        t.shape() == [c],
+        "{what}: expected shape [{c}], got {:?}",
+        t.shape()
+    );
+}
+
+/// Rounds an `f64` accumulator buffer to `f32`.
+fn to_f32(v: Vec<f64>) -> Vec<f32> {
+    v.into_iter().map(|x| x as f32).collect()
+}
+
+/// The output length of a convolution or pooling along one axis, as in PyTorch:
+/// `floor((input + 2*pad - dilation*(kernel-1) - 1) / stride) + 1`.
+///
+/// Returns `None` when the (dilated) kernel does not fit in the padded input, or when `kernel`,
+/// `stride` or `dilation` is 0.
+pub fn conv_output_size(
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    pad: usize,
+    dilation: usize,
+) -> Option<usize> {
+    if kernel == 0 || stride == 0 || dilation == 0 {
+        return None;
+    }
+    let span = dilation.checked_mul(kernel - 1)?.checked_add(1)?;
+    let padded = pad.checked_mul(2)?.checked_add(input)?;
+    if padded < span {
+        return None;
+    }
+    Some((padded - span) / stride + 1)
+}
+
+#[track_caller]
+fn output_size_or_panic(
+    what: &str,
+    axis: &str,
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    pad: usize,
+    dilation: usize,
+) -> usize {
+    conv_output_size(input, kernel, stride, pad, dilation).unwrap_or_else(|| {
+        panic!(
+            "{what}: empty output along {axis}: input {input}, kernel {kernel}, stride {stride}, \
+             pad {pad}, dilation {dilation}"
+        )
+    })
+}
+
+/// The output positions `i` in `0..out_len` whose input position `i*stride + offset - pad`
+/// lies inside `0..in_len` (i.e. does not fall in the zero padding).
+fn valid_outputs(
+    out_len: usize,
+    stride: usize,
+    offset: usize,
+    pad: usize,
+    in_len: usize,
+) -> Range<usize> {
+    // i*stride + offset >= pad  <=>  i >= ceil((pad - offset) / stride)
+    let lo = if offset >= pad {
+        0
+    } else {
+        (pad - offset).div_ceil(stride)
+    };
+    // i*stride + offset < in_len + pad  <=>  i < ceil((in_len + pad - offset) / stride)
+    let hi = if in_len + pad <= offset {
+        0
+    } else {
+        (in_len + pad - offset).div_ceil(stride)
+    };
+    let hi = hi.min(out_len);
+    lo.min(hi)..hi
+}
+
+/// The input position `i*stride + k - pad` if it lies inside `0..len`, else `None` (padding).
+fn source_index(i: usize, stride: usize, k: usize, pad: usize, len: usize) -> Option<usize> {
+    (i * stride + k).checked_sub(pad).filter(|&v| v < len)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convolution and linear layers
+// ---------------------------------------------------------------------------------------------
+
+/// Parameters of [`conv2d`]: `(height, width)` pairs and the number of groups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Conv2dParams {
+    /// Step between output positions, each at least 1.
+    pub stride: (usize, usize),
+    /// Zero padding added on both sides of each axis.
+    pub pad: (usize, usize),
+    /// Spacing between kernel taps, each at least 1.
+    pub dilation: (usize, usize),
+    /// Number of channel groups, at least 1.
+    pub groups: usize,
+}
+
+impl Default for Conv2dParams {
+    /// Stride 1, no padding, no dilation, one group.
+    fn default() -> Self {
+        Conv2dParams {
+            stride: (1, 1),
+            pad: (0, 0),
+            dilation: (1, 1),
+            groups: 1,
+        }
+    }
+}
+
+/// 2-D convolution (cross-correlation), exactly `F.conv2d(x, weight, bias, stride, padding,
+/// dilation, groups)` with zero padding.
+///
+/// Preconditions: `x` is `[N, C, H, W]`, `weight` is `[O, C/groups, kh, kw]`, `groups` divides
+/// both `C` and `O`, `bias` (if any) is `[O]`, strides and dilations are at least 1 and the
+/// output is non-empty. The output is `[N, O, Ho, Wo]` with
+/// `Ho = floor((H + 2*pad.0 - dilation.0*(kh-1) - 1) / stride.0) + 1` (same for `Wo`).
+pub fn conv2d(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, p: &Conv2dParams) -> Tensor {
+    let (n, c, h, w) = dims4(x, "conv2d input");
+    let (o, cg, kh, kw) = dims4(weight, "conv2d weight");
+    let groups = p.groups;
+    assert!(
+        groups >= 1 && c % groups == 0 && o % groups == 0 && cg * groups == c,
+        "conv2d: input {:?} and weight {:?} do not fit groups={groups} \
+         (need weight [O, C/groups, kh, kw] with groups dividing C and O)",
+        x.shape(),
+        weight.shape()
+    );
+    if let Some(b) = bias {
+        check_vector(b, o, "conv2d bias");
+    }
+    let (sh, sw) = p.stride;
+    let (ph, pw) = p.pad;
+    let (dh, dw) = p.dilation;
+    let ho = output_size_or_panic("conv2d", "height", h, kh, sh, ph, dh);
+    let wo = output_size_or_panic("conv2d", "width", w, kw, sw, pw, dw);
+    let o_per_group = o / groups;
+    let xd = x.data();
+    let wd = weight.data();
+
+    let mut out = Vec::with_capacity(n * o * ho * wo);
+    let mut acc = vec![0.0f64; ho * wo];
+    for b in 0..n {
+        for oc in 0..o {
+            let group = oc / o_per_group;
+            acc.fill(bias.map_or(0.0, |t| f64::from(t.data()[oc])));
+            for ic in 0..cg {
+                let plane = &xd[(b * c + group * cg + ic) * h * w..][..h * w];
+                for ky in 0..kh {
+                    let rows = valid_outputs(ho, sh, ky * dh, ph, h);
+                    for kx in 0..kw {
+                        let wv = f64::from(wd[((oc * cg + ic) * kh + ky) * kw + kx]);
+                        let cols = valid_outputs(wo, sw, kx * dw, pw, w);
+                        for oy in rows.clone() {
+                            let iy = oy * sh + ky * dh - ph;
+                            let in_row = &plane[iy * w..][..w];
+                            let acc_row = &mut acc[oy * wo..][..wo];
+                            for ox in cols.clone() {
+                                let ix = ox * sw + kx * dw - pw;
+                                acc_row[ox] += wv * f64::from(in_row[ix]);
+                            }
+                        }
+                    }
+                }
+            }
+            out.extend(acc.iter().map(|&v| v as f32));
+        }
+    }
+    Tensor::from_vec([n, o, ho, wo], out)
+}
+
+/// Fully connected layer, exactly `F.linear(x, weight, bias)`: `out[n, o] = Σ_f x[n, f] *
+/// weight[o, f] + bias[o]`.
+///
+/// Preconditions: `x` is `[N, F]`, `weight` is `[O, F]`, `bias` (if any) is `[O]`.
+pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Tensor {
+    let (n, f) = dims2(x, "linear input");
+    let (o, wf) = dims2(weight, "linear weight");
+    assert!(
+        f == wf,
+        "linear: input {:?} does not match weight {:?} (need weight [O, {f}])",
+        x.shape(),
+        weight.shape()
+    );
+    if let Some(b) = bias {
+        check_vector(b, o, "linear bias");
+    }
+    let mut out = Vec::with_capacity(n * o);
+    for b in 0..n {
+        let row = &x.data()[b * f..][..f];
+        for oc in 0..o {
+            let w_row = &weight.data()[oc * f..][..f];
+            let dot: f64 = row
+                .iter()
+                .zip(w_row)
+                .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                .sum();
+            let bias = bias.map_or(0.0, |t| f64::from(t.data()[oc]));
+            out.push((dot + bias) as f32);
+        }
+    }
+    Tensor::from_vec([n, o], out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Structured sum-pooling
+// ---------------------------------------------------------------------------------------------
+
+/// The 3-D sum-pooling of structured convolutions: zero-pad `x` by `pad = (ph, pw)` in height
+/// and width, then, within each group of `Cg = C / groups` channels, sum over a window of
+/// `window = (wc, wh, ww)` (channels × rows × columns) at stride 1 in all three axes.
+///
+/// Output `[N, groups*(Cg-wc+1), H+2ph-wh+1, W+2pw-ww+1]`; output channel `g*(Cg-wc+1) + a` sums
+/// input channels `g*Cg + a ..= g*Cg + a + wc - 1`.
+///
+/// Preconditions: `x` is `[N, C, H, W]`, `groups >= 1` divides `C`, `1 <= wc <= Cg`,
+/// `1 <= wh <= H + 2ph`, `1 <= ww <= W + 2pw`.
+pub fn sumpool3d(
+    x: &Tensor,
+    groups: usize,
+    window: (usize, usize, usize),
+    pad: (usize, usize),
+) -> Tensor {
+    let (n, c, h, w) = dims4(x, "sumpool3d input");
+    let (wc, wh, ww) = window;
+    let (ph, pw) = pad;
+    assert!(
+        groups >= 1 && c % groups == 0,
+        "sumpool3d: groups={groups} does not divide the {c} channels of {:?}",
+        x.shape()
+    );
+    let cg = c / groups;
+    let (hp, wp) = (h + 2 * ph, w + 2 * pw);
+    assert!(
+        (1..=cg).contains(&wc) && (1..=hp).contains(&wh) && (1..=wp).contains(&ww),
+        "sumpool3d: window {window:?} does not fit {cg} channels per group and padded size \
+         {hp}x{wp} (input {:?}, pad {pad:?})",
+        x.shape()
+    );
+    let ca = cg - wc + 1; // output channels per group
+    let co = groups * ca;
+    let (ho, wo) = (hp - wh + 1, wp - ww + 1);
+    let xd = x.data();
+
+    // Step 1: sum `wc` consecutive channels of each group, writing into a zero-padded plane.
+    let mut chan = vec![0.0f64; n * co * hp * wp];
+    for b in 0..n {
+        for g in 0..groups {
+            for a in 0..ca {
+                let dst = &mut chan[(b * co + g * ca + a) * hp * wp..][..hp * wp];
+                for j in 0..wc {
+                    let src = &xd[(b * c + g * cg + a + j) * h * w..][..h * w];
+                    for y in 0..h {
+                        let dst_row = &mut dst[(y + ph) * wp + pw..][..w];
+                        for (d, &s) in dst_row.iter_mut().zip(&src[y * w..][..w]) {
+                            *d += f64::from(s);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Step 2: sum `wh` consecutive rows: [.., hp, wp] -> [.., ho, wp].
+    let mut rows = vec![0.0f64; n * co * ho * wp];
+    for (dst, src) in rows
+        .chunks_exact_mut(ho * wp)
+        .zip(chan.chunks_exact(hp * wp))
+    {
+        for y in 0..ho {
+            let dst_row = &mut dst[y * wp..][..wp];
+            for dy in 0..wh {
+                for (d, &s) in dst_row.iter_mut().zip(&src[(y + dy) * wp..][..wp]) {
+                    *d += s;
+                }
+            }
+        }
+    }
+    // Step 3: sum `ww` consecutive columns: [.., ho, wp] -> [.., ho, wo].
+    let mut out = Vec::with_capacity(n * co * ho * wo);
+    for src_row in rows.chunks_exact(wp) {
+        for x0 in 0..wo {
+            let s: f64 = src_row[x0..x0 + ww].iter().sum();
+            out.push(s as f32);
+        }
+    }
+    Tensor::from_vec([n, co, ho, wo], out)
+}
+
+/// The 1-D sum-pooling of structured linear layers: `out[n, a] = Σ_{j<window} x[n, a + j]`,
+/// giving `[N, F - window + 1]`.
+///
+/// Preconditions: `x` is `[N, F]` and `1 <= window <= F`.
+pub fn sumpool_features(x: &Tensor, window: usize) -> Tensor {
+    let (n, f) = dims2(x, "sumpool_features input");
+    assert!(
+        (1..=f).contains(&window),
+        "sumpool_features: window {window} does not fit {f} features"
+    );
+    let fo = f - window + 1;
+    let mut out = Vec::with_capacity(n * fo);
+    for row in x.data().chunks_exact(f) {
+        for a in 0..fo {
+            let s: f64 = row[a..a + window].iter().map(|&v| f64::from(v)).sum();
+            out.push(s as f32);
+        }
+    }
+    Tensor::from_vec([n, fo], out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Normalisation and activations
+// ---------------------------------------------------------------------------------------------
+
+/// Inference-mode batch normalisation, exactly `F.batch_norm(x, running_mean, running_var,
+/// weight, bias, training=False, eps=eps)`: `(x - mean) / sqrt(var + eps) * weight + bias` per
+/// channel (dimension 1).
+///
+/// Preconditions: `x` is `[N, C, H, W]` or `[N, C]` (any rank >= 2 works), and the four
+/// parameter tensors are `[C]`.
+pub fn batchnorm(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    running_mean: &Tensor,
+    running_var: &Tensor,
+    eps: f32,
+) -> Tensor {
+    assert!(
+        x.rank() >= 2,
+        "batchnorm: expected [N, C] or [N, C, H, W], got {:?}",
+        x.shape()
+    );
+    let c = x.shape()[1];
+    check_vector(weight, c, "batchnorm weight");
+    check_vector(bias, c, "batchnorm bias");
+    check_vector(running_mean, c, "batchnorm running_mean");
+    check_vector(running_var, c, "batchnorm running_var");
+    let inner: usize = x.shape()[2..].iter().product();
+    let mut out = Vec::with_capacity(x.len());
+    if inner > 0 {
+        for (i, plane) in x.data().chunks_exact(inner).enumerate() {
+            let ch = i % c;
+            let mean = f64::from(running_mean.data()[ch]);
+            let std = (f64::from(running_var.data()[ch]) + f64::from(eps)).sqrt();
+            let wv = f64::from(weight.data()[ch]);
+            let bv = f64::from(bias.data()[ch]);
+            out.extend(
+                plane
+                    .iter()
+                    .map(|&v| ((f64::from(v) - mean) / std * wv + bv) as f32),
+            );
+        }
+    }
+    Tensor::from_vec(x.shape(), out)
+}
+
+/// The element-wise activation functions, each exactly its `torch.nn.functional` namesake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Activation {
+    /// `max(x, 0)`.
+    Relu,
+    /// `min(max(x, 0), 6)`.
+    Relu6,
+    /// `1 / (1 + exp(-x))`.
+    Sigmoid,
+    /// `tanh(x)`.
+    Tanh,
+    /// `x * sigmoid(x)`.
+    Silu,
+    /// `x * relu6(x + 3) / 6`.
+    Hardswish,
+    /// `relu6(x + 3) / 6`.
+    Hardsigmoid,
+}
+
+/// `min(max(v, 0), 6)`, propagating NaN like PyTorch's clamp.
+fn relu6(v: f32) -> f32 {
+    if v < 0.0 {
+        0.0
+    } else if v > 6.0 {
+        6.0
+    } else {
+        v
+    }
+}
+
+/// The logistic function, computed without overflow for any input.
+fn sigmoid(v: f32) -> f32 {
+    if v >= 0.0 {
+        1.0 / (1.0 + (-v).exp())
+    } else {
+        let e = v.exp(); // in (0, 1): no overflow
+        e / (1.0 + e)
+    }
+}
+
+impl Activation {
+    /// Every activation, in declaration order.
+    pub const ALL: [Activation; 7] = [
+        Activation::Relu,
+        Activation::Relu6,
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::Silu,
+        Activation::Hardswish,
+        Activation::Hardsigmoid,
+    ];
+
+    /// Applies the activation to one value (NaN in gives NaN out).
+    pub fn apply(self, v: f32) -> f32 {
+        match self {
+            Activation::Relu => {
+                if v < 0.0 {
+                    0.0
+                } else {
+                    v
+                }
+            }
+            Activation::Relu6 => relu6(v),
+            Activation::Sigmoid => sigmoid(v),
+            Activation::Tanh => v.tanh(),
+            Activation::Silu => v * sigmoid(v),
+            Activation::Hardswish => v * relu6(v + 3.0) / 6.0,
+            Activation::Hardsigmoid => relu6(v + 3.0) / 6.0,
+        }
+    }
+
+    /// The op's name in the `.sc` language (and in `torch.nn.functional`), e.g. `"relu6"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Relu => "relu",
+            Activation::Relu6 => "relu6",
+            Activation::Sigmoid => "sigmoid",
+            Activation::Tanh => "tanh",
+            Activation::Silu => "silu",
+            Activation::Hardswish => "hardswish",
+            Activation::Hardsigmoid => "hardsigmoid",
+        }
+    }
+
+    /// The activation called `name` in the `.sc` language, if any.
+    pub fn from_name(name: &str) -> Option<Activation> {
+        Activation::ALL.into_iter().find(|a| a.name() == name)
+    }
+}
+
+/// Applies `act` element-wise; the output has the shape of `x`.
+pub fn activation(x: &Tensor, act: Activation) -> Tensor {
+    Tensor::from_vec(x.shape(), x.data().iter().map(|&v| act.apply(v)).collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pooling
+// ---------------------------------------------------------------------------------------------
+
+/// Parameters of the 2-D pooling kernels: `(height, width)` pairs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Pool2dParams {
+    /// Window size, each at least 1.
+    pub kernel: (usize, usize),
+    /// Step between windows, each at least 1.
+    pub stride: (usize, usize),
+    /// Padding on both sides of each axis.
+    pub pad: (usize, usize),
+}
+
+/// Checks a pooling configuration and returns `(N, C, H, W, Ho, Wo)`.
+#[track_caller]
+fn pool_dims(
+    x: &Tensor,
+    p: &Pool2dParams,
+    what: &str,
+) -> (usize, usize, usize, usize, usize, usize) {
+    let (n, c, h, w) = dims4(x, what);
+    assert!(h >= 1 && w >= 1, "{what}: empty spatial size in {:?}", x.shape());
+    let (kh, kw) = p.kernel;
+    let (sh, sw) = p.stride;
+    let (ph, pw) = p.pad;
+    assert!(
+        kh >= 1 && kw >= 1 && sh >= 1 && sw >= 1,
+        "{what}: kernel {:?} and stride {:?} must be at least 1",
+        p.kernel,
+        p.stride
+    );
+    let ho = output_size_or_panic(what, "height", h, kh, sh, ph, 1);
+    let wo = output_size_or_panic(what, "width", w, kw, sw, pw, 1);
+    (n, c, h, w, ho, wo)
+}
+
+/// Sums each pooling window, treating padding as zeros; returns `f64` sums in output order.
+fn window_sums(x: &Tensor, p: &Pool2dParams, what: &str) -> (Vec<usize>, Vec<f64>) {
+    let (n, c, h, w, ho, wo) = pool_dims(x, p, what);
+    let (kh, kw) = p.kernel;
+    let (sh, sw) = p.stride;
+    let (ph, pw) = p.pad;
+    let mut out = Vec::with_capacity(n * c * ho * wo);
+    for plane in x.data().chunks_exact(h * w).take(n * c) {
+        for oy in 0..ho {
+            for ox in 0..wo {
+                let mut s = 0.0f64;
+                for ky in 0..kh {
+                    let Some(iy) = source_index(oy, sh, ky, ph, h) else {
+                        continue;
+                    };
+                    for kx in 0..kw {
+                        if let Some(ix) = source_index(ox, sw, kx, pw, w) {
+                            s += f64::from(plane[iy * w + ix]);
+                        }
+                    }
+                }
+                out.push(s);
+            }
+        }
+    }
+    (vec![n, c, ho, wo], out)
+}
+
+/// Max pooling, exactly `F.max_pool2d(x, kernel, stride, padding, ceil_mode=False)`: padding
+/// counts as `-inf`, and a NaN in a window makes that output NaN.
+///
+/// Preconditions: `x` is `[N, C, H, W]`, kernel and stride at least 1, `pad <= kernel / 2` on
+/// each axis (as PyTorch requires, so every window holds at least one real element), and a
+/// non-empty output `floor((H + 2*pad - kernel) / stride) + 1`.
+pub fn maxpool2d(x: &Tensor, p: &Pool2dParams) -> Tensor {
+    let (n, c, h, w, ho, wo) = pool_dims(x, p, "maxpool2d");
+    let (kh, kw) = p.kernel;
+    let (sh, sw) = p.stride;
+    let (ph, pw) = p.pad;
+    assert!(
+        ph <= kh / 2 && pw <= kw / 2,
+        "maxpool2d: pad {:?} must be at most half of kernel {:?}",
+        p.pad,
+        p.kernel
+    );
+    let mut out = Vec::with_capacity(n * c * ho * wo);
+    for plane in x.data().chunks_exact(h * w).take(n * c) {
+        for oy in 0..ho {
+            for ox in 0..wo {
+                let mut m = f32::NEG_INFINITY;
+                for ky in 0..kh {
+                    let Some(iy) = source_index(oy, sh, ky, ph, h) else {
+                        continue;
+                    };
+                    for kx in 0..kw {
+                        if let Some(ix) = source_index(ox, sw, kx, pw, w) {
+                            let v = plane[iy * w + ix];
+                            if v > m || v.is_nan() {
+                                m = v;
+                            }
+                        }
+                    }
+                }
+                out.push(m);
+            }
+        }
+    }
+    Tensor::from_vec([n, c, ho, wo], out)
+}
+
+/// Average pooling, exactly `F.avg_pool2d(x, kernel, stride, padding, ceil_mode=False,
+/// count_include_pad=True)`: every window sum (padding counts as zeros) is divided by
+/// `kh * kw`.
+///
+/// Preconditions: as [`maxpool2d`] (PyTorch also requires `pad <= kernel / 2`; this kernel does
+/// not rely on it).
+pub fn avgpool2d(x: &Tensor, p: &Pool2dParams) -> Tensor {
+    let (shape, sums) = window_sums(x, p, "avgpool2d");
+    let count = (p.kernel.0 * p.kernel.1) as f64;
+    Tensor::from_vec(shape, sums.into_iter().map(|s| (s / count) as f32).collect())
+}
+
+/// Sum pooling: `F.avg_pool2d(x, kernel, stride, padding, count_include_pad=True) * kh * kw`,
+/// i.e. the plain window sum with zero padding.
+///
+/// Preconditions: `x` is `[N, C, H, W]`, kernel and stride at least 1, non-empty output.
+pub fn sumpool2d(x: &Tensor, p: &Pool2dParams) -> Tensor {
+    let (shape, sums) = window_sums(x, p, "sumpool2d");
+    Tensor::from_vec(shape, to_f32(sums))
+}
+
+/// Global average pooling, exactly `F.adaptive_avg_pool2d(x, 1)`: `[N, C, H, W] -> [N, C, 1, 1]`.
+///
+/// Preconditions: `x` is `[N, C, H, W]` with `H * W > 0`.
+pub fn global_avgpool(x: &Tensor) -> Tensor {
+    let (n, c, h, w) = dims4(x, "global_avgpool input");
+    assert!(h * w > 0, "global_avgpool: empty spatial size in {:?}", x.shape());
+    let out = x
+        .data()
+        .chunks_exact(h * w)
+        .map(|plane| {
+            let s: f64 = plane.iter().map(|&v| f64::from(v)).sum();
+            (s / (h * w) as f64) as f32
+        })
+        .collect();
+    Tensor::from_vec([n, c, 1, 1], out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shape ops, softmax, resampling
+// ---------------------------------------------------------------------------------------------
+
+/// `torch.flatten(x, 1)`: `[N, d1, d2, ...] -> [N, d1*d2*...]`.
+///
+/// Preconditions: `x` has rank at least 2.
+pub fn flatten(x: &Tensor) -> Tensor {
+    assert!(x.rank() >= 2, "flatten: expected rank >= 2, got {:?}", x.shape());
+    let n = x.shape()[0];
+    let rest: usize = x.shape()[1..].iter().product();
+    Tensor::from_vec([n, rest], x.data().to_vec())
+}
+
+/// `F.softmax(x, 1)`: softmax over dimension 1 of `[N, C]` or `[N, C, H, W]` (any rank >= 2),
+/// computed stably by subtracting the maximum.
+pub fn softmax_dim1(x: &Tensor) -> Tensor {
+    assert!(
+        x.rank() >= 2,
+        "softmax: expected [N, C] or [N, C, H, W], got {:?}",
+        x.shape()
+    );
+    let c = x.shape()[1];
+    let inner: usize = x.shape()[2..].iter().product();
+    let mut out = vec![0.0f32; x.len()];
+    if c * inner == 0 {
+        return Tensor::from_vec(x.shape(), out);
+    }
+    for (src, dst) in x
+        .data()
+        .chunks_exact(c * inner)
+        .zip(out.chunks_exact_mut(c * inner))
+    {
+        // Walk the channels plane by plane so memory is read contiguously.
+        let mut max = vec![f32::NEG_INFINITY; inner];
+        for plane in src.chunks_exact(inner) {
+            for (m, &v) in max.iter_mut().zip(plane) {
+                if v > *m || v.is_nan() {
+                    *m = v;
+                }
+            }
+        }
+        let mut exps = vec![0.0f64; c * inner];
+        let mut sums = vec![0.0f64; inner];
+        for (plane, e_plane) in src.chunks_exact(inner).zip(exps.chunks_exact_mut(inner)) {
+            for s in 0..inner {
+                let e = (f64::from(plane[s]) - f64::from(max[s])).exp();
+                e_plane[s] = e;
+                sums[s] += e;
+            }
+        }
+        for (e_plane, d_plane) in exps.chunks_exact(inner).zip(dst.chunks_exact_mut(inner)) {
+            for s in 0..inner {
+                d_plane[s] = (e_plane[s] / sums[s]) as f32;
+            }
+        }
+    }
+    Tensor::from_vec(x.shape(), out)
+}
+
+/// `torch.cat(xs, dim=1)`.
+///
+/// Preconditions: `xs` is non-empty and all tensors have the same rank (>= 2) and the same
+/// dimensions except dimension 1.
+pub fn concat_dim1(xs: &[&Tensor]) -> Tensor {
+    assert!(!xs.is_empty(), "concat: no tensors to concatenate");
+    let first = xs[0];
+    assert!(first.rank() >= 2, "concat: expected rank >= 2, got {:?}", first.shape());
+    for t in xs {
+        assert!(
+            t.rank() == first.rank()
+                && t.shape()[0] == first.shape()[0]
+                && t.shape()[2..] == first.shape()[2..],
+            "concat: shapes {:?} and {:?} differ outside dimension 1",
+            first.shape(),
+            t.shape()
+        );
+    }
+    let n = first.shape()[0];
+    let inner: usize = first.shape()[2..].iter().product();
+    let total_c: usize = xs.iter().map(|t| t.shape()[1]).sum();
+    let mut out = Vec::with_capacity(n * total_c * inner);
+    for b in 0..n {
+        for t in xs {
+            let block = t.shape()[1] * inner;
+            out.extend_from_slice(&t.data()[b * block..][..block]);
+        }
+    }
+    let mut shape = first.shape().to_vec();
+    shape[1] = total_c;
+    Tensor::from_vec(shape, out)
+}
+
+/// PyTorch's `compute_scales_value` when `scale_factor` is given: the source/destination ratio
+/// is `1 / scale_factor`, computed in double and rounded to float.
+fn inverse_scale(scale: usize) -> f32 {
+    (1.0f64 / scale as f64) as f32
+}
+
+/// PyTorch's `nearest_idx` for `mode="nearest"` with a given scale factor.
+fn nearest_source(dst: usize, in_len: usize, out_len: usize, ratio: f32) -> usize {
+    if out_len == in_len {
+        dst
+    } else if out_len == 2 * in_len {
+        dst >> 1
+    } else {
+        ((dst as f32 * ratio).floor() as usize).min(in_len - 1)
+    }
+}
+
+/// `F.interpolate(x, scale_factor=scale, mode="nearest")`: `[N, C, H, W] -> [N, C, H*scale,
+/// W*scale]`, with PyTorch's source index `min(floor(dst * f32(1/scale)), H - 1)`.
+///
+/// Preconditions: `x` is `[N, C, H, W]`, `scale >= 1`.
+pub fn upsample_nearest(x: &Tensor, scale: usize) -> Tensor {
+    let (n, c, h, w) = dims4(x, "upsample input");
+    assert!(scale >= 1, "upsample: scale must be at least 1, got {scale}");
+    let (ho, wo) = (h * scale, w * scale);
+    let ratio = inverse_scale(scale);
+    let src_y: Vec<usize> = (0..ho).map(|y| nearest_source(y, h, ho, ratio)).collect();
+    let src_x: Vec<usize> = (0..wo).map(|x| nearest_source(x, w, wo, ratio)).collect();
+    let mut out = Vec::with_capacity(n * c * ho * wo);
+    for plane in x.data().chunks_exact((h * w).max(1)).take(n * c) {
+        for &sy in &src_y {
+            out.extend(src_x.iter().map(|&sx| plane[sy * w + sx]));
+        }
+    }
+    Tensor::from_vec([n, c, ho, wo], out)
+}
+
+/// One axis of PyTorch's linear interpolation (`align_corners=False`, scale factor given):
+/// the two source indices and their weights.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct LinearTap {
+    i0: usize,
+    i1: usize,
+    w0: f32,
+    w1: f32,
+}
+
+/// PyTorch's `area_pixel_compute_source_index` + `guard_index_and_lambda`, in f32.
+fn linear_tap(dst: usize, in_len: usize, ratio: f32) -> LinearTap {
+    let src = ratio * (dst as f32 + 0.5) - 0.5;
+    let src = if src < 0.0 { 0.0 } else { src };
+    let i0 = (src.floor() as usize).min(in_len - 1);
+    let lambda = (src - i0 as f32).clamp(0.0, 1.0);
+    let i1 = if i0 < in_len - 1 { i0 + 1 } else { i0 };
+    LinearTap {
+        i0,
+        i1,
+        w0: 1.0 - lambda,
+        w1: lambda,
+    }
+}
+
+/// `F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)`:
+/// `[N, C, H, W] -> [N, C, H*scale, W*scale]`.
+///
+/// As in PyTorch (scale factor given, `recompute_scale_factor=None`), the source coordinate of
+/// output index `d` is `max(f32(1/scale) * (d + 0.5) - 0.5, 0)`, its floor (clamped to `H - 1`)
+/// is the first tap and the next index (clamped to `H - 1`) the second.
+///
+/// Preconditions: `x` is `[N, C, H, W]` with `H, W >= 1`, `scale >= 1`.
+pub fn upsample_bilinear(x: &Tensor, scale: usize) -> Tensor {
+    let (n, c, h, w) = dims4(x, "upsample input");
+    assert!(scale >= 1, "upsample: scale must be at least 1, got {scale}");
+    assert!(h >= 1 && w >= 1, "upsample: empty spatial size in {:?}", x.shape());
+    let (ho, wo) = (h * scale, w * scale);
+    let ratio = inverse_scale(scale);
+    let taps_y: Vec<LinearTap> = (0..ho).map(|y| linear_tap(y, h, ratio)).collect();
+    let taps_x: Vec<LinearTap> = (0..wo).map(|x| linear_tap(x, w, ratio)).collect();
+    let mut out = Vec::with_capacity(n * c * ho * wo);
+    for plane in x.data().chunks_exact(h * w) {
+        for ty in &taps_y {
+            let row0 = &plane[ty.i0 * w..][..w];
+            let row1 = &plane[ty.i1 * w..][..w];
+            for tx in &taps_x {
+                let top = row0[tx.i0] * tx.w0 + row0[tx.i1] * tx.w1;
+                let bottom = row1[tx.i0] * tx.w0 + row1[tx.i1] * tx.w1;
+                out.push(top * ty.w0 + bottom * ty.w1);
+            }
+        }
+    }
+    Tensor::from_vec([n, c, ho, wo], out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Element-wise binary ops
+// ---------------------------------------------------------------------------------------------
+
+/// Applies `f(a, b)` element-wise, broadcasting `b` over `a`'s shape: `b` has `a`'s rank and each
+/// of its dimensions equals `a`'s or is 1 (so `[N, C, 1, 1]` over `[N, C, H, W]`).
+#[track_caller]
+fn broadcast_binary(a: &Tensor, b: &Tensor, what: &str, f: impl Fn(f32, f32) -> f32) -> Tensor {
+    if a.shape() == b.shape() {
+        let data = a.data().iter().zip(b.data()).map(|(&x, &y)| f(x, y)).collect();
+        return Tensor::from_vec(a.shape(), data);
+    }
+    assert!(
+        a.rank() == b.rank()
+            && a.shape().iter().zip(b.shape()).all(|(&da, &db)| db == da || db == 1),
+        "{what}: shape {:?} cannot be broadcast to {:?} (need the same shape or [N, C, 1, 1])",
+        b.shape(),
+        a.shape()
+    );
+    // Strides of `b`, with 0 along broadcast dimensions.
+    let rank = a.rank();
+    let mut b_strides = vec![0usize; rank];
+    let mut stride = 1;
+    for d in (0..rank).rev() {
+        b_strides[d] = if b.shape()[d] == 1 { 0 } else { stride };
+        stride *= b.shape()[d];
+    }
+    let mut index = vec![0usize; rank]; // multi-index into `a`, advanced like an odometer
+    let mut out = Vec::with_capacity(a.len());
+    for &x in a.data() {
+        let offset: usize = index.iter().zip(&b_strides).map(|(i, s)| i * s).sum();
+        out.push(f(x, b.data()[offset]));
+        for d in (0..rank).rev() {
+            index[d] += 1;
+            if index[d] < a.shape()[d] {
+                break;
+            }
+            index[d] = 0;
+        }
+    }
+    Tensor::from_vec(a.shape(), out)
+}
+
+/// `a + b` with PyTorch broadcasting of `b` over `a`: `b` has the same shape as `a`, or is
+/// `[N, C, 1, 1]` for a `[N, C, H, W]` `a` (more generally: same rank, each dimension equal or 1).
+pub fn add(a: &Tensor, b: &Tensor) -> Tensor {
+    broadcast_binary(a, b, "add", |x, y| x + y)
+}
+
+/// `a * b` with the broadcasting of [`add`] (e.g. squeeze-excite channel scaling).
+pub fn mul(a: &Tensor, b: &Tensor) -> Tensor {
+    broadcast_binary(a, b, "mul", |x, y| x * y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(shape: &[usize], data: &[f32]) -> Tensor {
+        Tensor::from_vec(shape, data.to_vec())
+    }
+
+    fn assert_close(got: &Tensor, want: &Tensor, tol: f32) {
+        assert_eq!(got.shape(), want.shape());
+        let d = got.max_abs_diff(want);
+        assert!(d <= tol, "max diff {d}\n got {:?}\nwant {:?}", got.data(), want.data());
+    }
+
+    #[test]
+    fn output_sizes() {
+        assert_eq!(conv_output_size(5, 3, 1, 0, 1), Some(3));
+        assert_eq!(conv_output_size(5, 3, 2, 1, 1), Some(3));
+        assert_eq!(conv_output_size(7, 3, 1, 0, 2), Some(3));
+        assert_eq!(conv_output_size(2, 3, 1, 0, 1), None);
+        assert_eq!(conv_output_size(2, 3, 1, 1, 1), Some(2));
+        assert_eq!(conv_output_size(2, 0, 1, 0, 1), None);
+        assert_eq!(conv_output_size(2, 1, 0, 0, 1), None);
+    }
+
+    #[test]
+    fn valid_outputs_matches_brute_force() {
+        for out_len in 0..6 {
+            for stride in 1..4 {
+                for offset in 0..5 {
+                    for pad in 0..4 {
+                        for in_len in 0..6 {
+                            let want: Vec<usize> = (0..out_len)
+                                .filter(|&i| {
+                                    let v = (i * stride + offset) as isize - pad as isize;
+                                    v >= 0 && v < in_len as isize
+                                })
+                                .collect();
+                            let got: Vec<usize> =
+                                valid_outputs(out_len, stride, offset, pad, in_len).collect();
+                            assert_eq!(got, want, "{out_len} {stride} {offset} {pad} {in_len}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn conv2d_3x3_hand_computed() {
+        // x = 1..9 on a 3x3 grid, kernel [[1,0],[0,-1]] (2x2), bias 0.5.
+        let x = t(&[1, 1, 3, 3], &[1., 2., 3., 4., 5., 6., 7., 8., 9.]);
+        let w = t(&[1, 1, 2, 2], &[1., 0., 0., -1.]);
+        let b = t(&[1], &[0.5]);
+        let y = conv2d(&x, &w, Some(&b), &Conv2dParams::default());
+        // x[i,j] - x[i+1,j+1] = -4 everywhere.
+        assert_close(&y, &t(&[1, 1, 2, 2], &[-3.5; 4]), 0.0);
+
+        // All-ones 3x3 kernel with padding 1: neighbourhood sums.
+        let ones = Tensor::full([1, 1, 3, 3], 1.0);
+        let p = Conv2dParams {
+            pad: (1, 1),
+            ..Conv2dParams::default()
+        };
+        let y = conv2d(&x, &ones, None, &p);
+        let want = t(
+            &[1, 1, 3, 3],
+            &[12., 21., 16., 27., 45., 33., 24., 39., 28.],
+        );
+        assert_close(&y, &want, 0.0);
+
+        // Stride 2 with padding 1 picks the corners of that grid.
+        let p = Conv2dParams {
+            stride: (2, 2),
+            pad: (1, 1),
+            ..Conv2dParams::default()
+        };
+        assert_close(&conv2d(&x, &ones, None, &p), &t(&[1, 1, 2, 2], &[12., 16., 24., 28.]), 0.0);
+    }
+
+    #[test]
+    fn linear_hand_computed() {
+        let x = t(&[2, 3], &[1., 2., 3., -1., 0., 1.]);
+        let w = t(&[2, 3], &[1., 1., 1., 0.5, 0., -2.]);
+        let b = t(&[2], &[10., 0.]);
+        let y = linear(&x, &w, Some(&b));
+        assert_close(&y, &t(&[2, 2], &[16., -5.5, 10., -2.5]), 0.0);
+        let y = linear(&x, &w, None);
+        assert_close(&y, &t(&[2, 2], &[6., -5.5, 0., -2.5]), 0.0);
+        let empty = linear(&Tensor::zeros([2, 0]), &Tensor::zeros([2, 0]), Some(&b));
+        assert_close(&empty, &t(&[2, 2], &[10., 0., 10., 0.]), 0.0);
+    }
+
+    #[test]
+    fn sumpool3d_hand_computed() {
+        // 1 group of 3 channels, window 2 channels x 1 x 1: adjacent channel sums.
+        let x = t(&[1, 3, 1, 2], &[1., 2., 10., 20., 100., 200.]);
+        let y = sumpool3d(&x, 1, (2, 1, 1), (0, 0));
+        assert_close(&y, &t(&[1, 2, 1, 2], &[11., 22., 110., 220.]), 0.0);
+        // 3 groups of one channel each, window 1 x 2 x 2 with padding 1 on height only.
+        let x = t(&[1, 1, 2, 2], &[1., 2., 3., 4.]);
+        let y = sumpool3d(&x, 1, (1, 2, 2), (1, 0));
+        assert_close(&y, &t(&[1, 1, 3, 1], &[3., 10., 7.]), 0.0);
+        // Two groups keep their channels apart.
+        let x = t(&[1, 4, 1, 1], &[1., 2., 3., 4.]);
+        let y = sumpool3d(&x, 2, (2, 1, 1), (0, 0));
+        assert_close(&y, &t(&[1, 2, 1, 1], &[3., 7.]), 0.0);
+    }
+
+    #[test]
+    fn sumpool_features_hand_computed() {
+        let x = t(&[2, 4], &[1., 2., 3., 4., 0., -1., 5., 1.]);
+        let y = sumpool_features(&x, 3);
+        assert_close(&y, &t(&[2, 2], &[6., 9., 4., 5.]), 0.0);
+    }
+
+    #[test]
+    fn batchnorm_hand_computed() {
+        let x = t(&[1, 2, 1, 2], &[1., 3., 10., 20.]);
+        let w = t(&[2], &[2., 1.]);
+        let b = t(&[2], &[0.5, -1.]);
+        let mean = t(&[2], &[1., 10.]);
+        let var = t(&[2], &[4., 100.]);
+        let y = batchnorm(&x, &w, &b, &mean, &var, 0.0);
+        assert_close(&y, &t(&[1, 2, 1, 2], &[0.5, 2.5, -1., 0.]), 1e-7);
+        let x2 = t(&[2, 2], &[1., 10., 3., 20.]);
+        let y2 = batchnorm(&x2, &w, &b, &mean, &var, 0.0);
+        assert_close(&y2, &t(&[2, 2], &[0.5, -1., 2.5, 0.]), 1e-7);
+        // eps enters under the square root.
+        let y3 = batchnorm(&t(&[1, 1], &[2.]), &t(&[1], &[1.]), &t(&[1], &[0.]), &t(&[1], &[0.]), &t(&[1], &[3.]), 1.0);
+        assert_close(&y3, &t(&[1, 1], &[1.]), 1e-7);
+    }
+
+    #[test]
+    fn activations() {
+        use Activation::*;
+        let close = |a: f32, b: f32| (a - b).abs() <= 1e-6;
+        assert_eq!(Relu.apply(-2.0), 0.0);
+        assert_eq!(Relu.apply(3.0), 3.0);
+        assert_eq!(Relu6.apply(7.0), 6.0);
+        assert_eq!(Relu6.apply(-1.0), 0.0);
+        assert_eq!(Relu6.apply(2.5), 2.5);
+        assert!(close(Sigmoid.apply(0.0), 0.5));
+        assert!(close(Sigmoid.apply(2.0), 1.0 / (1.0 + (-2.0f32).exp())));
+        assert!(close(Sigmoid.apply(-2.0), 1.0 / (1.0 + 2.0f32.exp())));
+        assert_eq!(Sigmoid.apply(-1000.0), 0.0);
+        assert_eq!(Sigmoid.apply(1000.0), 1.0);
+        assert!(close(Tanh.apply(0.5), 0.5f32.tanh()));
+        assert!(close(Silu.apply(1.0), 1.0 / (1.0 + (-1.0f32).exp())));
+        assert_eq!(Silu.apply(-1000.0), 0.0);
+        assert_eq!(Silu.apply(1000.0), 1000.0);
+        assert_eq!(Hardswish.apply(-3.0), 0.0);
+        assert_eq!(Hardswish.apply(3.0), 3.0);
+        assert!(close(Hardswish.apply(1.0), 4.0 / 6.0));
+        assert_eq!(Hardsigmoid.apply(-4.0), 0.0);
+        assert_eq!(Hardsigmoid.apply(4.0), 1.0);
+        assert!(close(Hardsigmoid.apply(0.0), 0.5));
+        for a in Activation::ALL {
+            assert!(a.apply(f32::NAN).is_nan(), "{}", a.name());
+            assert_eq!(Activation::from_name(a.name()), Some(a));
+        }
+        assert_eq!(Activation::from_name("gelu"), None);
+        let y = activation(&t(&[1, 3], &[-1., 0.5, 8.]), Relu6);
+        assert_eq!(y.data(), &[0., 0.5, 6.]);
+    }
+
+    #[test]
+    fn maxpool_padding_is_negative_infinity() {
+        let x = t(&[1, 1, 2, 2], &[-1., -2., -3., -4.]);
+        let p = Pool2dParams {
+            kernel: (2, 2),
+            stride: (1, 1),
+            pad: (1, 1),
+        };
+        // Zero padding would give 0 everywhere; -inf padding keeps the negative values.
+        let y = maxpool2d(&x, &p);
+        assert_close(
+            &y,
+            &t(&[1, 1, 3, 3], &[-1., -1., -2., -1., -1., -2., -3., -3., -4.]),
+            0.0,
+        );
+        let x = t(&[1, 1, 2, 4], &[1., 5., 2., 0., 3., 4., 8., 7.]);
+        let p = Pool2dParams {
+            kernel: (2, 2),
+            stride: (2, 2),
+            pad: (0, 0),
+        };
+        assert_close(&maxpool2d(&x, &p), &t(&[1, 1, 1, 2], &[5., 8.]), 0.0);
+        let x = t(&[1, 1, 1, 2], &[f32::NAN, 1.0]);
+        let p = Pool2dParams {
+            kernel: (1, 2),
+            stride: (1, 1),
+            pad: (0, 0),
+        };
+        assert!(maxpool2d(&x, &p).data()[0].is_nan());
+    }
+
+    #[test]
+    fn avgpool_counts_padding() {
+        let x = t(&[1, 1, 2, 2], &[1., 2., 3., 4.]);
+        let p = Pool2dParams {
+            kernel: (2, 2),
+            stride: (2, 2),
+            pad: (1, 1),
+        };
+        // Windows: {1}, {2}, {3}, {4}, each divided by 4.
+        assert_close(&avgpool2d(&x, &p), &t(&[1, 1, 2, 2], &[0.25, 0.5, 0.75, 1.0]), 0.0);
+        assert_close(&sumpool2d(&x, &p), &t(&[1, 1, 2, 2], &[1., 2., 3., 4.]), 0.0);
+        let p = Pool2dParams {
+            kernel: (2, 2),
+            stride: (1, 1),
+            pad: (0, 0),
+        };
+        assert_close(&avgpool2d(&x, &p), &t(&[1, 1, 1, 1], &[2.5]), 0.0);
+        assert_close(&sumpool2d(&x, &p), &t(&[1, 1, 1, 1], &[10.]), 0.0);
+    }
+
+    #[test]
+    fn global_pool_flatten() {
+        let x = t(&[1, 2, 1, 2], &[1., 2., 3., 5.]);
+        let g = global_avgpool(&x);
+        assert_close(&g, &t(&[1, 2, 1, 1], &[1.5, 4.]), 0.0);
+        assert_eq!(flatten(&g).shape(), &[1, 2]);
+        assert_eq!(flatten(&x).shape(), &[1, 4]);
+        assert_eq!(flatten(&x).data(), x.data());
+    }
+
+    #[test]
+    fn softmax_sums_to_one() {
+        let x = t(&[2, 3], &[1., 2., 3., 1000., 1000., -1000.]);
+        let y = softmax_dim1(&x);
+        let e = [1f32.exp(), 2f32.exp(), 3f32.exp()];
+        let s: f32 = e.iter().sum();
+        assert_close(
+            &y,
+            &t(&[2, 3], &[e[0] / s, e[1] / s, e[2] / s, 0.5, 0.5, 0.0]),
+            1e-6,
+        );
+        let x = t(&[1, 3, 1, 2], &[0., 1., 0., 2., 0., 3.]);
+        let y = softmax_dim1(&x);
+        for s in 0..2 {
+            let total: f32 = (0..3).map(|c| y.data()[c * 2 + s]).sum();
+            assert!((total - 1.0).abs() < 1e-6);
+        }
+        assert_close(
+            &y,
+            &t(&[1, 3, 1, 2], &[1. / 3., y.data()[1], 1. / 3., y.data()[3], 1. / 3., y.data()[5]]),
+            1e-6,
+        );
+    }
+
+    #[test]
+    fn concat_channels() {
+        let a = t(&[2, 1, 1, 2], &[1., 2., 3., 4.]);
+        let b = t(&[2, 2, 1, 2], &[5., 6., 7., 8., 9., 10., 11., 12.]);
+        let y = concat_dim1(&[&a, &b]);
+        assert_eq!(y.shape(), &[2, 3, 1, 2]);
+        assert_eq!(
+            y.data(),
+            &[1., 2., 5., 6., 7., 8., 3., 4., 9., 10., 11., 12.]
+        );
+        let y = concat_dim1(&[&t(&[1, 2], &[1., 2.]), &t(&[1, 1], &[3.])]);
+        assert_eq!(y.data(), &[1., 2., 3.]);
+    }
+
+    #[test]
+    fn upsample_nearest_repeats() {
+        let x = t(&[1, 1, 2, 2], &[1., 2., 3., 4.]);
+        let y = upsample_nearest(&x, 2);
+        assert_eq!(
+            y.data(),
+            &[1., 1., 2., 2., 1., 1., 2., 2., 3., 3., 4., 4., 3., 3., 4., 4.]
+        );
+        let y = upsample_nearest(&t(&[1, 1, 1, 2], &[1., 2.]), 3);
+        assert_eq!(y.shape(), &[1, 1, 3, 6]);
+        assert_eq!(&y.data()[..6], &[1., 1., 1., 2., 2., 2.]);
+        assert_eq!(upsample_nearest(&x, 1), x);
+    }
+
+    #[test]
+    fn nearest_index_is_integer_division_for_small_scales() {
+        for scale in 1..=8usize {
+            let ratio = inverse_scale(scale);
+            for dst in 0..512 * scale {
+                assert_eq!(nearest_source(dst, 512, 512 * scale, ratio), dst / scale);
+            }
+        }
+    }
+
+    #[test]
+    fn upsample_bilinear_matches_pytorch() {
+        let x = t(&[1, 1, 2, 2], &[1., 2., 3., 4.]);
+        let y = upsample_bilinear(&x, 2);
+        #[rustfmt::skip]
+        let want = t(&[1, 1, 4, 4], &[
+            1.0, 1.25, 1.75, 2.0,
+            1.5, 1.75, 2.25, 2.5,
+            2.5, 2.75, 3.25, 3.5,
+            3.0, 3.25, 3.75, 4.0,
+        ]);
+        assert_close(&y, &want, 1e-6);
+        // Scale 3 on a row [0, 3]: sources max(0, (d + 0.5)/3 - 0.5) = 0, 0, 1/3, 2/3, 1, 1.
+        let y = upsample_bilinear(&t(&[1, 1, 1, 2], &[0., 3.]), 3);
+        assert_close(&y, &t(&[1, 1, 3, 6], &[0., 0., 1., 2., 3., 3., 0., 0., 1., 2., 3., 3., 0., 0., 1., 2., 3., 3.]), 1e-6);
+        assert_close(&upsample_bilinear(&x, 1), &x, 0.0);
+    }
+
+    #[test]
+    fn add_mul_broadcast() {
+        let a = t(&[1, 2, 1, 2], &[1., 2., 3., 4.]);
+        let b = t(&[1, 2, 1, 1], &[10., 100.]);
+        assert_eq!(add(&a, &b).data(), &[11., 12., 103., 104.]);
+        assert_eq!(mul(&a, &b).data(), &[10., 20., 300., 400.]);
+        assert_eq!(add(&a, &a).data(), &[2., 4., 6., 8.]);
+        let a2 = t(&[2, 2], &[1., 2., 3., 4.]);
+        assert_eq!(mul(&a2, &a2).data(), &[1., 4., 9., 16.]);
+    }
+
+    #[test]
+    #[should_panic(expected = "cannot be broadcast")]
+    fn add_rejects_bad_broadcast() {
+        let _ = add(&Tensor::zeros([1, 2, 2, 2]), &Tensor::zeros([1, 3, 1, 1]));
+    }
+
+    #[test]
+    #[should_panic(expected = "conv2d")]
+    fn conv2d_rejects_bad_groups() {
+        let _ = conv2d(
+            &Tensor::zeros([1, 4, 3, 3]),
+            &Tensor::zeros([3, 2, 1, 1]),
+            None,
+            &Conv2dParams {
+                groups: 2,
+                ..Conv2dParams::default()
+            },
+        );
+    }
+}

@@ -1,0 +1,161 @@
+//! scc — a compiler for structured-convolution networks.
+//!
+//! This facade is the public Rust API: load a model from `.sc` source, bind weights
+//! (from safetensors or seeded random), and run it. Every failure is an [`Error`] whose
+//! [`Error::render`] gives the full diagnostic (with `file:line:col` and the source line
+//! for errors in the model text).
+//!
+//! ```
+//! use scc::Model;
+//! let model = Model::from_source(
+//!     "inline.sc",
+//!     "model m(x: [1, 2, 4, 4]) { let c = conv2d(x, 3, kernel=3, pad=1); return relu(c); }",
+//!     None,
+//! )
+//! .unwrap();
+//! let weights = model.random_weights(7);
+//! let inputs = model.random_inputs(1);
+//! let outputs = model.interpret(&weights, &inputs).unwrap();
+//! assert_eq!(outputs[0].1.shape(), &[1, 3, 4, 4]);
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub use scc_compiler as compiler;
+pub use scc_compiler::weights::{BindOptions, ProjectionReport, Weights};
+pub use scc_lang as lang;
+pub use scc_lang::{Diagnostic, SourceFile};
+pub use scc_runtime as runtime;
+pub use scc_runtime::Tensor;
+
+use scc_compiler::Graph;
+
+/// Any failure of the public API.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An error in the model's source text (syntax, names, arguments, shapes).
+    #[error("{}", .diagnostic.message)]
+    Source { diagnostic: Diagnostic, file: SourceFile },
+    #[error("cannot read `{path}`: {error}")]
+    Read { path: String, error: std::io::Error },
+    #[error(transparent)]
+    Weights(#[from] scc_compiler::weights::WeightError),
+    #[error(transparent)]
+    TensorIo(#[from] scc_runtime::TensorIoError),
+    #[error(transparent)]
+    Run(#[from] scc_compiler::interp::RunError),
+}
+
+impl Error {
+    /// The complete, human-readable report: for source errors the located diagnostic with
+    /// the source line; otherwise `error: ` and the message.
+    pub fn render(&self) -> String {
+        match self {
+            Error::Source { diagnostic, file } => diagnostic.render(Some(file)),
+            other => Diagnostic::error(other.to_string()).render(None),
+        }
+    }
+}
+
+/// A lowered model: its source and its graph, with every shape inferred.
+#[derive(Debug, Clone)]
+pub struct Model {
+    source: SourceFile,
+    graph: Graph,
+}
+
+impl Model {
+    /// Parses and lowers the model `model` of the file (or its only model).
+    pub fn from_file(path: impl AsRef<Path>, model: Option<&str>) -> Result<Model, Error> {
+        let path = path.as_ref();
+        let source = SourceFile::read(path)
+            .map_err(|error| Error::Read { path: path.display().to_string(), error })?;
+        Model::from_source_file(source, model)
+    }
+
+    /// Parses and lowers `text`; `name` is the file name diagnostics show.
+    pub fn from_source(name: &str, text: &str, model: Option<&str>) -> Result<Model, Error> {
+        Model::from_source_file(SourceFile::new(name, text), model)
+    }
+
+    fn from_source_file(source: SourceFile, model: Option<&str>) -> Result<Model, Error> {
+        let ast = match scc_lang::parse(&source) {
+            Ok(ast) => ast,
+            Err(diagnostic) => return Err(Error::Source { diagnostic, file: source }),
+        };
+        match scc_compiler::lower(&ast, model) {
+            Ok(graph) => Ok(Model { source, graph }),
+            Err(err) => Err(Error::Source { diagnostic: err.0, file: source }),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.graph.name
+    }
+
+    pub fn source(&self) -> &SourceFile {
+        &self.source
+    }
+
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The model inputs: name and shape, in declaration order.
+    pub fn inputs(&self) -> Vec<(String, Vec<usize>)> {
+        self.graph.inputs().iter().map(|(n, id)| (n.clone(), self.graph.node(*id).shape.clone())).collect()
+    }
+
+    /// The model outputs: name and shape, in `return` order.
+    pub fn outputs(&self) -> Vec<(String, Vec<usize>)> {
+        self.graph.outputs().iter().map(|(n, id)| (n.clone(), self.graph.node(*id).shape.clone())).collect()
+    }
+
+    /// Loads weights from a safetensors file and checks them against the model; dense
+    /// kernels of structured layers are projected (one report per projected layer).
+    pub fn load_weights(
+        &self,
+        path: impl AsRef<Path>,
+        options: &BindOptions,
+    ) -> Result<(Weights, Vec<ProjectionReport>), Error> {
+        let path = path.as_ref();
+        let tensors = scc_runtime::read_safetensors(path)?;
+        Ok(scc_compiler::weights::bind(&self.graph, tensors, &path.display().to_string(), options)?)
+    }
+
+    /// Checks an in-memory set of named tensors against the model, as [`Model::load_weights`].
+    pub fn bind_weights(
+        &self,
+        tensors: BTreeMap<String, Tensor>,
+        options: &BindOptions,
+    ) -> Result<(Weights, Vec<ProjectionReport>), Error> {
+        Ok(scc_compiler::weights::bind(&self.graph, tensors, "<memory>", options)?)
+    }
+
+    /// Deterministic, sensibly scaled weights (for benchmarks and tests).
+    pub fn random_weights(&self, seed: u64) -> Weights {
+        scc_compiler::weights::random(&self.graph, seed)
+    }
+
+    /// Deterministic inputs, uniform in [-1, 1], by input name.
+    pub fn random_inputs(&self, seed: u64) -> BTreeMap<String, Tensor> {
+        self.inputs()
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, shape))| {
+                let mut rng = scc_runtime::random::WeightRng::new(seed.wrapping_add(i as u64));
+                (name, rng.uniform(shape, 1.0))
+            })
+            .collect()
+    }
+
+    /// Runs the model with the reference interpreter; outputs in `return` order.
+    pub fn interpret(
+        &self,
+        weights: &Weights,
+        inputs: &BTreeMap<String, Tensor>,
+    ) -> Result<Vec<(String, Tensor)>, Error> {
+        Ok(scc_compiler::interp::run(&self.graph, weights, inputs)?)
+    }
+}

@@ -1,0 +1,310 @@
+//! The `scc` command line.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use scc::compiler::ir::format_shape;
+use scc::compiler::stats;
+use scc::{BindOptions, Model, ProjectionReport, Tensor, Weights};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "scc", version, about = "A compiler for structured-convolution networks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse, lower and shape-check a model; print per-layer params and MACs.
+    Check(CheckArgs),
+    /// Run a model on inputs and print or save its outputs.
+    Run(RunArgs),
+    /// Print the model's graph in Graphviz DOT.
+    Dot(DotArgs),
+}
+
+#[derive(Args)]
+struct ModelArgs {
+    /// The `.sc` file.
+    model: PathBuf,
+    /// Which model of the file (required when it defines several).
+    #[arg(long = "model", value_name = "NAME")]
+    model_name: Option<String>,
+}
+
+impl ModelArgs {
+    fn load(&self) -> Result<Model> {
+        Ok(Model::from_file(&self.model, self.model_name.as_deref())?)
+    }
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Also check a weights file against the model and report, per structured layer
+    /// given a dense kernel, how far that kernel is from the structure.
+    #[arg(long, value_name = "W.safetensors")]
+    weights: Option<PathBuf>,
+    /// Tolerance on the relative residual of projected dense kernels (reported, not enforced, by check).
+    #[arg(long, value_name = "TOL", default_value_t = scc::compiler::weights::DEFAULT_MAX_STRUCTURE_ERROR)]
+    max_structure_error: f64,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Engine {
+    /// The reference interpreter.
+    Interp,
+}
+
+#[derive(Args)]
+struct WeightArgs {
+    /// Weights (safetensors; f32, f16 or bf16).
+    #[arg(long, value_name = "W.safetensors", conflicts_with = "random_weights", required_unless_present = "random_weights")]
+    weights: Option<PathBuf>,
+    /// Deterministic random weights from this seed, instead of a weights file.
+    #[arg(long, value_name = "SEED")]
+    random_weights: Option<u64>,
+    /// Largest accepted relative residual when projecting a dense kernel onto a structured layer.
+    #[arg(long, value_name = "TOL", default_value_t = scc::compiler::weights::DEFAULT_MAX_STRUCTURE_ERROR)]
+    max_structure_error: f64,
+}
+
+impl WeightArgs {
+    fn load(&self, model: &Model) -> Result<Weights> {
+        match (&self.weights, self.random_weights) {
+            (Some(path), _) => {
+                let options = BindOptions { max_structure_error: self.max_structure_error, allow_structure_error: false };
+                let (weights, reports) = model.load_weights(path, &options)?;
+                print_projections(&reports, self.max_structure_error);
+                Ok(weights)
+            }
+            (None, Some(seed)) => Ok(model.random_weights(seed)),
+            (None, None) => bail!("give --weights W.safetensors or --random-weights SEED"),
+        }
+    }
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    weights: WeightArgs,
+    /// Inputs by model input name (safetensors); random inputs when omitted.
+    #[arg(long, value_name = "I.safetensors")]
+    inputs: Option<PathBuf>,
+    /// Seed of the random inputs used when --inputs is omitted.
+    #[arg(long, value_name = "SEED", default_value_t = 0)]
+    input_seed: u64,
+    /// Save the outputs, by output name, to this safetensors file.
+    #[arg(long, value_name = "OUT.safetensors")]
+    save: Option<PathBuf>,
+    /// Execution engine.
+    #[arg(long, value_enum, default_value = "interp")]
+    engine: Engine,
+}
+
+#[derive(Args)]
+struct DotArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Write the DOT text to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check(args) => check(args),
+        Command::Run(args) => run(args),
+        Command::Dot(args) => dot(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            match err.downcast_ref::<scc::Error>() {
+                Some(scc_err) => eprint!("{}", scc_err.render()),
+                None => eprintln!("error: {err:#}"),
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_projections(reports: &[ProjectionReport], tolerance: f64) {
+    for report in reports {
+        let verdict = if report.relative_residual <= tolerance { "ok" } else { "above tolerance" };
+        eprintln!(
+            "projected dense `{}.weight` onto its structure: relative residual {:.3e} ({verdict}, tolerance {tolerance:.1e})",
+            report.layer, report.relative_residual
+        );
+    }
+}
+
+/// `1234567` → `1,234,567`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn check(args: CheckArgs) -> Result<()> {
+    let model = args.model.load()?;
+    let graph = model.graph();
+    let costs = stats::costs(graph);
+    let totals = stats::totals(&costs);
+    let residuals = match &args.weights {
+        Some(path) => {
+            let options = BindOptions { max_structure_error: args.max_structure_error, allow_structure_error: true };
+            let (_, reports) = model.load_weights(path, &options)?;
+            Some(reports)
+        }
+        None => None,
+    };
+    if args.json {
+        let layers: Vec<serde_json::Value> = costs
+            .iter()
+            .map(|c| {
+                let node = graph.node(c.node);
+                serde_json::json!({
+                    "name": node.name,
+                    "op": node.op.name(),
+                    "shape": node.shape,
+                    "params": c.params,
+                    "dense_macs": c.dense_macs,
+                    "structured_macs": c.structured_macs,
+                })
+            })
+            .collect();
+        let mut json = serde_json::json!({
+            "model": model.name(),
+            "inputs": model.inputs().into_iter().map(|(n, s)| serde_json::json!({"name": n, "shape": s})).collect::<Vec<_>>(),
+            "outputs": model.outputs().into_iter().map(|(n, s)| serde_json::json!({"name": n, "shape": s})).collect::<Vec<_>>(),
+            "params": totals.params,
+            "dense_macs": totals.dense_macs,
+            "structured_macs": totals.structured_macs,
+            "layers": layers,
+        });
+        if let Some(reports) = &residuals {
+            json["structure_residuals"] = reports
+                .iter()
+                .map(|r| serde_json::json!({"layer": r.layer, "relative_residual": r.relative_residual}))
+                .collect();
+        }
+        println!("{}", serde_json::to_string_pretty(&json)?);
+        return Ok(());
+    }
+    let inputs: Vec<String> = model.inputs().iter().map(|(n, s)| format!("{n}: {}", format_shape(s))).collect();
+    println!("model `{}` ({})", model.name(), inputs.join(", "));
+    let name_width = costs.iter().map(|c| graph.node(c.node).name.len()).max().unwrap_or(4).max(5);
+    println!(
+        "{:<name_width$}  {:<14}  {:<20}  {:>12}  {:>16}  {:>16}",
+        "layer", "op", "output shape", "params", "dense MACs", "executed MACs"
+    );
+    for c in &costs {
+        let node = graph.node(c.node);
+        println!(
+            "{:<name_width$}  {:<14}  {:<20}  {:>12}  {:>16}  {:>16}",
+            node.name,
+            node.op.name(),
+            format_shape(&node.shape),
+            thousands(c.params),
+            thousands(c.dense_macs),
+            thousands(c.structured_macs)
+        );
+    }
+    println!(
+        "{:<name_width$}  {:<14}  {:<20}  {:>12}  {:>16}  {:>16}",
+        "total",
+        "",
+        "",
+        thousands(totals.params),
+        thousands(totals.dense_macs),
+        thousands(totals.structured_macs)
+    );
+    if totals.structured_macs > 0 && totals.structured_macs < totals.dense_macs {
+        println!(
+            "structured layers execute {:.2}x fewer MACs than the dense-equivalent model",
+            totals.dense_macs as f64 / totals.structured_macs as f64
+        );
+    }
+    let outputs: Vec<String> = model.outputs().iter().map(|(n, s)| format!("{n}: {}", format_shape(s))).collect();
+    println!("outputs: {}", outputs.join(", "));
+    if let Some(reports) = residuals {
+        if reports.is_empty() {
+            println!("weights: match the model (no dense kernel to project)");
+        }
+        for r in reports {
+            let verdict = if r.relative_residual <= args.max_structure_error { "ok" } else { "ABOVE tolerance" };
+            println!(
+                "structure residual of `{}.weight`: {:.3e} ({verdict}; tolerance {:.1e})",
+                r.layer, r.relative_residual, args.max_structure_error
+            );
+        }
+    }
+    Ok(())
+}
+
+fn run(args: RunArgs) -> Result<()> {
+    let model = args.model.load()?;
+    let weights = args.weights.load(&model)?;
+    let inputs: BTreeMap<String, Tensor> = match &args.inputs {
+        Some(path) => scc::runtime::read_safetensors(path).map_err(scc::Error::from)?,
+        None => model.random_inputs(args.input_seed),
+    };
+    let outputs = match args.engine {
+        Engine::Interp => model.interpret(&weights, &inputs)?,
+    };
+    if let Some(path) = &args.save {
+        let map: BTreeMap<String, Tensor> = outputs.iter().cloned().collect();
+        scc::runtime::write_safetensors(path, &map).map_err(scc::Error::from)?;
+        println!("saved {} output(s) to {}", outputs.len(), path.display());
+        return Ok(());
+    }
+    for (name, tensor) in &outputs {
+        print_summary(name, tensor);
+    }
+    Ok(())
+}
+
+fn print_summary(name: &str, tensor: &Tensor) {
+    let data = tensor.data();
+    let n = data.len().max(1) as f64;
+    let mean = data.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let min = data.iter().copied().fold(f32::INFINITY, f32::min);
+    let max = data.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    println!("{name}: {} min {min:.6} max {max:.6} mean {mean:.6}", format_shape(tensor.shape()));
+    if let [batch, classes] = *tensor.shape() {
+        for b in 0..batch {
+            let row = &data[b * classes..(b + 1) * classes];
+            let mut ranked: Vec<(usize, f32)> = row.iter().copied().enumerate().collect();
+            ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            let top: Vec<String> = ranked.iter().take(5).map(|(k, v)| format!("{k} ({v:.4})")).collect();
+            println!("  [{b}] top-5 classes: {}", top.join(", "));
+        }
+    }
+}
+
+fn dot(args: DotArgs) -> Result<()> {
+    let model = args.model.load()?;
+    let text = scc::compiler::dot::to_dot(model.graph());
+    match &args.output {
+        Some(path) => std::fs::write(path, text).with_context(|| format!("cannot write `{}`", path.display()))?,
+        None => print!("{text}"),
+    }
+    Ok(())
+}

@@ -1,0 +1,1 @@
+check tests/errors/no_such_model.sc

@@ -1,0 +1,1 @@
+run tests/errors/data/weights_model.sc --weights tests/errors/data/bad_weights.safetensors

@@ -1,0 +1,1 @@
+run tests/errors/data/weights_model.sc --weights tests/errors/data/no_such_file.safetensors
