@@ -319,8 +319,68 @@ fn project(dense: &Tensor, alpha_shape: &[usize]) -> structure::Projection {
 
 /// Deterministic, sensibly scaled weights: He-uniform kernels (variance 2/fan-in, with
 /// alpha scaled by its box volume so the composed kernel has the same variance), small
-/// biases, batchnorm close to identity. Each tensor depends only on `seed` and its name.
+/// biases, and batchnorm statistics calibrated as training would leave them: each
+/// batchnorm's running mean and variance are those of its input when the model runs on
+/// seeded random inputs, so activations keep a unit scale through any depth. Same seed,
+/// same weights.
 pub fn random(graph: &Graph, seed: u64) -> Weights {
+    let mut weights = random_uncalibrated(graph, seed);
+    calibrate_batchnorm(graph, &mut weights, seed);
+    weights
+}
+
+/// Sets every batchnorm's running statistics to the per-channel mean and variance of its
+/// input, for the graph run on inputs uniform in [-1, 1] drawn from `seed`.
+fn calibrate_batchnorm(graph: &Graph, weights: &mut Weights, seed: u64) {
+    if !graph.node_ids().iter().any(|&id| matches!(graph.node(id).op, Op::BatchNorm { .. })) {
+        return;
+    }
+    let inputs: BTreeMap<String, Tensor> = graph
+        .inputs()
+        .iter()
+        .map(|(name, id)| {
+            let mut rng = WeightRng::new(seed ^ fnv1a(name));
+            (name.clone(), rng.uniform(graph.node(*id).shape.as_slice(), 1.0))
+        })
+        .collect();
+    let mut values: std::collections::HashMap<NodeId, Tensor> = std::collections::HashMap::new();
+    for id in graph.topological_order() {
+        let operands = graph.operands(id);
+        if let Op::BatchNorm { .. } = graph.node(id).op {
+            let (mean, var) = channel_statistics(&values[&operands[0]]);
+            let path = graph.node(id).weight_path.clone().expect("batchnorm has weights");
+            weights.tensors.insert(format!("{path}.running_mean"), mean);
+            weights.tensors.insert(format!("{path}.running_var"), var);
+        }
+        let args: Vec<&Tensor> = operands.iter().map(|o| &values[o]).collect();
+        let value = crate::interp::eval_node(graph, id, &args, weights, &inputs).expect("random weights are complete");
+        values.insert(id, value);
+    }
+}
+
+/// Per-channel (dimension 1) mean and biased variance of a rank-2 or rank-4 tensor.
+fn channel_statistics(x: &Tensor) -> (Tensor, Tensor) {
+    let shape = x.shape();
+    let (n, c) = (shape[0], shape[1]);
+    let inner: usize = shape[2..].iter().product();
+    let mut sum = vec![0f64; c];
+    let mut sum_sq = vec![0f64; c];
+    for (i, &v) in x.data().iter().enumerate() {
+        let ch = (i / inner) % c;
+        sum[ch] += v as f64;
+        sum_sq[ch] += (v as f64) * (v as f64);
+    }
+    let count = (n * inner) as f64;
+    let mean: Vec<f32> = sum.iter().map(|s| (s / count) as f32).collect();
+    let var: Vec<f32> = sum
+        .iter()
+        .zip(&sum_sq)
+        .map(|(s, sq)| ((sq / count - (s / count).powi(2)).max(0.0) + 1e-3) as f32)
+        .collect();
+    (Tensor::new(vec![c], mean).expect("shape matches"), Tensor::new(vec![c], var).expect("shape matches"))
+}
+
+fn random_uncalibrated(graph: &Graph, seed: u64) -> Weights {
     let tensors = weight_specs(graph)
         .into_iter()
         .map(|spec| {

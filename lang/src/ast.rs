@@ -74,7 +74,11 @@ impl BlockParam {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Stmt {
     /// `let NAME = expr;`
-    Let { name: Ident, value: Expr, span: Span },
+    Let {
+        name: Ident,
+        value: Expr,
+        span: Span,
+    },
     /// `return expr, ...;`
     Return { values: Vec<Expr>, span: Span },
 }
@@ -123,7 +127,11 @@ pub enum ExprKind {
     Name(String),
     /// `-e` (an extension of the contract: negative integer and float literals).
     Neg(Box<Expr>),
-    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
     /// `(a, b)`: height then width.
     Pair(Box<Expr>, Box<Expr>),
     Call(Call),

@@ -26,18 +26,30 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(message: impl Into<String>) -> Diagnostic {
-        Diagnostic { message: message.into(), labels: Vec::new(), notes: Vec::new() }
+        Diagnostic {
+            message: message.into(),
+            labels: Vec::new(),
+            notes: Vec::new(),
+        }
     }
 
     /// Adds the primary location of the error.
     pub fn with_primary(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
-        self.labels.push(Label { span, message: message.into(), primary: true });
+        self.labels.push(Label {
+            span,
+            message: message.into(),
+            primary: true,
+        });
         self
     }
 
     /// Adds a secondary location that explains the error.
     pub fn with_secondary(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
-        self.labels.push(Label { span, message: message.into(), primary: false });
+        self.labels.push(Label {
+            span,
+            message: message.into(),
+            primary: false,
+        });
         self
     }
 
@@ -83,7 +95,11 @@ impl Diagnostic {
             .labels
             .iter()
             .map(|label| {
-                let style = if label.primary { cs::LabelStyle::Primary } else { cs::LabelStyle::Secondary };
+                let style = if label.primary {
+                    cs::LabelStyle::Primary
+                } else {
+                    cs::LabelStyle::Secondary
+                };
                 cs::Label::new(style, (), clamp(label.span)).with_message(label.message.clone())
             })
             .collect();

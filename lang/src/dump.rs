@@ -21,13 +21,21 @@ use std::fmt::Write;
 
 /// Dumps `file`, locating items and statements by byte range (`@start..end`).
 pub fn dump(file: &File) -> String {
-    Printer { source: None, out: String::new() }.file(file)
+    Printer {
+        source: None,
+        out: String::new(),
+    }
+    .file(file)
 }
 
 /// Dumps `file`, locating items and statements by the `line:col` of their first
 /// character in `source` (the file `file` was parsed from).
 pub fn dump_with_source(file: &File, source: &SourceFile) -> String {
-    Printer { source: Some(source), out: String::new() }.file(file)
+    Printer {
+        source: Some(source),
+        out: String::new(),
+    }
+    .file(file)
 }
 
 struct Printer<'a> {
@@ -85,7 +93,12 @@ impl Printer<'_> {
             Item::Model(model) => {
                 for input in &model.inputs {
                     let dims: Vec<String> = input.dims.iter().map(|(d, _)| d.to_string()).collect();
-                    let _ = write!(self.out, "\n  (input {} [{}])", input.name.name, dims.join(" "));
+                    let _ = write!(
+                        self.out,
+                        "\n  (input {} [{}])",
+                        input.name.name,
+                        dims.join(" ")
+                    );
                 }
             }
         }

@@ -55,7 +55,10 @@ impl Nested {
 }
 
 pub(crate) fn leaf(kind: ExprKind, span: Span) -> Nested {
-    Nested { expr: Expr { kind, span }, depth: 1 }
+    Nested {
+        expr: Expr { kind, span },
+        depth: 1,
+    }
 }
 
 /// Builds a node whose children are `depth - 1` deep, refusing it past [`MAX_EXPR_DEPTH`].
@@ -66,7 +69,10 @@ fn node<T>(kind: ExprKind, span: Span, depth: usize) -> Result<Nested, ActionErr
             .with_note("split the expression with `let` statements");
         return Err(ParseError::User { error });
     }
-    Ok(Nested { expr: Expr { kind, span }, depth })
+    Ok(Nested {
+        expr: Expr { kind, span },
+        depth,
+    })
 }
 
 pub(crate) fn binary<T>(
@@ -76,17 +82,29 @@ pub(crate) fn binary<T>(
     span: Span,
 ) -> Result<Nested, ActionError<T>> {
     let depth = 1 + lhs.depth.max(rhs.depth);
-    let kind = ExprKind::Binary { op, lhs: Box::new(lhs.expr), rhs: Box::new(rhs.expr) };
+    let kind = ExprKind::Binary {
+        op,
+        lhs: Box::new(lhs.expr),
+        rhs: Box::new(rhs.expr),
+    };
     node(kind, span, depth)
 }
 
 pub(crate) fn negate<T>(operand: Nested, span: Span) -> Result<Nested, ActionError<T>> {
-    node(ExprKind::Neg(Box::new(operand.expr)), span, operand.depth + 1)
+    node(
+        ExprKind::Neg(Box::new(operand.expr)),
+        span,
+        operand.depth + 1,
+    )
 }
 
 pub(crate) fn pair<T>(first: Nested, second: Nested, span: Span) -> Result<Nested, ActionError<T>> {
     let depth = 1 + first.depth.max(second.depth);
-    node(ExprKind::Pair(Box::new(first.expr), Box::new(second.expr)), span, depth)
+    node(
+        ExprKind::Pair(Box::new(first.expr), Box::new(second.expr)),
+        span,
+        depth,
+    )
 }
 
 pub(crate) fn call<T>(
@@ -100,14 +118,18 @@ pub(crate) fn call<T>(
 }
 
 fn user_error<T>(message: &str, span: Span, label: &str) -> ActionError<T> {
-    ParseError::User { error: Diagnostic::error(message).with_primary(span, label) }
+    ParseError::User {
+        error: Diagnostic::error(message).with_primary(span, label),
+    }
 }
 
 pub(crate) fn parse_int<T>(text: &str, span: Span) -> Result<i64, ActionError<T>> {
     text.parse().map_err(|_| {
         let mut error = user_error("integer literal too large", span, "does not fit in 64 bits");
         if let ParseError::User { error } = &mut error {
-            error.notes.push(format!("the largest integer is {}", i64::MAX));
+            error
+                .notes
+                .push(format!("the largest integer is {}", i64::MAX));
         }
         error
     })
@@ -116,14 +138,21 @@ pub(crate) fn parse_int<T>(text: &str, span: Span) -> Result<i64, ActionError<T>
 pub(crate) fn parse_float<T>(text: &str, span: Span) -> Result<f64, ActionError<T>> {
     match text.parse::<f64>() {
         Ok(value) if value.is_finite() => Ok(value),
-        _ => Err(user_error("float literal out of range", span, "too large for an f64")),
+        _ => Err(user_error(
+            "float literal out of range",
+            span,
+            "too large for an f64",
+        )),
     }
 }
 
 /// Unescapes a string literal's text, quotes included: `\"`, `\\`, `\n` and `\t` are the
 /// only escapes.
 pub(crate) fn parse_string<T>(text: &str, span: Span) -> Result<String, ActionError<T>> {
-    let inner = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(text);
+    let inner = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(text);
     let mut value = String::with_capacity(inner.len());
     let mut chars = inner.char_indices();
     while let Some((offset, c)) = chars.next() {
@@ -171,19 +200,27 @@ fn to_diagnostic(error: ParseError<usize, Token<'_>, Diagnostic>, text: &str) ->
                     .with_primary(span, format!("expected {expected} after this"))
             }
         }
-        ParseError::UnrecognizedToken { token: (start, Token(_, found), end), expected } => {
-            unexpected_token(text, found, Span::new(start, end), &Expected::new(&expected))
-        }
-        ParseError::ExtraToken { token: (start, Token(_, found), end) } => {
-            unexpected_token(text, found, Span::new(start, end), &Expected::new(&[]))
-        }
+        ParseError::UnrecognizedToken {
+            token: (start, Token(_, found), end),
+            expected,
+        } => unexpected_token(
+            text,
+            found,
+            Span::new(start, end),
+            &Expected::new(&expected),
+        ),
+        ParseError::ExtraToken {
+            token: (start, Token(_, found), end),
+        } => unexpected_token(text, found, Span::new(start, end), &Expected::new(&[])),
     }
 }
 
 fn invalid_token(text: &str, location: usize) -> Diagnostic {
     match text.get(location..).and_then(|rest| rest.chars().next()) {
-        Some(c) => Diagnostic::error(format!("invalid token `{}`", c.escape_debug()))
-            .with_primary(Span::new(location, location + c.len_utf8()), "not part of the language"),
+        Some(c) => Diagnostic::error(format!("invalid token `{}`", c.escape_debug())).with_primary(
+            Span::new(location, location + c.len_utf8()),
+            "not part of the language",
+        ),
         None => Diagnostic::error("invalid token")
             .with_primary(Span::new(location, location), "not part of the language"),
     }
@@ -239,7 +276,9 @@ fn previous_token_end(text: &str) -> usize {
                 i = text[i..].find('\n').map_or(bytes.len(), |n| i + n);
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i = text[i + 2..].find("*/").map_or(bytes.len(), |n| i + 2 + n + 2);
+                i = text[i + 2..]
+                    .find("*/")
+                    .map_or(bytes.len(), |n| i + 2 + n + 2);
             }
             b'"' => {
                 i += 1;
@@ -251,7 +290,10 @@ fn previous_token_end(text: &str) -> usize {
             }
             byte if byte.is_ascii_whitespace() => i += 1,
             _ => {
-                i += text.get(i..).and_then(|rest| rest.chars().next()).map_or(1, char::len_utf8);
+                i += text
+                    .get(i..)
+                    .and_then(|rest| rest.chars().next())
+                    .map_or(1, char::len_utf8);
                 end = i;
             }
         }
@@ -376,8 +418,16 @@ const TOKEN_ORDER: [(&str, &str); 27] = [
 ];
 
 /// What can start an expression; listed as the single word "expression" when all expected.
-const EXPRESSION_START: [&str; 8] =
-    ["`-`", "`(`", "identifier", "integer", "float", "string", "`true`", "`false`"];
+const EXPRESSION_START: [&str; 8] = [
+    "`-`",
+    "`(`",
+    "identifier",
+    "integer",
+    "float",
+    "string",
+    "`true`",
+    "`false`",
+];
 
 /// Past this many alternatives, the list is cut short.
 const MAX_LISTED: usize = 8;
@@ -390,8 +440,14 @@ impl Expected {
             .map(|&(_, readable)| readable)
             .collect();
         readable.dedup();
-        if EXPRESSION_START.iter().all(|token| readable.contains(token)) {
-            let first = readable.iter().position(|t| EXPRESSION_START.contains(t)).unwrap_or(0);
+        if EXPRESSION_START
+            .iter()
+            .all(|token| readable.contains(token))
+        {
+            let first = readable
+                .iter()
+                .position(|t| EXPRESSION_START.contains(t))
+                .unwrap_or(0);
             readable.retain(|t| !EXPRESSION_START.contains(t));
             readable.insert(first.min(readable.len()), "expression");
         }

@@ -49,8 +49,8 @@ model mobilenet_block(x: [1, 8, 12, 12]) { let b = inverted(x, 8, 6); return b; 
 
 /// Characters that stress the lexer and the parser.
 const INTERESTING: &[char] = &[
-    '(', ')', '{', '}', '[', ']', ';', ',', '=', '+', '-', '*', '/', '"', '\\', ':', '.', 'e',
-    'x', 'a', '_', '0', '1', '9', ' ', '\n', '\t', '$', '@', 'é', '€', '\u{0}', '\u{feff}',
+    '(', ')', '{', '}', '[', ']', ';', ',', '=', '+', '-', '*', '/', '"', '\\', ':', '.', 'e', 'x',
+    'a', '_', '0', '1', '9', ' ', '\n', '\t', '$', '@', 'é', '€', '\u{0}', '\u{feff}',
 ];
 
 #[derive(Debug, Clone)]
@@ -63,19 +63,32 @@ enum Mutation {
     InsertWord { at: usize, word: &'static str },
 }
 
-const WORDS: &[&str] =
-    &["model", "block", "let", "return", "int", "true", "false", "/*", "*/", "//", "99999999999999999999", "1e999", "1.5e3", "\"s\""];
+const WORDS: &[&str] = &[
+    "model",
+    "block",
+    "let",
+    "return",
+    "int",
+    "true",
+    "false",
+    "/*",
+    "*/",
+    "//",
+    "99999999999999999999",
+    "1e999",
+    "1.5e3",
+    "\"s\"",
+];
 
 fn mutation() -> impl Strategy<Value = Mutation> {
     let pos = any::<usize>();
     let c = prop::sample::select(INTERESTING);
     prop_oneof![
-        (pos.clone(), 1usize..8).prop_map(|(at, len)| Mutation::Delete { at, len }),
-        (pos.clone(), c.clone()).prop_map(|(at, c)| Mutation::Insert { at, c }),
-        (pos.clone(), c).prop_map(|(at, c)| Mutation::Replace { at, c }),
-        pos.clone().prop_map(|at| Mutation::Truncate { at }),
-        (pos.clone(), 1usize..40, pos.clone())
-            .prop_map(|(at, len, to)| Mutation::Duplicate { at, len, to }),
+        (pos, 1usize..8).prop_map(|(at, len)| Mutation::Delete { at, len }),
+        (pos, c.clone()).prop_map(|(at, c)| Mutation::Insert { at, c }),
+        (pos, c).prop_map(|(at, c)| Mutation::Replace { at, c }),
+        pos.prop_map(|at| Mutation::Truncate { at }),
+        (pos, 1usize..40, pos).prop_map(|(at, len, to)| Mutation::Duplicate { at, len, to }),
         (pos, prop::sample::select(WORDS)).prop_map(|(at, word)| Mutation::InsertWord { at, word }),
     ]
 }
@@ -126,7 +139,10 @@ fn check(text: String) -> Result<(), TestCaseError> {
             return Err(TestCaseError::fail(format!("no location: {diagnostic:?}")));
         };
         let Span { start, end } = span;
-        prop_assert!(start <= end && end <= source.text.len(), "{span:?} out of the text");
+        prop_assert!(
+            start <= end && end <= source.text.len(),
+            "{span:?} out of the text"
+        );
         prop_assert!(source.text.is_char_boundary(start) && source.text.is_char_boundary(end));
         for label in &diagnostic.labels {
             prop_assert!(source.text.get(label.span.start..label.span.end).is_some());

@@ -106,12 +106,23 @@ fn pairs() {
 #[test]
 fn calls_and_keyword_arguments() {
     let e = expr("conv2d(x, ch * 2, kernel=3, stride=(2, 1), bias=true)");
-    let ExprKind::Call(call) = &e.kind else { panic!("not a call: {e:?}") };
+    let ExprKind::Call(call) = &e.kind else {
+        panic!("not a call: {e:?}")
+    };
     assert_eq!(call.callee.name, "conv2d");
-    let keywords: Vec<_> =
-        call.args.iter().map(|a| a.keyword.as_ref().map(|k| k.name.as_str())).collect();
-    assert_eq!(keywords, [None, None, Some("kernel"), Some("stride"), Some("bias")]);
-    assert_eq!(sexpr(&e), "(conv2d x (* ch 2) kernel=3 stride=(2, 1) bias=true)");
+    let keywords: Vec<_> = call
+        .args
+        .iter()
+        .map(|a| a.keyword.as_ref().map(|k| k.name.as_str()))
+        .collect();
+    assert_eq!(
+        keywords,
+        [None, None, Some("kernel"), Some("stride"), Some("bias")]
+    );
+    assert_eq!(
+        sexpr(&e),
+        "(conv2d x (* ch 2) kernel=3 stride=(2, 1) bias=true)"
+    );
     assert_eq!(sexpr(&expr("zeros()")), "(zeros)");
     assert_eq!(sexpr(&expr("f(g(h(x)), k=g(y))")), "(f (g (h x)) k=(g y))");
     // The parser does not order positional and keyword arguments; lowering does.
@@ -130,7 +141,10 @@ fn literals() {
     assert_eq!(expr("true").kind, ExprKind::Bool(true));
     assert_eq!(expr("false").kind, ExprKind::Bool(false));
     assert_eq!(expr(r#""bilinear""#).kind, ExprKind::Str("bilinear".into()));
-    assert_eq!(expr(r#""a\"b\\c\nd\te""#).kind, ExprKind::Str("a\"b\\c\nd\te".into()));
+    assert_eq!(
+        expr(r#""a\"b\\c\nd\te""#).kind,
+        ExprKind::Str("a\"b\\c\nd\te".into())
+    );
     assert_eq!(expr(r#""""#).kind, ExprKind::Str(String::new()));
     assert_eq!(expr(r#""é // /* ""#).kind, ExprKind::Str("é // /* ".into()));
 }
@@ -153,61 +167,116 @@ fn spans_are_exact() {
     let source = "block b(x, k: int = 2 * 3) {\n  let y = f(x, k=(1, -k)) + -3 * (x);\n  return y, g(y);\n}\n\
                   model m(image: [1, 3, 8, 8]) { return b(image); }";
     let file = parse_ok(source);
-    let Item::Block(block) = &file.items[0] else { panic!() };
+    let Item::Block(block) = &file.items[0] else {
+        panic!()
+    };
     assert_eq!(
         text(source, block.span),
         "block b(x, k: int = 2 * 3) {\n  let y = f(x, k=(1, -k)) + -3 * (x);\n  return y, g(y);\n}"
     );
     assert_eq!(text(source, block.name.span), "b");
-    let BlockParam::Int { name, default: Some(default) } = &block.params[1] else { panic!() };
+    let BlockParam::Int {
+        name,
+        default: Some(default),
+    } = &block.params[1]
+    else {
+        panic!()
+    };
     assert_eq!(text(source, name.span), "k");
     assert_eq!(text(source, default.span), "2 * 3");
 
-    let Stmt::Let { name, value, span } = &block.body[0] else { panic!() };
+    let Stmt::Let { name, value, span } = &block.body[0] else {
+        panic!()
+    };
     assert_eq!(text(source, *span), "let y = f(x, k=(1, -k)) + -3 * (x);");
     assert_eq!(text(source, name.span), "y");
     assert_eq!(text(source, value.span), "f(x, k=(1, -k)) + -3 * (x)");
-    let ExprKind::Binary { op: BinOp::Add, lhs, rhs } = &value.kind else { panic!() };
+    let ExprKind::Binary {
+        op: BinOp::Add,
+        lhs,
+        rhs,
+    } = &value.kind
+    else {
+        panic!()
+    };
     assert_eq!(text(source, lhs.span), "f(x, k=(1, -k))");
     assert_eq!(text(source, rhs.span), "-3 * (x)");
-    let ExprKind::Call(call) = &lhs.kind else { panic!() };
+    let ExprKind::Call(call) = &lhs.kind else {
+        panic!()
+    };
     assert_eq!(text(source, call.callee.span), "f");
     assert_eq!(text(source, call.args[0].span), "x");
     assert_eq!(text(source, call.args[0].value.span), "x");
     assert_eq!(text(source, call.args[1].span), "k=(1, -k)");
-    assert_eq!(text(source, call.args[1].keyword.as_ref().unwrap().span), "k");
+    assert_eq!(
+        text(source, call.args[1].keyword.as_ref().unwrap().span),
+        "k"
+    );
     let pair = &call.args[1].value;
     assert_eq!(text(source, pair.span), "(1, -k)");
-    let ExprKind::Pair(first, second) = &pair.kind else { panic!() };
+    let ExprKind::Pair(first, second) = &pair.kind else {
+        panic!()
+    };
     assert_eq!(text(source, first.span), "1");
     assert_eq!(text(source, second.span), "-k");
-    let ExprKind::Binary { op: BinOp::Mul, lhs: neg, rhs: paren } = &rhs.kind else { panic!() };
+    let ExprKind::Binary {
+        op: BinOp::Mul,
+        lhs: neg,
+        rhs: paren,
+    } = &rhs.kind
+    else {
+        panic!()
+    };
     assert_eq!(text(source, neg.span), "-3");
     // A parenthesised expression spans its parentheses.
     assert_eq!(text(source, paren.span), "(x)");
 
-    let Stmt::Return { values, span } = &block.body[1] else { panic!() };
+    let Stmt::Return { values, span } = &block.body[1] else {
+        panic!()
+    };
     assert_eq!(text(source, *span), "return y, g(y);");
     assert_eq!(text(source, values[1].span), "g(y)");
     assert_eq!(block.body[1].span(), *span);
 
     let m = model(&file, 1);
-    assert_eq!(text(source, m.span), "model m(image: [1, 3, 8, 8]) { return b(image); }");
+    assert_eq!(
+        text(source, m.span),
+        "model m(image: [1, 3, 8, 8]) { return b(image); }"
+    );
     assert_eq!(text(source, m.inputs[0].span), "image: [1, 3, 8, 8]");
     assert_eq!(text(source, m.inputs[0].name.span), "image");
-    let dims: Vec<_> = m.inputs[0].dims.iter().map(|&(d, s)| (d, text(source, s))).collect();
+    let dims: Vec<_> = m.inputs[0]
+        .dims
+        .iter()
+        .map(|&(d, s)| (d, text(source, s)))
+        .collect();
     assert_eq!(dims, [(1, "1"), (3, "3"), (8, "8"), (8, "8")]);
 }
 
 #[test]
 fn block_parameters() {
     let file = parse_ok("block b(x, y, n: int, m: int = -1) { return x; }");
-    let Item::Block(block) = &file.items[0] else { panic!() };
-    let names: Vec<_> = block.params.iter().map(|p| p.name().name.as_str()).collect();
+    let Item::Block(block) = &file.items[0] else {
+        panic!()
+    };
+    let names: Vec<_> = block
+        .params
+        .iter()
+        .map(|p| p.name().name.as_str())
+        .collect();
     assert_eq!(names, ["x", "y", "n", "m"]);
     assert!(matches!(block.params[0], BlockParam::Tensor(_)));
-    assert!(matches!(block.params[2], BlockParam::Int { default: None, .. }));
-    let BlockParam::Int { default: Some(default), .. } = &block.params[3] else { panic!() };
+    assert!(matches!(
+        block.params[2],
+        BlockParam::Int { default: None, .. }
+    ));
+    let BlockParam::Int {
+        default: Some(default),
+        ..
+    } = &block.params[3]
+    else {
+        panic!()
+    };
     assert_eq!(sexpr(default), "(- 1)");
     // Parameter and input lists are not empty.
     parse_err("block b() { return x; }");
@@ -217,8 +286,12 @@ fn block_parameters() {
 
 #[test]
 fn trailing_commas() {
-    let file = parse_ok("block b(x, n: int = 1,) { return f(x, n,); }\nmodel m(x: [1, 2,], y: [3],) { return x; }");
-    let Item::Block(block) = &file.items[0] else { panic!() };
+    let file = parse_ok(
+        "block b(x, n: int = 1,) { return f(x, n,); }\nmodel m(x: [1, 2,], y: [3],) { return x; }",
+    );
+    let Item::Block(block) = &file.items[0] else {
+        panic!()
+    };
     assert_eq!(block.params.len(), 2);
     let m = model(&file, 1);
     assert_eq!(m.inputs.len(), 2);
@@ -235,7 +308,10 @@ fn comments_and_whitespace() {
     );
     let m = model(&file, 0);
     assert_eq!(m.name.name, "m");
-    assert_eq!(m.inputs[0].dims.iter().map(|d| d.0).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(
+        m.inputs[0].dims.iter().map(|d| d.0).collect::<Vec<_>>(),
+        [1, 2]
+    );
     assert_eq!(m.body.len(), 2);
     // Keywords are whole words.
     let file = parse_ok("model m(x: [1]) { let model_x = x; let letx = model_x; return letx; }");
@@ -252,49 +328,120 @@ fn several_models_per_file() {
     assert!(matches!(&file.items[1], Item::Block(b) if b.name.name == "b"));
     let c = model(&file, 2);
     assert_eq!(c.name.name, "c");
-    let Stmt::Return { values, .. } = &c.body[1] else { panic!() };
+    let Stmt::Return { values, .. } = &c.body[1] else {
+        panic!()
+    };
     assert_eq!(values.len(), 2);
     // An empty body is syntactically fine; lowering requires a `return`.
     assert!(model(&parse_ok("model e(x: [1]) {}"), 0).body.is_empty());
 }
 
+/// Parses every `.sc` file found by `paths`, returning how many there were.
+fn parse_all(paths: impl IntoIterator<Item = std::path::PathBuf>) -> usize {
+    let mut count = 0;
+    for path in paths {
+        let Ok(source) = SourceFile::read(&path) else {
+            continue;
+        };
+        if let Err(d) = parse(&source) {
+            panic!("{}", d.render(Some(&source)));
+        }
+        count += 1;
+    }
+    count
+}
+
+fn dir_entries(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default()
+}
+
 #[test]
 fn every_fixture_parses() {
-    let dir = std::path::Path::new("/work/shared/fixtures");
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let mut count = 0;
-    for entry in entries {
-        let path = entry.expect("directory entry").path().join("model.sc");
-        if let Ok(source) = SourceFile::read(&path) {
-            if let Err(d) = parse(&source) {
-                panic!("{}", d.render(Some(&source)));
-            }
-            count += 1;
-        }
+    let fixtures = std::path::Path::new("/work/shared/fixtures");
+    if fixtures.exists() {
+        let models = dir_entries(fixtures)
+            .into_iter()
+            .map(|dir| dir.join("model.sc"));
+        assert!(
+            parse_all(models) > 0,
+            "no fixture in {}",
+            fixtures.display()
+        );
     }
-    assert!(count > 0, "no fixture found in {}", dir.display());
+}
+
+#[test]
+fn every_workspace_example_parses() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let sources = dir_entries(&examples)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "sc"));
+    parse_all(sources);
 }
 
 #[test]
 fn error_messages() {
     let cases = [
-        ("model m(x: [1]) { let a = relu(x)\n return a; }", "expected one of `;`, `+`, `-`, `*`, `/`, found `return`"),
-        ("model m(x: [1]) { let a = ; }", "expected expression, found `;`"),
-        ("model m(x: [1]) { let a = f(x, 3 y); }", "expected one of `,`, `)`, `+`, `-`, `*`, `/`, found identifier `y`"),
+        (
+            "model m(x: [1]) { let a = relu(x)\n return a; }",
+            "expected one of `;`, `+`, `-`, `*`, `/`, found `return`",
+        ),
+        (
+            "model m(x: [1]) { let a = ; }",
+            "expected expression, found `;`",
+        ),
+        (
+            "model m(x: [1]) { let a = f(x, 3 y); }",
+            "expected one of `,`, `)`, `+`, `-`, `*`, `/`, found identifier `y`",
+        ),
         ("model m(x: [1]) { let a = x $ 1; }", "invalid token `$`"),
-        ("model m(x: [1]) { let a = x; } /* ", "unterminated block comment"),
-        ("model m(x: [1]) { let a = f(\"abc); }", "unterminated string literal"),
-        ("model m(x: [1]) { let a = f(\"abc\\\"); }", "unterminated string literal"),
-        ("model m(x: [99999999999999999999]) {}", "integer literal too large"),
-        ("model m(x: [1]) { let a = 1e309; }", "float literal out of range"),
-        ("model m(x: [1]) { let a = \"\\q\"; }", "unknown escape sequence in string literal"),
+        (
+            "model m(x: [1]) { let a = x; } /* ",
+            "unterminated block comment",
+        ),
+        (
+            "model m(x: [1]) { let a = f(\"abc); }",
+            "unterminated string literal",
+        ),
+        (
+            "model m(x: [1]) { let a = f(\"abc\\\"); }",
+            "unterminated string literal",
+        ),
+        (
+            "model m(x: [99999999999999999999]) {}",
+            "integer literal too large",
+        ),
+        (
+            "model m(x: [1]) { let a = 1e309; }",
+            "float literal out of range",
+        ),
+        (
+            "model m(x: [1]) { let a = \"\\q\"; }",
+            "unknown escape sequence in string literal",
+        ),
         ("", "expected `model` or `block`, found end of file"),
-        ("  // nothing\n", "expected `model` or `block`, found end of file"),
-        ("model m(x: [1]) { return x;", "unexpected end of file, expected one of `}`, `let`, `return`"),
-        ("model m(x: [1]) {} 42", "expected `model` or `block`, found integer `42`"),
-        ("model m(x: [1]) { let let = 1; }", "expected identifier, found `let`"),
-        ("model m(x: [1]) { let a = b \"a very long string literal indeed\"; }",
-         "expected one of `;`, `+`, `-`, `*`, `/`, `(`, found string `\"a very long string lit…`"),
+        (
+            "  // nothing\n",
+            "expected `model` or `block`, found end of file",
+        ),
+        (
+            "model m(x: [1]) { return x;",
+            "unexpected end of file, expected one of `}`, `let`, `return`",
+        ),
+        (
+            "model m(x: [1]) {} 42",
+            "expected `model` or `block`, found integer `42`",
+        ),
+        (
+            "model m(x: [1]) { let let = 1; }",
+            "expected identifier, found `let`",
+        ),
+        (
+            "model m(x: [1]) { let a = b \"a very long string literal indeed\"; }",
+            "expected one of `;`, `+`, `-`, `*`, `/`, `(`, found string `\"a very long string lit…`",
+        ),
     ];
     for (source, message) in cases {
         assert_eq!(parse_err(source).message, message, "{source:?}");

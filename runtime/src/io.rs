@@ -224,6 +224,10 @@ mod tests {
             assert!(parse_safetensors(g, "g").is_err(), "{g:?}");
         }
         // The smallest valid file: an empty header object and no tensors.
-        assert!(parse_safetensors(b"\x02\0\0\0\0\0\0\0{}", "g").unwrap().is_empty());
+        assert!(
+            parse_safetensors(b"\x02\0\0\0\0\0\0\0{}", "g")
+                .unwrap()
+                .is_empty()
+        );
     }
 }

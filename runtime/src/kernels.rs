@@ -23,7 +23,10 @@ use crate::tensor::Tensor;
 fn dims4(t: &Tensor, what: &str) -> (usize, usize, usize, usize) {
     match *t.shape() {
         [n, c, h, w] => (n, c, h, w),
-        _ => panic!("{what}: expected a rank-4 [N, C, H, W] tensor, got shape {:?}", t.shape()),
+        _ => panic!(
+            "{what}: expected a rank-4 [N, C, H, W] tensor, got shape {:?}",
+            t.shape()
+        ),
     }
 }
 
@@ -32,7 +35,10 @@ fn dims4(t: &Tensor, what: &str) -> (usize, usize, usize, usize) {
 fn dims2(t: &Tensor, what: &str) -> (usize, usize) {
     match *t.shape() {
         [n, f] => (n, f),
-        _ => panic!("{what}: expected a rank-2 [N, F] tensor, got shape {:?}", t.shape()),
+        _ => panic!(
+            "{what}: expected a rank-2 [N, F] tensor, got shape {:?}",
+            t.shape()
+        ),
     }
 }
 
@@ -416,15 +422,9 @@ pub enum Activation {
     Hardsigmoid,
 }
 
-/// `min(max(v, 0), 6)`, propagating NaN like PyTorch's clamp.
+/// `min(max(v, 0), 6)`; NaN stays NaN, as with PyTorch's clamp.
 fn relu6(v: f32) -> f32 {
-    if v < 0.0 {
-        0.0
-    } else if v > 6.0 {
-        6.0
-    } else {
-        v
-    }
+    v.clamp(0.0, 6.0)
 }
 
 /// The logistic function, computed without overflow for any input.
@@ -515,7 +515,11 @@ fn pool_dims(
     what: &str,
 ) -> (usize, usize, usize, usize, usize, usize) {
     let (n, c, h, w) = dims4(x, what);
-    assert!(h >= 1 && w >= 1, "{what}: empty spatial size in {:?}", x.shape());
+    assert!(
+        h >= 1 && w >= 1,
+        "{what}: empty spatial size in {:?}",
+        x.shape()
+    );
     let (kh, kw) = p.kernel;
     let (sh, sw) = p.stride;
     let (ph, pw) = p.pad;
@@ -609,7 +613,10 @@ pub fn maxpool2d(x: &Tensor, p: &Pool2dParams) -> Tensor {
 pub fn avgpool2d(x: &Tensor, p: &Pool2dParams) -> Tensor {
     let (shape, sums) = window_sums(x, p, "avgpool2d");
     let count = (p.kernel.0 * p.kernel.1) as f64;
-    Tensor::from_vec(shape, sums.into_iter().map(|s| (s / count) as f32).collect())
+    Tensor::from_vec(
+        shape,
+        sums.into_iter().map(|s| (s / count) as f32).collect(),
+    )
 }
 
 /// Sum pooling: `F.avg_pool2d(x, kernel, stride, padding, count_include_pad=True) * kh * kw`,
@@ -626,7 +633,11 @@ pub fn sumpool2d(x: &Tensor, p: &Pool2dParams) -> Tensor {
 /// Preconditions: `x` is `[N, C, H, W]` with `H * W > 0`.
 pub fn global_avgpool(x: &Tensor) -> Tensor {
     let (n, c, h, w) = dims4(x, "global_avgpool input");
-    assert!(h * w > 0, "global_avgpool: empty spatial size in {:?}", x.shape());
+    assert!(
+        h * w > 0,
+        "global_avgpool: empty spatial size in {:?}",
+        x.shape()
+    );
     let out = x
         .data()
         .chunks_exact(h * w)
@@ -646,7 +657,11 @@ pub fn global_avgpool(x: &Tensor) -> Tensor {
 ///
 /// Preconditions: `x` has rank at least 2.
 pub fn flatten(x: &Tensor) -> Tensor {
-    assert!(x.rank() >= 2, "flatten: expected rank >= 2, got {:?}", x.shape());
+    assert!(
+        x.rank() >= 2,
+        "flatten: expected rank >= 2, got {:?}",
+        x.shape()
+    );
     let n = x.shape()[0];
     let rest: usize = x.shape()[1..].iter().product();
     Tensor::from_vec([n, rest], x.data().to_vec())
@@ -705,7 +720,11 @@ pub fn softmax_dim1(x: &Tensor) -> Tensor {
 pub fn concat_dim1(xs: &[&Tensor]) -> Tensor {
     assert!(!xs.is_empty(), "concat: no tensors to concatenate");
     let first = xs[0];
-    assert!(first.rank() >= 2, "concat: expected rank >= 2, got {:?}", first.shape());
+    assert!(
+        first.rank() >= 2,
+        "concat: expected rank >= 2, got {:?}",
+        first.shape()
+    );
     for t in xs {
         assert!(
             t.rank() == first.rank()
@@ -754,7 +773,10 @@ fn nearest_source(dst: usize, in_len: usize, out_len: usize, ratio: f32) -> usiz
 /// Preconditions: `x` is `[N, C, H, W]`, `scale >= 1`.
 pub fn upsample_nearest(x: &Tensor, scale: usize) -> Tensor {
     let (n, c, h, w) = dims4(x, "upsample input");
-    assert!(scale >= 1, "upsample: scale must be at least 1, got {scale}");
+    assert!(
+        scale >= 1,
+        "upsample: scale must be at least 1, got {scale}"
+    );
     let (ho, wo) = (h * scale, w * scale);
     let ratio = inverse_scale(scale);
     let src_y: Vec<usize> = (0..ho).map(|y| nearest_source(y, h, ho, ratio)).collect();
@@ -803,8 +825,15 @@ fn linear_tap(dst: usize, in_len: usize, ratio: f32) -> LinearTap {
 /// Preconditions: `x` is `[N, C, H, W]` with `H, W >= 1`, `scale >= 1`.
 pub fn upsample_bilinear(x: &Tensor, scale: usize) -> Tensor {
     let (n, c, h, w) = dims4(x, "upsample input");
-    assert!(scale >= 1, "upsample: scale must be at least 1, got {scale}");
-    assert!(h >= 1 && w >= 1, "upsample: empty spatial size in {:?}", x.shape());
+    assert!(
+        scale >= 1,
+        "upsample: scale must be at least 1, got {scale}"
+    );
+    assert!(
+        h >= 1 && w >= 1,
+        "upsample: empty spatial size in {:?}",
+        x.shape()
+    );
     let (ho, wo) = (h * scale, w * scale);
     let ratio = inverse_scale(scale);
     let taps_y: Vec<LinearTap> = (0..ho).map(|y| linear_tap(y, h, ratio)).collect();
@@ -833,12 +862,20 @@ pub fn upsample_bilinear(x: &Tensor, scale: usize) -> Tensor {
 #[track_caller]
 fn broadcast_binary(a: &Tensor, b: &Tensor, what: &str, f: impl Fn(f32, f32) -> f32) -> Tensor {
     if a.shape() == b.shape() {
-        let data = a.data().iter().zip(b.data()).map(|(&x, &y)| f(x, y)).collect();
+        let data = a
+            .data()
+            .iter()
+            .zip(b.data())
+            .map(|(&x, &y)| f(x, y))
+            .collect();
         return Tensor::from_vec(a.shape(), data);
     }
     assert!(
         a.rank() == b.rank()
-            && a.shape().iter().zip(b.shape()).all(|(&da, &db)| db == da || db == 1),
+            && a.shape()
+                .iter()
+                .zip(b.shape())
+                .all(|(&da, &db)| db == da || db == 1),
         "{what}: shape {:?} cannot be broadcast to {:?} (need the same shape or [N, C, 1, 1])",
         b.shape(),
         a.shape()
@@ -889,7 +926,12 @@ mod tests {
     fn assert_close(got: &Tensor, want: &Tensor, tol: f32) {
         assert_eq!(got.shape(), want.shape());
         let d = got.max_abs_diff(want);
-        assert!(d <= tol, "max diff {d}\n got {:?}\nwant {:?}", got.data(), want.data());
+        assert!(
+            d <= tol,
+            "max diff {d}\n got {:?}\nwant {:?}",
+            got.data(),
+            want.data()
+        );
     }
 
     #[test]
@@ -955,7 +997,11 @@ mod tests {
             pad: (1, 1),
             ..Conv2dParams::default()
         };
-        assert_close(&conv2d(&x, &ones, None, &p), &t(&[1, 1, 2, 2], &[12., 16., 24., 28.]), 0.0);
+        assert_close(
+            &conv2d(&x, &ones, None, &p),
+            &t(&[1, 1, 2, 2], &[12., 16., 24., 28.]),
+            0.0,
+        );
     }
 
     #[test]
@@ -1007,7 +1053,14 @@ mod tests {
         let y2 = batchnorm(&x2, &w, &b, &mean, &var, 0.0);
         assert_close(&y2, &t(&[2, 2], &[0.5, -1., 2.5, 0.]), 1e-7);
         // eps enters under the square root.
-        let y3 = batchnorm(&t(&[1, 1], &[2.]), &t(&[1], &[1.]), &t(&[1], &[0.]), &t(&[1], &[0.]), &t(&[1], &[3.]), 1.0);
+        let y3 = batchnorm(
+            &t(&[1, 1], &[2.]),
+            &t(&[1], &[1.]),
+            &t(&[1], &[0.]),
+            &t(&[1], &[0.]),
+            &t(&[1], &[3.]),
+            1.0,
+        );
         assert_close(&y3, &t(&[1, 1], &[1.]), 1e-7);
     }
 
@@ -1056,7 +1109,10 @@ mod tests {
         let y = maxpool2d(&x, &p);
         assert_close(
             &y,
-            &t(&[1, 1, 3, 3], &[-1., -1., -2., -1., -1., -2., -3., -3., -4.]),
+            &t(
+                &[1, 1, 3, 3],
+                &[-1., -1., -2., -1., -1., -2., -3., -3., -4.],
+            ),
             0.0,
         );
         let x = t(&[1, 1, 2, 4], &[1., 5., 2., 0., 3., 4., 8., 7.]);
@@ -1084,8 +1140,16 @@ mod tests {
             pad: (1, 1),
         };
         // Windows: {1}, {2}, {3}, {4}, each divided by 4.
-        assert_close(&avgpool2d(&x, &p), &t(&[1, 1, 2, 2], &[0.25, 0.5, 0.75, 1.0]), 0.0);
-        assert_close(&sumpool2d(&x, &p), &t(&[1, 1, 2, 2], &[1., 2., 3., 4.]), 0.0);
+        assert_close(
+            &avgpool2d(&x, &p),
+            &t(&[1, 1, 2, 2], &[0.25, 0.5, 0.75, 1.0]),
+            0.0,
+        );
+        assert_close(
+            &sumpool2d(&x, &p),
+            &t(&[1, 1, 2, 2], &[1., 2., 3., 4.]),
+            0.0,
+        );
         let p = Pool2dParams {
             kernel: (2, 2),
             stride: (1, 1),
@@ -1124,7 +1188,17 @@ mod tests {
         }
         assert_close(
             &y,
-            &t(&[1, 3, 1, 2], &[1. / 3., y.data()[1], 1. / 3., y.data()[3], 1. / 3., y.data()[5]]),
+            &t(
+                &[1, 3, 1, 2],
+                &[
+                    1. / 3.,
+                    y.data()[1],
+                    1. / 3.,
+                    y.data()[3],
+                    1. / 3.,
+                    y.data()[5],
+                ],
+            ),
             1e-6,
         );
     }
@@ -1149,7 +1223,9 @@ mod tests {
         let y = upsample_nearest(&x, 2);
         assert_eq!(
             y.data(),
-            &[1., 1., 2., 2., 1., 1., 2., 2., 3., 3., 4., 4., 3., 3., 4., 4.]
+            &[
+                1., 1., 2., 2., 1., 1., 2., 2., 3., 3., 4., 4., 3., 3., 4., 4.
+            ]
         );
         let y = upsample_nearest(&t(&[1, 1, 1, 2], &[1., 2.]), 3);
         assert_eq!(y.shape(), &[1, 1, 3, 6]);
@@ -1181,7 +1257,16 @@ mod tests {
         assert_close(&y, &want, 1e-6);
         // Scale 3 on a row [0, 3]: sources max(0, (d + 0.5)/3 - 0.5) = 0, 0, 1/3, 2/3, 1, 1.
         let y = upsample_bilinear(&t(&[1, 1, 1, 2], &[0., 3.]), 3);
-        assert_close(&y, &t(&[1, 1, 3, 6], &[0., 0., 1., 2., 3., 3., 0., 0., 1., 2., 3., 3., 0., 0., 1., 2., 3., 3.]), 1e-6);
+        assert_close(
+            &y,
+            &t(
+                &[1, 1, 3, 6],
+                &[
+                    0., 0., 1., 2., 3., 3., 0., 0., 1., 2., 3., 3., 0., 0., 1., 2., 3., 3.,
+                ],
+            ),
+            1e-6,
+        );
         assert_close(&upsample_bilinear(&x, 1), &x, 0.0);
     }
 

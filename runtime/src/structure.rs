@@ -72,14 +72,20 @@ fn compose_f64(
 fn dims4(t: &Tensor, what: &str) -> (usize, usize, usize, usize) {
     match *t.shape() {
         [a, b, c, d] => (a, b, c, d),
-        _ => panic!("{what}: expected a rank-4 tensor, got shape {:?}", t.shape()),
+        _ => panic!(
+            "{what}: expected a rank-4 tensor, got shape {:?}",
+            t.shape()
+        ),
     }
 }
 
 fn dims2(t: &Tensor, what: &str) -> (usize, usize) {
     match *t.shape() {
         [a, b] => (a, b),
-        _ => panic!("{what}: expected a rank-2 tensor, got shape {:?}", t.shape()),
+        _ => panic!(
+            "{what}: expected a rank-2 tensor, got shape {:?}",
+            t.shape()
+        ),
     }
 }
 
@@ -132,7 +138,10 @@ fn box_matrix(l: usize, n: usize) -> Vec<f64> {
 /// The pseudo-inverse `B⁺ = (BᵀB)⁻¹ Bᵀ` (`n × l`, row-major) of the box matrix, which has full
 /// column rank (column `j` is the first with a one on row `j`). Solved by Cholesky in `f64`.
 fn box_pseudo_inverse(l: usize, n: usize) -> Vec<f64> {
-    assert!((1..=l).contains(&n), "box matrix: need 1 <= n <= l, got n={n}, l={l}");
+    assert!(
+        (1..=l).contains(&n),
+        "box matrix: need 1 <= n <= l, got n={n}, l={l}"
+    );
     let b = box_matrix(l, n);
     // G = BᵀB (n × n, symmetric positive definite).
     let mut g = vec![0.0; n * n];
@@ -148,7 +157,10 @@ fn box_pseudo_inverse(l: usize, n: usize) -> Vec<f64> {
             let dot: f64 = (0..s).map(|k| chol[r * n + k] * chol[s * n + k]).sum();
             if r == s {
                 let d = g[r * n + r] - dot;
-                assert!(d > 0.0, "box matrix {l}x{n}: Gram matrix is not positive definite");
+                assert!(
+                    d > 0.0,
+                    "box matrix {l}x{n}: Gram matrix is not positive definite"
+                );
                 chol[r * n + r] = d.sqrt();
             } else {
                 chol[r * n + s] = (g[r * n + s] - dot) / chol[s * n + s];
@@ -319,7 +331,11 @@ mod tests {
         // [1, 0, 0] by a*[1,1,0] + b*[0,1,1] is a = 2/3, b = -1/3.
         let w = Tensor::from_vec([1, 3], vec![1., 0., 0.]);
         let p = project_to_structure_linear(&w, 2);
-        assert!(p.alpha.max_abs_diff(&Tensor::from_vec([1, 2], vec![2. / 3., -1. / 3.])) < 1e-6);
+        assert!(
+            p.alpha
+                .max_abs_diff(&Tensor::from_vec([1, 2], vec![2. / 3., -1. / 3.]))
+                < 1e-6
+        );
         // Residual [1,0,0] - [2/3, 1/3, -1/3] = [1/3, -1/3, 1/3]: norm 1/sqrt(3).
         assert!((p.relative_residual - 1.0 / 3f64.sqrt()).abs() < 1e-6);
     }
