@@ -36,7 +36,10 @@ use scc_compiler::Graph;
 pub enum Error {
     /// An error in the model's source text (syntax, names, arguments, shapes).
     #[error("{}", .diagnostic.message)]
-    Source { diagnostic: Diagnostic, file: SourceFile },
+    Source {
+        diagnostic: Diagnostic,
+        file: SourceFile,
+    },
     #[error("cannot read `{path}`: {error}")]
     Read { path: String, error: std::io::Error },
     #[error(transparent)]
@@ -69,8 +72,10 @@ impl Model {
     /// Parses and lowers the model `model` of the file (or its only model).
     pub fn from_file(path: impl AsRef<Path>, model: Option<&str>) -> Result<Model, Error> {
         let path = path.as_ref();
-        let source = SourceFile::read(path)
-            .map_err(|error| Error::Read { path: path.display().to_string(), error })?;
+        let source = SourceFile::read(path).map_err(|error| Error::Read {
+            path: path.display().to_string(),
+            error,
+        })?;
         Model::from_source_file(source, model)
     }
 
@@ -82,11 +87,19 @@ impl Model {
     fn from_source_file(source: SourceFile, model: Option<&str>) -> Result<Model, Error> {
         let ast = match scc_lang::parse(&source) {
             Ok(ast) => ast,
-            Err(diagnostic) => return Err(Error::Source { diagnostic, file: source }),
+            Err(diagnostic) => {
+                return Err(Error::Source {
+                    diagnostic,
+                    file: source,
+                });
+            }
         };
         match scc_compiler::lower(&ast, model) {
             Ok(graph) => Ok(Model { source, graph }),
-            Err(err) => Err(Error::Source { diagnostic: err.0, file: source }),
+            Err(err) => Err(Error::Source {
+                diagnostic: err.0,
+                file: source,
+            }),
         }
     }
 
@@ -104,12 +117,20 @@ impl Model {
 
     /// The model inputs: name and shape, in declaration order.
     pub fn inputs(&self) -> Vec<(String, Vec<usize>)> {
-        self.graph.inputs().iter().map(|(n, id)| (n.clone(), self.graph.node(*id).shape.clone())).collect()
+        self.graph
+            .inputs()
+            .iter()
+            .map(|(n, id)| (n.clone(), self.graph.node(*id).shape.clone()))
+            .collect()
     }
 
     /// The model outputs: name and shape, in `return` order.
     pub fn outputs(&self) -> Vec<(String, Vec<usize>)> {
-        self.graph.outputs().iter().map(|(n, id)| (n.clone(), self.graph.node(*id).shape.clone())).collect()
+        self.graph
+            .outputs()
+            .iter()
+            .map(|(n, id)| (n.clone(), self.graph.node(*id).shape.clone()))
+            .collect()
     }
 
     /// Loads weights from a safetensors file and checks them against the model; dense
@@ -121,7 +142,12 @@ impl Model {
     ) -> Result<(Weights, Vec<ProjectionReport>), Error> {
         let path = path.as_ref();
         let tensors = scc_runtime::read_safetensors(path)?;
-        Ok(scc_compiler::weights::bind(&self.graph, tensors, &path.display().to_string(), options)?)
+        Ok(scc_compiler::weights::bind(
+            &self.graph,
+            tensors,
+            &path.display().to_string(),
+            options,
+        )?)
     }
 
     /// Checks an in-memory set of named tensors against the model, as [`Model::load_weights`].
@@ -130,7 +156,12 @@ impl Model {
         tensors: BTreeMap<String, Tensor>,
         options: &BindOptions,
     ) -> Result<(Weights, Vec<ProjectionReport>), Error> {
-        Ok(scc_compiler::weights::bind(&self.graph, tensors, "<memory>", options)?)
+        Ok(scc_compiler::weights::bind(
+            &self.graph,
+            tensors,
+            "<memory>",
+            options,
+        )?)
     }
 
     /// Deterministic, sensibly scaled weights (for benchmarks and tests).

@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "scc", version, about = "A compiler for structured-convolution networks")]
+#[command(
+    name = "scc",
+    version,
+    about = "A compiler for structured-convolution networks"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -66,7 +70,12 @@ enum Engine {
 #[derive(Args)]
 struct WeightArgs {
     /// Weights (safetensors; f32, f16 or bf16).
-    #[arg(long, value_name = "W.safetensors", conflicts_with = "random_weights", required_unless_present = "random_weights")]
+    #[arg(
+        long,
+        value_name = "W.safetensors",
+        conflicts_with = "random_weights",
+        required_unless_present = "random_weights"
+    )]
     weights: Option<PathBuf>,
     /// Deterministic random weights from this seed, instead of a weights file.
     #[arg(long, value_name = "SEED")]
@@ -80,7 +89,10 @@ impl WeightArgs {
     fn load(&self, model: &Model) -> Result<Weights> {
         match (&self.weights, self.random_weights) {
             (Some(path), _) => {
-                let options = BindOptions { max_structure_error: self.max_structure_error, allow_structure_error: false };
+                let options = BindOptions {
+                    max_structure_error: self.max_structure_error,
+                    allow_structure_error: false,
+                };
                 let (weights, reports) = model.load_weights(path, &options)?;
                 print_projections(&reports, self.max_structure_error);
                 Ok(weights)
@@ -141,7 +153,11 @@ fn main() -> ExitCode {
 
 fn print_projections(reports: &[ProjectionReport], tolerance: f64) {
     for report in reports {
-        let verdict = if report.relative_residual <= tolerance { "ok" } else { "above tolerance" };
+        let verdict = if report.relative_residual <= tolerance {
+            "ok"
+        } else {
+            "above tolerance"
+        };
         eprintln!(
             "projected dense `{}.weight` onto its structure: relative residual {:.3e} ({verdict}, tolerance {tolerance:.1e})",
             report.layer, report.relative_residual
@@ -154,7 +170,7 @@ fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -169,7 +185,10 @@ fn check(args: CheckArgs) -> Result<()> {
     let totals = stats::totals(&costs);
     let residuals = match &args.weights {
         Some(path) => {
-            let options = BindOptions { max_structure_error: args.max_structure_error, allow_structure_error: true };
+            let options = BindOptions {
+                max_structure_error: args.max_structure_error,
+                allow_structure_error: true,
+            };
             let (_, reports) = model.load_weights(path, &options)?;
             Some(reports)
         }
@@ -208,9 +227,18 @@ fn check(args: CheckArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(());
     }
-    let inputs: Vec<String> = model.inputs().iter().map(|(n, s)| format!("{n}: {}", format_shape(s))).collect();
+    let inputs: Vec<String> = model
+        .inputs()
+        .iter()
+        .map(|(n, s)| format!("{n}: {}", format_shape(s)))
+        .collect();
     println!("model `{}` ({})", model.name(), inputs.join(", "));
-    let name_width = costs.iter().map(|c| graph.node(c.node).name.len()).max().unwrap_or(4).max(5);
+    let name_width = costs
+        .iter()
+        .map(|c| graph.node(c.node).name.len())
+        .max()
+        .unwrap_or(4)
+        .max(5);
     println!(
         "{:<name_width$}  {:<14}  {:<20}  {:>12}  {:>16}  {:>16}",
         "layer", "op", "output shape", "params", "dense MACs", "executed MACs"
@@ -242,14 +270,22 @@ fn check(args: CheckArgs) -> Result<()> {
             totals.dense_macs as f64 / totals.structured_macs as f64
         );
     }
-    let outputs: Vec<String> = model.outputs().iter().map(|(n, s)| format!("{n}: {}", format_shape(s))).collect();
+    let outputs: Vec<String> = model
+        .outputs()
+        .iter()
+        .map(|(n, s)| format!("{n}: {}", format_shape(s)))
+        .collect();
     println!("outputs: {}", outputs.join(", "));
     if let Some(reports) = residuals {
         if reports.is_empty() {
             println!("weights: match the model (no dense kernel to project)");
         }
         for r in reports {
-            let verdict = if r.relative_residual <= args.max_structure_error { "ok" } else { "ABOVE tolerance" };
+            let verdict = if r.relative_residual <= args.max_structure_error {
+                "ok"
+            } else {
+                "ABOVE tolerance"
+            };
             println!(
                 "structure residual of `{}.weight`: {:.3e} ({verdict}; tolerance {:.1e})",
                 r.layer, r.relative_residual, args.max_structure_error
@@ -287,13 +323,20 @@ fn print_summary(name: &str, tensor: &Tensor) {
     let mean = data.iter().map(|&v| v as f64).sum::<f64>() / n;
     let min = data.iter().copied().fold(f32::INFINITY, f32::min);
     let max = data.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    println!("{name}: {} min {min:.6} max {max:.6} mean {mean:.6}", format_shape(tensor.shape()));
+    println!(
+        "{name}: {} min {min:.6} max {max:.6} mean {mean:.6}",
+        format_shape(tensor.shape())
+    );
     if let [batch, classes] = *tensor.shape() {
         for b in 0..batch {
             let row = &data[b * classes..(b + 1) * classes];
             let mut ranked: Vec<(usize, f32)> = row.iter().copied().enumerate().collect();
             ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            let top: Vec<String> = ranked.iter().take(5).map(|(k, v)| format!("{k} ({v:.4})")).collect();
+            let top: Vec<String> = ranked
+                .iter()
+                .take(5)
+                .map(|(k, v)| format!("{k} ({v:.4})"))
+                .collect();
             println!("  [{b}] top-5 classes: {}", top.join(", "));
         }
     }
@@ -303,7 +346,8 @@ fn dot(args: DotArgs) -> Result<()> {
     let model = args.model.load()?;
     let text = scc::compiler::dot::to_dot(model.graph());
     match &args.output {
-        Some(path) => std::fs::write(path, text).with_context(|| format!("cannot write `{}`", path.display()))?,
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("cannot write `{}`", path.display()))?,
         None => print!("{text}"),
     }
     Ok(())

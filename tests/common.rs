@@ -11,14 +11,18 @@ pub fn fixtures_dir() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("SKIPPED: ../shared/fixtures is absent, so the fixture tests have nothing to check");
+        eprintln!(
+            "SKIPPED: ../shared/fixtures is absent, so the fixture tests have nothing to check"
+        );
         None
     }
 }
 
 /// Every fixture case folder, sorted by name.
 pub fn fixture_cases() -> Vec<PathBuf> {
-    let Some(dir) = fixtures_dir() else { return Vec::new() };
+    let Some(dir) = fixtures_dir() else {
+        return Vec::new();
+    };
     let mut cases: Vec<PathBuf> = std::fs::read_dir(dir)
         .expect("fixtures folder is readable")
         .map(|e| e.expect("fixture entry").path())
@@ -38,7 +42,11 @@ pub fn assert_close(name: &str, got: &Tensor, expected: &Tensor) {
         .iter()
         .zip(expected.data())
         .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
-    assert!(diff <= 1e-4 * scale, "{name}: max |got - expected| = {diff:e} > {:e}", 1e-4 * scale);
+    assert!(
+        diff <= 1e-4 * scale,
+        "{name}: max |got - expected| = {diff:e} > {:e}",
+        1e-4 * scale
+    );
 }
 
 /// Runs the `scc` binary with `args` from the repository root.

@@ -15,22 +15,34 @@ fn check_case(case: &str) {
     let args: Vec<String> = if sc.is_file() {
         vec!["check".to_string(), format!("tests/errors/{case}.sc")]
     } else {
-        let line = std::fs::read_to_string(&cmd).unwrap_or_else(|_| panic!("no {case}.sc or {case}.cmd"));
+        let line =
+            std::fs::read_to_string(&cmd).unwrap_or_else(|_| panic!("no {case}.sc or {case}.cmd"));
         line.split_whitespace().map(str::to_string).collect()
     };
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = scc(&args);
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(1), "{case}: expected exit code 1\n{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{case}: expected exit code 1\n{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{case}: panicked\n{stderr}");
     let expected_path = dir.join(format!("{case}.stderr"));
     if std::env::var_os("BLESS").is_some() {
         std::fs::write(&expected_path, &stderr).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&expected_path)
-        .unwrap_or_else(|_| panic!("missing {}; run with BLESS=1 to create it", expected_path.display()));
-    assert_eq!(stderr, expected, "{case}: diagnostic differs (BLESS=1 to update)");
+    let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|_| {
+        panic!(
+            "missing {}; run with BLESS=1 to create it",
+            expected_path.display()
+        )
+    });
+    assert_eq!(
+        stderr, expected,
+        "{case}: diagnostic differs (BLESS=1 to update)"
+    );
 }
 
 macro_rules! error_cases {

@@ -27,7 +27,14 @@ struct SconvCase {
 }
 
 fn sconv_case() -> impl Strategy<Value = SconvCase> {
-    (1usize..=2, 1usize..=3, 1usize..=5, 1usize..=3, (1usize..=4, 1usize..=4), any::<bool>())
+    (
+        1usize..=2,
+        1usize..=3,
+        1usize..=5,
+        1usize..=3,
+        (1usize..=4, 1usize..=4),
+        any::<bool>(),
+    )
         .prop_flat_map(|(batch, groups, cg, out_per_group, kernel, bias)| {
             (
                 Just((batch, groups, cg, out_per_group, kernel, bias)),
@@ -38,25 +45,33 @@ fn sconv_case() -> impl Strategy<Value = SconvCase> {
                 (kernel.0..kernel.0 + 7, kernel.1..kernel.1 + 7),
             )
         })
-        .prop_map(|((batch, groups, cg, out_per_group, kernel, bias), c, n, stride, pad, size)| SconvCase {
-            batch,
-            groups,
-            cg,
-            out_per_group,
-            c,
-            kernel,
-            n,
-            stride,
-            pad,
-            size,
-            bias,
-        })
+        .prop_map(
+            |((batch, groups, cg, out_per_group, kernel, bias), c, n, stride, pad, size)| {
+                SconvCase {
+                    batch,
+                    groups,
+                    cg,
+                    out_per_group,
+                    c,
+                    kernel,
+                    n,
+                    stride,
+                    pad,
+                    size,
+                    bias,
+                }
+            },
+        )
 }
 
 fn source(case: &SconvCase, op: &str) -> String {
     let channels = case.groups * case.cg;
     let out = case.groups * case.out_per_group;
-    let structure = if op == "sconv2d" { format!(", c={}, n=({}, {})", case.c, case.n.0, case.n.1) } else { String::new() };
+    let structure = if op == "sconv2d" {
+        format!(", c={}, n=({}, {})", case.c, case.n.0, case.n.1)
+    } else {
+        String::new()
+    };
     format!(
         "model m(x: [{}, {channels}, {}, {}]) {{\n    let layer = {op}(x, {out}, kernel=({}, {}){structure}, stride=({}, {}), pad=({}, {}), groups={}, bias={});\n    return layer;\n}}\n",
         case.batch,

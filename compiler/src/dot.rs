@@ -13,7 +13,11 @@ pub fn to_dot(graph: &Graph) -> String {
     let mut out = String::new();
     writeln!(out, "digraph \"{}\" {{", escape(&graph.name)).unwrap();
     writeln!(out, "  rankdir=TB;").unwrap();
-    writeln!(out, "  node [shape=box, style=rounded, fontname=\"Helvetica\"];").unwrap();
+    writeln!(
+        out,
+        "  node [shape=box, style=rounded, fontname=\"Helvetica\"];"
+    )
+    .unwrap();
     for id in graph.topological_order() {
         let node = graph.node(id);
         let attrs = node.op.attributes();
@@ -24,21 +28,34 @@ pub fn to_dot(graph: &Graph) -> String {
         label.push_str(&format!("\\n{}", format_shape(&node.shape)));
         let style = match node.op {
             Op::Input { .. } => ", style=\"rounded,filled\", fillcolor=\"#d0e8ff\"",
-            Op::StructuredConv2d(_) | Op::StructuredLinear { .. } => ", style=\"rounded,filled\", fillcolor=\"#ffe8c0\"",
+            Op::StructuredConv2d(_) | Op::StructuredLinear { .. } => {
+                ", style=\"rounded,filled\", fillcolor=\"#ffe8c0\""
+            }
             _ => "",
         };
         writeln!(out, "  n{} [label=\"{label}\"{style}];", id.index()).unwrap();
         let operands = graph.operands(id);
         for (port, operand) in operands.iter().enumerate() {
             if operands.len() > 1 {
-                writeln!(out, "  n{} -> n{} [label=\"{port}\"];", operand.index(), id.index()).unwrap();
+                writeln!(
+                    out,
+                    "  n{} -> n{} [label=\"{port}\"];",
+                    operand.index(),
+                    id.index()
+                )
+                .unwrap();
             } else {
                 writeln!(out, "  n{} -> n{};", operand.index(), id.index()).unwrap();
             }
         }
     }
     for (i, (name, id)) in graph.outputs().iter().enumerate() {
-        writeln!(out, "  out{i} [label=\"{}\", shape=ellipse, style=filled, fillcolor=\"#d8f0d0\"];", escape(name)).unwrap();
+        writeln!(
+            out,
+            "  out{i} [label=\"{}\", shape=ellipse, style=filled, fillcolor=\"#d8f0d0\"];",
+            escape(name)
+        )
+        .unwrap();
         writeln!(out, "  n{} -> out{i};", id.index()).unwrap();
     }
     out.push_str("}\n");

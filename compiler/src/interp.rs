@@ -21,7 +21,11 @@ pub enum RunError {
     /// `known` lists the inputs as `` `name` [shape] ``.
     UnexpectedInput { name: String, known: Vec<String> },
     #[error("input `{name}` has shape {}, expected {}", format_shape(.found), format_shape(.expected))]
-    InputShape { name: String, expected: Vec<usize>, found: Vec<usize> },
+    InputShape {
+        name: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
     #[error("weight `{name}` is not bound")]
     MissingWeight { name: String },
 }
@@ -35,15 +39,27 @@ pub fn check_inputs(graph: &Graph, inputs: &BTreeMap<String, Tensor>) -> Result<
         .collect();
     for name in inputs.keys() {
         if !graph.inputs().iter().any(|(n, _)| n == name) {
-            return Err(RunError::UnexpectedInput { name: name.clone(), known });
+            return Err(RunError::UnexpectedInput {
+                name: name.clone(),
+                known,
+            });
         }
     }
     for (name, id) in graph.inputs() {
         let expected = graph.node(*id).shape.clone();
         match inputs.get(name) {
-            None => return Err(RunError::MissingInput { name: name.clone(), expected }),
+            None => {
+                return Err(RunError::MissingInput {
+                    name: name.clone(),
+                    expected,
+                });
+            }
             Some(t) if t.shape() != expected.as_slice() => {
-                return Err(RunError::InputShape { name: name.clone(), expected, found: t.shape().to_vec() });
+                return Err(RunError::InputShape {
+                    name: name.clone(),
+                    expected,
+                    found: t.shape().to_vec(),
+                });
             }
             Some(_) => {}
         }
@@ -52,7 +68,11 @@ pub fn check_inputs(graph: &Graph, inputs: &BTreeMap<String, Tensor>) -> Result<
 }
 
 /// Runs the graph on `inputs` (by input name); returns the outputs in `return` order.
-pub fn run(graph: &Graph, weights: &Weights, inputs: &BTreeMap<String, Tensor>) -> Result<Vec<(String, Tensor)>, RunError> {
+pub fn run(
+    graph: &Graph,
+    weights: &Weights,
+    inputs: &BTreeMap<String, Tensor>,
+) -> Result<Vec<(String, Tensor)>, RunError> {
     check_inputs(graph, inputs)?;
     let order = graph.topological_order();
     let mut remaining_uses: HashMap<NodeId, usize> = HashMap::new();
@@ -71,9 +91,16 @@ pub fn run(graph: &Graph, weights: &Weights, inputs: &BTreeMap<String, Tensor>) 
             let args: Vec<&Tensor> = operands.iter().map(|o| &values[o]).collect();
             eval_node(graph, id, &args, weights, inputs)?
         };
-        debug_assert_eq!(result.shape(), graph.node(id).shape.as_slice(), "node {}", graph.node(id).name);
+        debug_assert_eq!(
+            result.shape(),
+            graph.node(id).shape.as_slice(),
+            "node {}",
+            graph.node(id).name
+        );
         for operand in operands {
-            let uses = remaining_uses.get_mut(&operand).expect("operand use counted");
+            let uses = remaining_uses
+                .get_mut(&operand)
+                .expect("operand use counted");
             *uses -= 1;
             if *uses == 0 {
                 values.remove(&operand);
@@ -83,10 +110,19 @@ pub fn run(graph: &Graph, weights: &Weights, inputs: &BTreeMap<String, Tensor>) 
             values.insert(id, result);
         }
     }
-    Ok(graph.outputs().iter().map(|(name, id)| (name.clone(), values[id].clone())).collect())
+    Ok(graph
+        .outputs()
+        .iter()
+        .map(|(name, id)| (name.clone(), values[id].clone()))
+        .collect())
 }
 
-fn weight<'w>(weights: &'w Weights, graph: &Graph, id: NodeId, suffix: &str) -> Result<&'w Tensor, RunError> {
+fn weight<'w>(
+    weights: &'w Weights,
+    graph: &Graph,
+    id: NodeId,
+    suffix: &str,
+) -> Result<&'w Tensor, RunError> {
     let path = graph.node(id).weight_path.as_deref().unwrap_or_default();
     let name = format!("{path}.{suffix}");
     weights.get(&name).ok_or(RunError::MissingWeight { name })
@@ -106,7 +142,12 @@ pub fn eval_node(
         Op::Input { index } => inputs[&graph.inputs()[*index].0].clone(),
         Op::Conv2d(a) => {
             let bias = if a.bias { Some(w("bias")?) } else { None };
-            let params = Conv2dParams { stride: a.stride, pad: a.pad, dilation: a.dilation, groups: a.groups };
+            let params = Conv2dParams {
+                stride: a.stride,
+                pad: a.pad,
+                dilation: a.dilation,
+                groups: a.groups,
+            };
             kernels::conv2d(args[0], w("weight")?, bias, &params)
         }
         Op::StructuredConv2d(a) => {
@@ -114,7 +155,12 @@ pub fn eval_node(
             let window = structure::structure_box(cg, a.c, a.kernel.0, a.n.0, a.kernel.1, a.n.1);
             let pooled = kernels::sumpool3d(args[0], a.groups, window, a.pad);
             let bias = if a.bias { Some(w("bias")?) } else { None };
-            let params = Conv2dParams { stride: a.stride, pad: (0, 0), dilation: (1, 1), groups: a.groups };
+            let params = Conv2dParams {
+                stride: a.stride,
+                pad: (0, 0),
+                dilation: (1, 1),
+                groups: a.groups,
+            };
             kernels::conv2d(&pooled, w("alpha")?, bias, &params)
         }
         Op::Linear { bias, .. } => {
@@ -126,9 +172,14 @@ pub fn eval_node(
             let bias = if *bias { Some(w("bias")?) } else { None };
             kernels::linear(&pooled, w("alpha")?, bias)
         }
-        Op::BatchNorm { eps } => {
-            kernels::batchnorm(args[0], w("weight")?, w("bias")?, w("running_mean")?, w("running_var")?, *eps)
-        }
+        Op::BatchNorm { eps } => kernels::batchnorm(
+            args[0],
+            w("weight")?,
+            w("bias")?,
+            w("running_mean")?,
+            w("running_var")?,
+            *eps,
+        ),
         Op::Activation(act) => kernels::activation(args[0], *act),
         Op::MaxPool(p) => kernels::maxpool2d(args[0], &pool_params(p)),
         Op::AvgPool(p) => kernels::avgpool2d(args[0], &pool_params(p)),
@@ -147,5 +198,9 @@ pub fn eval_node(
 }
 
 fn pool_params(p: &crate::ir::PoolAttrs) -> Pool2dParams {
-    Pool2dParams { kernel: p.kernel, stride: p.stride, pad: p.pad }
+    Pool2dParams {
+        kernel: p.kernel,
+        stride: p.stride,
+        pad: p.pad,
+    }
 }

@@ -93,12 +93,23 @@ impl UpsampleMode {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
     /// The model input with this position in [`Graph::inputs`].
-    Input { index: usize },
+    Input {
+        index: usize,
+    },
     Conv2d(ConvAttrs),
     StructuredConv2d(StructuredConvAttrs),
-    Linear { out_features: usize, bias: bool },
-    StructuredLinear { out_features: usize, c: usize, bias: bool },
-    BatchNorm { eps: f32 },
+    Linear {
+        out_features: usize,
+        bias: bool,
+    },
+    StructuredLinear {
+        out_features: usize,
+        c: usize,
+        bias: bool,
+    },
+    BatchNorm {
+        eps: f32,
+    },
     Activation(Activation),
     MaxPool(PoolAttrs),
     AvgPool(PoolAttrs),
@@ -107,7 +118,10 @@ pub enum Op {
     Flatten,
     Softmax,
     Concat,
-    Upsample { scale: usize, mode: UpsampleMode },
+    Upsample {
+        scale: usize,
+        mode: UpsampleMode,
+    },
     Add,
     Mul,
 }
@@ -162,7 +176,11 @@ impl Op {
     /// The op's attributes in `key=value` form, for dumps and DOT labels.
     pub fn attributes(&self) -> String {
         fn pair(p: Pair) -> String {
-            if p.0 == p.1 { p.0.to_string() } else { format!("({}, {})", p.0, p.1) }
+            if p.0 == p.1 {
+                p.0.to_string()
+            } else {
+                format!("({}, {})", p.0, p.1)
+            }
         }
         match self {
             Op::Input { index } => format!("index={index}"),
@@ -188,7 +206,11 @@ impl Op {
                 a.bias
             ),
             Op::Linear { out_features, bias } => format!("out={out_features} bias={bias}"),
-            Op::StructuredLinear { out_features, c, bias } => {
+            Op::StructuredLinear {
+                out_features,
+                c,
+                bias,
+            } => {
                 format!("out={out_features} c={c} bias={bias}")
             }
             Op::BatchNorm { eps } => format!("eps={eps:e}"),
@@ -347,7 +369,10 @@ impl Graph {
 
     /// The shapes of the operands of `id`, in operand order.
     pub fn operand_shapes(&self, id: NodeId) -> Vec<&Shape> {
-        self.operands(id).into_iter().map(|n| &self.node(n).shape).collect()
+        self.operands(id)
+            .into_iter()
+            .map(|n| &self.node(n).shape)
+            .collect()
     }
 }
 
@@ -355,4 +380,50 @@ impl Graph {
 pub fn format_shape(shape: &[usize]) -> String {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     format!("[{}]", dims.join(", "))
+}
+
+impl Graph {
+    /// A textual dump, one node per line in topological order, for snapshots and
+    /// `--print-after`: `%id name = op(operands) attributes : shape [weights path]`.
+    pub fn dump(&self) -> String {
+        use std::fmt::Write;
+        let inputs: Vec<String> = self
+            .inputs
+            .iter()
+            .map(|(name, id)| format!("{name}: {}", format_shape(&self.node(*id).shape)))
+            .collect();
+        let outputs: Vec<String> = self
+            .outputs
+            .iter()
+            .map(|(name, id)| format!("{name}={id}"))
+            .collect();
+        let mut out = format!(
+            "graph {}({}) -> ({})\n",
+            self.name,
+            inputs.join(", "),
+            outputs.join(", ")
+        );
+        for id in self.topological_order() {
+            let node = self.node(id);
+            let operands: Vec<String> = self.operands(id).iter().map(|o| o.to_string()).collect();
+            write!(
+                out,
+                "  {id} {} = {}({})",
+                node.name,
+                node.op.name(),
+                operands.join(", ")
+            )
+            .unwrap();
+            let attrs = node.op.attributes();
+            if !attrs.is_empty() {
+                write!(out, " {attrs}").unwrap();
+            }
+            write!(out, " : {}", format_shape(&node.shape)).unwrap();
+            if let Some(path) = &node.weight_path {
+                write!(out, " weights={path}").unwrap();
+            }
+            out.push('\n');
+        }
+        out
+    }
 }

@@ -7,7 +7,8 @@
 //! weighted op outside a `let`, recursion, ...) is a [`LowerError`] located in the source.
 
 use crate::ir::{
-    ConvAttrs, Graph, Node, NodeId, Op, Pair, PoolAttrs, StructuredConvAttrs, UpsampleMode, format_shape,
+    ConvAttrs, Graph, Node, NodeId, Op, Pair, PoolAttrs, StructuredConvAttrs, UpsampleMode,
+    format_shape,
 };
 use crate::shape;
 use scc_lang::ast::{self, BinOp, BlockParam, ExprKind, Stmt};
@@ -60,8 +61,12 @@ pub fn lower(file: &ast::File, model: Option<&str>) -> Result<Graph> {
             ast::Item::Model(m) => &m.name,
         };
         if let Some(previous) = seen.insert(&name.name, name.span) {
-            return Err(LowerError::at(name.span, format!("`{}` is defined twice", name.name), "defined again here")
-                .secondary(previous, "first defined here"));
+            return Err(LowerError::at(
+                name.span,
+                format!("`{}` is defined twice", name.name),
+                "defined again here",
+            )
+            .secondary(previous, "first defined here"));
         }
         match item {
             ast::Item::Block(b) => {
@@ -78,13 +83,20 @@ pub fn lower(file: &ast::File, model: Option<&str>) -> Result<Graph> {
         }
     }
     let chosen = match model {
-        Some(wanted) => models.iter().copied().find(|m| m.name.name == wanted).ok_or_else(|| {
-            let available: Vec<String> = models.iter().map(|m| format!("`{}`", m.name.name)).collect();
-            LowerError(
-                Diagnostic::error(format!("no model named `{wanted}` in this file"))
-                    .with_note(format!("the file defines: {}", or_none(&available))),
-            )
-        })?,
+        Some(wanted) => models
+            .iter()
+            .copied()
+            .find(|m| m.name.name == wanted)
+            .ok_or_else(|| {
+                let available: Vec<String> = models
+                    .iter()
+                    .map(|m| format!("`{}`", m.name.name))
+                    .collect();
+                LowerError(
+                    Diagnostic::error(format!("no model named `{wanted}` in this file"))
+                        .with_note(format!("the file defines: {}", or_none(&available))),
+                )
+            })?,
         None => match models.as_slice() {
             [only] => *only,
             [] => {
@@ -94,10 +106,14 @@ pub fn lower(file: &ast::File, model: Option<&str>) -> Result<Graph> {
                 ));
             }
             many => {
-                let names: Vec<String> = many.iter().map(|m| format!("`{}`", m.name.name)).collect();
+                let names: Vec<String> =
+                    many.iter().map(|m| format!("`{}`", m.name.name)).collect();
                 return Err(LowerError::at(
                     many[1].name.span,
-                    format!("the file defines {} models; choose one with --model NAME", many.len()),
+                    format!(
+                        "the file defines {} models; choose one with --model NAME",
+                        many.len()
+                    ),
                     "another model",
                 )
                 .note(format!("the models are: {}", names.join(", "))));
@@ -115,7 +131,11 @@ pub fn lower(file: &ast::File, model: Option<&str>) -> Result<Graph> {
 }
 
 fn or_none(items: &[String]) -> String {
-    if items.is_empty() { "no models".to_string() } else { items.join(", ") }
+    if items.is_empty() {
+        "no models".to_string()
+    } else {
+        items.join(", ")
+    }
 }
 
 /// Every built-in op name of the language.
@@ -208,7 +228,11 @@ const MAX_INSTANCE_DEPTH: usize = 64;
 
 impl<'a> Lowerer<'a> {
     fn lower_model(&mut self, model: &'a ast::Model) -> Result<()> {
-        let mut scope = Scope { values: HashMap::new(), weight_prefix: Some(String::new()), name_prefix: String::new() };
+        let mut scope = Scope {
+            values: HashMap::new(),
+            weight_prefix: Some(String::new()),
+            name_prefix: String::new(),
+        };
         for input in &model.inputs {
             if input.dims.len() != 2 && input.dims.len() != 4 {
                 return Err(LowerError::at(
@@ -219,7 +243,7 @@ impl<'a> Lowerer<'a> {
             }
             let mut shape = Vec::with_capacity(input.dims.len());
             for &(dim, span) in &input.dims {
-                if dim < 1 || dim > MAX_DIM {
+                if !(1..=MAX_DIM).contains(&dim) {
                     return Err(LowerError::at(
                         span,
                         format!("input dimension {dim} is out of range"),
@@ -240,8 +264,12 @@ impl<'a> Lowerer<'a> {
                 _ => format!("output{i}"),
             };
             if let Some(previous) = names.insert(name.clone(), expr.span) {
-                return Err(LowerError::at(expr.span, format!("output `{name}` is returned twice"), "returned again")
-                    .secondary(previous, "first returned here"));
+                return Err(LowerError::at(
+                    expr.span,
+                    format!("output `{name}` is returned twice"),
+                    "returned again",
+                )
+                .secondary(previous, "first returned here"));
             }
             self.graph.add_output(&name, id);
         }
@@ -259,8 +287,10 @@ impl<'a> Lowerer<'a> {
         let mut returned = None;
         for stmt in body {
             if let Some(ret_span) = returned.map(|(_, span)| span) {
-                return Err(LowerError::at(stmt.span(), "statement after `return`", "unreachable")
-                    .secondary(ret_span, "the `return` must be the last statement"));
+                return Err(
+                    LowerError::at(stmt.span(), "statement after `return`", "unreachable")
+                        .secondary(ret_span, "the `return` must be the last statement"),
+                );
             }
             match stmt {
                 Stmt::Let { name, value, .. } => {
@@ -271,12 +301,21 @@ impl<'a> Lowerer<'a> {
             }
         }
         returned.map(|(values, _)| values).ok_or_else(|| {
-            LowerError::at(owner_span, format!("`{owner}` has no `return` statement"), "missing `return`")
-                .note("the last statement must be `return EXPR;`")
+            LowerError::at(
+                owner_span,
+                format!("`{owner}` has no `return` statement"),
+                "missing `return`",
+            )
+            .note("the last statement must be `return EXPR;`")
         })
     }
 
-    fn expect_tensor(&mut self, expr: &'a ast::Expr, scope: &mut Scope, what: &str) -> Result<NodeId> {
+    fn expect_tensor(
+        &mut self,
+        expr: &'a ast::Expr,
+        scope: &mut Scope,
+        what: &str,
+    ) -> Result<NodeId> {
         match self.eval(expr, scope, None)? {
             Value::Tensor(id) => Ok(id),
             other => Err(LowerError::at(
@@ -289,7 +328,12 @@ impl<'a> Lowerer<'a> {
 
     /// Evaluates an expression. `let_name` is set when `expr` is the whole right-hand side
     /// of a `let`: only then may an op with weights (or a block holding them) appear.
-    fn eval(&mut self, expr: &'a ast::Expr, scope: &mut Scope, let_name: Option<&ast::Ident>) -> Result<Value> {
+    fn eval(
+        &mut self,
+        expr: &'a ast::Expr,
+        scope: &mut Scope,
+        let_name: Option<&ast::Ident>,
+    ) -> Result<Value> {
         match &expr.kind {
             ExprKind::Int(v) => Ok(Value::Int(*v)),
             ExprKind::Float(v) => Ok(Value::Float(*v)),
@@ -299,7 +343,11 @@ impl<'a> Lowerer<'a> {
                 Some((value, _)) => Ok(value.clone()),
                 None => {
                     let candidates: Vec<&str> = scope.values.keys().map(String::as_str).collect();
-                    let mut err = LowerError::at(expr.span, format!("unknown name `{name}`"), "not defined here");
+                    let mut err = LowerError::at(
+                        expr.span,
+                        format!("unknown name `{name}`"),
+                        "not defined here",
+                    );
                     if let Some(similar) = closest(name, &candidates) {
                         err = err.note(format!("did you mean `{similar}`?"));
                     }
@@ -307,7 +355,10 @@ impl<'a> Lowerer<'a> {
                 }
             },
             ExprKind::Neg(inner) => match self.eval(inner, scope, None)? {
-                Value::Int(v) => v.checked_neg().map(Value::Int).ok_or_else(|| overflow(expr.span)),
+                Value::Int(v) => v
+                    .checked_neg()
+                    .map(Value::Int)
+                    .ok_or_else(|| overflow(expr.span)),
                 Value::Float(v) => Ok(Value::Float(-v)),
                 other => Err(LowerError::at(
                     expr.span,
@@ -324,7 +375,9 @@ impl<'a> Lowerer<'a> {
                 let left = self.eval(lhs, scope, None)?;
                 let right = self.eval(rhs, scope, None)?;
                 match (left, right) {
-                    (Value::Int(a), Value::Int(b)) => int_arith(*op, a, b, expr.span, rhs.span).map(Value::Int),
+                    (Value::Int(a), Value::Int(b)) => {
+                        int_arith(*op, a, b, expr.span, rhs.span).map(Value::Int)
+                    }
                     (Value::Tensor(a), Value::Tensor(b)) => {
                         let ir_op = match op {
                             BinOp::Add => Op::Add,
@@ -337,11 +390,17 @@ impl<'a> Lowerer<'a> {
                                 ));
                             }
                         };
-                        self.add_op(ir_op, &[a, b], expr.span, scope, let_name).map(Value::Tensor)
+                        self.add_op(ir_op, &[a, b], expr.span, scope, let_name)
+                            .map(Value::Tensor)
                     }
                     (a, b) => Err(LowerError::at(
                         expr.span,
-                        format!("cannot apply `{}` to {} and {}", op.symbol(), a.kind(), b.kind()),
+                        format!(
+                            "cannot apply `{}` to {} and {}",
+                            op.symbol(),
+                            a.kind(),
+                            b.kind()
+                        ),
                         "operands of different kinds",
                     )
                     .note("`+` and `*` take two tensors or two integers")),
@@ -372,14 +431,22 @@ impl<'a> Lowerer<'a> {
         let callee = call.callee.name.as_str();
         if BUILTIN_OPS.contains(&callee) {
             let (op, operands) = self.builtin_op(call, scope)?;
-            return self.add_op(op, &operands, span, scope, let_name).map(Value::Tensor);
+            return self
+                .add_op(op, &operands, span, scope, let_name)
+                .map(Value::Tensor);
         }
         if let Some(block) = self.blocks.get(callee).copied() {
-            return self.instantiate(block, call, span, scope, let_name).map(Value::Tensor);
+            return self
+                .instantiate(block, call, span, scope, let_name)
+                .map(Value::Tensor);
         }
         let mut known: Vec<&str> = BUILTIN_OPS.to_vec();
         known.extend(self.blocks.keys().copied());
-        let mut err = LowerError::at(call.callee.span, format!("unknown op `{callee}`"), "not an op or a block");
+        let mut err = LowerError::at(
+            call.callee.span,
+            format!("unknown op `{callee}`"),
+            "not an op or a block",
+        );
         if let Some(similar) = closest(callee, &known) {
             err = err.note(format!("did you mean `{similar}`?"));
         }
@@ -395,10 +462,17 @@ impl<'a> Lowerer<'a> {
         scope: &Scope,
         let_name: Option<&ast::Ident>,
     ) -> Result<NodeId> {
-        let shapes: Vec<&Vec<usize>> = operands.iter().map(|&id| &self.graph.node(id).shape).collect();
+        let shapes: Vec<&Vec<usize>> = operands
+            .iter()
+            .map(|&id| &self.graph.node(id).shape)
+            .collect();
         let shape = shape::infer(&op, &shapes).map_err(|message| {
             let found: Vec<String> = shapes.iter().map(|s| format_shape(s)).collect();
-            self.in_context(LowerError::at(span, message, format!("operands: {}", found.join(", "))))
+            self.in_context(LowerError::at(
+                span,
+                message,
+                format!("operands: {}", found.join(", ")),
+            ))
         })?;
         let weight_path = if op.has_weights() {
             let Some(let_name) = let_name else {
@@ -414,7 +488,10 @@ impl<'a> Lowerer<'a> {
             match &scope.weight_prefix {
                 Some(prefix) => Some(format!("{prefix}{}", let_name.name)),
                 None => {
-                    let instance = self.instances.last().expect("anonymous scopes are block instances");
+                    let instance = self
+                        .instances
+                        .last()
+                        .expect("anonymous scopes are block instances");
                     return Err(LowerError::at(
                         span,
                         format!(
@@ -443,13 +520,25 @@ impl<'a> Lowerer<'a> {
                 format!("{}{}#{}", scope.name_prefix, op_name, self.generated)
             }
         };
-        Ok(self.graph.add_node(Node { op, shape, name, weight_path, span }, operands))
+        Ok(self.graph.add_node(
+            Node {
+                op,
+                shape,
+                name,
+                weight_path,
+                span,
+            },
+            operands,
+        ))
     }
 
     /// Adds "in this instance of block ..." context to an error raised inside a block.
     fn in_context(&self, mut err: LowerError) -> LowerError {
         for instance in self.instances.iter().rev() {
-            err = err.secondary(instance.call_span, format!("in this instance of block `{}`", instance.block));
+            err = err.secondary(
+                instance.call_span,
+                format!("in this instance of block `{}`", instance.block),
+            );
         }
         err
     }
@@ -463,15 +552,21 @@ impl<'a> Lowerer<'a> {
         let_name: Option<&ast::Ident>,
     ) -> Result<NodeId> {
         if self.instances.iter().any(|i| i.block == block.name.name) {
-            return Err(self.in_context(LowerError::at(
-                span,
-                format!("block `{}` instantiates itself", block.name.name),
-                "recursive instantiation",
-            )
-            .note("blocks cannot be recursive")));
+            return Err(self.in_context(
+                LowerError::at(
+                    span,
+                    format!("block `{}` instantiates itself", block.name.name),
+                    "recursive instantiation",
+                )
+                .note("blocks cannot be recursive"),
+            ));
         }
         if self.instances.len() >= MAX_INSTANCE_DEPTH {
-            return Err(LowerError::at(span, "blocks are nested too deeply", format!("more than {MAX_INSTANCE_DEPTH} levels")));
+            return Err(LowerError::at(
+                span,
+                "blocks are nested too deeply",
+                format!("more than {MAX_INSTANCE_DEPTH} levels"),
+            ));
         }
         // Bind arguments to parameters: positional first, then keywords.
         let mut bound: Vec<Option<(Value, Span)>> = vec![None; block.params.len()];
@@ -481,13 +576,21 @@ impl<'a> Lowerer<'a> {
             let index = match &arg.keyword {
                 None => {
                     if seen_keyword {
-                        return Err(LowerError::at(arg.span, "positional argument after a keyword argument", "move it before the keyword arguments"));
+                        return Err(LowerError::at(
+                            arg.span,
+                            "positional argument after a keyword argument",
+                            "move it before the keyword arguments",
+                        ));
                     }
                     positional += 1;
                     if positional > block.params.len() {
                         return Err(LowerError::at(
                             arg.span,
-                            format!("block `{}` takes {} argument(s), found more", block.name.name, block.params.len()),
+                            format!(
+                                "block `{}` takes {} argument(s), found more",
+                                block.name.name,
+                                block.params.len()
+                            ),
                             "unexpected argument",
                         )
                         .secondary(block.name.span, "block defined here"));
@@ -496,21 +599,35 @@ impl<'a> Lowerer<'a> {
                 }
                 Some(keyword) => {
                     seen_keyword = true;
-                    block.params.iter().position(|p| p.name().name == keyword.name).ok_or_else(|| {
-                        let names: Vec<&str> = block.params.iter().map(|p| p.name().name.as_str()).collect();
-                        LowerError::at(
-                            keyword.span,
-                            format!("block `{}` has no parameter `{}`", block.name.name, keyword.name),
-                            "unknown parameter",
-                        )
-                        .note(format!("its parameters are: {}", names.join(", ")))
-                    })?
+                    block
+                        .params
+                        .iter()
+                        .position(|p| p.name().name == keyword.name)
+                        .ok_or_else(|| {
+                            let names: Vec<&str> = block
+                                .params
+                                .iter()
+                                .map(|p| p.name().name.as_str())
+                                .collect();
+                            LowerError::at(
+                                keyword.span,
+                                format!(
+                                    "block `{}` has no parameter `{}`",
+                                    block.name.name, keyword.name
+                                ),
+                                "unknown parameter",
+                            )
+                            .note(format!("its parameters are: {}", names.join(", ")))
+                        })?
                 }
             };
             if bound[index].is_some() {
                 return Err(LowerError::at(
                     arg.span,
-                    format!("parameter `{}` is given twice", block.params[index].name().name),
+                    format!(
+                        "parameter `{}` is given twice",
+                        block.params[index].name().name
+                    ),
                     "given again here",
                 ));
             }
@@ -518,17 +635,31 @@ impl<'a> Lowerer<'a> {
             bound[index] = Some((value, arg.value.span));
         }
         let (weight_prefix, name_prefix) = match (let_name, &caller.weight_prefix) {
-            (Some(name), Some(prefix)) => {
-                (Some(format!("{prefix}{}.", name.name)), format!("{}{}.", caller.name_prefix, name.name))
-            }
+            (Some(name), Some(prefix)) => (
+                Some(format!("{prefix}{}.", name.name)),
+                format!("{}{}.", caller.name_prefix, name.name),
+            ),
             (Some(name), None) => (None, format!("{}{}.", caller.name_prefix, name.name)),
             (None, _) => {
                 self.generated += 1;
-                (None, format!("{}{}#{}.", caller.name_prefix, block.name.name, self.generated))
+                (
+                    None,
+                    format!(
+                        "{}{}#{}.",
+                        caller.name_prefix, block.name.name, self.generated
+                    ),
+                )
             }
         };
-        let mut scope = Scope { values: HashMap::new(), weight_prefix, name_prefix };
-        self.instances.push(Instance { block: block.name.name.clone(), call_span: span });
+        let mut scope = Scope {
+            values: HashMap::new(),
+            weight_prefix,
+            name_prefix,
+        };
+        self.instances.push(Instance {
+            block: block.name.name.clone(),
+            call_span: span,
+        });
         let result = self.lower_block_body(block, bound, &mut scope, span);
         self.instances.pop();
         result
@@ -545,9 +676,16 @@ impl<'a> Lowerer<'a> {
             let value = match (param, value) {
                 (BlockParam::Tensor(_), Some((value @ Value::Tensor(_), _))) => value,
                 (BlockParam::Int { .. }, Some((value @ Value::Int(_), _))) => value,
-                (BlockParam::Int { default: Some(default), .. }, None) => {
-                    Value::Int(self.eval_int(default, scope).map_err(|e| self.in_context(e))?)
-                }
+                (
+                    BlockParam::Int {
+                        default: Some(default),
+                        ..
+                    },
+                    None,
+                ) => Value::Int(
+                    self.eval_int(default, scope)
+                        .map_err(|e| self.in_context(e))?,
+                ),
                 (param, Some((value, span))) => {
                     let expected = match param {
                         BlockParam::Tensor(_) => "a tensor",
@@ -555,7 +693,12 @@ impl<'a> Lowerer<'a> {
                     };
                     return Err(LowerError::at(
                         span,
-                        format!("parameter `{}` of block `{}` expects {expected}, found {}", param.name().name, block.name.name, value.kind()),
+                        format!(
+                            "parameter `{}` of block `{}` expects {expected}, found {}",
+                            param.name().name,
+                            block.name.name,
+                            value.kind()
+                        ),
                         format!("this is {}", value.kind()),
                     )
                     .secondary(param.name().span, "parameter declared here"));
@@ -563,7 +706,11 @@ impl<'a> Lowerer<'a> {
                 (param, None) => {
                     return Err(LowerError::at(
                         call_span,
-                        format!("missing argument `{}` of block `{}`", param.name().name, block.name.name),
+                        format!(
+                            "missing argument `{}` of block `{}`",
+                            param.name().name,
+                            block.name.name
+                        ),
                         "argument missing in this call",
                     )
                     .secondary(param.name().span, "parameter declared here"));
@@ -615,7 +762,12 @@ impl<'a> Lowerer<'a> {
                 ("bias", Optional(&Bool)),
             ],
             "linear" => &[("x", Tensor), ("out", Int), ("bias", Optional(&Bool))],
-            "slinear" => &[("x", Tensor), ("out", Int), ("c", Int), ("bias", Optional(&Bool))],
+            "slinear" => &[
+                ("x", Tensor),
+                ("out", Int),
+                ("c", Int),
+                ("bias", Optional(&Bool)),
+            ],
             "batchnorm" => &[("x", Tensor), ("eps", Optional(&Float))],
             "maxpool" | "avgpool" | "sumpool" => &[
                 ("x", Tensor),
@@ -648,7 +800,10 @@ impl<'a> Lowerer<'a> {
                 groups: args.count_or("groups", 1, 1)?,
                 bias: args.bool_or("bias", false),
             }),
-            "linear" => Op::Linear { out_features: args.count("out", 1)?, bias: args.bool_or("bias", true) },
+            "linear" => Op::Linear {
+                out_features: args.count("out", 1)?,
+                bias: args.bool_or("bias", true),
+            },
             "slinear" => Op::StructuredLinear {
                 out_features: args.count("out", 1)?,
                 c: args.count("c", 1)?,
@@ -657,7 +812,11 @@ impl<'a> Lowerer<'a> {
             "batchnorm" => {
                 let eps = args.float_or("eps", 1e-5);
                 if !(eps > 0.0 && eps.is_finite()) {
-                    return Err(LowerError::at(args.span("eps"), format!("`eps` must be positive, found {eps}"), "invalid eps"));
+                    return Err(LowerError::at(
+                        args.span("eps"),
+                        format!("`eps` must be positive, found {eps}"),
+                        "invalid eps",
+                    ));
                 }
                 Op::BatchNorm { eps: eps as f32 }
             }
@@ -687,7 +846,10 @@ impl<'a> Lowerer<'a> {
                         ));
                     }
                 };
-                Op::Upsample { scale: args.count("scale", 1)?, mode }
+                Op::Upsample {
+                    scale: args.count("scale", 1)?,
+                    mode,
+                }
             }
             "relu" => Op::Activation(Activation::Relu),
             "relu6" => Op::Activation(Activation::Relu6),
@@ -706,19 +868,32 @@ impl<'a> Lowerer<'a> {
 
     fn concat(&mut self, call: &'a ast::Call, scope: &mut Scope) -> Result<(Op, Vec<NodeId>)> {
         if call.args.is_empty() {
-            return Err(LowerError::at(call.callee.span, "concat needs at least one tensor", "no operands"));
+            return Err(LowerError::at(
+                call.callee.span,
+                "concat needs at least one tensor",
+                "no operands",
+            ));
         }
         let mut operands = Vec::with_capacity(call.args.len());
         for arg in &call.args {
             if let Some(keyword) = &arg.keyword {
-                return Err(LowerError::at(keyword.span, format!("concat has no parameter `{}`", keyword.name), "concat takes only tensors"));
+                return Err(LowerError::at(
+                    keyword.span,
+                    format!("concat has no parameter `{}`", keyword.name),
+                    "concat takes only tensors",
+                ));
             }
             operands.push(self.expect_tensor(&arg.value, scope, "a concat operand")?);
         }
         Ok((Op::Concat, operands))
     }
 
-    fn bind_args(&mut self, call: &'a ast::Call, specs: &[(&'static str, ParamKind)], scope: &mut Scope) -> Result<Args> {
+    fn bind_args(
+        &mut self,
+        call: &'a ast::Call,
+        specs: &[(&'static str, ParamKind)],
+        scope: &mut Scope,
+    ) -> Result<Args> {
         let op = call.callee.name.as_str();
         let mut values: Vec<Option<(Value, Span)>> = vec![None; specs.len()];
         let mut seen_keyword = false;
@@ -727,7 +902,11 @@ impl<'a> Lowerer<'a> {
             let index = match &arg.keyword {
                 None => {
                     if seen_keyword {
-                        return Err(LowerError::at(arg.span, "positional argument after a keyword argument", "move it before the keyword arguments"));
+                        return Err(LowerError::at(
+                            arg.span,
+                            "positional argument after a keyword argument",
+                            "move it before the keyword arguments",
+                        ));
                     }
                     positional += 1;
                     if positional > specs.len() {
@@ -742,29 +921,41 @@ impl<'a> Lowerer<'a> {
                 }
                 Some(keyword) => {
                     seen_keyword = true;
-                    specs.iter().position(|(name, _)| *name == keyword.name).ok_or_else(|| {
-                        let names: Vec<&str> = specs.iter().map(|(n, _)| *n).collect();
-                        let mut err = LowerError::at(
-                            keyword.span,
-                            format!("`{op}` has no argument `{}`", keyword.name),
-                            "unknown argument",
-                        );
-                        if let Some(similar) = closest(&keyword.name, &names) {
-                            err = err.note(format!("did you mean `{similar}`?"));
-                        }
-                        err.note(format!("`{op}({})`", signature(specs)))
-                    })?
+                    specs
+                        .iter()
+                        .position(|(name, _)| *name == keyword.name)
+                        .ok_or_else(|| {
+                            let names: Vec<&str> = specs.iter().map(|(n, _)| *n).collect();
+                            let mut err = LowerError::at(
+                                keyword.span,
+                                format!("`{op}` has no argument `{}`", keyword.name),
+                                "unknown argument",
+                            );
+                            if let Some(similar) = closest(&keyword.name, &names) {
+                                err = err.note(format!("did you mean `{similar}`?"));
+                            }
+                            err.note(format!("`{op}({})`", signature(specs)))
+                        })?
                 }
             };
             if values[index].is_some() {
-                return Err(LowerError::at(arg.span, format!("argument `{}` is given twice", specs[index].0), "given again here"));
+                return Err(LowerError::at(
+                    arg.span,
+                    format!("argument `{}` is given twice", specs[index].0),
+                    "given again here",
+                ));
             }
             let value = self.eval(&arg.value, scope, None)?;
             let kind = &specs[index].1;
             if !kind.accepts(&value) {
                 return Err(LowerError::at(
                     arg.value.span,
-                    format!("argument `{}` of `{op}` expects {}, found {}", specs[index].0, kind.describe(), value.kind()),
+                    format!(
+                        "argument `{}` of `{op}` expects {}, found {}",
+                        specs[index].0,
+                        kind.describe(),
+                        value.kind()
+                    ),
                     format!("this is {}", value.kind()),
                 ));
             }
@@ -773,15 +964,24 @@ impl<'a> Lowerer<'a> {
         for ((name, kind), value) in specs.iter().zip(&values) {
             if value.is_none() && !matches!(kind, ParamKind::Optional(_)) {
                 return Err(LowerError::at(
-                    call.callee.span.to(call.args.last().map_or(call.callee.span, |a| a.span)),
+                    call.callee
+                        .span
+                        .to(call.args.last().map_or(call.callee.span, |a| a.span)),
                     format!("`{op}` is missing its argument `{name}`"),
                     format!("`{name}` is required"),
                 )
                 .note(format!("`{op}({})`", signature(specs))));
             }
         }
-        let values = specs.iter().zip(values).filter_map(|((name, _), v)| v.map(|v| (*name, v))).collect();
-        Ok(Args { values, call_span: call.callee.span })
+        let values = specs
+            .iter()
+            .zip(values)
+            .filter_map(|((name, _), v)| v.map(|v| (*name, v)))
+            .collect();
+        Ok(Args {
+            values,
+            call_span: call.callee.span,
+        })
     }
 }
 
@@ -849,7 +1049,9 @@ struct Args {
 
 impl Args {
     fn span(&self, name: &str) -> Span {
-        self.values.get(name).map_or(self.call_span, |(_, span)| *span)
+        self.values
+            .get(name)
+            .map_or(self.call_span, |(_, span)| *span)
     }
 
     fn tensor(&self, name: &str) -> NodeId {
@@ -879,7 +1081,11 @@ impl Args {
     }
 
     fn count_or(&self, name: &str, min: i64, default: usize) -> Result<usize> {
-        if self.values.contains_key(name) { self.count(name, min) } else { Ok(default) }
+        if self.values.contains_key(name) {
+            self.count(name, min)
+        } else {
+            Ok(default)
+        }
     }
 
     /// An integer or pair argument, each component at least `min`.
@@ -889,7 +1095,9 @@ impl Args {
                 let v = self.checked(name, *v, min)?;
                 Ok((v, v))
             }
-            (Some((Value::Pair(h, w), _)), _) => Ok((self.checked(name, *h, min)?, self.checked(name, *w, min)?)),
+            (Some((Value::Pair(h, w), _)), _) => {
+                Ok((self.checked(name, *h, min)?, self.checked(name, *w, min)?))
+            }
             (None, Some(default)) => Ok(default),
             _ => unreachable!("bind_args checked `{name}`"),
         }
@@ -919,7 +1127,11 @@ impl Args {
 }
 
 fn overflow(span: Span) -> LowerError {
-    LowerError::at(span, "integer overflow", "this value does not fit in 64 bits")
+    LowerError::at(
+        span,
+        "integer overflow",
+        "this value does not fit in 64 bits",
+    )
 }
 
 /// Integer arithmetic of the language: `/` is floor division.
@@ -932,7 +1144,13 @@ fn int_arith(op: BinOp, a: i64, b: i64, span: Span, rhs_span: Span) -> Result<i6
             if b == 0 {
                 return Err(LowerError::at(rhs_span, "division by zero", "this is zero"));
             }
-            a.checked_div(b).map(|q| if a % b != 0 && ((a < 0) != (b < 0)) { q - 1 } else { q })
+            a.checked_div(b).map(|q| {
+                if a % b != 0 && ((a < 0) != (b < 0)) {
+                    q - 1
+                } else {
+                    q
+                }
+            })
         }
     };
     result.ok_or_else(|| overflow(span))
@@ -979,7 +1197,10 @@ mod tests {
 
     #[test]
     fn suggestions_pick_the_nearest_name() {
-        assert_eq!(closest("sconv", &["sconv2d", "conv2d", "relu"]), Some("sconv2d"));
+        assert_eq!(
+            closest("sconv", &["sconv2d", "conv2d", "relu"]),
+            Some("sconv2d")
+        );
         assert_eq!(closest("rleu", &["relu", "relu6"]), Some("relu"));
         assert_eq!(closest("zzz", &["relu"]), None);
     }

@@ -7,7 +7,13 @@
 use crate::ir::{Op, Pair, PoolAttrs, Shape, format_shape};
 
 /// Output size of a windowed op along one axis (PyTorch's floor rule), if non-empty.
-pub fn window_output(size: usize, kernel: usize, stride: usize, pad: usize, dilation: usize) -> Option<usize> {
+pub fn window_output(
+    size: usize,
+    kernel: usize,
+    stride: usize,
+    pad: usize,
+    dilation: usize,
+) -> Option<usize> {
     let padded = size + 2 * pad;
     let extent = dilation * (kernel - 1) + 1;
     (padded >= extent).then(|| (padded - extent) / stride + 1)
@@ -18,7 +24,10 @@ fn expect_rank(what: &str, shape: &Shape, rank: usize) -> Result<(), String> {
         Ok(())
     } else {
         let layout = if rank == 4 { "[N, C, H, W]" } else { "[N, F]" };
-        Err(format!("{what} expects a rank-{rank} tensor {layout}, found {}", format_shape(shape)))
+        Err(format!(
+            "{what} expects a rank-{rank} tensor {layout}, found {}",
+            format_shape(shape)
+        ))
     }
 }
 
@@ -26,7 +35,11 @@ fn expect_operands(op: &Op, operands: &[&Shape], count: usize) -> Result<(), Str
     if operands.len() == count {
         Ok(())
     } else {
-        Err(format!("`{}` takes {count} tensor operand(s), found {}", op.name(), operands.len()))
+        Err(format!(
+            "`{}` takes {count} tensor operand(s), found {}",
+            op.name(),
+            operands.len()
+        ))
     }
 }
 
@@ -77,19 +90,29 @@ fn pool(op: &Op, operands: &[&Shape], attrs: &PoolAttrs) -> Result<Shape, String
     Ok(vec![x[0], x[1], oh, ow])
 }
 
-fn divisible_groups(what: &str, channels: usize, out: usize, groups: usize) -> Result<usize, String> {
-    if channels % groups != 0 {
-        return Err(format!("{what}: input channels {channels} are not divisible by groups={groups}"));
+fn divisible_groups(
+    what: &str,
+    channels: usize,
+    out: usize,
+    groups: usize,
+) -> Result<usize, String> {
+    if !channels.is_multiple_of(groups) {
+        return Err(format!(
+            "{what}: input channels {channels} are not divisible by groups={groups}"
+        ));
     }
-    if out % groups != 0 {
-        return Err(format!("{what}: output channels {out} are not divisible by groups={groups}"));
+    if !out.is_multiple_of(groups) {
+        return Err(format!(
+            "{what}: output channels {out} are not divisible by groups={groups}"
+        ));
     }
     Ok(channels / groups)
 }
 
 /// Broadcasting rule of `+` and `*`: same shape, or `b` is `[N, C, 1, 1]` against a rank-4 `a`.
 fn broadcast(op: &Op, a: &Shape, b: &Shape) -> Result<Shape, String> {
-    let gate = a.len() == 4 && b.len() == 4 && a[0] == b[0] && a[1] == b[1] && b[2] == 1 && b[3] == 1;
+    let gate =
+        a.len() == 4 && b.len() == 4 && a[0] == b[0] && a[1] == b[1] && b[2] == 1 && b[3] == 1;
     if a == b || gate {
         Ok(a.clone())
     } else {
@@ -139,12 +162,17 @@ pub fn infer(op: &Op, operands: &[&Shape]) -> Result<Shape, String> {
             expect_rank("linear", operands[0], 2)?;
             Ok(vec![operands[0][0], *out_features])
         }
-        Op::StructuredLinear { out_features, c, .. } => {
+        Op::StructuredLinear {
+            out_features, c, ..
+        } => {
             expect_operands(op, operands, 1)?;
             let x = operands[0];
             expect_rank("slinear", x, 2)?;
             if *c > x[1] {
-                return Err(format!("slinear: c={c} exceeds the {} input features", x[1]));
+                return Err(format!(
+                    "slinear: c={c} exceeds the {} input features",
+                    x[1]
+                ));
             }
             Ok(vec![x[0], *out_features])
         }
@@ -174,7 +202,10 @@ pub fn infer(op: &Op, operands: &[&Shape]) -> Result<Shape, String> {
             expect_operands(op, operands, 1)?;
             let x = operands[0];
             if x.len() < 2 {
-                return Err(format!("flatten expects at least rank 2, found {}", format_shape(x)));
+                return Err(format!(
+                    "flatten expects at least rank 2, found {}",
+                    format_shape(x)
+                ));
             }
             Ok(vec![x[0], x[1..].iter().product()])
         }

@@ -7,7 +7,7 @@
 //! count no MACs.
 
 use crate::ir::{Graph, NodeId, Op};
-use crate::weights::{node_weights, WeightRole};
+use crate::weights::{WeightRole, node_weights};
 
 /// The cost of one node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,13 +36,20 @@ pub fn node_cost(graph: &Graph, id: NodeId) -> NodeCost {
         .filter(|(_, _, role)| !matches!(role, WeightRole::RunningMean | WeightRole::RunningVar))
         .map(|(_, shape, _)| shape.iter().product::<usize>())
         .sum();
-    let input = graph.operand_shapes(id).first().map(|s| (*s).clone()).unwrap_or_default();
+    let input = graph
+        .operand_shapes(id)
+        .first()
+        .map(|s| (*s).clone())
+        .unwrap_or_default();
     let (dense_taps, structured_taps) = match &node.op {
         Op::Conv2d(a) => {
             let taps = input[1] / a.groups * a.kernel.0 * a.kernel.1;
             (taps, taps)
         }
-        Op::StructuredConv2d(a) => (input[1] / a.groups * a.kernel.0 * a.kernel.1, a.c * a.n.0 * a.n.1),
+        Op::StructuredConv2d(a) => (
+            input[1] / a.groups * a.kernel.0 * a.kernel.1,
+            a.c * a.n.0 * a.n.1,
+        ),
         Op::Linear { .. } => (input[1], input[1]),
         Op::StructuredLinear { c, .. } => (input[1], *c),
         Op::Input { .. }
@@ -59,12 +66,21 @@ pub fn node_cost(graph: &Graph, id: NodeId) -> NodeCost {
         | Op::Add
         | Op::Mul => (0, 0),
     };
-    NodeCost { node: id, params, dense_macs: out_elems * dense_taps, structured_macs: out_elems * structured_taps }
+    NodeCost {
+        node: id,
+        params,
+        dense_macs: out_elems * dense_taps,
+        structured_macs: out_elems * structured_taps,
+    }
 }
 
 /// The cost of every node, in topological order.
 pub fn costs(graph: &Graph) -> Vec<NodeCost> {
-    graph.topological_order().into_iter().map(|id| node_cost(graph, id)).collect()
+    graph
+        .topological_order()
+        .into_iter()
+        .map(|id| node_cost(graph, id))
+        .collect()
 }
 
 pub fn totals(costs: &[NodeCost]) -> Totals {

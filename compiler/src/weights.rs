@@ -16,10 +16,17 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WeightRole {
     /// A conv or linear kernel; `fan_in` inputs contribute to each output.
-    Kernel { fan_in: usize },
+    Kernel {
+        fan_in: usize,
+    },
     /// The `alpha` of a structured layer: `fan_in` = c·nh·nw taps over boxes of `box_volume`.
-    Alpha { fan_in: usize, box_volume: usize },
-    Bias { fan_in: usize },
+    Alpha {
+        fan_in: usize,
+        box_volume: usize,
+    },
+    Bias {
+        fan_in: usize,
+    },
     BatchNormWeight,
     BatchNormBias,
     RunningMean,
@@ -40,13 +47,21 @@ pub struct WeightSpec {
 /// The weights a node reads, as `(suffix, shape, role)`.
 pub fn node_weights(graph: &Graph, id: NodeId) -> Vec<(&'static str, Vec<usize>, WeightRole)> {
     let node = graph.node(id);
-    let input = graph.operand_shapes(id).first().map(|s| (*s).clone()).unwrap_or_default();
+    let input = graph
+        .operand_shapes(id)
+        .first()
+        .map(|s| (*s).clone())
+        .unwrap_or_default();
     let mut out = Vec::new();
     match &node.op {
         Op::Conv2d(a) => {
             let cg = input[1] / a.groups;
             let fan_in = cg * a.kernel.0 * a.kernel.1;
-            out.push(("weight", vec![a.out_channels, cg, a.kernel.0, a.kernel.1], WeightRole::Kernel { fan_in }));
+            out.push((
+                "weight",
+                vec![a.out_channels, cg, a.kernel.0, a.kernel.1],
+                WeightRole::Kernel { fan_in },
+            ));
             if a.bias {
                 out.push(("bias", vec![a.out_channels], WeightRole::Bias { fan_in }));
             }
@@ -54,11 +69,15 @@ pub fn node_weights(graph: &Graph, id: NodeId) -> Vec<(&'static str, Vec<usize>,
         Op::StructuredConv2d(a) => {
             let cg = input[1] / a.groups;
             let fan_in = cg * a.kernel.0 * a.kernel.1;
-            let (bc, bh, bw) = structure::structure_box(cg, a.c, a.kernel.0, a.n.0, a.kernel.1, a.n.1);
+            let (bc, bh, bw) =
+                structure::structure_box(cg, a.c, a.kernel.0, a.n.0, a.kernel.1, a.n.1);
             out.push((
                 "alpha",
                 vec![a.out_channels, a.c, a.n.0, a.n.1],
-                WeightRole::Alpha { fan_in: a.c * a.n.0 * a.n.1, box_volume: bc * bh * bw },
+                WeightRole::Alpha {
+                    fan_in: a.c * a.n.0 * a.n.1,
+                    box_volume: bc * bh * bw,
+                },
             ));
             if a.bias {
                 out.push(("bias", vec![a.out_channels], WeightRole::Bias { fan_in }));
@@ -66,17 +85,28 @@ pub fn node_weights(graph: &Graph, id: NodeId) -> Vec<(&'static str, Vec<usize>,
         }
         Op::Linear { out_features, bias } => {
             let fan_in = input[1];
-            out.push(("weight", vec![*out_features, fan_in], WeightRole::Kernel { fan_in }));
+            out.push((
+                "weight",
+                vec![*out_features, fan_in],
+                WeightRole::Kernel { fan_in },
+            ));
             if *bias {
                 out.push(("bias", vec![*out_features], WeightRole::Bias { fan_in }));
             }
         }
-        Op::StructuredLinear { out_features, c, bias } => {
+        Op::StructuredLinear {
+            out_features,
+            c,
+            bias,
+        } => {
             let fan_in = input[1];
             out.push((
                 "alpha",
                 vec![*out_features, *c],
-                WeightRole::Alpha { fan_in: *c, box_volume: fan_in - c + 1 },
+                WeightRole::Alpha {
+                    fan_in: *c,
+                    box_volume: fan_in - c + 1,
+                },
             ));
             if *bias {
                 out.push(("bias", vec![*out_features], WeightRole::Bias { fan_in }));
@@ -109,10 +139,18 @@ pub fn node_weights(graph: &Graph, id: NodeId) -> Vec<(&'static str, Vec<usize>,
 pub fn weight_specs(graph: &Graph) -> Vec<WeightSpec> {
     let mut specs = Vec::new();
     for id in graph.topological_order() {
-        let Some(path) = &graph.node(id).weight_path else { continue };
+        let Some(path) = &graph.node(id).weight_path else {
+            continue;
+        };
         for (suffix, shape, role) in node_weights(graph, id) {
             let learnable = !matches!(role, WeightRole::RunningMean | WeightRole::RunningVar);
-            specs.push(WeightSpec { name: format!("{path}.{suffix}"), shape, role, node: id, learnable });
+            specs.push(WeightSpec {
+                name: format!("{path}.{suffix}"),
+                shape,
+                role,
+                node: id,
+                learnable,
+            });
         }
     }
     specs
@@ -168,33 +206,66 @@ pub struct BindOptions {
 
 impl Default for BindOptions {
     fn default() -> Self {
-        BindOptions { max_structure_error: DEFAULT_MAX_STRUCTURE_ERROR, allow_structure_error: false }
+        BindOptions {
+            max_structure_error: DEFAULT_MAX_STRUCTURE_ERROR,
+            allow_structure_error: false,
+        }
     }
 }
 
 /// One way a weights file disagrees with the model.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WeightProblem {
-    Missing { name: String, expected: Vec<usize> },
-    Unexpected { name: String, shape: Vec<usize> },
-    WrongShape { name: String, expected: Vec<usize>, found: Vec<usize> },
+    Missing {
+        name: String,
+        expected: Vec<usize>,
+    },
+    Unexpected {
+        name: String,
+        shape: Vec<usize>,
+    },
+    WrongShape {
+        name: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
     /// A structured layer given both `alpha` and a dense `weight`.
-    AlphaAndWeight { layer: String },
+    AlphaAndWeight {
+        layer: String,
+    },
     /// A projected dense kernel that is too far from the structure.
-    NotStructured { layer: String, relative_residual: f64, tolerance: f64 },
-    NonFinite { name: String },
+    NotStructured {
+        layer: String,
+        relative_residual: f64,
+        tolerance: f64,
+    },
+    NonFinite {
+        name: String,
+    },
 }
 
 impl fmt::Display for WeightProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             WeightProblem::Missing { name, expected } => {
-                write!(f, "missing weight `{name}` (expected shape {})", format_shape(expected))
+                write!(
+                    f,
+                    "missing weight `{name}` (expected shape {})",
+                    format_shape(expected)
+                )
             }
             WeightProblem::Unexpected { name, shape } => {
-                write!(f, "unexpected weight `{name}` {} (the model has no such weight)", format_shape(shape))
+                write!(
+                    f,
+                    "unexpected weight `{name}` {} (the model has no such weight)",
+                    format_shape(shape)
+                )
             }
-            WeightProblem::WrongShape { name, expected, found } => write!(
+            WeightProblem::WrongShape {
+                name,
+                expected,
+                found,
+            } => write!(
                 f,
                 "weight `{name}` has shape {}, expected {}",
                 format_shape(found),
@@ -204,11 +275,17 @@ impl fmt::Display for WeightProblem {
                 f,
                 "structured layer `{layer}` has both `{layer}.alpha` and a dense `{layer}.weight`; give only one"
             ),
-            WeightProblem::NotStructured { layer, relative_residual, tolerance } => write!(
+            WeightProblem::NotStructured {
+                layer,
+                relative_residual,
+                tolerance,
+            } => write!(
                 f,
                 "dense `{layer}.weight` is not structured: projecting it onto the structure leaves a relative residual of {relative_residual:.3e}, above the tolerance {tolerance:.1e} (see --max-structure-error)"
             ),
-            WeightProblem::NonFinite { name } => write!(f, "weight `{name}` holds NaN or infinite values"),
+            WeightProblem::NonFinite { name } => {
+                write!(f, "weight `{name}` holds NaN or infinite values")
+            }
         }
     }
 }
@@ -218,7 +295,10 @@ pub enum WeightError {
     #[error(transparent)]
     Io(#[from] scc_runtime::TensorIoError),
     #[error("the weights file `{origin}` does not match the model:\n{}", list(.problems))]
-    Mismatch { origin: String, problems: Vec<WeightProblem> },
+    Mismatch {
+        origin: String,
+        problems: Vec<WeightProblem>,
+    },
 }
 
 fn list(problems: &[WeightProblem]) -> String {
@@ -269,18 +349,26 @@ pub fn bind(
                         tolerance: options.max_structure_error,
                     });
                 }
-                reports.push(ProjectionReport { layer, relative_residual: residual });
+                reports.push(ProjectionReport {
+                    layer,
+                    relative_residual: residual,
+                });
                 bound.insert(spec.name, projection.alpha);
                 continue;
             }
         }
         match tensors.remove(&spec.name) {
-            None => problems.push(WeightProblem::Missing { name: spec.name, expected: spec.shape }),
-            Some(t) if t.shape() != spec.shape.as_slice() => problems.push(WeightProblem::WrongShape {
+            None => problems.push(WeightProblem::Missing {
                 name: spec.name,
                 expected: spec.shape,
-                found: t.shape().to_vec(),
             }),
+            Some(t) if t.shape() != spec.shape.as_slice() => {
+                problems.push(WeightProblem::WrongShape {
+                    name: spec.name,
+                    expected: spec.shape,
+                    found: t.shape().to_vec(),
+                })
+            }
             Some(t) if t.data().iter().any(|v| !v.is_finite()) => {
                 problems.push(WeightProblem::NonFinite { name: spec.name })
             }
@@ -290,12 +378,18 @@ pub fn bind(
         }
     }
     for (name, t) in tensors {
-        problems.push(WeightProblem::Unexpected { name, shape: t.shape().to_vec() });
+        problems.push(WeightProblem::Unexpected {
+            name,
+            shape: t.shape().to_vec(),
+        });
     }
     if problems.is_empty() {
         Ok((Weights { tensors: bound }, reports))
     } else {
-        Err(WeightError::Mismatch { origin: origin.to_string(), problems })
+        Err(WeightError::Mismatch {
+            origin: origin.to_string(),
+            problems,
+        })
     }
 }
 
@@ -303,7 +397,9 @@ pub fn bind(
 fn dense_kernel_shape(graph: &Graph, id: NodeId) -> Vec<usize> {
     let input = graph.operand_shapes(id)[0].clone();
     match &graph.node(id).op {
-        Op::StructuredConv2d(a) => vec![a.out_channels, input[1] / a.groups, a.kernel.0, a.kernel.1],
+        Op::StructuredConv2d(a) => {
+            vec![a.out_channels, input[1] / a.groups, a.kernel.0, a.kernel.1]
+        }
         Op::StructuredLinear { out_features, .. } => vec![*out_features, input[1]],
         other => unreachable!("only structured layers have alpha, not `{}`", other.name()),
     }
@@ -332,7 +428,11 @@ pub fn random(graph: &Graph, seed: u64) -> Weights {
 /// Sets every batchnorm's running statistics to the per-channel mean and variance of its
 /// input, for the graph run on inputs uniform in [-1, 1] drawn from `seed`.
 fn calibrate_batchnorm(graph: &Graph, weights: &mut Weights, seed: u64) {
-    if !graph.node_ids().iter().any(|&id| matches!(graph.node(id).op, Op::BatchNorm { .. })) {
+    if !graph
+        .node_ids()
+        .iter()
+        .any(|&id| matches!(graph.node(id).op, Op::BatchNorm { .. }))
+    {
         return;
     }
     let inputs: BTreeMap<String, Tensor> = graph
@@ -340,7 +440,10 @@ fn calibrate_batchnorm(graph: &Graph, weights: &mut Weights, seed: u64) {
         .iter()
         .map(|(name, id)| {
             let mut rng = WeightRng::new(seed ^ fnv1a(name));
-            (name.clone(), rng.uniform(graph.node(*id).shape.as_slice(), 1.0))
+            (
+                name.clone(),
+                rng.uniform(graph.node(*id).shape.as_slice(), 1.0),
+            )
         })
         .collect();
     let mut values: std::collections::HashMap<NodeId, Tensor> = std::collections::HashMap::new();
@@ -348,12 +451,17 @@ fn calibrate_batchnorm(graph: &Graph, weights: &mut Weights, seed: u64) {
         let operands = graph.operands(id);
         if let Op::BatchNorm { .. } = graph.node(id).op {
             let (mean, var) = channel_statistics(&values[&operands[0]]);
-            let path = graph.node(id).weight_path.clone().expect("batchnorm has weights");
+            let path = graph
+                .node(id)
+                .weight_path
+                .clone()
+                .expect("batchnorm has weights");
             weights.tensors.insert(format!("{path}.running_mean"), mean);
             weights.tensors.insert(format!("{path}.running_var"), var);
         }
         let args: Vec<&Tensor> = operands.iter().map(|o| &values[o]).collect();
-        let value = crate::interp::eval_node(graph, id, &args, weights, &inputs).expect("random weights are complete");
+        let value = crate::interp::eval_node(graph, id, &args, weights, &inputs)
+            .expect("random weights are complete");
         values.insert(id, value);
     }
 }
@@ -377,7 +485,10 @@ fn channel_statistics(x: &Tensor) -> (Tensor, Tensor) {
         .zip(&sum_sq)
         .map(|(s, sq)| ((sq / count - (s / count).powi(2)).max(0.0) + 1e-3) as f32)
         .collect();
-    (Tensor::new(vec![c], mean).expect("shape matches"), Tensor::new(vec![c], var).expect("shape matches"))
+    (
+        Tensor::new(vec![c], mean).expect("shape matches"),
+        Tensor::new(vec![c], var).expect("shape matches"),
+    )
 }
 
 fn random_uncalibrated(graph: &Graph, seed: u64) -> Weights {
@@ -387,11 +498,16 @@ fn random_uncalibrated(graph: &Graph, seed: u64) -> Weights {
             let mut rng = WeightRng::new(seed ^ fnv1a(&spec.name));
             let shape = spec.shape.clone();
             let t = match spec.role {
-                WeightRole::Kernel { fan_in } => rng.uniform(shape.as_slice(), (6.0 / fan_in as f32).sqrt()),
-                WeightRole::Alpha { fan_in, box_volume } => {
-                    rng.uniform(shape.as_slice(), (6.0 / (fan_in * box_volume) as f32).sqrt())
+                WeightRole::Kernel { fan_in } => {
+                    rng.uniform(shape.as_slice(), (6.0 / fan_in as f32).sqrt())
                 }
-                WeightRole::Bias { fan_in } => rng.uniform(shape.as_slice(), 1.0 / (fan_in as f32).sqrt()),
+                WeightRole::Alpha { fan_in, box_volume } => rng.uniform(
+                    shape.as_slice(),
+                    (6.0 / (fan_in * box_volume) as f32).sqrt(),
+                ),
+                WeightRole::Bias { fan_in } => {
+                    rng.uniform(shape.as_slice(), 1.0 / (fan_in as f32).sqrt())
+                }
                 WeightRole::BatchNormWeight => rng.uniform_range(shape.as_slice(), 0.8, 1.2),
                 WeightRole::BatchNormBias => rng.uniform(shape.as_slice(), 0.1),
                 WeightRole::RunningMean => rng.uniform(shape.as_slice(), 0.1),
@@ -405,5 +521,7 @@ fn random_uncalibrated(graph: &Graph, seed: u64) -> Weights {
 
 /// 64-bit FNV-1a, a stable hash for per-tensor seeds.
 fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
 }

@@ -9,22 +9,30 @@ use codespan_reporting::diagnostic as cs;
 use codespan_reporting::files::SimpleFile;
 use codespan_reporting::term;
 
+/// A located message attached to a [`Diagnostic`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Label {
+    /// The source text the label underlines.
     pub span: Span,
+    /// What the label says about that text (may be empty).
     pub message: String,
     /// The primary label is the error's location; secondary labels add context.
     pub primary: bool,
 }
 
+/// An error: a message, optionally located by labels, with notes that explain or help.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// The one-line error message.
     pub message: String,
+    /// Locations in the source file, the primary one first by convention.
     pub labels: Vec<Label>,
+    /// Additional explanations, printed after the source excerpt.
     pub notes: Vec<String>,
 }
 
 impl Diagnostic {
+    /// An error with `message` and no location or note yet.
     pub fn error(message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             message: message.into(),
@@ -53,6 +61,7 @@ impl Diagnostic {
         self
     }
 
+    /// Adds a note, printed after the source excerpt.
     pub fn with_note(mut self, note: impl Into<String>) -> Diagnostic {
         self.notes.push(note.into());
         self

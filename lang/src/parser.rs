@@ -54,6 +54,7 @@ impl Nested {
     }
 }
 
+/// A literal or a name.
 pub(crate) fn leaf(kind: ExprKind, span: Span) -> Nested {
     Nested {
         expr: Expr { kind, span },
@@ -75,6 +76,7 @@ fn node<T>(kind: ExprKind, span: Span, depth: usize) -> Result<Nested, ActionErr
     })
 }
 
+/// `lhs op rhs`.
 pub(crate) fn binary<T>(
     op: BinOp,
     lhs: Nested,
@@ -90,6 +92,7 @@ pub(crate) fn binary<T>(
     node(kind, span, depth)
 }
 
+/// `-operand`.
 pub(crate) fn negate<T>(operand: Nested, span: Span) -> Result<Nested, ActionError<T>> {
     node(
         ExprKind::Neg(Box::new(operand.expr)),
@@ -98,6 +101,7 @@ pub(crate) fn negate<T>(operand: Nested, span: Span) -> Result<Nested, ActionErr
     )
 }
 
+/// `(first, second)`.
 pub(crate) fn pair<T>(first: Nested, second: Nested, span: Span) -> Result<Nested, ActionError<T>> {
     let depth = 1 + first.depth.max(second.depth);
     node(
@@ -107,6 +111,7 @@ pub(crate) fn pair<T>(first: Nested, second: Nested, span: Span) -> Result<Neste
     )
 }
 
+/// `callee(args...)`, each argument with the depth of its value.
 pub(crate) fn call<T>(
     callee: Ident,
     args: Vec<(Arg, usize)>,
@@ -117,32 +122,23 @@ pub(crate) fn call<T>(
     node(ExprKind::Call(Call { callee, args }), span, depth)
 }
 
-fn user_error<T>(message: &str, span: Span, label: &str) -> ActionError<T> {
-    ParseError::User {
-        error: Diagnostic::error(message).with_primary(span, label),
-    }
-}
-
+/// The value of an integer literal (digits only), or an error if it exceeds `i64::MAX`.
 pub(crate) fn parse_int<T>(text: &str, span: Span) -> Result<i64, ActionError<T>> {
-    text.parse().map_err(|_| {
-        let mut error = user_error("integer literal too large", span, "does not fit in 64 bits");
-        if let ParseError::User { error } = &mut error {
-            error
-                .notes
-                .push(format!("the largest integer is {}", i64::MAX));
-        }
-        error
+    text.parse().map_err(|_| ParseError::User {
+        error: Diagnostic::error("integer literal too large")
+            .with_primary(span, "does not fit in 64 bits")
+            .with_note(format!("the largest integer is {}", i64::MAX)),
     })
 }
 
+/// The value of a float literal, or an error if it overflows to infinity.
 pub(crate) fn parse_float<T>(text: &str, span: Span) -> Result<f64, ActionError<T>> {
     match text.parse::<f64>() {
         Ok(value) if value.is_finite() => Ok(value),
-        _ => Err(user_error(
-            "float literal out of range",
-            span,
-            "too large for an f64",
-        )),
+        _ => Err(ParseError::User {
+            error: Diagnostic::error("float literal out of range")
+                .with_primary(span, "too large for an f64"),
+        }),
     }
 }
 
@@ -184,6 +180,7 @@ pub(crate) fn parse_string<T>(text: &str, span: Span) -> Result<String, ActionEr
 // ---------------------------------------------------------------------------------------
 // Error reporting.
 
+/// The diagnostic for any error of the generated parser on `text`.
 fn to_diagnostic(error: ParseError<usize, Token<'_>, Diagnostic>, text: &str) -> Diagnostic {
     match error {
         ParseError::User { error } => error,
@@ -215,12 +212,20 @@ fn to_diagnostic(error: ParseError<usize, Token<'_>, Diagnostic>, text: &str) ->
     }
 }
 
+/// The diagnostic for a character no token starts with, at byte `location` of `text`.
 fn invalid_token(text: &str, location: usize) -> Diagnostic {
     match text.get(location..).and_then(|rest| rest.chars().next()) {
-        Some(c) => Diagnostic::error(format!("invalid token `{}`", c.escape_debug())).with_primary(
-            Span::new(location, location + c.len_utf8()),
-            "not part of the language",
-        ),
+        Some(c) => {
+            // Invisible and control characters are shown escaped.
+            let shown = match c {
+                '\'' => "'".to_string(),
+                c => c.escape_debug().to_string(),
+            };
+            Diagnostic::error(format!("invalid token `{shown}`")).with_primary(
+                Span::new(location, location + c.len_utf8()),
+                "not part of the language",
+            )
+        }
         None => Diagnostic::error("invalid token")
             .with_primary(Span::new(location, location), "not part of the language"),
     }
@@ -249,7 +254,7 @@ fn unexpected_token(text: &str, found: &str, span: Span, expected: &Expected) ->
     if let Some(end) = missing_semicolon(text, span.start, expected) {
         diagnostic = diagnostic.with_secondary(Span::new(end, end), "`;` may be missing here");
     }
-    if kind == TokenKind::Keyword && expected.0.contains(&"identifier") {
+    if kind == TokenKind::Keyword && expected.contains("identifier") {
         diagnostic = diagnostic.with_note(format!("`{found}` is a keyword, it cannot be a name"));
     }
     diagnostic
@@ -258,7 +263,7 @@ fn unexpected_token(text: &str, found: &str, span: Span, expected: &Expected) ->
 /// Where a `;` is probably missing: when `;` is expected and the unexpected token, at
 /// `found`, starts a line after the end of the previous token, returns that end.
 fn missing_semicolon(text: &str, found: usize, expected: &Expected) -> Option<usize> {
-    if !expected.0.contains(&"`;`") {
+    if !expected.contains("`;`") {
         return None;
     }
     let end = previous_token_end(text.get(..found)?);
@@ -383,11 +388,12 @@ fn shorten(text: &str) -> String {
 }
 
 /// The tokens the parser expected, readable and in a stable, sensible order.
-struct Expected(Vec<&'static str>);
+struct Expected(Vec<String>);
 
-/// Every readable token name, in the order they are listed: separators and closers first,
-/// then operators, then what starts an expression, then the rest.
-const TOKEN_ORDER: [(&str, &str); 27] = [
+/// Readable names of lalrpop's terminals, in the order they are listed: separators and
+/// closers first, then operators, then what starts an expression, then the rest.
+/// A terminal missing here is listed last, its quotes replaced by backticks.
+const TOKEN_ORDER: [(&str, &str); 25] = [
     ("\";\"", "`;`"),
     ("\",\"", "`,`"),
     ("\")\"", "`)`"),
@@ -413,8 +419,6 @@ const TOKEN_ORDER: [(&str, &str); 27] = [
     ("\"int\"", "`int`"),
     ("\"model\"", "`model`"),
     ("\"block\"", "`block`"),
-    ("UNTERMINATED_COMMENT", "`/*`"),
-    ("UNTERMINATED_STRING", "string"),
 ];
 
 /// What can start an expression; listed as the single word "expression" when all expected.
@@ -433,23 +437,32 @@ const EXPRESSION_START: [&str; 8] = [
 const MAX_LISTED: usize = 8;
 
 impl Expected {
+    /// Makes lalrpop's expected terminal names (`"\";\""`, `IDENT`, ...) readable.
     fn new(names: &[String]) -> Expected {
-        let mut readable: Vec<&'static str> = TOKEN_ORDER
+        let mut readable: Vec<String> = TOKEN_ORDER
             .iter()
             .filter(|(raw, _)| names.iter().any(|name| name == raw))
-            .map(|&(_, readable)| readable)
+            .map(|(_, readable)| readable.to_string())
             .collect();
-        readable.dedup();
+        for name in names {
+            if !TOKEN_ORDER.iter().any(|(raw, _)| raw == name) {
+                let shown = match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
+                    Some(literal) => format!("`{literal}`"),
+                    None => name.to_lowercase(),
+                };
+                if !readable.contains(&shown) {
+                    readable.push(shown);
+                }
+            }
+        }
         if EXPRESSION_START
             .iter()
-            .all(|token| readable.contains(token))
+            .all(|token| readable.iter().any(|r| r == token))
         {
-            let first = readable
-                .iter()
-                .position(|t| EXPRESSION_START.contains(t))
-                .unwrap_or(0);
-            readable.retain(|t| !EXPRESSION_START.contains(t));
-            readable.insert(first.min(readable.len()), "expression");
+            let is_start = |r: &String| EXPRESSION_START.contains(&r.as_str());
+            let first = readable.iter().position(is_start).unwrap_or(0);
+            readable.retain(|r| !is_start(r));
+            readable.insert(first.min(readable.len()), "expression".to_string());
         }
         Expected(readable)
     }
@@ -458,9 +471,13 @@ impl Expected {
         self.0.is_empty()
     }
 
+    fn contains(&self, readable: &str) -> bool {
+        self.0.iter().any(|r| r == readable)
+    }
+
     /// Whether exactly `model` and `block` are expected: nothing has been parsed yet.
     fn is_item_start(&self) -> bool {
-        self.0.len() == 2 && self.0.contains(&"`model`") && self.0.contains(&"`block`")
+        self.0.len() == 2 && self.contains("`model`") && self.contains("`block`")
     }
 }
 
@@ -478,5 +495,59 @@ impl std::fmt::Display for Expected {
                 all.len() - (MAX_LISTED - 1)
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expected(names: &[&str]) -> String {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        Expected::new(&names).to_string()
+    }
+
+    #[test]
+    fn expected_tokens_are_readable() {
+        assert_eq!(expected(&["\";\""]), "`;`");
+        assert_eq!(expected(&["\"block\"", "\"model\""]), "`model` or `block`");
+        assert_eq!(
+            expected(&["\"+\"", "\";\"", "\"-\"", "\";\""]),
+            "one of `;`, `+`, `-`"
+        );
+        let expression = [
+            "\"(\"",
+            "\"-\"",
+            "IDENT",
+            "INT",
+            "FLOAT",
+            "STRING",
+            "\"true\"",
+            "\"false\"",
+        ];
+        assert_eq!(expected(&expression), "expression");
+        assert_eq!(
+            expected(&[&expression[..], &["\")\""]].concat()),
+            "`)` or expression"
+        );
+        // Terminals unknown to the table are still listed.
+        assert_eq!(expected(&["\"?\"", "NEW_TERMINAL"]), "`?` or new_terminal");
+        let many = [
+            "\";\"", "\",\"", "\")\"", "\"]\"", "\"}\"", "\"=\"", "\":\"", "\"+\"", "\"*\"",
+        ];
+        assert_eq!(
+            expected(&many),
+            "one of `;`, `,`, `)`, `]`, `}`, `=`, `:`, or 2 more"
+        );
+    }
+
+    #[test]
+    fn previous_token_end_skips_trivia() {
+        assert_eq!(previous_token_end(""), 0);
+        assert_eq!(previous_token_end("  // c\n"), 0);
+        assert_eq!(previous_token_end("a(x) // c;\n /* d\n */ \n"), 4);
+        assert_eq!(previous_token_end("f(\"a // b\")  "), 11);
+        assert_eq!(previous_token_end("é  "), 2);
+        assert_eq!(previous_token_end("\"é\\"), 4);
     }
 }

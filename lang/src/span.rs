@@ -3,11 +3,14 @@
 /// A half-open byte range `[start, end)` into a [`SourceFile`]'s text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Span {
+    /// The first byte.
     pub start: usize,
+    /// One past the last byte.
     pub end: usize,
 }
 
 impl Span {
+    /// The span `[start, end)`.
     pub fn new(start: usize, end: usize) -> Span {
         Span { start, end }
     }
@@ -21,11 +24,14 @@ impl Span {
 /// A named source text (the name is what diagnostics print, usually the path).
 #[derive(Debug, Clone)]
 pub struct SourceFile {
+    /// The name diagnostics print, usually the path.
     pub name: String,
+    /// The whole text.
     pub text: String,
 }
 
 impl SourceFile {
+    /// A source file named `name` holding `text`.
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> SourceFile {
         SourceFile {
             name: name.into(),

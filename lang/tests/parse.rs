@@ -313,6 +313,8 @@ fn comments_and_whitespace() {
         [1, 2]
     );
     assert_eq!(m.body.len(), 2);
+    // A byte-order mark is whitespace.
+    parse_ok("\u{feff}model m(x: [1]) { return x; }");
     // Keywords are whole words.
     let file = parse_ok("model m(x: [1]) { let model_x = x; let letx = model_x; return letx; }");
     assert_eq!(model(&file, 0).body.len(), 3);
@@ -460,6 +462,8 @@ fn error_locations() {
     let error = parse_err(source);
     assert_eq!(error.message, "invalid token `é`");
     assert_eq!(error.primary_span().map(|s| text(source, s)), Some("é"));
+    assert_eq!(parse_err(&wrap("'a'")).message, "invalid token `'`");
+    assert_eq!(parse_err(&wrap("\u{7}")).message, "invalid token `\\u{7}`");
     let rendered = error.render(Some(&SourceFile::new("dir/m.sc", source)));
     assert!(rendered.contains("dir/m.sc:1:27"), "{rendered}");
 }
