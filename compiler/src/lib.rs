@@ -8,6 +8,7 @@ pub mod dot;
 pub mod interp;
 pub mod ir;
 pub mod lower;
+pub mod memory;
 pub mod shape;
 pub mod stats;
 pub mod weights;

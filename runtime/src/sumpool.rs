@@ -1,0 +1,621 @@
+//! The running-sum algorithm for the sum-pooling of structured convolutions, with exact counts
+//! of the additions it performs.
+//!
+//! A structured convolution runs as a 3-D sum-pool — a box window over `wc` channels (within
+//! each group) × `wh` rows × `ww` columns, zero padding of height and width — followed by a
+//! small convolution. [`kernels::sumpool3d`](crate::kernels::sumpool3d) is the direct oracle
+//! (f64 accumulation); this module is the algorithm scc's optimised graph uses, written as plain
+//! reference code in **f32 arithmetic**, exactly as a compiled kernel performs it, so that
+//! compiled kernels can be checked against it bit-for-bit in structure and their cost predicted
+//! exactly by [`sumpool_running_adds`].
+//!
+//! # Algorithm
+//!
+//! The box sum is separable, so it is computed as three 1-D sliding-window passes, in the order
+//! [`Axis::PASS_ORDER`]: **width, then height, then channels**:
+//!
+//! 1. zero-pad the input `[N, C, H, W]` to `[N, C, Hp, Wp]` (`Hp = H + 2·ph`, `Wp = W + 2·pw`);
+//!    the padding is materialised, so every pass below also adds the padding zeros
+//!    ("pad, then sum");
+//! 2. **width**: every one of the `N·C·Hp` rows (padding rows included) → `[N, C, Hp, Wo]`;
+//! 3. **height**: every one of the `N·C·Wo` columns → `[N, C, Ho, Wo]`;
+//! 4. **channels**: for each batch item, group `g` and position, the line of the group's `Cg`
+//!    channels → `[N, groups·Ca, Ho, Wo]` with `Ca = Cg − wc + 1`.
+//!
+//! A pass whose window is 1 is skipped (it performs no additions).
+//!
+//! Along a line `x[0..L]` with window `w` a pass computes the `m = L − w + 1` stride-1 sums
+//!
+//! ```text
+//! out[i] = x[i] + x[i+1] + … + x[i+w−1]          if i % RESTART == 0   (w − 1 additions)
+//! out[i] = (out[i−1] + x[i+w−1]) − x[i−1]        otherwise              (2 additions)
+//! ```
+//!
+//! left to right, every operation rounded to f32. Output `i = 0` is the first anchor, so a line
+//! with `m ≤ RESTART` is one direct sum followed by running updates.
+//!
+//! **Stride** (height and width only; the channel axis always has stride 1): a pass along an
+//! axis with stride `s` computes all `m` stride-1 sums of each line — the running sum needs
+//! every one of them — and keeps `out[0], out[s], out[2s], …`, i.e. `(L − w)/s + 1` of them.
+//! Subsampling happens right after the pass, so the width pass with stride `sw` hands `Wo`
+//! columns (not `Wp − ww + 1`) to the height pass, and the channel pass only sees the `Ho·Wo`
+//! kept positions.
+//!
+//! **Channel sharing.** Each input channel's spatial sums (steps 2–3) are computed once and
+//! reused by all the (up to `wc`) output channels whose window contains it; and the channel pass
+//! computes the `Ca` output channels of a group with one running sum over the group's `Cg`
+//! channels, output channel `a + 1` being derived from output channel `a` — never one
+//! `wc`-term sum per output channel. Output channel `g·Ca + a` equals
+//! `Σ_{j<wc} input channel g·Cg + a + j`, exactly as in `sumpool3d`.
+//!
+//! # Restart (re-anchoring)
+//!
+//! A running sum adds the entering value and subtracts the leaving one, so every update adds
+//! fresh rounding errors that never cancel: after `k` updates the error has grown by up to
+//! `2k` roundings, linearly in the line length (and with a large common offset in the data the
+//! rounding is at the scale of the offset, not of the signal). Every [`RESTART`] outputs the
+//! window sum is therefore recomputed from scratch. Let `u = 2⁻²⁴` (f32 unit roundoff) and `M`
+//! bound the magnitude of every intermediate of a pass (`M ≲ (w + 1)·max|x|`). An output `k`
+//! updates after its anchor results from `(w − 1) + 2k` roundings, each `≤ u·M`, and addition
+//! carries earlier errors through unchanged, so with `k ≤ RESTART − 1`
+//!
+//! ```text
+//! |computed − exact| ≤ (w − 1 + 2·(RESTART − 1))·u·M     per pass, whatever the line length
+//! ```
+//!
+//! (a later pass sums `w` of these values, adding their errors to its own). `RESTART = 64`
+//! bounds that to `(w + 125)` roundings — about `7.6·10⁻⁶·M` for `w = 3` — while a restart
+//! costs only `w − 3` more additions than the update it replaces, an overhead of
+//! `(w − 3)/(2·64)` of the pass's additions (under 2 % for `w ≤ 5`). It is a power of two, so a
+//! vectorised or tiled kernel can align restarts with its blocks.
+//!
+//! # Addition count
+//!
+//! For one line of length `L` and window `w` (`1 ≤ w ≤ L`), with `m = L − w + 1` outputs and
+//! `r = ⌈m / RESTART⌉` anchors ([`running_sum_adds`]):
+//!
+//! ```text
+//! A(L, w) = 0                              if w = 1
+//! A(L, w) = r·(w − 1) + 2·(m − r)          otherwise
+//! ```
+//!
+//! and for an input `[N, C, H, W]` ([`sumpool_running_adds`]), with `Hp = H + 2·ph`,
+//! `Wp = W + 2·pw`, `Ho = (Hp − wh)/sh + 1`, `Wo = (Wp − ww)/sw + 1`, `Cg = C / groups`:
+//!
+//! ```text
+//! adds = N·C·Hp·A(Wp, ww)           width pass
+//!      + N·C·Wo·A(Hp, wh)           height pass
+//!      + N·groups·Ho·Wo·A(Cg, wc)   channel pass
+//! ```
+//!
+//! Additions and subtractions are counted alike; padding zeros are counted as operands like any
+//! other value. The kernel routes every f32 addition and subtraction through one counting helper,
+//! and the tests check that its tally equals this formula. The naive count
+//! ([`sumpool_direct_adds`]) is `output elements × (wc·wh·ww − 1)`. Note that a running pass
+//! only saves work for `w > 3`: for `w = 2` it performs two additions per output where a direct
+//! sum performs one, for `w = 3` as many.
+//!
+//! # Preconditions
+//! As in [`kernels`](crate::kernels): shapes and parameters that the compiler's checks rule out
+//! (see [`SumPoolSpec::output_shape`]) are caught by `assert!`s naming the function and the
+//! offending values.
+
+use crate::tensor::Tensor;
+
+/// Number of outputs after which a running sum is re-anchored (recomputed from scratch) to bound
+/// the accumulated f32 rounding error; see the [module documentation](self#restart-re-anchoring).
+pub const RESTART: usize = 64;
+
+/// An axis of the 3-D sum-pool window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Axis {
+    /// The last axis (columns, `W`).
+    Width,
+    /// The third axis (rows, `H`).
+    Height,
+    /// The channel axis (`C`), pooled within each group.
+    Channel,
+}
+
+impl Axis {
+    /// The order in which [`sumpool_running`] runs its passes: width, then height, then channels.
+    pub const PASS_ORDER: [Axis; 3] = [Axis::Width, Axis::Height, Axis::Channel];
+}
+
+/// A 3-D sum-pool: `groups` channel groups, a `window` of `(channels, height, width)`, zero
+/// padding `pad = (ph, pw)` of height and width, and a `stride = (sh, sw)` on height and width
+/// (the channel axis always has stride 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SumPoolSpec {
+    /// Number of channel groups, at least 1 and dividing the input's channels.
+    pub groups: usize,
+    /// Window `(wc, wh, ww)`: channels (within a group) × rows × columns, each at least 1.
+    pub window: (usize, usize, usize),
+    /// Zero padding `(ph, pw)` added on both sides of the height and width axes.
+    pub pad: (usize, usize),
+    /// Step `(sh, sw)` between output rows and columns, each at least 1.
+    pub stride: (usize, usize),
+}
+
+/// The sizes [`sumpool_running`] works with, derived and checked once.
+#[derive(Clone, Copy, Debug)]
+struct Geometry {
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    /// Channels per group.
+    cg: usize,
+    /// Output channels per group, `cg - wc + 1`.
+    ca: usize,
+    /// Padded height and width.
+    hp: usize,
+    wp: usize,
+    /// Output height and width (after striding).
+    ho: usize,
+    wo: usize,
+}
+
+impl SumPoolSpec {
+    /// Checks the spec against an input shape and derives every size, or panics naming `what`.
+    #[track_caller]
+    fn geometry(&self, input: &[usize], what: &str) -> Geometry {
+        let [n, c, h, w] = *input else {
+            panic!("{what}: expected a rank-4 [N, C, H, W] input, got shape {input:?}");
+        };
+        let groups = self.groups;
+        assert!(
+            groups >= 1 && c % groups == 0,
+            "{what}: groups={groups} does not divide the {c} channels of {input:?}"
+        );
+        let cg = c / groups;
+        let (wc, wh, ww) = self.window;
+        let (ph, pw) = self.pad;
+        let (sh, sw) = self.stride;
+        let (hp, wp) = (h + 2 * ph, w + 2 * pw);
+        assert!(
+            (1..=cg).contains(&wc) && (1..=hp).contains(&wh) && (1..=wp).contains(&ww),
+            "{what}: window {:?} does not fit {cg} channels per group and padded size {hp}x{wp} \
+             (input {input:?}, pad {:?})",
+            self.window,
+            self.pad
+        );
+        assert!(
+            sh >= 1 && sw >= 1,
+            "{what}: stride {:?} must be at least 1 on both axes",
+            self.stride
+        );
+        Geometry {
+            n,
+            c,
+            h,
+            w,
+            cg,
+            ca: cg - wc + 1,
+            hp,
+            wp,
+            ho: (hp - wh) / sh + 1,
+            wo: (wp - ww) / sw + 1,
+        }
+    }
+
+    /// The output shape for an input `[N, C, H, W]`:
+    /// `[N, groups·(Cg − wc + 1), (H + 2·ph − wh)/sh + 1, (W + 2·pw − ww)/sw + 1]` with
+    /// `Cg = C / groups` (integer division rounding down, as in PyTorch).
+    ///
+    /// Panics unless `input` has rank 4, `groups >= 1` divides `C`, `1 <= wc <= Cg`,
+    /// `1 <= wh <= H + 2·ph`, `1 <= ww <= W + 2·pw` and both strides are at least 1. These are
+    /// the preconditions of every function of this module taking a spec.
+    #[track_caller]
+    pub fn output_shape(&self, input: &[usize]) -> Vec<usize> {
+        let g = self.geometry(input, "SumPoolSpec::output_shape");
+        vec![g.n, self.groups * g.ca, g.ho, g.wo]
+    }
+}
+
+/// Tally of the f32 additions and subtractions performed. Every f32 `+` and `−` of this module's
+/// kernels goes through it, so its count is the kernels' actual work.
+#[derive(Debug, Default)]
+struct AddCounter(u64);
+
+impl AddCounter {
+    /// `a + b`, counted.
+    fn add(&mut self, a: f32, b: f32) -> f32 {
+        self.0 += 1;
+        a + b
+    }
+
+    /// `a − b`, counted.
+    fn sub(&mut self, a: f32, b: f32) -> f32 {
+        self.0 += 1;
+        a - b
+    }
+}
+
+/// The stride-1 window sums of `line` (window `window`, re-anchored every `restart` outputs) into
+/// `out`, which has length `line.len() - window + 1`.
+fn running_sums(
+    line: &[f32],
+    window: usize,
+    restart: usize,
+    out: &mut [f32],
+    adds: &mut AddCounter,
+) {
+    debug_assert!(window >= 1 && restart >= 1 && out.len() + window == line.len() + 1);
+    for i in 0..out.len() {
+        out[i] = if i % restart == 0 {
+            // Anchor: the window summed from scratch, left to right.
+            line[i + 1..i + window]
+                .iter()
+                .fold(line[i], |s, &v| adds.add(s, v))
+        } else {
+            // Running update: add the value entering the window, subtract the one leaving it.
+            let s = adds.add(out[i - 1], line[i + window - 1]);
+            adds.sub(s, line[i - 1])
+        };
+    }
+}
+
+/// One pass along the middle axis of `data`, viewed as `[outer, len, inner]` (row-major): the
+/// sliding-window sums of every line `data[o, .., j]` with `window`, keeping every `stride`-th,
+/// giving `[outer, (len - window)/stride + 1, inner]`. A window of 1 only subsamples (no
+/// additions).
+fn slide_axis(
+    data: &[f32],
+    (outer, len, inner): (usize, usize, usize),
+    window: usize,
+    stride: usize,
+    adds: &mut AddCounter,
+) -> Vec<f32> {
+    debug_assert_eq!(data.len(), outer * len * inner);
+    debug_assert!((1..=len).contains(&window) && stride >= 1);
+    let full = len - window + 1;
+    let kept = (len - window) / stride + 1;
+    let mut out = vec![0.0f32; outer * kept * inner];
+    let mut line = vec![0.0f32; len];
+    let mut sums = vec![0.0f32; full];
+    for o in 0..outer {
+        for j in 0..inner {
+            for (k, v) in line.iter_mut().enumerate() {
+                *v = data[(o * len + k) * inner + j];
+            }
+            if window == 1 {
+                sums.copy_from_slice(&line);
+            } else {
+                running_sums(&line, window, RESTART, &mut sums, adds);
+            }
+            for (q, &v) in sums.iter().step_by(stride).enumerate() {
+                out[(o * kept + q) * inner + j] = v;
+            }
+        }
+    }
+    out
+}
+
+/// [`sumpool_running`], also returning the number of f32 additions and subtractions performed.
+pub(crate) fn sumpool_running_counted(x: &Tensor, spec: &SumPoolSpec) -> (Tensor, u64) {
+    let g = spec.geometry(x.shape(), "sumpool_running");
+    let (wc, wh, ww) = spec.window;
+    let (ph, pw) = spec.pad;
+    let (sh, sw) = spec.stride;
+    let mut adds = AddCounter::default();
+
+    // Zero padding: [N*C, H, W] -> [N*C, Hp, Wp].
+    let mut padded = vec![0.0f32; g.n * g.c * g.hp * g.wp];
+    if g.h * g.w > 0 {
+        for (dst, src) in padded
+            .chunks_exact_mut(g.hp * g.wp)
+            .zip(x.data().chunks_exact(g.h * g.w))
+        {
+            for (y, row) in src.chunks_exact(g.w).enumerate() {
+                dst[(y + ph) * g.wp + pw..][..g.w].copy_from_slice(row);
+            }
+        }
+    }
+    // Width: [N*C*Hp, Wp] -> [N*C*Hp, Wo].
+    let rows = slide_axis(&padded, (g.n * g.c * g.hp, g.wp, 1), ww, sw, &mut adds);
+    // Height: [N*C, Hp, Wo] -> [N*C, Ho, Wo].
+    let cols = slide_axis(&rows, (g.n * g.c, g.hp, g.wo), wh, sh, &mut adds);
+    // Channels, within each group: [N*groups, Cg, Ho*Wo] -> [N*groups, Ca, Ho*Wo].
+    let out = slide_axis(
+        &cols,
+        (g.n * spec.groups, g.cg, g.ho * g.wo),
+        wc,
+        1,
+        &mut adds,
+    );
+    let shape = [g.n, spec.groups * g.ca, g.ho, g.wo];
+    (Tensor::from_vec(shape, out), adds.0)
+}
+
+/// The 3-D sum-pool of `x` (`[N, C, H, W]`) by the running-sum algorithm of the
+/// [module documentation](self): zero-pad, then separable stride-1 sliding-window sums along
+/// width, height and channels (within each group), each re-anchored every [`RESTART`] outputs
+/// and subsampled by the stride right after its pass, all in f32.
+///
+/// Returns `[N, groups·Ca, Ho, Wo]` ([`SumPoolSpec::output_shape`]); output channel `g·Ca + a`
+/// at `(y, x)` is `Σ input[g·Cg + a + j, y·sh + dy − ph, x·sw + dx − pw]` over `j < wc`,
+/// `dy < wh`, `dx < ww` (zero outside the input). For stride `(1, 1)` this equals
+/// [`kernels::sumpool3d`](crate::kernels::sumpool3d)`(x, groups, window, pad)` up to f32
+/// rounding (bounded in the module documentation); for larger strides it equals that result
+/// with every `sh`-th row and `sw`-th column kept. It performs exactly
+/// [`sumpool_running_adds`]`(x.shape(), spec)` f32 additions and subtractions.
+///
+/// Panics under the conditions listed in [`SumPoolSpec::output_shape`].
+pub fn sumpool_running(x: &Tensor, spec: &SumPoolSpec) -> Tensor {
+    sumpool_running_counted(x, spec).0
+}
+
+/// The number of f32 additions and subtractions one running-sum pass performs on a line of
+/// length `len` with window `window`: 0 if `window == 1`, else `r·(window − 1) + 2·(m − r)`
+/// with `m = len − window + 1` outputs and `r = ⌈m / RESTART⌉` anchors. (Strides do not change
+/// it: all `m` stride-1 sums are computed.)
+///
+/// Panics unless `1 <= window <= len`.
+#[track_caller]
+pub fn running_sum_adds(len: usize, window: usize) -> u64 {
+    assert!(
+        (1..=len).contains(&window),
+        "running_sum_adds: window {window} does not fit a line of length {len}"
+    );
+    if window == 1 {
+        return 0;
+    }
+    let m = (len - window + 1) as u64;
+    let r = m.div_ceil(RESTART as u64);
+    r * (window as u64 - 1) + 2 * (m - r)
+}
+
+/// The number of f32 additions and subtractions the pass of [`sumpool_running`] along `axis`
+/// performs for an input of shape `input` ([`SumPoolSpec::output_shape`] for the notation):
+/// `N·C·Hp·A(Wp, ww)` for [`Axis::Width`], `N·C·Wo·A(Hp, wh)` for [`Axis::Height`] and
+/// `N·groups·Ho·Wo·A(Cg, wc)` for [`Axis::Channel`], where `A` is [`running_sum_adds`].
+///
+/// Panics under the conditions listed in [`SumPoolSpec::output_shape`].
+#[track_caller]
+pub fn sumpool_running_adds_along(input: &[usize], spec: &SumPoolSpec, axis: Axis) -> u64 {
+    let g = spec.geometry(input, "sumpool_running_adds_along");
+    let (wc, wh, ww) = spec.window;
+    let (lines, line_adds) = match axis {
+        Axis::Width => (g.n * g.c * g.hp, running_sum_adds(g.wp, ww)),
+        Axis::Height => (g.n * g.c * g.wo, running_sum_adds(g.hp, wh)),
+        Axis::Channel => (
+            g.n * spec.groups * g.ho * g.wo,
+            running_sum_adds(g.cg, wc),
+        ),
+    };
+    lines as u64 * line_adds
+}
+
+/// The exact number of f32 additions and subtractions [`sumpool_running`] performs for an input
+/// of shape `input`: the sum over the three axes of [`sumpool_running_adds_along`], i.e.
+///
+/// ```text
+/// N·C·Hp·A(Wp, ww) + N·C·Wo·A(Hp, wh) + N·groups·Ho·Wo·A(Cg, wc)
+/// ```
+///
+/// with `A` = [`running_sum_adds`]. Restarts and additions of padding zeros are included.
+///
+/// Panics under the conditions listed in [`SumPoolSpec::output_shape`].
+#[track_caller]
+pub fn sumpool_running_adds(input: &[usize], spec: &SumPoolSpec) -> u64 {
+    Axis::PASS_ORDER
+        .iter()
+        .map(|&axis| sumpool_running_adds_along(input, spec, axis))
+        .sum()
+}
+
+/// The number of additions of the naive sum-pool, for comparison with [`sumpool_running_adds`]:
+/// every output element summed directly from its `wc·wh·ww` inputs (padding zeros included),
+/// `output elements × (wc·wh·ww − 1)`.
+///
+/// Panics under the conditions listed in [`SumPoolSpec::output_shape`].
+#[track_caller]
+pub fn sumpool_direct_adds(input: &[usize], spec: &SumPoolSpec) -> u64 {
+    let g = spec.geometry(input, "sumpool_direct_adds");
+    let (wc, wh, ww) = spec.window;
+    let outputs = (g.n * spec.groups * g.ca * g.ho * g.wo) as u64;
+    outputs * (wc * wh * ww - 1) as u64
+}
+
+/// [`sumpool_features_running`], also returning the number of f32 additions and subtractions
+/// performed.
+pub(crate) fn sumpool_features_running_counted(x: &Tensor, window: usize) -> (Tensor, u64) {
+    let [n, f] = *x.shape() else {
+        panic!(
+            "sumpool_features_running: expected a rank-2 [N, F] tensor, got shape {:?}",
+            x.shape()
+        );
+    };
+    assert!(
+        (1..=f).contains(&window),
+        "sumpool_features_running: window {window} does not fit {f} features"
+    );
+    let mut adds = AddCounter::default();
+    let out = slide_axis(x.data(), (n, f, 1), window, 1, &mut adds);
+    (Tensor::from_vec([n, f - window + 1], out), adds.0)
+}
+
+/// The 1-D sum-pool of structured linear layers by the running-sum scheme of
+/// [`sumpool_running`] (f32, re-anchored every [`RESTART`] outputs): `x` is `[N, F]` and
+/// `out[n, a] = Σ_{j<window} x[n, a + j]`, giving `[N, F − window + 1]`.
+///
+/// Equals [`kernels::sumpool_features`](crate::kernels::sumpool_features) up to f32 rounding
+/// and performs exactly [`sumpool_features_adds`]`(N, F, window)` additions and subtractions.
+///
+/// Panics unless `x` has rank 2 and `1 <= window <= F`.
+pub fn sumpool_features_running(x: &Tensor, window: usize) -> Tensor {
+    sumpool_features_running_counted(x, window).0
+}
+
+/// The exact number of f32 additions and subtractions [`sumpool_features_running`] performs on
+/// a `[batch, features]` input: `batch · A(features, window)` with `A` = [`running_sum_adds`].
+///
+/// Panics unless `1 <= window <= features`.
+#[track_caller]
+pub fn sumpool_features_adds(batch: usize, features: usize, window: usize) -> u64 {
+    assert!(
+        (1..=features).contains(&window),
+        "sumpool_features_adds: window {window} does not fit {features} features"
+    );
+    batch as u64 * running_sum_adds(features, window)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::{sumpool_features, sumpool3d};
+    use crate::random::WeightRng;
+    use proptest::prelude::*;
+
+    /// The exact window sums of `line`, in f64.
+    fn exact_sums(line: &[f32], window: usize) -> Vec<f64> {
+        line.windows(window)
+            .map(|w| w.iter().map(|&v| f64::from(v)).sum())
+            .collect()
+    }
+
+    #[test]
+    fn running_sums_hand_computed() {
+        let line = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let mut out = [0.0; 3];
+        let mut adds = AddCounter::default();
+        running_sums(&line, 3, RESTART, &mut out, &mut adds);
+        assert_eq!(out, [6.0, 9.0, 12.0]);
+        assert_eq!(adds.0, 2 + 2 + 2); // anchor (2) + two updates (2 each)
+        assert_eq!(adds.0, running_sum_adds(5, 3));
+
+        // Restart every 2 outputs: anchors at 0 and 2 (1 add each), updates at 1 and 3.
+        let line = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let mut out = [0.0; 4];
+        let mut adds = AddCounter::default();
+        running_sums(&line, 2, 2, &mut out, &mut adds);
+        assert_eq!(out, [3.0, 5.0, 7.0, 9.0]);
+        assert_eq!(adds.0, 1 + 2 + 1 + 2);
+    }
+
+    #[test]
+    fn running_sum_adds_at_restart_boundaries() {
+        // m outputs: ceil(m/64) anchors of (w-1) adds, the rest 2 adds.
+        assert_eq!(running_sum_adds(7, 1), 0);
+        assert_eq!(running_sum_adds(3, 3), 2); // one output, one anchor
+        assert_eq!(running_sum_adds(66, 3), 2 + 2 * 63); // m = 64: one anchor
+        assert_eq!(running_sum_adds(67, 3), 2 * 2 + 2 * 63); // m = 65: two anchors
+        assert_eq!(running_sum_adds(132, 5), 2 * 4 + 2 * 126); // m = 128
+        assert_eq!(running_sum_adds(133, 5), 3 * 4 + 2 * 126); // m = 129
+    }
+
+    #[test]
+    fn restart_bounds_the_error_of_long_lines() {
+        // A long line with a large offset: without re-anchoring the error keeps growing.
+        let len = 1 << 16;
+        let window = 3;
+        let line = WeightRng::new(7).uniform_range([len], 99.0, 101.0).into_data();
+        let exact = exact_sums(&line, window);
+        let max_err = |restart| {
+            let mut out = vec![0.0; len - window + 1];
+            running_sums(&line, window, restart, &mut out, &mut AddCounter::default());
+            out.iter()
+                .zip(&exact)
+                .map(|(&a, &b)| (f64::from(a) - b).abs())
+                .fold(0.0f64, f64::max)
+        };
+        let restarted = max_err(RESTART);
+        let unrestarted = max_err(usize::MAX);
+        // The documented bound: (w - 1 + 2(RESTART - 1)) roundings of at most u·M each, with M
+        // bounding every intermediate ((w + 1)·max|x|, plus slack for accumulated error).
+        let m = (window as f64 + 1.0) * 101.0 * 1.01;
+        let bound = (window - 1 + 2 * (RESTART - 1)) as f64 * f64::from(f32::EPSILON / 2.0) * m;
+        assert!(restarted <= bound, "restarted error {restarted} > bound {bound}");
+        assert!(
+            unrestarted > restarted,
+            "unrestarted error {unrestarted} <= restarted error {restarted}"
+        );
+    }
+
+    #[test]
+    fn hand_computed_small_case() {
+        // [1, 2, 2, 3] in 1 group, window (2, 1, 2), no padding: adjacent channels × columns.
+        #[rustfmt::skip]
+        let x = Tensor::from_vec([1, 2, 2, 3], vec![
+            1., 2., 3.,
+            4., 5., 6.,
+            10., 20., 30.,
+            40., 50., 60.,
+        ]);
+        let spec = SumPoolSpec {
+            groups: 1,
+            window: (2, 1, 2),
+            pad: (0, 0),
+            stride: (1, 1),
+        };
+        let (y, adds) = sumpool_running_counted(&x, &spec);
+        assert_eq!(y.shape(), &[1, 1, 2, 2]);
+        assert_eq!(y.data(), &[33., 55., 99., 121.]);
+        // Width: 4 rows of length 3, window 2: 1 + 2 adds. Height skipped. Channels: 4 lines of
+        // length 2, window 2: 1 add.
+        assert_eq!(adds, 4 * 3 + 4);
+        assert_eq!(adds, sumpool_running_adds(x.shape(), &spec));
+        assert_eq!(sumpool_direct_adds(x.shape(), &spec), 4 * 3);
+    }
+
+    #[test]
+    fn features_match_reference_and_count() {
+        let x = WeightRng::new(3).uniform([3, 300], 1.0);
+        for window in [1, 2, 5, 300] {
+            let (y, adds) = sumpool_features_running_counted(&x, window);
+            let want = sumpool_features(&x, window);
+            assert!(y.max_abs_diff(&want) <= 1e-5 * window as f32);
+            assert_eq!(adds, sumpool_features_adds(3, 300, window));
+        }
+    }
+
+    fn spec_and_input() -> impl Strategy<Value = (Vec<usize>, SumPoolSpec, u64)> {
+        (
+            (1usize..=2, 1usize..=3, 1usize..=8),
+            (1usize..=4, 1usize..=4, 0usize..=2, 0usize..=2, 1usize..=3, 1usize..=3),
+            (0usize..=80, 0usize..=20, any::<u64>()),
+        )
+            .prop_flat_map(|((n, groups, cg), (wh, ww, ph, pw, sh, sw), (w, h, seed))| {
+                (1..=cg).prop_map(move |wc| {
+                    let h = h.max(wh.saturating_sub(2 * ph));
+                    let w = w.max(ww.saturating_sub(2 * pw));
+                    let spec = SumPoolSpec {
+                        groups,
+                        window: (wc, wh, ww),
+                        pad: (ph, pw),
+                        stride: (sh, sw),
+                    };
+                    (vec![n, groups * cg, h, w], spec, seed)
+                })
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The closed-form count equals the additions actually performed, including restarts
+        /// (widths up to 80 cross the 64-output boundary).
+        #[test]
+        fn counter_matches_formula((shape, spec, seed) in spec_and_input()) {
+            let x = WeightRng::new(seed).uniform(shape.as_slice(), 1.0);
+            let (y, adds) = sumpool_running_counted(&x, &spec);
+            prop_assert_eq!(adds, sumpool_running_adds(&shape, &spec));
+            prop_assert_eq!(y.shape(), spec.output_shape(&shape).as_slice());
+            if spec.stride == (1, 1) {
+                let want = sumpool3d(&x, spec.groups, spec.window, spec.pad);
+                let (wc, wh, ww) = spec.window;
+                let tol = 1e-5 * want.max_abs().max(1.0) * (wc * wh * ww) as f32;
+                prop_assert!(y.max_abs_diff(&want) <= tol);
+            }
+        }
+
+        #[test]
+        fn features_counter_matches_formula(n in 0usize..3, f in 1usize..200, w in 1usize..10) {
+            let w = w.min(f);
+            let x = WeightRng::new(f as u64).uniform([n, f], 1.0);
+            let (_, adds) = sumpool_features_running_counted(&x, w);
+            prop_assert_eq!(adds, sumpool_features_adds(n, f, w));
+        }
+    }
+}
