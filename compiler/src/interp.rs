@@ -6,12 +6,17 @@
 //! `alpha` (never through a composed dense kernel). Every intermediate is freed after
 //! its last use.
 
-use crate::ir::{Graph, NodeId, Op, format_shape};
-use crate::weights::Weights;
+use crate::ir::{
+    EpilogueStep, Graph, NodeId, Op, ParamId, ParamValue, SumPoolAlgorithm, UpsampleMode,
+    format_shape,
+};
+use crate::weights::{self, Weights};
 use scc_runtime::Tensor;
 use scc_runtime::kernels::{self, Conv2dParams, Pool2dParams};
 use scc_runtime::structure;
+use scc_runtime::sumpool::{self, SumPoolSpec};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RunError {
@@ -67,6 +72,61 @@ pub fn check_inputs(graph: &Graph, inputs: &BTreeMap<String, Tensor>) -> Result<
     Ok(())
 }
 
+/// Parameter values of one graph, resolved from bound weights on first use: external
+/// parameters by name, derived ones by evaluating their weight arithmetic.
+pub struct ParamCache<'w> {
+    weights: &'w Weights,
+    values: Vec<Option<Arc<Tensor>>>,
+}
+
+impl<'w> ParamCache<'w> {
+    pub fn new(graph: &Graph, weights: &'w Weights) -> ParamCache<'w> {
+        ParamCache {
+            weights,
+            values: vec![None; graph.param_ids().count()],
+        }
+    }
+
+    /// The value of `id`.
+    pub fn get(&mut self, graph: &Graph, id: ParamId) -> Result<Arc<Tensor>, RunError> {
+        if let Some(value) = &self.values[id.index()] {
+            return Ok(value.clone());
+        }
+        let param = graph.param(id);
+        let value = match &param.value {
+            ParamValue::External => Arc::new(
+                self.weights
+                    .get(&param.name)
+                    .ok_or_else(|| RunError::MissingWeight {
+                        name: param.name.clone(),
+                    })?
+                    .clone(),
+            ),
+            ParamValue::Constant(t) => t.clone(),
+            ParamValue::Derived(expr) => {
+                let mut operands = HashMap::new();
+                for operand in expr.operands() {
+                    operands.insert(operand, self.get(graph, operand)?);
+                }
+                Arc::new(weights::derive(expr, &|p| operands[&p].as_ref()))
+            }
+        };
+        self.values[id.index()] = Some(value.clone());
+        Ok(value)
+    }
+
+    /// The values of a node's parameters, in order.
+    pub fn node_params(&mut self, graph: &Graph, id: NodeId) -> Result<Vec<Arc<Tensor>>, RunError> {
+        graph
+            .node(id)
+            .params
+            .clone()
+            .into_iter()
+            .map(|p| self.get(graph, p))
+            .collect()
+    }
+}
+
 /// Runs the graph on `inputs` (by input name); returns the outputs in `return` order.
 pub fn run(
     graph: &Graph,
@@ -74,6 +134,7 @@ pub fn run(
     inputs: &BTreeMap<String, Tensor>,
 ) -> Result<Vec<(String, Tensor)>, RunError> {
     check_inputs(graph, inputs)?;
+    let mut params = ParamCache::new(graph, weights);
     let order = graph.topological_order();
     let mut remaining_uses: HashMap<NodeId, usize> = HashMap::new();
     for &id in &order {
@@ -87,9 +148,11 @@ pub fn run(
     let mut values: HashMap<NodeId, Tensor> = HashMap::new();
     for id in order {
         let operands = graph.operands(id);
+        let node_params = params.node_params(graph, id)?;
         let result = {
             let args: Vec<&Tensor> = operands.iter().map(|o| &values[o]).collect();
-            eval_node(graph, id, &args, weights, inputs)?
+            let param_refs: Vec<&Tensor> = node_params.iter().map(|p| p.as_ref()).collect();
+            eval_node(graph, id, &args, &param_refs, inputs)
         };
         debug_assert_eq!(
             result.shape(),
@@ -117,69 +180,68 @@ pub fn run(
         .collect())
 }
 
-fn weight<'w>(
-    weights: &'w Weights,
-    graph: &Graph,
-    id: NodeId,
-    suffix: &str,
-) -> Result<&'w Tensor, RunError> {
-    let path = graph.node(id).weight_path.as_deref().unwrap_or_default();
-    let name = format!("{path}.{suffix}");
-    weights.get(&name).ok_or(RunError::MissingWeight { name })
+fn apply_epilogue(mut value: Tensor, steps: &[EpilogueStep], extra: &[&Tensor]) -> Tensor {
+    let mut residuals = extra.iter();
+    for step in steps {
+        value = match step {
+            EpilogueStep::Activation(act) => kernels::activation(&value, *act),
+            EpilogueStep::Residual => kernels::add(
+                &value,
+                residuals.next().expect("a residual operand per step"),
+            ),
+        };
+    }
+    value
 }
 
-/// Evaluates one node on its operand values.
+/// Evaluates one node on its operand values and parameter values (in `Node::params` order).
 pub fn eval_node(
     graph: &Graph,
     id: NodeId,
     args: &[&Tensor],
-    weights: &Weights,
+    params: &[&Tensor],
     inputs: &BTreeMap<String, Tensor>,
-) -> Result<Tensor, RunError> {
+) -> Tensor {
     let node = graph.node(id);
-    let w = |suffix: &str| weight(weights, graph, id, suffix);
-    Ok(match &node.op {
+    let bias = |present: bool| if present { Some(params[1]) } else { None };
+    match &node.op {
         Op::Input { index } => inputs[&graph.inputs()[*index].0].clone(),
         Op::Conv2d(a) => {
-            let bias = if a.bias { Some(w("bias")?) } else { None };
-            let params = Conv2dParams {
+            let conv = Conv2dParams {
                 stride: a.stride,
                 pad: a.pad,
                 dilation: a.dilation,
                 groups: a.groups,
             };
-            kernels::conv2d(args[0], w("weight")?, bias, &params)
+            let value = kernels::conv2d(args[0], params[0], bias(a.bias), &conv);
+            apply_epilogue(value, &a.epilogue, &args[1..])
         }
         Op::StructuredConv2d(a) => {
             let cg = args[0].shape()[1] / a.groups;
             let window = structure::structure_box(cg, a.c, a.kernel.0, a.n.0, a.kernel.1, a.n.1);
             let pooled = kernels::sumpool3d(args[0], a.groups, window, a.pad);
-            let bias = if a.bias { Some(w("bias")?) } else { None };
-            let params = Conv2dParams {
+            let conv = Conv2dParams {
                 stride: a.stride,
                 pad: (0, 0),
                 dilation: (1, 1),
                 groups: a.groups,
             };
-            kernels::conv2d(&pooled, w("alpha")?, bias, &params)
+            kernels::conv2d(&pooled, params[0], bias(a.bias), &conv)
         }
-        Op::Linear { bias, .. } => {
-            let bias = if *bias { Some(w("bias")?) } else { None };
-            kernels::linear(args[0], w("weight")?, bias)
-        }
-        Op::StructuredLinear { c, bias, .. } => {
-            let pooled = kernels::sumpool_features(args[0], args[0].shape()[1] - c + 1);
-            let bias = if *bias { Some(w("bias")?) } else { None };
-            kernels::linear(&pooled, w("alpha")?, bias)
-        }
-        Op::BatchNorm { eps } => kernels::batchnorm(
-            args[0],
-            w("weight")?,
-            w("bias")?,
-            w("running_mean")?,
-            w("running_var")?,
-            *eps,
+        Op::Linear(a) => apply_epilogue(
+            kernels::linear(args[0], params[0], bias(a.bias)),
+            &a.epilogue,
+            &args[1..],
         ),
+        Op::StructuredLinear {
+            c, bias: has_bias, ..
+        } => {
+            let pooled = kernels::sumpool_features(args[0], args[0].shape()[1] - c + 1);
+            kernels::linear(&pooled, params[0], bias(*has_bias))
+        }
+        Op::BatchNorm { eps } => {
+            kernels::batchnorm(args[0], params[0], params[1], params[2], params[3], *eps)
+        }
         Op::Activation(act) => kernels::activation(args[0], *act),
         Op::MaxPool(p) => kernels::maxpool2d(args[0], &pool_params(p)),
         Op::AvgPool(p) => kernels::avgpool2d(args[0], &pool_params(p)),
@@ -189,12 +251,47 @@ pub fn eval_node(
         Op::Softmax => kernels::softmax_dim1(args[0]),
         Op::Concat => kernels::concat_dim1(args),
         Op::Upsample { scale, mode } => match mode {
-            crate::ir::UpsampleMode::Nearest => kernels::upsample_nearest(args[0], *scale),
-            crate::ir::UpsampleMode::Bilinear => kernels::upsample_bilinear(args[0], *scale),
+            UpsampleMode::Nearest => kernels::upsample_nearest(args[0], *scale),
+            UpsampleMode::Bilinear => kernels::upsample_bilinear(args[0], *scale),
         },
         Op::Add => kernels::add(args[0], args[1]),
         Op::Mul => kernels::mul(args[0], args[1]),
-    })
+        Op::SumPool3d(a) => {
+            let spec = SumPoolSpec {
+                groups: a.groups,
+                window: a.window,
+                pad: a.pad,
+                stride: a.stride,
+            };
+            match a.algorithm {
+                SumPoolAlgorithm::RunningSum => sumpool::sumpool_running(args[0], &spec),
+                SumPoolAlgorithm::Direct => {
+                    let full = kernels::sumpool3d(args[0], a.groups, a.window, a.pad);
+                    subsample(&full, a.stride)
+                }
+            }
+        }
+        Op::SumPoolFeatures { window } => kernels::sumpool_features(args[0], *window),
+    }
+}
+
+/// Keeps every `stride`-th row and column of a rank-4 tensor.
+fn subsample(x: &Tensor, stride: (usize, usize)) -> Tensor {
+    if stride == (1, 1) {
+        return x.clone();
+    }
+    let s = x.shape();
+    let (n, c, h, w) = (s[0], s[1], s[2], s[3]);
+    let (oh, ow) = ((h - 1) / stride.0 + 1, (w - 1) / stride.1 + 1);
+    let mut out = Vec::with_capacity(n * c * oh * ow);
+    for plane in x.data().chunks(h * w) {
+        for y in 0..oh {
+            for xx in 0..ow {
+                out.push(plane[y * stride.0 * w + xx * stride.1]);
+            }
+        }
+    }
+    Tensor::new(vec![n, c, oh, ow], out).expect("subsampled shape")
 }
 
 fn pool_params(p: &crate::ir::PoolAttrs) -> Pool2dParams {

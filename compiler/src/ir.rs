@@ -5,16 +5,21 @@
 //! the operand position, so `inputs(id)` is ordered. Nodes are addressed by [`NodeId`],
 //! a typed wrapper over petgraph's index, never by raw indices.
 //!
-//! Weights are not in the graph: a node with weights names them by its
-//! [`Node::weight_path`] (`<path>.<suffix>`, the rule of LANGUAGE.md), and
-//! [`crate::weights::WeightSpec`] lists what every node needs.
+//! Weights are entries of the graph's parameter table ([`Param`], addressed by
+//! [`ParamId`]) that nodes list in [`Node::params`]. A parameter is external (read from
+//! the weights file under its name, `<path>.<suffix>` by LANGUAGE.md's rule), derived by
+//! compile-time weight arithmetic from other parameters, or a constant.
 
 use petgraph::Direction;
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use petgraph::visit::{EdgeRef, NodeIndexable};
 use scc_lang::Span;
+use scc_runtime::Tensor;
 use scc_runtime::kernels::Activation;
 use std::fmt;
+use std::sync::Arc;
+
+pub use crate::weights::WeightRole;
 
 /// A concrete tensor shape (rank 2 `[N, F]` or rank 4 `[N, C, H, W]`).
 pub type Shape = Vec<usize>;
@@ -39,6 +44,91 @@ impl fmt::Display for NodeId {
     }
 }
 
+/// Typed handle of a parameter (weight tensor) in a [`Graph`]'s parameter table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ParamId(usize);
+
+impl ParamId {
+    pub fn index(self) -> usize {
+        self.0
+    }
+}
+
+impl fmt::Display for ParamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "$%{}", self.0)
+    }
+}
+
+/// A weight tensor a graph reads.
+#[derive(Debug, Clone)]
+pub struct Param {
+    /// The weight name (`layer1.conv1.alpha`) for external params; a descriptive name otherwise.
+    pub name: String,
+    pub shape: Shape,
+    pub role: WeightRole,
+    pub value: ParamValue,
+}
+
+/// Where a parameter's value comes from.
+#[derive(Debug, Clone)]
+pub enum ParamValue {
+    /// Read from the bound weights under [`Param::name`].
+    External,
+    /// Computed from other parameters at compile time (see `passes::fold_constants`).
+    Derived(ParamExpr),
+    /// Known at compile time.
+    Constant(Arc<Tensor>),
+}
+
+/// The statistics and affine parameters of a batchnorm.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchNormParams {
+    pub weight: ParamId,
+    pub bias: ParamId,
+    pub mean: ParamId,
+    pub var: ParamId,
+    pub eps: f32,
+}
+
+/// Weight arithmetic done at compile time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamExpr {
+    /// `weight` with every row `o` (first axis) scaled by `bn.weight[o] / sqrt(bn.var[o] + eps)`.
+    BatchNormScale {
+        weight: ParamId,
+        bn: BatchNormParams,
+    },
+    /// `(bias[o] − bn.mean[o]) · bn.weight[o] / sqrt(bn.var[o] + eps) + bn.bias[o]`, with
+    /// `bias = 0` when absent.
+    BatchNormShift {
+        bias: Option<ParamId>,
+        bn: BatchNormParams,
+    },
+}
+
+impl ParamExpr {
+    /// The parameters this expression reads.
+    pub fn operands(&self) -> Vec<ParamId> {
+        match self {
+            ParamExpr::BatchNormScale { weight, bn } => vec![*weight, bn.weight, bn.var],
+            ParamExpr::BatchNormShift { bias, bn } => bias
+                .iter()
+                .copied()
+                .chain([bn.weight, bn.bias, bn.mean, bn.var])
+                .collect(),
+        }
+    }
+}
+
+/// A step applied to a conv or linear output, in order, before it is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EpilogueStep {
+    Activation(Activation),
+    /// Adds the node's next extra operand (operands after the first), same shape.
+    Residual,
+}
+
 /// A dense convolution (`conv2d`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConvAttrs {
@@ -49,6 +139,11 @@ pub struct ConvAttrs {
     pub dilation: Pair,
     pub groups: usize,
     pub bias: bool,
+    /// Fused steps after the bias (empty as lowered).
+    pub epilogue: Vec<EpilogueStep>,
+    /// Taps of the dense layer this conv stands for when it is the small conv of a
+    /// decomposed structured layer (for cost reports); `None` for an ordinary conv.
+    pub dense_taps: Option<usize>,
 }
 
 /// A structured convolution (`sconv2d`): kernel `kernel` composed from
@@ -98,10 +193,7 @@ pub enum Op {
     },
     Conv2d(ConvAttrs),
     StructuredConv2d(StructuredConvAttrs),
-    Linear {
-        out_features: usize,
-        bias: bool,
-    },
+    Linear(LinearAttrs),
     StructuredLinear {
         out_features: usize,
         c: usize,
@@ -124,6 +216,43 @@ pub enum Op {
     },
     Add,
     Mul,
+    /// A 3-D sum-pool (introduced by decomposition; never written in source).
+    SumPool3d(SumPool3dAttrs),
+    /// `[N, F] → [N, F − window + 1]`, sums of `window` consecutive features.
+    SumPoolFeatures {
+        window: usize,
+    },
+}
+
+/// A dense linear layer, possibly with a fused epilogue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinearAttrs {
+    pub out_features: usize,
+    pub bias: bool,
+    pub epilogue: Vec<EpilogueStep>,
+    /// Taps of the dense layer this one stands for after decomposition (`None`: its own).
+    pub dense_taps: Option<usize>,
+}
+
+/// How a sum-pool node is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SumPoolAlgorithm {
+    /// Every output sums its whole window.
+    Direct,
+    /// Separable sliding-window sums, width then height then channels; the channel sums
+    /// are one running sum per group shared by every output channel.
+    RunningSum,
+}
+
+/// A sum-pool over (channels within each group, height, width) with zero padding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SumPool3dAttrs {
+    pub groups: usize,
+    /// Window (channels, height, width).
+    pub window: (usize, usize, usize),
+    pub pad: Pair,
+    pub stride: Pair,
+    pub algorithm: SumPoolAlgorithm,
 }
 
 impl Op {
@@ -133,7 +262,7 @@ impl Op {
             Op::Input { .. } => "input",
             Op::Conv2d(_) => "conv2d",
             Op::StructuredConv2d(_) => "sconv2d",
-            Op::Linear { .. } => "linear",
+            Op::Linear(_) => "linear",
             Op::StructuredLinear { .. } => "slinear",
             Op::BatchNorm { .. } => "batchnorm",
             Op::Activation(act) => act.name(),
@@ -147,6 +276,8 @@ impl Op {
             Op::Upsample { .. } => "upsample",
             Op::Add => "+",
             Op::Mul => "*",
+            Op::SumPool3d(_) => "sumpool3d",
+            Op::SumPoolFeatures { .. } => "sumpool_features",
         }
     }
 
@@ -155,7 +286,7 @@ impl Op {
         match self {
             Op::Conv2d(_)
             | Op::StructuredConv2d(_)
-            | Op::Linear { .. }
+            | Op::Linear(_)
             | Op::StructuredLinear { .. }
             | Op::BatchNorm { .. } => true,
             Op::Input { .. }
@@ -169,7 +300,9 @@ impl Op {
             | Op::Concat
             | Op::Upsample { .. }
             | Op::Add
-            | Op::Mul => false,
+            | Op::Mul
+            | Op::SumPool3d(_)
+            | Op::SumPoolFeatures { .. } => false,
         }
     }
 
@@ -182,17 +315,35 @@ impl Op {
                 format!("({}, {})", p.0, p.1)
             }
         }
+        fn epilogue(steps: &[EpilogueStep], dense_taps: Option<usize>) -> String {
+            let mut out = String::new();
+            if !steps.is_empty() {
+                let names: Vec<&str> = steps
+                    .iter()
+                    .map(|s| match s {
+                        EpilogueStep::Activation(act) => act.name(),
+                        EpilogueStep::Residual => "residual",
+                    })
+                    .collect();
+                out.push_str(&format!(" epilogue=[{}]", names.join(", ")));
+            }
+            if let Some(taps) = dense_taps {
+                out.push_str(&format!(" dense_taps={taps}"));
+            }
+            out
+        }
         match self {
             Op::Input { index } => format!("index={index}"),
             Op::Conv2d(a) => format!(
-                "out={} kernel={} stride={} pad={} dilation={} groups={} bias={}",
+                "out={} kernel={} stride={} pad={} dilation={} groups={} bias={}{}",
                 a.out_channels,
                 pair(a.kernel),
                 pair(a.stride),
                 pair(a.pad),
                 pair(a.dilation),
                 a.groups,
-                a.bias
+                a.bias,
+                epilogue(&a.epilogue, a.dense_taps)
             ),
             Op::StructuredConv2d(a) => format!(
                 "out={} kernel={} c={} n={} stride={} pad={} groups={} bias={}",
@@ -205,7 +356,14 @@ impl Op {
                 a.groups,
                 a.bias
             ),
-            Op::Linear { out_features, bias } => format!("out={out_features} bias={bias}"),
+            Op::Linear(a) => {
+                format!(
+                    "out={} bias={}{}",
+                    a.out_features,
+                    a.bias,
+                    epilogue(&a.epilogue, a.dense_taps)
+                )
+            }
             Op::StructuredLinear {
                 out_features,
                 c,
@@ -221,6 +379,21 @@ impl Op {
                 pair(p.pad)
             ),
             Op::Upsample { scale, mode } => format!("scale={scale} mode={}", mode.name()),
+            Op::SumPool3d(a) => format!(
+                "groups={} window=({}, {}, {}) pad={} stride={} algorithm={}",
+                a.groups,
+                a.window.0,
+                a.window.1,
+                a.window.2,
+                pair(a.pad),
+                pair(a.stride),
+                match a.algorithm {
+                    SumPoolAlgorithm::Direct => "direct",
+                    SumPoolAlgorithm::RunningSum =>
+                        "running_sum(width, height, channels; channel-shared)",
+                }
+            ),
+            Op::SumPoolFeatures { window } => format!("window={window}"),
             Op::Activation(_)
             | Op::GlobalAvgPool
             | Op::Flatten
@@ -241,6 +414,10 @@ pub struct Node {
     pub name: String,
     /// `<path>` of the node's weights (`<path>.weight`, ...) for ops with weights.
     pub weight_path: Option<String>,
+    /// The parameters the node reads: `[weight, bias?]` for conv2d and linear, `[alpha,
+    /// bias?]` for sconv2d and slinear, `[weight, bias, running_mean, running_var]` for
+    /// batchnorm, none for other ops.
+    pub params: Vec<ParamId>,
     /// The source text the node was lowered from.
     pub span: Span,
 }
@@ -252,6 +429,7 @@ pub struct Graph {
     graph: StableDiGraph<Node, usize>,
     inputs: Vec<(String, NodeId)>,
     outputs: Vec<(String, NodeId)>,
+    params: Vec<Param>,
 }
 
 impl Graph {
@@ -261,6 +439,7 @@ impl Graph {
             graph: StableDiGraph::new(),
             inputs: Vec::new(),
             outputs: Vec::new(),
+            params: Vec::new(),
         }
     }
 
@@ -281,6 +460,7 @@ impl Graph {
             shape,
             name: name.to_string(),
             weight_path: None,
+            params: Vec::new(),
             span,
         };
         let id = self.add_node(node, &[]);
@@ -290,6 +470,103 @@ impl Graph {
 
     pub fn add_output(&mut self, name: &str, id: NodeId) {
         self.outputs.push((name.to_string(), id));
+    }
+
+    /// Adds a parameter to the table.
+    pub fn add_param(&mut self, param: Param) -> ParamId {
+        self.params.push(param);
+        ParamId(self.params.len() - 1)
+    }
+
+    pub fn param(&self, id: ParamId) -> &Param {
+        &self.params[id.0]
+    }
+
+    pub fn param_mut(&mut self, id: ParamId) -> &mut Param {
+        &mut self.params[id.0]
+    }
+
+    /// Every parameter id of the table (including ones no node reads any more).
+    pub fn param_ids(&self) -> impl Iterator<Item = ParamId> + use<> {
+        (0..self.params.len()).map(ParamId)
+    }
+
+    /// The parameters read by live nodes, directly or through derived parameters,
+    /// sorted by id.
+    pub fn live_params(&self) -> Vec<ParamId> {
+        let mut live = vec![false; self.params.len()];
+        let mut stack: Vec<ParamId> = self
+            .node_ids()
+            .iter()
+            .flat_map(|&id| self.node(id).params.clone())
+            .collect();
+        while let Some(p) = stack.pop() {
+            if std::mem::replace(&mut live[p.0], true) {
+                continue;
+            }
+            if let ParamValue::Derived(expr) = &self.params[p.0].value {
+                stack.extend(expr.operands());
+            }
+        }
+        (0..self.params.len())
+            .filter(|&i| live[i])
+            .map(ParamId)
+            .collect()
+    }
+
+    /// Removes a node and its edges. Its users must have been redirected first.
+    pub fn remove_node(&mut self, id: NodeId) {
+        self.graph.remove_node(id.0);
+    }
+
+    /// Makes every user of `old` (and every output naming it) read `new` instead.
+    pub fn replace_all_uses(&mut self, old: NodeId, new: NodeId) {
+        let uses: Vec<(NodeIndex, usize)> = self
+            .graph
+            .edges_directed(old.0, Direction::Outgoing)
+            .map(|e| (e.target(), *e.weight()))
+            .collect();
+        for edge in self
+            .graph
+            .edges_directed(old.0, Direction::Outgoing)
+            .map(|e| e.id())
+            .collect::<Vec<_>>()
+        {
+            self.graph.remove_edge(edge);
+        }
+        for (user, port) in uses {
+            self.graph.add_edge(new.0, user, port);
+        }
+        for (_, output) in &mut self.outputs {
+            if *output == old {
+                *output = new;
+            }
+        }
+    }
+
+    /// Replaces the operands of `id`.
+    pub fn set_operands(&mut self, id: NodeId, operands: &[NodeId]) {
+        for edge in self
+            .graph
+            .edges_directed(id.0, Direction::Incoming)
+            .map(|e| e.id())
+            .collect::<Vec<_>>()
+        {
+            self.graph.remove_edge(edge);
+        }
+        for (port, operand) in operands.iter().enumerate() {
+            self.graph.add_edge(operand.0, id.0, port);
+        }
+    }
+
+    /// Whether `id` is one of the model outputs.
+    pub fn is_output(&self, id: NodeId) -> bool {
+        self.outputs.iter().any(|(_, o)| *o == id)
+    }
+
+    /// Whether the graph still contains `id`.
+    pub fn contains(&self, id: NodeId) -> bool {
+        self.graph.contains_node(id.0)
     }
 
     pub fn node(&self, id: NodeId) -> &Node {
@@ -419,11 +696,47 @@ impl Graph {
                 write!(out, " {attrs}").unwrap();
             }
             write!(out, " : {}", format_shape(&node.shape)).unwrap();
-            if let Some(path) = &node.weight_path {
-                write!(out, " weights={path}").unwrap();
+            if !node.params.is_empty() {
+                let params: Vec<String> = node
+                    .params
+                    .iter()
+                    .map(|p| self.describe_param(*p))
+                    .collect();
+                write!(out, " params=[{}]", params.join(", ")).unwrap();
             }
             out.push('\n');
         }
         out
+    }
+
+    /// `name`, `bn_scale(w, bn)` or `const[shape]`: how a parameter is obtained.
+    pub fn describe_param(&self, id: ParamId) -> String {
+        let param = self.param(id);
+        match &param.value {
+            ParamValue::External => param.name.clone(),
+            ParamValue::Constant(_) => {
+                format!("const {}{}", param.name, format_shape(&param.shape))
+            }
+            ParamValue::Derived(ParamExpr::BatchNormScale { weight, bn }) => {
+                format!(
+                    "bn_scale({}, {})",
+                    self.describe_param(*weight),
+                    self.bn_name(bn)
+                )
+            }
+            ParamValue::Derived(ParamExpr::BatchNormShift { bias, bn }) => match bias {
+                Some(bias) => format!(
+                    "bn_shift({}, {})",
+                    self.describe_param(*bias),
+                    self.bn_name(bn)
+                ),
+                None => format!("bn_shift(0, {})", self.bn_name(bn)),
+            },
+        }
+    }
+
+    fn bn_name(&self, bn: &BatchNormParams) -> String {
+        let name = &self.param(bn.weight).name;
+        name.strip_suffix(".weight").unwrap_or(name).to_string()
     }
 }

@@ -7,8 +7,8 @@
 //! weighted op outside a `let`, recursion, ...) is a [`LowerError`] located in the source.
 
 use crate::ir::{
-    ConvAttrs, Graph, Node, NodeId, Op, Pair, PoolAttrs, StructuredConvAttrs, UpsampleMode,
-    format_shape,
+    ConvAttrs, Graph, LinearAttrs, Node, NodeId, Op, Pair, Param, ParamValue, PoolAttrs,
+    StructuredConvAttrs, UpsampleMode, format_shape,
 };
 use crate::shape;
 use scc_lang::ast::{self, BinOp, BlockParam, ExprKind, Stmt};
@@ -520,12 +520,34 @@ impl<'a> Lowerer<'a> {
                 format!("{}{}#{}", scope.name_prefix, op_name, self.generated)
             }
         };
+        let params = match &weight_path {
+            Some(path) => {
+                let input = shapes
+                    .first()
+                    .map(|s| s.as_slice())
+                    .unwrap_or_default()
+                    .to_vec();
+                crate::weights::op_weights(&op, &input)
+                    .into_iter()
+                    .map(|(suffix, shape, role)| {
+                        self.graph.add_param(Param {
+                            name: format!("{path}.{suffix}"),
+                            shape,
+                            role,
+                            value: ParamValue::External,
+                        })
+                    })
+                    .collect()
+            }
+            None => Vec::new(),
+        };
         Ok(self.graph.add_node(
             Node {
                 op,
                 shape,
                 name,
                 weight_path,
+                params,
                 span,
             },
             operands,
@@ -789,6 +811,8 @@ impl<'a> Lowerer<'a> {
                 dilation: args.pair("dilation", 1, Some((1, 1)))?,
                 groups: args.count_or("groups", 1, 1)?,
                 bias: args.bool_or("bias", false),
+                epilogue: Vec::new(),
+                dense_taps: None,
             }),
             "sconv2d" => Op::StructuredConv2d(StructuredConvAttrs {
                 out_channels: args.count("out", 1)?,
@@ -800,10 +824,12 @@ impl<'a> Lowerer<'a> {
                 groups: args.count_or("groups", 1, 1)?,
                 bias: args.bool_or("bias", false),
             }),
-            "linear" => Op::Linear {
+            "linear" => Op::Linear(LinearAttrs {
                 out_features: args.count("out", 1)?,
                 bias: args.bool_or("bias", true),
-            },
+                epilogue: Vec::new(),
+                dense_taps: None,
+            }),
             "slinear" => Op::StructuredLinear {
                 out_features: args.count("out", 1)?,
                 c: args.count("c", 1)?,

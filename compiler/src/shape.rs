@@ -4,7 +4,7 @@
 //! reject mismatches at the source location, and the verifier calls it to check that a
 //! graph is consistent.
 
-use crate::ir::{Op, Pair, PoolAttrs, Shape, format_shape};
+use crate::ir::{EpilogueStep, Op, Pair, PoolAttrs, Shape, format_shape};
 
 /// Output size of a windowed op along one axis (PyTorch's floor rule), if non-empty.
 pub fn window_output(
@@ -125,17 +125,37 @@ fn broadcast(op: &Op, a: &Shape, b: &Shape) -> Result<Shape, String> {
     }
 }
 
+fn residuals(epilogue: &[EpilogueStep]) -> usize {
+    epilogue
+        .iter()
+        .filter(|s| matches!(s, EpilogueStep::Residual))
+        .count()
+}
+
+fn expect_residuals(out: &Shape, residuals: &[&Shape]) -> Result<(), String> {
+    match residuals.iter().find(|r| **r != out) {
+        Some(r) => Err(format!(
+            "a fused residual of shape {} does not match the output {}",
+            format_shape(r),
+            format_shape(out)
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The output shape of `op` applied to operands of the given shapes.
 pub fn infer(op: &Op, operands: &[&Shape]) -> Result<Shape, String> {
     match op {
         Op::Input { .. } => Err("an input node has no operands to infer from".to_string()),
         Op::Conv2d(a) => {
-            expect_operands(op, operands, 1)?;
+            expect_operands(op, operands, 1 + residuals(&a.epilogue))?;
             let x = operands[0];
             expect_rank("conv2d", x, 4)?;
             divisible_groups("conv2d", x[1], a.out_channels, a.groups)?;
             let (oh, ow) = spatial_output("conv2d", x, a.kernel, a.stride, a.pad, a.dilation)?;
-            Ok(vec![x[0], a.out_channels, oh, ow])
+            let out = vec![x[0], a.out_channels, oh, ow];
+            expect_residuals(&out, &operands[1..])?;
+            Ok(out)
         }
         Op::StructuredConv2d(a) => {
             expect_operands(op, operands, 1)?;
@@ -157,10 +177,12 @@ pub fn infer(op: &Op, operands: &[&Shape]) -> Result<Shape, String> {
             let (oh, ow) = spatial_output("sconv2d", x, a.kernel, a.stride, a.pad, (1, 1))?;
             Ok(vec![x[0], a.out_channels, oh, ow])
         }
-        Op::Linear { out_features, .. } => {
-            expect_operands(op, operands, 1)?;
+        Op::Linear(a) => {
+            expect_operands(op, operands, 1 + residuals(&a.epilogue))?;
             expect_rank("linear", operands[0], 2)?;
-            Ok(vec![operands[0][0], *out_features])
+            let out = vec![operands[0][0], a.out_features];
+            expect_residuals(&out, &operands[1..])?;
+            Ok(out)
         }
         Op::StructuredLinear {
             out_features, c, ..
@@ -242,6 +264,45 @@ pub fn infer(op: &Op, operands: &[&Shape]) -> Result<Shape, String> {
         Op::Add | Op::Mul => {
             expect_operands(op, operands, 2)?;
             broadcast(op, operands[0], operands[1])
+        }
+        Op::SumPool3d(a) => {
+            expect_operands(op, operands, 1)?;
+            let x = operands[0];
+            expect_rank("sumpool3d", x, 4)?;
+            if a.groups == 0 || x[1] % a.groups != 0 {
+                return Err(format!(
+                    "sumpool3d: {} channels are not divisible by groups={}",
+                    x[1], a.groups
+                ));
+            }
+            let cg = x[1] / a.groups;
+            if a.window.0 == 0 || a.window.0 > cg {
+                return Err(format!(
+                    "sumpool3d: channel window {} does not fit {cg} channels per group",
+                    a.window.0
+                ));
+            }
+            let (oh, ow) = spatial_output(
+                "sumpool3d",
+                x,
+                (a.window.1, a.window.2),
+                a.stride,
+                a.pad,
+                (1, 1),
+            )?;
+            Ok(vec![x[0], a.groups * (cg - a.window.0 + 1), oh, ow])
+        }
+        Op::SumPoolFeatures { window } => {
+            expect_operands(op, operands, 1)?;
+            let x = operands[0];
+            expect_rank("sumpool_features", x, 2)?;
+            if *window == 0 || *window > x[1] {
+                return Err(format!(
+                    "sumpool_features: window {window} does not fit {} features",
+                    x[1]
+                ));
+            }
+            Ok(vec![x[0], x[1] - window + 1])
         }
     }
 }

@@ -5,7 +5,7 @@
 //! dense `weight`s of structured layers onto their structure, and returns [`Weights`]
 //! holding exactly the specified tensors. [`random`] makes deterministic weights.
 
-use crate::ir::{Graph, NodeId, Op, format_shape};
+use crate::ir::{Graph, NodeId, Op, ParamExpr, ParamId, ParamValue, format_shape};
 use scc_runtime::Tensor;
 use scc_runtime::random::WeightRng;
 use scc_runtime::structure;
@@ -13,16 +13,18 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// What a weight tensor is for; decides its random initialisation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WeightRole {
     /// A conv or linear kernel; `fan_in` inputs contribute to each output.
     Kernel {
         fan_in: usize,
     },
-    /// The `alpha` of a structured layer: `fan_in` = c·nh·nw taps over boxes of `box_volume`.
+    /// The `alpha` of a structured layer: `fan_in` = c·nh·nw taps over boxes of
+    /// `box_volume`; `dense_shape` is the shape of the dense kernel it stands for.
     Alpha {
         fan_in: usize,
         box_volume: usize,
+        dense_shape: Vec<usize>,
     },
     Bias {
         fan_in: usize,
@@ -31,29 +33,30 @@ pub enum WeightRole {
     BatchNormBias,
     RunningMean,
     RunningVar,
+    /// Computed by the compiler from other parameters.
+    Derived,
 }
 
-/// One tensor the graph reads.
+impl WeightRole {
+    /// Counted in parameters (running statistics are not; derived parameters are stored by the compiled layer).
+    pub fn is_learnable(&self) -> bool {
+        !matches!(self, WeightRole::RunningMean | WeightRole::RunningVar)
+    }
+}
+
+/// One tensor the graph reads from the weights file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WeightSpec {
     pub name: String,
     pub shape: Vec<usize>,
     pub role: WeightRole,
-    pub node: NodeId,
-    /// Counted in the model's parameters (running statistics are not).
-    pub learnable: bool,
+    pub param: ParamId,
 }
 
-/// The weights a node reads, as `(suffix, shape, role)`.
-pub fn node_weights(graph: &Graph, id: NodeId) -> Vec<(&'static str, Vec<usize>, WeightRole)> {
-    let node = graph.node(id);
-    let input = graph
-        .operand_shapes(id)
-        .first()
-        .map(|s| (*s).clone())
-        .unwrap_or_default();
+/// The weights an op reads, as `(suffix, shape, role)`, given its first operand's shape.
+pub fn op_weights(op: &Op, input: &[usize]) -> Vec<(&'static str, Vec<usize>, WeightRole)> {
     let mut out = Vec::new();
-    match &node.op {
+    match op {
         Op::Conv2d(a) => {
             let cg = input[1] / a.groups;
             let fan_in = cg * a.kernel.0 * a.kernel.1;
@@ -77,21 +80,22 @@ pub fn node_weights(graph: &Graph, id: NodeId) -> Vec<(&'static str, Vec<usize>,
                 WeightRole::Alpha {
                     fan_in: a.c * a.n.0 * a.n.1,
                     box_volume: bc * bh * bw,
+                    dense_shape: vec![a.out_channels, cg, a.kernel.0, a.kernel.1],
                 },
             ));
             if a.bias {
                 out.push(("bias", vec![a.out_channels], WeightRole::Bias { fan_in }));
             }
         }
-        Op::Linear { out_features, bias } => {
+        Op::Linear(a) => {
             let fan_in = input[1];
             out.push((
                 "weight",
-                vec![*out_features, fan_in],
+                vec![a.out_features, fan_in],
                 WeightRole::Kernel { fan_in },
             ));
-            if *bias {
-                out.push(("bias", vec![*out_features], WeightRole::Bias { fan_in }));
+            if a.bias {
+                out.push(("bias", vec![a.out_features], WeightRole::Bias { fan_in }));
             }
         }
         Op::StructuredLinear {
@@ -106,6 +110,7 @@ pub fn node_weights(graph: &Graph, id: NodeId) -> Vec<(&'static str, Vec<usize>,
                 WeightRole::Alpha {
                     fan_in: *c,
                     box_volume: fan_in - c + 1,
+                    dense_shape: vec![*out_features, fan_in],
                 },
             ));
             if *bias {
@@ -130,30 +135,28 @@ pub fn node_weights(graph: &Graph, id: NodeId) -> Vec<(&'static str, Vec<usize>,
         | Op::Concat
         | Op::Upsample { .. }
         | Op::Add
-        | Op::Mul => {}
+        | Op::Mul
+        | Op::SumPool3d(_)
+        | Op::SumPoolFeatures { .. } => {}
     }
     out
 }
 
-/// Every weight tensor of the graph, in topological order of the nodes.
+/// Every tensor the graph reads from the weights file, in parameter-table order.
 pub fn weight_specs(graph: &Graph) -> Vec<WeightSpec> {
-    let mut specs = Vec::new();
-    for id in graph.topological_order() {
-        let Some(path) = &graph.node(id).weight_path else {
-            continue;
-        };
-        for (suffix, shape, role) in node_weights(graph, id) {
-            let learnable = !matches!(role, WeightRole::RunningMean | WeightRole::RunningVar);
-            specs.push(WeightSpec {
-                name: format!("{path}.{suffix}"),
-                shape,
-                role,
-                node: id,
-                learnable,
-            });
-        }
-    }
-    specs
+    graph
+        .live_params()
+        .into_iter()
+        .filter_map(|id| {
+            let param = graph.param(id);
+            matches!(param.value, ParamValue::External).then(|| WeightSpec {
+                name: param.name.clone(),
+                shape: param.shape.clone(),
+                role: param.role.clone(),
+                param: id,
+            })
+        })
+        .collect()
 }
 
 /// The tensors a graph reads, by weight name, exactly as [`weight_specs`] lists them.
@@ -318,7 +321,7 @@ pub fn bind(
     let mut reports = Vec::new();
     let mut bound = BTreeMap::new();
     for spec in weight_specs(graph) {
-        if let WeightRole::Alpha { .. } = spec.role {
+        if let WeightRole::Alpha { dense_shape, .. } = &spec.role {
             let layer = spec.name.trim_end_matches(".alpha").to_string();
             let dense_name = format!("{layer}.weight");
             if let Some(dense) = tensors.remove(&dense_name) {
@@ -327,11 +330,10 @@ pub fn bind(
                     problems.push(WeightProblem::AlphaAndWeight { layer });
                     continue;
                 }
-                let dense_shape = dense_kernel_shape(graph, spec.node);
                 if dense.shape() != dense_shape.as_slice() {
                     problems.push(WeightProblem::WrongShape {
                         name: dense_name,
-                        expected: dense_shape,
+                        expected: dense_shape.clone(),
                         found: dense.shape().to_vec(),
                     });
                     continue;
@@ -393,18 +395,6 @@ pub fn bind(
     }
 }
 
-/// Shape of the dense kernel a structured layer stands for.
-fn dense_kernel_shape(graph: &Graph, id: NodeId) -> Vec<usize> {
-    let input = graph.operand_shapes(id)[0].clone();
-    match &graph.node(id).op {
-        Op::StructuredConv2d(a) => {
-            vec![a.out_channels, input[1] / a.groups, a.kernel.0, a.kernel.1]
-        }
-        Op::StructuredLinear { out_features, .. } => vec![*out_features, input[1]],
-        other => unreachable!("only structured layers have alpha, not `{}`", other.name()),
-    }
-}
-
 fn project(dense: &Tensor, alpha_shape: &[usize]) -> structure::Projection {
     match alpha_shape {
         [_, c, nh, nw] => structure::project_to_structure(dense, *c, *nh, *nw),
@@ -449,19 +439,28 @@ fn calibrate_batchnorm(graph: &Graph, weights: &mut Weights, seed: u64) {
     let mut values: std::collections::HashMap<NodeId, Tensor> = std::collections::HashMap::new();
     for id in graph.topological_order() {
         let operands = graph.operands(id);
-        if let Op::BatchNorm { .. } = graph.node(id).op {
+        let node = graph.node(id);
+        if let Op::BatchNorm { .. } = node.op {
             let (mean, var) = channel_statistics(&values[&operands[0]]);
-            let path = graph
-                .node(id)
-                .weight_path
-                .clone()
-                .expect("batchnorm has weights");
-            weights.tensors.insert(format!("{path}.running_mean"), mean);
-            weights.tensors.insert(format!("{path}.running_var"), var);
+            weights
+                .tensors
+                .insert(graph.param(node.params[2]).name.clone(), mean);
+            weights
+                .tensors
+                .insert(graph.param(node.params[3]).name.clone(), var);
         }
+        let params: Vec<&Tensor> = node
+            .params
+            .iter()
+            .map(|&p| {
+                weights
+                    .tensors
+                    .get(&graph.param(p).name)
+                    .expect("random weights are complete")
+            })
+            .collect();
         let args: Vec<&Tensor> = operands.iter().map(|o| &values[o]).collect();
-        let value = crate::interp::eval_node(graph, id, &args, weights, &inputs)
-            .expect("random weights are complete");
+        let value = crate::interp::eval_node(graph, id, &args, &params, &inputs);
         values.insert(id, value);
     }
 }
@@ -501,7 +500,9 @@ fn random_uncalibrated(graph: &Graph, seed: u64) -> Weights {
                 WeightRole::Kernel { fan_in } => {
                     rng.uniform(shape.as_slice(), (6.0 / fan_in as f32).sqrt())
                 }
-                WeightRole::Alpha { fan_in, box_volume } => rng.uniform(
+                WeightRole::Alpha {
+                    fan_in, box_volume, ..
+                } => rng.uniform(
                     shape.as_slice(),
                     (6.0 / (fan_in * box_volume) as f32).sqrt(),
                 ),
@@ -512,11 +513,52 @@ fn random_uncalibrated(graph: &Graph, seed: u64) -> Weights {
                 WeightRole::BatchNormBias => rng.uniform(shape.as_slice(), 0.1),
                 WeightRole::RunningMean => rng.uniform(shape.as_slice(), 0.1),
                 WeightRole::RunningVar => rng.uniform_range(shape.as_slice(), 0.8, 1.2),
+                WeightRole::Derived => unreachable!("weight_specs lists only external parameters"),
             };
             (spec.name, t)
         })
         .collect();
     Weights { tensors }
+}
+
+/// Evaluates compile-time weight arithmetic; `operand` gives the value of each parameter
+/// the expression reads.
+pub fn derive<'a>(expr: &ParamExpr, operand: &dyn Fn(ParamId) -> &'a Tensor) -> Tensor {
+    let factors = |bn: &crate::ir::BatchNormParams| -> Vec<f32> {
+        let gamma = operand(bn.weight).data();
+        let var = operand(bn.var).data();
+        gamma
+            .iter()
+            .zip(var)
+            .map(|(g, v)| g / (v + bn.eps).sqrt())
+            .collect()
+    };
+    match expr {
+        ParamExpr::BatchNormScale { weight, bn } => {
+            let scale = factors(bn);
+            let weight = operand(*weight);
+            let row = weight.len() / scale.len();
+            let data = weight
+                .data()
+                .iter()
+                .enumerate()
+                .map(|(i, w)| w * scale[i / row])
+                .collect();
+            Tensor::new(weight.shape().to_vec(), data).expect("same shape")
+        }
+        ParamExpr::BatchNormShift { bias, bn } => {
+            let scale = factors(bn);
+            let beta = operand(bn.bias).data();
+            let mean = operand(bn.mean).data();
+            let data = (0..scale.len())
+                .map(|o| {
+                    let b = bias.map_or(0.0, |b| operand(b).data()[o]);
+                    (b - mean[o]) * scale[o] + beta[o]
+                })
+                .collect();
+            Tensor::new(vec![scale.len()], data).expect("one value per channel")
+        }
+    }
 }
 
 /// 64-bit FNV-1a, a stable hash for per-tensor seeds.

@@ -25,6 +25,7 @@ pub mod io;
 pub mod kernels;
 pub mod random;
 pub mod structure;
+pub mod sumpool;
 pub mod tensor;
 
 pub use io::{

@@ -5,9 +5,10 @@
 //! each group) × `wh` rows × `ww` columns, zero padding of height and width — followed by a
 //! small convolution. [`kernels::sumpool3d`](crate::kernels::sumpool3d) is the direct oracle
 //! (f64 accumulation); this module is the algorithm scc's optimised graph uses, written as plain
-//! reference code in **f32 arithmetic**, exactly as a compiled kernel performs it, so that
-//! compiled kernels can be checked against it bit-for-bit in structure and their cost predicted
-//! exactly by [`sumpool_running_adds`].
+//! reference code in **f32 arithmetic** (unlike the f64-accumulating kernels of
+//! [`kernels`](crate::kernels)), operation for operation as a compiled kernel performs it, so
+//! that compiled kernels can mirror it and their cost is predicted exactly by
+//! [`sumpool_running_adds`].
 //!
 //! # Algorithm
 //!
@@ -379,10 +380,7 @@ pub fn sumpool_running_adds_along(input: &[usize], spec: &SumPoolSpec, axis: Axi
     let (lines, line_adds) = match axis {
         Axis::Width => (g.n * g.c * g.hp, running_sum_adds(g.wp, ww)),
         Axis::Height => (g.n * g.c * g.wo, running_sum_adds(g.hp, wh)),
-        Axis::Channel => (
-            g.n * spec.groups * g.ho * g.wo,
-            running_sum_adds(g.cg, wc),
-        ),
+        Axis::Channel => (g.n * spec.groups * g.ho * g.wo, running_sum_adds(g.cg, wc)),
     };
     lines as u64 * line_adds
 }
@@ -510,7 +508,9 @@ mod tests {
         // A long line with a large offset: without re-anchoring the error keeps growing.
         let len = 1 << 16;
         let window = 3;
-        let line = WeightRng::new(7).uniform_range([len], 99.0, 101.0).into_data();
+        let line = WeightRng::new(7)
+            .uniform_range([len], 99.0, 101.0)
+            .into_data();
         let exact = exact_sums(&line, window);
         let max_err = |restart| {
             let mut out = vec![0.0; len - window + 1];
@@ -526,7 +526,10 @@ mod tests {
         // bounding every intermediate ((w + 1)·max|x|, plus slack for accumulated error).
         let m = (window as f64 + 1.0) * 101.0 * 1.01;
         let bound = (window - 1 + 2 * (RESTART - 1)) as f64 * f64::from(f32::EPSILON / 2.0) * m;
-        assert!(restarted <= bound, "restarted error {restarted} > bound {bound}");
+        assert!(
+            restarted <= bound,
+            "restarted error {restarted} > bound {bound}"
+        );
         assert!(
             unrestarted > restarted,
             "unrestarted error {unrestarted} <= restarted error {restarted}"
@@ -573,22 +576,31 @@ mod tests {
     fn spec_and_input() -> impl Strategy<Value = (Vec<usize>, SumPoolSpec, u64)> {
         (
             (1usize..=2, 1usize..=3, 1usize..=8),
-            (1usize..=4, 1usize..=4, 0usize..=2, 0usize..=2, 1usize..=3, 1usize..=3),
+            (
+                1usize..=4,
+                1usize..=4,
+                0usize..=2,
+                0usize..=2,
+                1usize..=3,
+                1usize..=3,
+            ),
             (0usize..=80, 0usize..=20, any::<u64>()),
         )
-            .prop_flat_map(|((n, groups, cg), (wh, ww, ph, pw, sh, sw), (w, h, seed))| {
-                (1..=cg).prop_map(move |wc| {
-                    let h = h.max(wh.saturating_sub(2 * ph));
-                    let w = w.max(ww.saturating_sub(2 * pw));
-                    let spec = SumPoolSpec {
-                        groups,
-                        window: (wc, wh, ww),
-                        pad: (ph, pw),
-                        stride: (sh, sw),
-                    };
-                    (vec![n, groups * cg, h, w], spec, seed)
-                })
-            })
+            .prop_flat_map(
+                |((n, groups, cg), (wh, ww, ph, pw, sh, sw), (w, h, seed))| {
+                    (1..=cg).prop_map(move |wc| {
+                        let h = h.max(wh.saturating_sub(2 * ph));
+                        let w = w.max(ww.saturating_sub(2 * pw));
+                        let spec = SumPoolSpec {
+                            groups,
+                            window: (wc, wh, ww),
+                            pad: (ph, pw),
+                            stride: (sh, sw),
+                        };
+                        (vec![n, groups * cg, h, w], spec, seed)
+                    })
+                },
+            )
     }
 
     proptest! {
@@ -601,7 +613,8 @@ mod tests {
             let x = WeightRng::new(seed).uniform(shape.as_slice(), 1.0);
             let (y, adds) = sumpool_running_counted(&x, &spec);
             prop_assert_eq!(adds, sumpool_running_adds(&shape, &spec));
-            prop_assert_eq!(y.shape(), spec.output_shape(&shape).as_slice());
+            let out_shape = spec.output_shape(&shape);
+            prop_assert_eq!(y.shape(), out_shape.as_slice());
             if spec.stride == (1, 1) {
                 let want = sumpool3d(&x, spec.groups, spec.window, spec.pad);
                 let (wc, wh, ww) = spec.window;

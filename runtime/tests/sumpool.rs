@@ -1,0 +1,318 @@
+//! The running-sum sum-pool against the direct reference kernels, and its addition counts.
+
+use proptest::prelude::*;
+use scc_runtime::Tensor;
+use scc_runtime::kernels::{sumpool_features, sumpool3d};
+use scc_runtime::random::WeightRng;
+use scc_runtime::sumpool::{
+    Axis, RESTART, SumPoolSpec, running_sum_adds, sumpool_direct_adds, sumpool_features_adds,
+    sumpool_features_running, sumpool_running, sumpool_running_adds, sumpool_running_adds_along,
+};
+
+/// `t[:, :, ::sh, ::sw]`.
+fn subsample(t: &Tensor, (sh, sw): (usize, usize)) -> Tensor {
+    let [n, c, h, w] = *t.shape() else {
+        panic!("rank 4 expected")
+    };
+    let (ho, wo) = ((h - 1) / sh + 1, (w - 1) / sw + 1);
+    let mut out = Vec::with_capacity(n * c * ho * wo);
+    for plane in t.data().chunks_exact(h * w) {
+        for y in (0..h).step_by(sh) {
+            out.extend(plane[y * w..][..w].iter().step_by(sw));
+        }
+    }
+    Tensor::from_vec([n, c, ho, wo], out)
+}
+
+/// `sumpool3d` followed by subsampling: the expected result of `sumpool_running`.
+fn reference(x: &Tensor, spec: &SumPoolSpec) -> Tensor {
+    subsample(
+        &sumpool3d(x, spec.groups, spec.window, spec.pad),
+        spec.stride,
+    )
+}
+
+#[derive(Clone, Debug)]
+struct Case {
+    shape: [usize; 4],
+    spec: SumPoolSpec,
+    scale: f32,
+    seed: u64,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        (1usize..=2, 1usize..=3, 1usize..=8),
+        (1usize..=4, 1usize..=4, 0usize..=2, 0usize..=2),
+        (1usize..=3, 1usize..=3, 0usize..=20, 0usize..=20),
+        (
+            prop_oneof![Just(1.0f32), Just(1e-3), Just(1e3)],
+            any::<u64>(),
+        ),
+    )
+        .prop_flat_map(
+            |((n, groups, cg), (wh, ww, ph, pw), (sh, sw, h, w), (scale, seed))| {
+                (1..=cg).prop_map(move |wc| Case {
+                    // The smallest sizes with a non-empty output: `wh <= h + 2*ph`, same for w.
+                    shape: [
+                        n,
+                        groups * cg,
+                        h.clamp(wh.saturating_sub(2 * ph).max(1), 20),
+                        w.clamp(ww.saturating_sub(2 * pw).max(1), 20),
+                    ],
+                    spec: SumPoolSpec {
+                        groups,
+                        window: (wc, wh, ww),
+                        pad: (ph, pw),
+                        stride: (sh, sw),
+                    },
+                    scale,
+                    seed,
+                })
+            },
+        )
+}
+
+fn tolerance(want: &Tensor, spec: &SumPoolSpec) -> f32 {
+    let (wc, wh, ww) = spec.window;
+    1e-5 * want.max_abs().max(1.0) * (wc * wh * ww) as f32
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn stride_one_matches_sumpool3d(case in case()) {
+        let spec = SumPoolSpec { stride: (1, 1), ..case.spec };
+        let x = WeightRng::new(case.seed).uniform(case.shape, case.scale);
+        let got = sumpool_running(&x, &spec);
+        let want = sumpool3d(&x, spec.groups, spec.window, spec.pad);
+        let out_shape = spec.output_shape(&case.shape);
+        prop_assert_eq!(got.shape(), out_shape.as_slice());
+        let d = got.max_abs_diff(&want);
+        prop_assert!(d <= tolerance(&want, &spec), "diff {} for {:?}", d, case);
+    }
+
+    #[test]
+    fn strided_matches_subsampled_sumpool3d(case in case()) {
+        let x = WeightRng::new(case.seed).uniform(case.shape, case.scale);
+        let got = sumpool_running(&x, &case.spec);
+        let want = reference(&x, &case.spec);
+        prop_assert_eq!(got.shape(), want.shape());
+        let out_shape = case.spec.output_shape(&case.shape);
+        prop_assert_eq!(got.shape(), out_shape.as_slice());
+        let d = got.max_abs_diff(&want);
+        prop_assert!(d <= tolerance(&want, &case.spec), "diff {} for {:?}", d, case);
+    }
+
+    /// The total is the sum of the three passes, and a 1x1x1 window costs nothing.
+    #[test]
+    fn counts_are_consistent(case in case()) {
+        let total = sumpool_running_adds(&case.shape, &case.spec);
+        let by_axis: u64 = Axis::PASS_ORDER
+            .iter()
+            .map(|&a| sumpool_running_adds_along(&case.shape, &case.spec, a))
+            .sum();
+        prop_assert_eq!(total, by_axis);
+        if case.spec.window == (1, 1, 1) {
+            prop_assert_eq!(total, 0);
+            prop_assert_eq!(sumpool_direct_adds(&case.shape, &case.spec), 0);
+        }
+    }
+
+    #[test]
+    fn features_match_sumpool_features(
+        n in 1usize..=3,
+        f in 1usize..=300,
+        window in 1usize..=12,
+        seed in any::<u64>(),
+    ) {
+        let window = window.min(f);
+        let x = WeightRng::new(seed).uniform([n, f], 1.0);
+        let got = sumpool_features_running(&x, window);
+        let want = sumpool_features(&x, window);
+        prop_assert_eq!(got.shape(), want.shape());
+        let tol = 1e-5 * want.max_abs().max(1.0) * window as f32;
+        prop_assert!(got.max_abs_diff(&want) <= tol);
+    }
+}
+
+/// Largest `|got - want| / |want|`.
+fn max_relative_error(got: &Tensor, want: &Tensor) -> f32 {
+    assert_eq!(got.shape(), want.shape());
+    got.data()
+        .iter()
+        .zip(want.data())
+        .map(|(&a, &b)| (a - b).abs() / b.abs())
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn long_lines_stay_accurate() {
+    // W = 512 with a large common offset: the worst case for add-then-subtract drift.
+    let spec = SumPoolSpec {
+        groups: 1,
+        window: (1, 1, 3),
+        pad: (0, 0),
+        stride: (1, 1),
+    };
+    let x = WeightRng::new(42).uniform_range([2, 3, 4, 512], 99.0, 101.0);
+    let got = sumpool_running(&x, &spec);
+    let want = sumpool3d(&x, 1, spec.window, spec.pad);
+    let rel = max_relative_error(&got, &want);
+    assert!(rel <= 1e-4, "relative error {rel}");
+
+    // The same along height and channels (the channel line is 512 channels long).
+    let spec = SumPoolSpec {
+        groups: 1,
+        window: (3, 3, 1),
+        pad: (0, 0),
+        stride: (1, 1),
+    };
+    let x = WeightRng::new(43).uniform_range([1, 512, 512, 1], 99.0, 101.0);
+    let got = sumpool_running(&x, &spec);
+    let want = sumpool3d(&x, 1, spec.window, spec.pad);
+    let rel = max_relative_error(&got, &want);
+    assert!(rel <= 1e-4, "relative error {rel}");
+
+    let x = WeightRng::new(44).uniform_range([2, 512], 99.0, 101.0);
+    let rel = max_relative_error(&sumpool_features_running(&x, 3), &sumpool_features(&x, 3));
+    assert!(rel <= 1e-4, "relative error {rel}");
+}
+
+#[test]
+fn hand_computed_values() {
+    // One 3x3 plane, window 1 x 2 x 2 with padding 1: neighbourhood sums of 2x2 blocks.
+    let x = Tensor::from_vec([1, 1, 3, 3], vec![1., 2., 3., 4., 5., 6., 7., 8., 9.]);
+    let spec = SumPoolSpec {
+        groups: 1,
+        window: (1, 2, 2),
+        pad: (1, 1),
+        stride: (1, 1),
+    };
+    #[rustfmt::skip]
+    let want = [
+        1., 3., 5., 3.,
+        5., 12., 16., 9.,
+        11., 24., 28., 15.,
+        7., 15., 17., 9.,
+    ];
+    let y = sumpool_running(&x, &spec);
+    assert_eq!(y.shape(), &[1, 1, 4, 4]);
+    assert_eq!(y.data(), &want);
+    // Stride 2 keeps rows and columns 0 and 2.
+    let y = sumpool_running(
+        &x,
+        &SumPoolSpec {
+            stride: (2, 2),
+            ..spec
+        },
+    );
+    assert_eq!(y.data(), &[1., 5., 11., 28.]);
+    // Two groups of two channels, window 2 channels: one output channel per group.
+    let x = Tensor::from_vec([1, 4, 1, 1], vec![1., 2., 3., 4.]);
+    let spec = SumPoolSpec {
+        groups: 2,
+        window: (2, 1, 1),
+        pad: (0, 0),
+        stride: (1, 1),
+    };
+    assert_eq!(sumpool_running(&x, &spec).data(), &[3., 7.]);
+    assert_eq!(
+        sumpool_features_running(&Tensor::from_vec([1, 4], vec![1., 2., 3., 4.]), 2).data(),
+        &[3., 5., 7.]
+    );
+}
+
+#[test]
+fn output_shape() {
+    let spec = SumPoolSpec {
+        groups: 2,
+        window: (3, 3, 2),
+        pad: (1, 0),
+        stride: (2, 3),
+    };
+    // Cg = 4 -> 2 channels per group; Hp = 9 -> (9-3)/2+1 = 4; Wp = 10 -> (10-2)/3+1 = 3.
+    assert_eq!(spec.output_shape(&[5, 8, 7, 10]), vec![5, 4, 4, 3]);
+}
+
+#[test]
+fn hand_computed_counts() {
+    // [1, 4, 5, 6], 2 groups (Cg = 2), window (2, 3, 3), pad (1, 1), stride 1:
+    // Hp = 7, Wp = 8, Wo = 6, Ho = 5.
+    let shape = [1, 4, 5, 6];
+    let spec = SumPoolSpec {
+        groups: 2,
+        window: (2, 3, 3),
+        pad: (1, 1),
+        stride: (1, 1),
+    };
+    // Width: 4 channels x 7 padded rows, each 6 outputs: 2 (anchor) + 5*2 = 12.
+    assert_eq!(
+        sumpool_running_adds_along(&shape, &spec, Axis::Width),
+        28 * 12
+    );
+    // Height: 4 channels x 6 columns, each 5 outputs: 2 + 4*2 = 10.
+    assert_eq!(
+        sumpool_running_adds_along(&shape, &spec, Axis::Height),
+        24 * 10
+    );
+    // Channels: 2 groups x 5 x 6 positions, each one output: 1 add.
+    assert_eq!(sumpool_running_adds_along(&shape, &spec, Axis::Channel), 60);
+    assert_eq!(sumpool_running_adds(&shape, &spec), 336 + 240 + 60);
+    // Direct: 2 x 5 x 6 outputs of 18 terms each.
+    assert_eq!(sumpool_direct_adds(&shape, &spec), 60 * 17);
+
+    // Stride only subsamples: the width pass still computes all 8 stride-1 sums of 10 columns.
+    let spec = SumPoolSpec {
+        groups: 1,
+        window: (1, 1, 3),
+        pad: (0, 0),
+        stride: (1, 2),
+    };
+    assert_eq!(spec.output_shape(&[1, 1, 1, 10]), vec![1, 1, 1, 4]);
+    assert_eq!(sumpool_running_adds(&[1, 1, 1, 10], &spec), 2 + 7 * 2);
+    assert_eq!(sumpool_direct_adds(&[1, 1, 1, 10], &spec), 4 * 2);
+
+    // Restarts: 196 outputs per row re-anchor at 0, 64, 128, 192.
+    assert_eq!(RESTART, 64);
+    assert_eq!(running_sum_adds(200, 5), 4 * 4 + 192 * 2);
+    assert_eq!(sumpool_features_adds(2, 200, 5), 2 * 400);
+    assert_eq!(sumpool_features_adds(2, 200, 1), 0);
+
+    // Large windows are where running sums pay off: 7x7 on a 56x56 plane.
+    let spec = SumPoolSpec {
+        groups: 1,
+        window: (1, 7, 7),
+        pad: (3, 3),
+        stride: (1, 1),
+    };
+    let shape = [1, 1, 56, 56];
+    // 62 padded rows of 56 outputs (anchor 6 + 55*2 = 116), then 56 columns of the same.
+    assert_eq!(sumpool_running_adds(&shape, &spec), 62 * 116 + 56 * 116);
+    assert_eq!(sumpool_direct_adds(&shape, &spec), 56 * 56 * 48);
+}
+
+#[test]
+#[should_panic(expected = "does not fit")]
+fn rejects_oversized_window() {
+    let spec = SumPoolSpec {
+        groups: 1,
+        window: (1, 4, 1),
+        pad: (1, 0),
+        stride: (1, 1),
+    };
+    let _ = sumpool_running(&Tensor::zeros([1, 1, 1, 1]), &spec);
+}
+
+#[test]
+#[should_panic(expected = "stride")]
+fn rejects_zero_stride() {
+    let spec = SumPoolSpec {
+        groups: 1,
+        window: (1, 1, 1),
+        pad: (0, 0),
+        stride: (0, 1),
+    };
+    let _ = sumpool_running_adds(&[1, 1, 1, 1], &spec);
+}
