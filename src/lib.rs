@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub use scc_compiler as compiler;
+pub use scc_compiler::passes::{Optimized, PassError, PassOptions};
 pub use scc_compiler::weights::{BindOptions, ProjectionReport, Weights};
 pub use scc_lang as lang;
 pub use scc_lang::{Diagnostic, SourceFile};
@@ -48,6 +49,8 @@ pub enum Error {
     TensorIo(#[from] scc_runtime::TensorIoError),
     #[error(transparent)]
     Run(#[from] scc_compiler::interp::RunError),
+    #[error(transparent)]
+    Pass(#[from] PassError),
 }
 
 impl Error {
@@ -181,7 +184,8 @@ impl Model {
             .collect()
     }
 
-    /// Runs the model with the reference interpreter; outputs in `return` order.
+    /// Runs the model, as lowered (no optimisation), with the reference interpreter;
+    /// outputs in `return` order.
     pub fn interpret(
         &self,
         weights: &Weights,
@@ -189,4 +193,21 @@ impl Model {
     ) -> Result<Vec<(String, Tensor)>, Error> {
         Ok(scc_compiler::interp::run(&self.graph, weights, inputs)?)
     }
+
+    /// Runs the optimisation passes chosen by `options` over the model's graph. With
+    /// `weights`, weight arithmetic (e.g. folded batchnorms) is evaluated at compile time
+    /// and translation validation (`options.validate`) runs on those weights.
+    pub fn optimize(&self, weights: Option<&Weights>, options: &PassOptions) -> Result<Optimized, Error> {
+        let manager = scc_compiler::passes::PassManager::new(options.clone())?;
+        Ok(manager.run(&self.graph, weights)?)
+    }
+}
+
+/// Runs any graph of a model (e.g. an optimised one) with the reference interpreter.
+pub fn interpret_graph(
+    graph: &Graph,
+    weights: &Weights,
+    inputs: &BTreeMap<String, Tensor>,
+) -> Result<Vec<(String, Tensor)>, Error> {
+    Ok(scc_compiler::interp::run(graph, weights, inputs)?)
 }

@@ -4,7 +4,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use scc::compiler::ir::format_shape;
 use scc::compiler::stats;
-use scc::{BindOptions, Model, ProjectionReport, Tensor, Weights};
+use scc::{BindOptions, Model, Optimized, PassOptions, ProjectionReport, Tensor, Weights};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,10 +45,62 @@ impl ModelArgs {
     }
 }
 
+/// Which optimisation passes run, and what is checked or printed after each.
+#[derive(Args)]
+struct PassArgs {
+    /// Run only these passes (comma-separated; they run in pipeline order).
+    #[arg(long, value_delimiter = ',', value_name = "LIST", conflicts_with = "no_opt")]
+    passes: Option<Vec<String>>,
+    /// Run no optimisation pass: use the graph as lowered.
+    #[arg(long)]
+    no_opt: bool,
+    /// Translation validation: interpret the graph before and after every pass on seeded
+    /// random inputs and fail, naming the pass, if the outputs differ.
+    #[arg(long)]
+    verify: bool,
+    /// Print the graph after this pass (repeatable; `all` for every pass).
+    #[arg(long, value_name = "PASS|all")]
+    print_after: Vec<String>,
+}
+
+impl PassArgs {
+    fn options(&self, optimize_by_default: bool) -> PassOptions {
+        let only = if self.no_opt {
+            Some(Vec::new())
+        } else if self.passes.is_some() {
+            self.passes.clone()
+        } else if optimize_by_default {
+            None
+        } else {
+            Some(Vec::new())
+        };
+        PassOptions {
+            only,
+            verify: cfg!(debug_assertions) || self.verify,
+            validate: self.verify,
+            validation_seed: 0,
+            print_after: self.print_after.clone(),
+        }
+    }
+}
+
+fn print_dumps(optimized: &Optimized, to_stderr: bool) {
+    for (pass, dump) in &optimized.dumps {
+        let text = format!("// after pass `{pass}`\n{dump}");
+        if to_stderr {
+            eprintln!("{text}");
+        } else {
+            println!("{text}");
+        }
+    }
+}
+
 #[derive(Args)]
 struct CheckArgs {
     #[command(flatten)]
     model: ModelArgs,
+    #[command(flatten)]
+    passes: PassArgs,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
@@ -108,6 +160,8 @@ struct RunArgs {
     #[command(flatten)]
     model: ModelArgs,
     #[command(flatten)]
+    passes: PassArgs,
+    #[command(flatten)]
     weights: WeightArgs,
     /// Inputs by model input name (safetensors); random inputs when omitted.
     #[arg(long, value_name = "I.safetensors")]
@@ -127,6 +181,11 @@ struct RunArgs {
 struct DotArgs {
     #[command(flatten)]
     model: ModelArgs,
+    /// Print the graph after all optimisation passes (default: as lowered).
+    #[arg(long)]
+    optimized: bool,
+    #[command(flatten)]
+    passes: PassArgs,
     /// Write the DOT text to this file instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -180,32 +239,40 @@ fn thousands(n: usize) -> String {
 
 fn check(args: CheckArgs) -> Result<()> {
     let model = args.model.load()?;
-    let graph = model.graph();
+    let (weights, residuals) = match &args.weights {
+        Some(path) => {
+            let options = BindOptions { max_structure_error: args.max_structure_error, allow_structure_error: true };
+            let (weights, reports) = model.load_weights(path, &options)?;
+            (Some(weights), Some(reports))
+        }
+        None => (None, None),
+    };
+    let optimized = model.optimize(weights.as_ref(), &args.passes.options(true))?;
+    print_dumps(&optimized, args.json);
+    let graph = &optimized.graph;
     let costs = stats::costs(graph);
     let totals = stats::totals(&costs);
-    let residuals = match &args.weights {
-        Some(path) => {
-            let options = BindOptions {
-                max_structure_error: args.max_structure_error,
-                allow_structure_error: true,
-            };
-            let (_, reports) = model.load_weights(path, &options)?;
-            Some(reports)
-        }
-        None => None,
-    };
+    // Parameters are the model's (as written), whatever the passes folded.
+    let model_params = stats::totals(&stats::costs(model.graph())).params;
+    let memory = scc::compiler::memory::plan_graph(graph);
+    let placement: BTreeMap<_, _> = memory.placements.iter().map(|(id, offset, bytes)| (*id, (*offset, *bytes))).collect();
     if args.json {
         let layers: Vec<serde_json::Value> = costs
             .iter()
             .map(|c| {
                 let node = graph.node(c.node);
+                let (offset, bytes) = placement.get(&c.node).copied().unwrap_or((0, 0));
                 serde_json::json!({
                     "name": node.name,
                     "op": node.op.name(),
+                    "attributes": node.op.attributes(),
                     "shape": node.shape,
                     "params": c.params,
                     "dense_macs": c.dense_macs,
                     "structured_macs": c.structured_macs,
+                    "sumpool_adds": c.sumpool_adds,
+                    "arena_offset": offset,
+                    "bytes": bytes,
                 })
             })
             .collect();
@@ -213,9 +280,12 @@ fn check(args: CheckArgs) -> Result<()> {
             "model": model.name(),
             "inputs": model.inputs().into_iter().map(|(n, s)| serde_json::json!({"name": n, "shape": s})).collect::<Vec<_>>(),
             "outputs": model.outputs().into_iter().map(|(n, s)| serde_json::json!({"name": n, "shape": s})).collect::<Vec<_>>(),
-            "params": totals.params,
+            "params": model_params,
             "dense_macs": totals.dense_macs,
             "structured_macs": totals.structured_macs,
+            "sumpool_adds": totals.sumpool_adds,
+            "arena_bytes": memory.arena_bytes,
+            "naive_bytes": memory.naive_bytes,
             "layers": layers,
         });
         if let Some(reports) = &residuals {
@@ -227,65 +297,73 @@ fn check(args: CheckArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(());
     }
-    let inputs: Vec<String> = model
-        .inputs()
-        .iter()
-        .map(|(n, s)| format!("{n}: {}", format_shape(s)))
-        .collect();
+    let inputs: Vec<String> = model.inputs().iter().map(|(n, s)| format!("{n}: {}", format_shape(s))).collect();
     println!("model `{}` ({})", model.name(), inputs.join(", "));
-    let name_width = costs
-        .iter()
-        .map(|c| graph.node(c.node).name.len())
-        .max()
-        .unwrap_or(4)
-        .max(5);
-    println!(
-        "{:<name_width$}  {:<14}  {:<20}  {:>12}  {:>16}  {:>16}",
-        "layer", "op", "output shape", "params", "dense MACs", "executed MACs"
+    let name_width = costs.iter().map(|c| graph.node(c.node).name.len()).max().unwrap_or(4).max(5);
+    let row = |name: &str, op: &str, shape: &str, cells: [String; 5]| {
+        println!(
+            "{name:<name_width$}  {op:<16}  {shape:<20}  {:>11}  {:>15}  {:>15}  {:>13}  {:>20}",
+            cells[0], cells[1], cells[2], cells[3], cells[4]
+        );
+    };
+    row(
+        "layer",
+        "op",
+        "output shape",
+        ["params".into(), "dense MACs".into(), "executed MACs".into(), "sum-pool adds".into(), "arena bytes@offset".into()],
     );
     for c in &costs {
         let node = graph.node(c.node);
-        println!(
-            "{:<name_width$}  {:<14}  {:<20}  {:>12}  {:>16}  {:>16}",
-            node.name,
+        let buffer = match placement.get(&c.node) {
+            Some((offset, bytes)) => format!("{}@{}", thousands(*bytes), thousands(*offset)),
+            None => "(input)".to_string(),
+        };
+        row(
+            &node.name,
             node.op.name(),
-            format_shape(&node.shape),
-            thousands(c.params),
-            thousands(c.dense_macs),
-            thousands(c.structured_macs)
+            &format_shape(&node.shape),
+            [
+                thousands(c.params),
+                thousands(c.dense_macs),
+                thousands(c.structured_macs),
+                thousands(c.sumpool_adds),
+                buffer,
+            ],
         );
     }
-    println!(
-        "{:<name_width$}  {:<14}  {:<20}  {:>12}  {:>16}  {:>16}",
+    row(
         "total",
         "",
         "",
-        thousands(totals.params),
-        thousands(totals.dense_macs),
-        thousands(totals.structured_macs)
+        [
+            thousands(model_params),
+            thousands(totals.dense_macs),
+            thousands(totals.structured_macs),
+            thousands(totals.sumpool_adds),
+            thousands(memory.arena_bytes),
+        ],
     );
     if totals.structured_macs > 0 && totals.structured_macs < totals.dense_macs {
         println!(
-            "structured layers execute {:.2}x fewer MACs than the dense-equivalent model",
-            totals.dense_macs as f64 / totals.structured_macs as f64
+            "structured layers execute {:.2}x fewer MACs than the dense-equivalent model; sum-pool additions are {:.2}% of the executed MACs",
+            totals.dense_macs as f64 / totals.structured_macs as f64,
+            100.0 * totals.sumpool_adds as f64 / totals.structured_macs as f64
         );
     }
-    let outputs: Vec<String> = model
-        .outputs()
-        .iter()
-        .map(|(n, s)| format!("{n}: {}", format_shape(s)))
-        .collect();
+    println!(
+        "memory: arena {} bytes for all intermediates (their naive sum: {} bytes, {:.1}x more)",
+        thousands(memory.arena_bytes),
+        thousands(memory.naive_bytes),
+        memory.naive_bytes as f64 / memory.arena_bytes.max(1) as f64
+    );
+    let outputs: Vec<String> = model.outputs().iter().map(|(n, s)| format!("{n}: {}", format_shape(s))).collect();
     println!("outputs: {}", outputs.join(", "));
     if let Some(reports) = residuals {
         if reports.is_empty() {
             println!("weights: match the model (no dense kernel to project)");
         }
         for r in reports {
-            let verdict = if r.relative_residual <= args.max_structure_error {
-                "ok"
-            } else {
-                "ABOVE tolerance"
-            };
+            let verdict = if r.relative_residual <= args.max_structure_error { "ok" } else { "ABOVE tolerance" };
             println!(
                 "structure residual of `{}.weight`: {:.3e} ({verdict}; tolerance {:.1e})",
                 r.layer, r.relative_residual, args.max_structure_error
@@ -302,8 +380,10 @@ fn run(args: RunArgs) -> Result<()> {
         Some(path) => scc::runtime::read_safetensors(path).map_err(scc::Error::from)?,
         None => model.random_inputs(args.input_seed),
     };
+    let optimized = model.optimize(Some(&weights), &args.passes.options(true))?;
+    print_dumps(&optimized, true);
     let outputs = match args.engine {
-        Engine::Interp => model.interpret(&weights, &inputs)?,
+        Engine::Interp => scc::interpret_graph(&optimized.graph, &weights, &inputs)?,
     };
     if let Some(path) = &args.save {
         let map: BTreeMap<String, Tensor> = outputs.iter().cloned().collect();
@@ -344,7 +424,9 @@ fn print_summary(name: &str, tensor: &Tensor) {
 
 fn dot(args: DotArgs) -> Result<()> {
     let model = args.model.load()?;
-    let text = scc::compiler::dot::to_dot(model.graph());
+    let optimized = model.optimize(None, &args.passes.options(args.optimized))?;
+    print_dumps(&optimized, true);
+    let text = scc::compiler::dot::to_dot(&optimized.graph);
     match &args.output {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("cannot write `{}`", path.display()))?,

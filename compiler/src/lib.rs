@@ -9,8 +9,10 @@ pub mod interp;
 pub mod ir;
 pub mod lower;
 pub mod memory;
+pub mod passes;
 pub mod shape;
 pub mod stats;
+pub mod verify;
 pub mod weights;
 
 pub use ir::{Graph, Node, NodeId, Op};

@@ -447,3 +447,51 @@ mod tests {
         }
     }
 }
+
+/// The memory plan of a graph: every intermediate tensor (every node but the inputs,
+/// outputs included) placed in one arena, in the topological schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphMemoryPlan {
+    /// The execution order the liveness was computed for.
+    pub schedule: Vec<crate::ir::NodeId>,
+    /// `(node, offset, bytes)` for every planned tensor, in schedule order.
+    pub placements: Vec<(crate::ir::NodeId, usize, usize)>,
+    pub arena_bytes: usize,
+    /// The sum of all intermediate tensors' sizes (no reuse).
+    pub naive_bytes: usize,
+}
+
+/// Arena offsets are aligned to this many bytes (a cache line; enough for any vector load).
+pub const ARENA_ALIGNMENT: usize = 64;
+
+/// Plans the intermediates of `graph` (f32 tensors): a tensor lives from the step that
+/// writes it to the last step that reads it; outputs live to the end.
+pub fn plan_graph(graph: &crate::ir::Graph) -> GraphMemoryPlan {
+    use crate::ir::Op;
+    let schedule = graph.topological_order();
+    let step: std::collections::HashMap<_, _> = schedule.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let end = schedule.len();
+    let mut planned = Vec::new();
+    let mut buffers = Vec::new();
+    for (i, &id) in schedule.iter().enumerate() {
+        if let Op::Input { .. } = graph.node(id).op {
+            continue;
+        }
+        let last_use = graph.users(id).iter().map(|u| step[u]).max().unwrap_or(i);
+        let last = if graph.is_output(id) { end } else { last_use };
+        let bytes = graph.node(id).shape.iter().product::<usize>() * std::mem::size_of::<f32>();
+        planned.push(id);
+        buffers.push(Buffer { first: i, last, bytes });
+    }
+    let memory = plan(&buffers, ARENA_ALIGNMENT);
+    GraphMemoryPlan {
+        schedule,
+        placements: planned
+            .into_iter()
+            .zip(buffers.iter().zip(&memory.offsets))
+            .map(|(id, (buffer, offset))| (id, *offset, buffer.bytes))
+            .collect(),
+        arena_bytes: memory.arena_bytes,
+        naive_bytes: memory.naive_bytes,
+    }
+}

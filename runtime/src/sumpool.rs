@@ -23,78 +23,98 @@
 //! 4. **channels**: for each batch item, group `g` and position, the line of the group's `Cg`
 //!    channels → `[N, groups·Ca, Ho, Wo]` with `Ca = Cg − wc + 1`.
 //!
-//! A pass whose window is 1 is skipped (it performs no additions).
+//! Along a line `x[0..L]` with window `w` and stride `s` a pass computes the window sums
+//! `out[i] = x[i] + x[i+1] + … + x[i+w−1]` for the kept `i = 0, s, 2s, …` —
+//! `k = ⌊(L − w)/s⌋ + 1` of them — by one of two schemes, chosen by the window alone:
 //!
-//! Along a line `x[0..L]` with window `w` a pass computes the `m = L − w + 1` stride-1 sums
+//! * **direct** (`w ≤` [`MAX_DIRECT_WINDOW`] `= 3`): every kept output is summed from
+//!   scratch, left to right — `w − 1` additions per output, and only the `k` kept outputs are
+//!   computed (so a pass with `w = 1` performs no additions at all: it only subsamples);
+//! * **running** (`w ≥ 4`): all `m = L − w + 1` stride-1 sums are computed, left to right,
 //!
-//! ```text
-//! out[i] = x[i] + x[i+1] + … + x[i+w−1]          if i % RESTART == 0   (w − 1 additions)
-//! out[i] = (out[i−1] + x[i+w−1]) − x[i−1]        otherwise              (2 additions)
-//! ```
+//!   ```text
+//!   out[i] = x[i] + x[i+1] + … + x[i+w−1]          if i % RESTART == 0   (w − 1 additions)
+//!   out[i] = (out[i−1] + x[i+w−1]) − x[i−1]        otherwise              (2 additions)
+//!   ```
 //!
-//! left to right, every operation rounded to f32. Output `i = 0` is the first anchor, so a line
-//! with `m ≤ RESTART` is one direct sum followed by running updates.
+//!   and every `s`-th is kept: an update needs its stride-1 predecessor, so a stride saves
+//!   none of them. Output `i = 0` is the first anchor, so a line with `m ≤ RESTART` is one
+//!   direct sum followed by running updates.
 //!
-//! **Stride** (height and width only; the channel axis always has stride 1): a pass along an
-//! axis with stride `s` computes all `m` stride-1 sums of each line — the running sum needs
-//! every one of them — and keeps `out[0], out[s], out[2s], …`, i.e. `(L − w)/s + 1` of them.
-//! Subsampling happens right after the pass, so the width pass with stride `sw` hands `Wo`
-//! columns (not `Wp − ww + 1`) to the height pass, and the channel pass only sees the `Ho·Wo`
-//! kept positions.
+//! Every operation is rounded to f32. A running update costs 2 additions whatever the window,
+//! a direct sum `w − 1`: for `w = 2` the direct sum is cheaper (1 addition instead of 2), for
+//! `w = 3` both cost 2 and the direct sum is preferred because its error does not grow along
+//! the line (see [below](self#restart-re-anchoring)), and from `w = 4` on the running sum is
+//! cheaper (at stride 1; see [the count](self#addition-count) for strides).
+//!
+//! **Stride** (height and width only; the channel axis always has stride 1): subsampling
+//! happens within (direct) or right after (running) each pass, so the width pass with stride
+//! `sw` hands `Wo` columns (not `Wp − ww + 1`) to the height pass, and the channel pass only
+//! sees the `Ho·Wo` kept positions.
 //!
 //! **Channel sharing.** Each input channel's spatial sums (steps 2–3) are computed once and
-//! reused by all the (up to `wc`) output channels whose window contains it; and the channel pass
-//! computes the `Ca` output channels of a group with one running sum over the group's `Cg`
-//! channels, output channel `a + 1` being derived from output channel `a` — never one
-//! `wc`-term sum per output channel. Output channel `g·Ca + a` equals
+//! reused by all the (up to `wc`) output channels whose window contains it; the channel pass
+//! then works on the line of the group's `Cg` spatially summed channels like any other pass —
+//! `wc − 1 ≤ 2` additions per output channel for `wc ≤ 3`, one running sum over the line
+//! (output channel `a + 1` derived from output channel `a`) for `wc ≥ 4` — never a
+//! `wc·wh·ww`-term sum per output element. Output channel `g·Ca + a` equals
 //! `Σ_{j<wc} input channel g·Cg + a + j`, exactly as in `sumpool3d`.
 //!
 //! # Restart (re-anchoring)
 //!
+//! Let `u = 2⁻²⁴` (f32 unit roundoff) and `M` bound the magnitude of every intermediate of a
+//! pass (`M ≲ (w + 1)·max|x|`). A direct sum is `w − 1 ≤ 2` roundings, each `≤ u·M`, so a
+//! direct pass is within `(w − 1)·u·M` of the exact sums whatever the line length.
+//!
 //! A running sum adds the entering value and subtracts the leaving one, so every update adds
-//! fresh rounding errors that never cancel: after `k` updates the error has grown by up to
-//! `2k` roundings, linearly in the line length (and with a large common offset in the data the
+//! fresh rounding errors that never cancel: after `j` updates the error has grown by up to
+//! `2j` roundings, linearly in the line length (and with a large common offset in the data the
 //! rounding is at the scale of the offset, not of the signal). Every [`RESTART`] outputs the
-//! window sum is therefore recomputed from scratch. Let `u = 2⁻²⁴` (f32 unit roundoff) and `M`
-//! bound the magnitude of every intermediate of a pass (`M ≲ (w + 1)·max|x|`). An output `k`
-//! updates after its anchor results from `(w − 1) + 2k` roundings, each `≤ u·M`, and addition
-//! carries earlier errors through unchanged, so with `k ≤ RESTART − 1`
+//! window sum is therefore recomputed from scratch. An output `j` updates after its anchor
+//! results from `(w − 1) + 2j` roundings, each `≤ u·M`, and addition carries earlier errors
+//! through unchanged, so with `j ≤ RESTART − 1`
 //!
 //! ```text
-//! |computed − exact| ≤ (w − 1 + 2·(RESTART − 1))·u·M     per pass, whatever the line length
+//! |computed − exact| ≤ (w − 1 + 2·(RESTART − 1))·u·M     per running pass, for any line length
 //! ```
 //!
 //! (a later pass sums `w` of these values, adding their errors to its own). `RESTART = 64`
-//! bounds that to `(w + 125)` roundings — about `7.6·10⁻⁶·M` for `w = 3` — while a restart
+//! bounds that to `(w + 125)` roundings — about `7.7·10⁻⁶·M` for `w = 4` — while a restart
 //! costs only `w − 3` more additions than the update it replaces, an overhead of
 //! `(w − 3)/(2·64)` of the pass's additions (under 2 % for `w ≤ 5`). It is a power of two, so a
 //! vectorised or tiled kernel can align restarts with its blocks.
 //!
 //! # Addition count
 //!
-//! For one line of length `L` and window `w` (`1 ≤ w ≤ L`), with `m = L − w + 1` outputs and
-//! `r = ⌈m / RESTART⌉` anchors ([`running_sum_adds`]):
+//! For one line of length `L`, window `w` and stride `s` (`1 ≤ w ≤ L`, `s ≥ 1`), with
+//! `k = ⌊(L − w)/s⌋ + 1` kept outputs, `m = L − w + 1` stride-1 outputs and
+//! `r = ⌈m / RESTART⌉` anchors ([`line_sum_adds`]):
 //!
 //! ```text
-//! A(L, w) = 0                              if w = 1
-//! A(L, w) = r·(w − 1) + 2·(m − r)          otherwise
+//! A(L, w, s) = k·(w − 1)                   if w ≤ 3   (direct; 0 for w = 1)
+//! A(L, w, s) = r·(w − 1) + 2·(m − r)       if w ≥ 4   (running; independent of s)
 //! ```
 //!
 //! and for an input `[N, C, H, W]` ([`sumpool_running_adds`]), with `Hp = H + 2·ph`,
 //! `Wp = W + 2·pw`, `Ho = (Hp − wh)/sh + 1`, `Wo = (Wp − ww)/sw + 1`, `Cg = C / groups`:
 //!
 //! ```text
-//! adds = N·C·Hp·A(Wp, ww)           width pass
-//!      + N·C·Wo·A(Hp, wh)           height pass
-//!      + N·groups·Ho·Wo·A(Cg, wc)   channel pass
+//! adds = N·C·Hp·A(Wp, ww, sw)           width pass
+//!      + N·C·Wo·A(Hp, wh, sh)           height pass
+//!      + N·groups·Ho·Wo·A(Cg, wc, 1)    channel pass
 //! ```
 //!
 //! Additions and subtractions are counted alike; padding zeros are counted as operands like any
 //! other value. The kernel routes every f32 addition and subtraction through one counting helper,
 //! and the tests check that its tally equals this formula. The naive count
-//! ([`sumpool_direct_adds`]) is `output elements × (wc·wh·ww − 1)`. Note that a running pass
-//! only saves work for `w > 3`: for `w = 2` it performs two additions per output where a direct
-//! sum performs one, for `w = 3` as many.
+//! ([`sumpool_direct_adds`]) is `output elements × (wc·wh·ww − 1)`.
+//!
+//! At stride 1 (`k = m`) each line uses the cheaper of the two schemes: `m·(w − 1)` for a
+//! direct pass against `r·(w − 1) + 2·(m − r)` for a running one, which is smaller by
+//! `(m − r)·(w − 3)` — nothing for `w = 3`, a loss for `w = 2`, a gain from `w = 4` on. With a
+//! stride `s ≥ 2` a running pass still computes all `m` sums, so for small windows ≥ 4 and
+//! large strides a direct pass's `k·(w − 1)` can be the smaller; the scheme is nevertheless
+//! chosen by the window alone.
 //!
 //! # Preconditions
 //! As in [`kernels`](crate::kernels): shapes and parameters that the compiler's checks rule out
@@ -106,6 +126,11 @@ use crate::tensor::Tensor;
 /// Number of outputs after which a running sum is re-anchored (recomputed from scratch) to bound
 /// the accumulated f32 rounding error; see the [module documentation](self#restart-re-anchoring).
 pub const RESTART: usize = 64;
+
+/// Largest window a pass sums directly (`w − 1` additions per kept output); larger windows use
+/// a running sum (2 additions per further stride-1 output). See the
+/// [module documentation](self#algorithm).
+pub const MAX_DIRECT_WINDOW: usize = 3;
 
 /// An axis of the 3-D sum-pool window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -233,6 +258,25 @@ impl AddCounter {
     }
 }
 
+/// The window sums of `line` (window `window`) at `0, stride, 2·stride, …`, each summed from
+/// scratch, left to right, into `out`, which has length `(line.len() - window) / stride + 1`.
+fn direct_sums(
+    line: &[f32],
+    window: usize,
+    stride: usize,
+    out: &mut [f32],
+    adds: &mut AddCounter,
+) {
+    debug_assert!((1..=line.len()).contains(&window) && stride >= 1);
+    debug_assert_eq!(out.len(), (line.len() - window) / stride + 1);
+    for (q, o) in out.iter_mut().enumerate() {
+        let i = q * stride;
+        *o = line[i + 1..i + window]
+            .iter()
+            .fold(line[i], |s, &v| adds.add(s, v));
+    }
+}
+
 /// The stride-1 window sums of `line` (window `window`, re-anchored every `restart` outputs) into
 /// `out`, which has length `line.len() - window + 1`.
 fn running_sums(
@@ -257,10 +301,33 @@ fn running_sums(
     }
 }
 
+/// The window sums of one line with `window`, keeping every `stride`-th, into `out` (length
+/// `(line.len() - window) / stride + 1`): [`direct_sums`] of the kept outputs if
+/// `window <= MAX_DIRECT_WINDOW`, else all stride-1 [`running_sums`] (into the scratch buffer
+/// `full`, of length `line.len() - window + 1`) subsampled. Performs exactly
+/// [`line_sum_adds`]`(line.len(), window, stride)` additions.
+fn line_sums(
+    line: &[f32],
+    window: usize,
+    stride: usize,
+    full: &mut [f32],
+    out: &mut [f32],
+    adds: &mut AddCounter,
+) {
+    if window <= MAX_DIRECT_WINDOW {
+        direct_sums(line, window, stride, out, adds);
+    } else {
+        running_sums(line, window, RESTART, full, adds);
+        for (o, &v) in out.iter_mut().zip(full.iter().step_by(stride)) {
+            *o = v;
+        }
+    }
+}
+
 /// One pass along the middle axis of `data`, viewed as `[outer, len, inner]` (row-major): the
-/// sliding-window sums of every line `data[o, .., j]` with `window`, keeping every `stride`-th,
-/// giving `[outer, (len - window)/stride + 1, inner]`. A window of 1 only subsamples (no
-/// additions).
+/// sliding-window sums of every line `data[o, .., j]` with `window`, keeping every `stride`-th
+/// ([`line_sums`]), giving `[outer, (len - window)/stride + 1, inner]`. A window of 1 only
+/// subsamples (no additions).
 fn slide_axis(
     data: &[f32],
     (outer, len, inner): (usize, usize, usize),
@@ -270,22 +337,18 @@ fn slide_axis(
 ) -> Vec<f32> {
     debug_assert_eq!(data.len(), outer * len * inner);
     debug_assert!((1..=len).contains(&window) && stride >= 1);
-    let full = len - window + 1;
     let kept = (len - window) / stride + 1;
     let mut out = vec![0.0f32; outer * kept * inner];
     let mut line = vec![0.0f32; len];
-    let mut sums = vec![0.0f32; full];
+    let mut full = vec![0.0f32; if window <= MAX_DIRECT_WINDOW { 0 } else { len - window + 1 }];
+    let mut sums = vec![0.0f32; kept];
     for o in 0..outer {
         for j in 0..inner {
             for (k, v) in line.iter_mut().enumerate() {
                 *v = data[(o * len + k) * inner + j];
             }
-            if window == 1 {
-                sums.copy_from_slice(&line);
-            } else {
-                running_sums(&line, window, RESTART, &mut sums, adds);
-            }
-            for (q, &v) in sums.iter().step_by(stride).enumerate() {
+            line_sums(&line, window, stride, &mut full, &mut sums, adds);
+            for (q, &v) in sums.iter().enumerate() {
                 out[(o * kept + q) * inner + j] = v;
             }
         }
