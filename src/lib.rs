@@ -197,7 +197,11 @@ impl Model {
     /// Runs the optimisation passes chosen by `options` over the model's graph. With
     /// `weights`, weight arithmetic (e.g. folded batchnorms) is evaluated at compile time
     /// and translation validation (`options.validate`) runs on those weights.
-    pub fn optimize(&self, weights: Option<&Weights>, options: &PassOptions) -> Result<Optimized, Error> {
+    pub fn optimize(
+        &self,
+        weights: Option<&Weights>,
+        options: &PassOptions,
+    ) -> Result<Optimized, Error> {
         let manager = scc_compiler::passes::PassManager::new(options.clone())?;
         Ok(manager.run(&self.graph, weights)?)
     }

@@ -49,7 +49,12 @@ impl ModelArgs {
 #[derive(Args)]
 struct PassArgs {
     /// Run only these passes (comma-separated; they run in pipeline order).
-    #[arg(long, value_delimiter = ',', value_name = "LIST", conflicts_with = "no_opt")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "LIST",
+        conflicts_with = "no_opt"
+    )]
     passes: Option<Vec<String>>,
     /// Run no optimisation pass: use the graph as lowered.
     #[arg(long)]
@@ -241,7 +246,10 @@ fn check(args: CheckArgs) -> Result<()> {
     let model = args.model.load()?;
     let (weights, residuals) = match &args.weights {
         Some(path) => {
-            let options = BindOptions { max_structure_error: args.max_structure_error, allow_structure_error: true };
+            let options = BindOptions {
+                max_structure_error: args.max_structure_error,
+                allow_structure_error: true,
+            };
             let (weights, reports) = model.load_weights(path, &options)?;
             (Some(weights), Some(reports))
         }
@@ -255,7 +263,11 @@ fn check(args: CheckArgs) -> Result<()> {
     // Parameters are the model's (as written), whatever the passes folded.
     let model_params = stats::totals(&stats::costs(model.graph())).params;
     let memory = scc::compiler::memory::plan_graph(graph);
-    let placement: BTreeMap<_, _> = memory.placements.iter().map(|(id, offset, bytes)| (*id, (*offset, *bytes))).collect();
+    let placement: BTreeMap<_, _> = memory
+        .placements
+        .iter()
+        .map(|(id, offset, bytes)| (*id, (*offset, *bytes)))
+        .collect();
     if args.json {
         let layers: Vec<serde_json::Value> = costs
             .iter()
@@ -297,9 +309,18 @@ fn check(args: CheckArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(());
     }
-    let inputs: Vec<String> = model.inputs().iter().map(|(n, s)| format!("{n}: {}", format_shape(s))).collect();
+    let inputs: Vec<String> = model
+        .inputs()
+        .iter()
+        .map(|(n, s)| format!("{n}: {}", format_shape(s)))
+        .collect();
     println!("model `{}` ({})", model.name(), inputs.join(", "));
-    let name_width = costs.iter().map(|c| graph.node(c.node).name.len()).max().unwrap_or(4).max(5);
+    let name_width = costs
+        .iter()
+        .map(|c| graph.node(c.node).name.len())
+        .max()
+        .unwrap_or(4)
+        .max(5);
     let row = |name: &str, op: &str, shape: &str, cells: [String; 5]| {
         println!(
             "{name:<name_width$}  {op:<16}  {shape:<20}  {:>11}  {:>15}  {:>15}  {:>13}  {:>20}",
@@ -310,7 +331,13 @@ fn check(args: CheckArgs) -> Result<()> {
         "layer",
         "op",
         "output shape",
-        ["params".into(), "dense MACs".into(), "executed MACs".into(), "sum-pool adds".into(), "arena bytes@offset".into()],
+        [
+            "params".into(),
+            "dense MACs".into(),
+            "executed MACs".into(),
+            "sum-pool adds".into(),
+            "arena bytes@offset".into(),
+        ],
     );
     for c in &costs {
         let node = graph.node(c.node);
@@ -356,14 +383,22 @@ fn check(args: CheckArgs) -> Result<()> {
         thousands(memory.naive_bytes),
         memory.naive_bytes as f64 / memory.arena_bytes.max(1) as f64
     );
-    let outputs: Vec<String> = model.outputs().iter().map(|(n, s)| format!("{n}: {}", format_shape(s))).collect();
+    let outputs: Vec<String> = model
+        .outputs()
+        .iter()
+        .map(|(n, s)| format!("{n}: {}", format_shape(s)))
+        .collect();
     println!("outputs: {}", outputs.join(", "));
     if let Some(reports) = residuals {
         if reports.is_empty() {
             println!("weights: match the model (no dense kernel to project)");
         }
         for r in reports {
-            let verdict = if r.relative_residual <= args.max_structure_error { "ok" } else { "ABOVE tolerance" };
+            let verdict = if r.relative_residual <= args.max_structure_error {
+                "ok"
+            } else {
+                "ABOVE tolerance"
+            };
             println!(
                 "structure residual of `{}.weight`: {:.3e} ({verdict}; tolerance {:.1e})",
                 r.layer, r.relative_residual, args.max_structure_error

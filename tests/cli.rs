@@ -38,9 +38,16 @@ fn check_prints_a_table_with_totals() {
         total.contains("63,322") && total.contains("40,813,184") && total.contains("9,486,976"),
         "{total}"
     );
+    // Optimised by default: structured layers appear as sum-pool + small conv.
     assert!(
-        table.contains("layer1_0.conv1  ") && table.contains("sconv2d"),
+        table.contains("layer1_0.conv1.sumpool") && table.contains("sumpool3d"),
         "{table}"
+    );
+    assert!(table.contains("memory: arena"), "{table}");
+    let lowered = stdout_of(&["check", "examples/resnet20s.sc", "--no-opt"]);
+    assert!(
+        lowered.contains("sconv2d") && !lowered.contains("sumpool3d"),
+        "{lowered}"
     );
 }
 

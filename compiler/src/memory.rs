@@ -469,7 +469,11 @@ pub const ARENA_ALIGNMENT: usize = 64;
 pub fn plan_graph(graph: &crate::ir::Graph) -> GraphMemoryPlan {
     use crate::ir::Op;
     let schedule = graph.topological_order();
-    let step: std::collections::HashMap<_, _> = schedule.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let step: std::collections::HashMap<_, _> = schedule
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (*id, i))
+        .collect();
     let end = schedule.len();
     let mut planned = Vec::new();
     let mut buffers = Vec::new();
@@ -481,7 +485,11 @@ pub fn plan_graph(graph: &crate::ir::Graph) -> GraphMemoryPlan {
         let last = if graph.is_output(id) { end } else { last_use };
         let bytes = graph.node(id).shape.iter().product::<usize>() * std::mem::size_of::<f32>();
         planned.push(id);
-        buffers.push(Buffer { first: i, last, bytes });
+        buffers.push(Buffer {
+            first: i,
+            last,
+            bytes,
+        });
     }
     let memory = plan(&buffers, ARENA_ALIGNMENT);
     GraphMemoryPlan {

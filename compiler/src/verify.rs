@@ -20,7 +20,9 @@ pub fn verify(graph: &Graph) -> Result<(), String> {
             return Err(format!("input `{name}` names a removed node {id}"));
         }
         if graph.node(*id).op != (Op::Input { index }) {
-            return Err(format!("input `{name}` is not an input node at index {index}"));
+            return Err(format!(
+                "input `{name}` is not an input node at index {index}"
+            ));
         }
     }
     for (name, id) in graph.outputs() {
@@ -60,7 +62,10 @@ pub fn verify(graph: &Graph) -> Result<(), String> {
         }
         for ((suffix, shape, _), param) in expected.iter().zip(&node.params) {
             if param.index() >= graph.param_ids().count() {
-                return Err(format!("node {id} `{}` reads a missing parameter {param}", node.name));
+                return Err(format!(
+                    "node {id} `{}` reads a missing parameter {param}",
+                    node.name
+                ));
             }
             let actual = &graph.param(*param).shape;
             if actual != shape {
@@ -79,7 +84,9 @@ pub fn verify(graph: &Graph) -> Result<(), String> {
         if let ParamValue::Derived(expr) = &graph.param(id).value
             && let Some(missing) = expr.operands().into_iter().find(|p| p.index() >= count)
         {
-            return Err(format!("parameter {id} reads a missing parameter {missing}"));
+            return Err(format!(
+                "parameter {id} reads a missing parameter {missing}"
+            ));
         }
     }
     Ok(())

@@ -260,13 +260,7 @@ impl AddCounter {
 
 /// The window sums of `line` (window `window`) at `0, stride, 2·stride, …`, each summed from
 /// scratch, left to right, into `out`, which has length `(line.len() - window) / stride + 1`.
-fn direct_sums(
-    line: &[f32],
-    window: usize,
-    stride: usize,
-    out: &mut [f32],
-    adds: &mut AddCounter,
-) {
+fn direct_sums(line: &[f32], window: usize, stride: usize, out: &mut [f32], adds: &mut AddCounter) {
     debug_assert!((1..=line.len()).contains(&window) && stride >= 1);
     debug_assert_eq!(out.len(), (line.len() - window) / stride + 1);
     for (q, o) in out.iter_mut().enumerate() {
@@ -340,7 +334,14 @@ fn slide_axis(
     let kept = (len - window) / stride + 1;
     let mut out = vec![0.0f32; outer * kept * inner];
     let mut line = vec![0.0f32; len];
-    let mut full = vec![0.0f32; if window <= MAX_DIRECT_WINDOW { 0 } else { len - window + 1 }];
+    let mut full = vec![
+        0.0f32;
+        if window <= MAX_DIRECT_WINDOW {
+            0
+        } else {
+            len - window + 1
+        }
+    ];
     let mut sums = vec![0.0f32; kept];
     for o in 0..outer {
         for j in 0..inner {
@@ -393,9 +394,10 @@ pub(crate) fn sumpool_running_counted(x: &Tensor, spec: &SumPoolSpec) -> (Tensor
 }
 
 /// The 3-D sum-pool of `x` (`[N, C, H, W]`) by the running-sum algorithm of the
-/// [module documentation](self): zero-pad, then separable stride-1 sliding-window sums along
-/// width, height and channels (within each group), each re-anchored every [`RESTART`] outputs
-/// and subsampled by the stride right after its pass, all in f32.
+/// [module documentation](self): zero-pad, then separable sliding-window sums along width,
+/// height and channels (within each group), all in f32 — along an axis with window at most
+/// [`MAX_DIRECT_WINDOW`] each kept output summed directly, along any other axis stride-1 running
+/// sums re-anchored every [`RESTART`] outputs and subsampled by the stride right after the pass.
 ///
 /// Returns `[N, groups·Ca, Ho, Wo]` ([`SumPoolSpec::output_shape`]); output channel `g·Ca + a`
 /// at `(y, x)` is `Σ input[g·Cg + a + j, y·sh + dy − ph, x·sw + dx − pw]` over `j < wc`,
@@ -410,40 +412,55 @@ pub fn sumpool_running(x: &Tensor, spec: &SumPoolSpec) -> Tensor {
     sumpool_running_counted(x, spec).0
 }
 
-/// The number of f32 additions and subtractions one running-sum pass performs on a line of
-/// length `len` with window `window`: 0 if `window == 1`, else `r·(window − 1) + 2·(m − r)`
-/// with `m = len − window + 1` outputs and `r = ⌈m / RESTART⌉` anchors. (Strides do not change
-/// it: all `m` stride-1 sums are computed.)
+/// The number of f32 additions and subtractions one pass of [`sumpool_running`] performs on a
+/// line of length `len` with window `window` and stride `stride`, with
+/// `k = (len − window)/stride + 1` kept outputs, `m = len − window + 1` stride-1 outputs and
+/// `r = ⌈m / RESTART⌉` anchors:
 ///
-/// Panics unless `1 <= window <= len`.
+/// ```text
+/// k·(window − 1)                    if window <= MAX_DIRECT_WINDOW (= 3)   direct sums
+/// r·(window − 1) + 2·(m − r)        otherwise                              running sum
+/// ```
+///
+/// (0 for `window == 1`; the running count does not depend on the stride, since all `m`
+/// stride-1 sums are computed).
+///
+/// Panics unless `1 <= window <= len` and `stride >= 1`.
 #[track_caller]
-pub fn running_sum_adds(len: usize, window: usize) -> u64 {
+pub fn line_sum_adds(len: usize, window: usize, stride: usize) -> u64 {
     assert!(
         (1..=len).contains(&window),
-        "running_sum_adds: window {window} does not fit a line of length {len}"
+        "line_sum_adds: window {window} does not fit a line of length {len}"
     );
-    if window == 1 {
-        return 0;
+    assert!(
+        stride >= 1,
+        "line_sum_adds: stride {stride} must be at least 1"
+    );
+    let w = window as u64;
+    if window <= MAX_DIRECT_WINDOW {
+        let k = ((len - window) / stride + 1) as u64;
+        return k * (w - 1);
     }
     let m = (len - window + 1) as u64;
     let r = m.div_ceil(RESTART as u64);
-    r * (window as u64 - 1) + 2 * (m - r)
+    r * (w - 1) + 2 * (m - r)
 }
 
 /// The number of f32 additions and subtractions the pass of [`sumpool_running`] along `axis`
 /// performs for an input of shape `input` ([`SumPoolSpec::output_shape`] for the notation):
-/// `N·C·Hp·A(Wp, ww)` for [`Axis::Width`], `N·C·Wo·A(Hp, wh)` for [`Axis::Height`] and
-/// `N·groups·Ho·Wo·A(Cg, wc)` for [`Axis::Channel`], where `A` is [`running_sum_adds`].
+/// `N·C·Hp·A(Wp, ww, sw)` for [`Axis::Width`], `N·C·Wo·A(Hp, wh, sh)` for [`Axis::Height`] and
+/// `N·groups·Ho·Wo·A(Cg, wc, 1)` for [`Axis::Channel`], where `A` is [`line_sum_adds`].
 ///
 /// Panics under the conditions listed in [`SumPoolSpec::output_shape`].
 #[track_caller]
 pub fn sumpool_running_adds_along(input: &[usize], spec: &SumPoolSpec, axis: Axis) -> u64 {
     let g = spec.geometry(input, "sumpool_running_adds_along");
     let (wc, wh, ww) = spec.window;
+    let (sh, sw) = spec.stride;
     let (lines, line_adds) = match axis {
-        Axis::Width => (g.n * g.c * g.hp, running_sum_adds(g.wp, ww)),
-        Axis::Height => (g.n * g.c * g.wo, running_sum_adds(g.hp, wh)),
-        Axis::Channel => (g.n * spec.groups * g.ho * g.wo, running_sum_adds(g.cg, wc)),
+        Axis::Width => (g.n * g.c * g.hp, line_sum_adds(g.wp, ww, sw)),
+        Axis::Height => (g.n * g.c * g.wo, line_sum_adds(g.hp, wh, sh)),
+        Axis::Channel => (g.n * spec.groups * g.ho * g.wo, line_sum_adds(g.cg, wc, 1)),
     };
     lines as u64 * line_adds
 }
@@ -452,10 +469,10 @@ pub fn sumpool_running_adds_along(input: &[usize], spec: &SumPoolSpec, axis: Axi
 /// of shape `input`: the sum over the three axes of [`sumpool_running_adds_along`], i.e.
 ///
 /// ```text
-/// N·C·Hp·A(Wp, ww) + N·C·Wo·A(Hp, wh) + N·groups·Ho·Wo·A(Cg, wc)
+/// N·C·Hp·A(Wp, ww, sw) + N·C·Wo·A(Hp, wh, sh) + N·groups·Ho·Wo·A(Cg, wc, 1)
 /// ```
 ///
-/// with `A` = [`running_sum_adds`]. Restarts and additions of padding zeros are included.
+/// with `A` = [`line_sum_adds`]. Restarts and additions of padding zeros are included.
 ///
 /// Panics under the conditions listed in [`SumPoolSpec::output_shape`].
 #[track_caller]
@@ -497,8 +514,9 @@ pub(crate) fn sumpool_features_running_counted(x: &Tensor, window: usize) -> (Te
     (Tensor::from_vec([n, f - window + 1], out), adds.0)
 }
 
-/// The 1-D sum-pool of structured linear layers by the running-sum scheme of
-/// [`sumpool_running`] (f32, re-anchored every [`RESTART`] outputs): `x` is `[N, F]` and
+/// The 1-D sum-pool of structured linear layers by the scheme of [`sumpool_running`] (f32;
+/// direct sums for `window <= MAX_DIRECT_WINDOW`, else running sums re-anchored every
+/// [`RESTART`] outputs): `x` is `[N, F]` and
 /// `out[n, a] = Σ_{j<window} x[n, a + j]`, giving `[N, F − window + 1]`.
 ///
 /// Equals [`kernels::sumpool_features`](crate::kernels::sumpool_features) up to f32 rounding
@@ -510,7 +528,7 @@ pub fn sumpool_features_running(x: &Tensor, window: usize) -> Tensor {
 }
 
 /// The exact number of f32 additions and subtractions [`sumpool_features_running`] performs on
-/// a `[batch, features]` input: `batch · A(features, window)` with `A` = [`running_sum_adds`].
+/// a `[batch, features]` input: `batch · A(features, window, 1)` with `A` = [`line_sum_adds`].
 ///
 /// Panics unless `1 <= window <= features`.
 #[track_caller]
@@ -519,7 +537,7 @@ pub fn sumpool_features_adds(batch: usize, features: usize, window: usize) -> u6
         (1..=features).contains(&window),
         "sumpool_features_adds: window {window} does not fit {features} features"
     );
-    batch as u64 * running_sum_adds(features, window)
+    batch as u64 * line_sum_adds(features, window, 1)
 }
 
 #[cfg(test)]
@@ -538,13 +556,13 @@ mod tests {
 
     #[test]
     fn running_sums_hand_computed() {
-        let line = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let line = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
         let mut out = [0.0; 3];
         let mut adds = AddCounter::default();
-        running_sums(&line, 3, RESTART, &mut out, &mut adds);
-        assert_eq!(out, [6.0, 9.0, 12.0]);
-        assert_eq!(adds.0, 2 + 2 + 2); // anchor (2) + two updates (2 each)
-        assert_eq!(adds.0, running_sum_adds(5, 3));
+        running_sums(&line, 4, RESTART, &mut out, &mut adds);
+        assert_eq!(out, [10.0, 14.0, 18.0]);
+        assert_eq!(adds.0, 3 + 2 + 2); // anchor (3) + two updates (2 each)
+        assert_eq!(adds.0, line_sum_adds(6, 4, 1));
 
         // Restart every 2 outputs: anchors at 0 and 2 (1 add each), updates at 1 and 3.
         let line = [1.0, 2.0, 3.0, 4.0, 5.0];
@@ -556,21 +574,77 @@ mod tests {
     }
 
     #[test]
-    fn running_sum_adds_at_restart_boundaries() {
-        // m outputs: ceil(m/64) anchors of (w-1) adds, the rest 2 adds.
-        assert_eq!(running_sum_adds(7, 1), 0);
-        assert_eq!(running_sum_adds(3, 3), 2); // one output, one anchor
-        assert_eq!(running_sum_adds(66, 3), 2 + 2 * 63); // m = 64: one anchor
-        assert_eq!(running_sum_adds(67, 3), 2 * 2 + 2 * 63); // m = 65: two anchors
-        assert_eq!(running_sum_adds(132, 5), 2 * 4 + 2 * 126); // m = 128
-        assert_eq!(running_sum_adds(133, 5), 3 * 4 + 2 * 126); // m = 129
+    fn direct_sums_hand_computed() {
+        let line = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
+        let direct = |window, stride| {
+            let mut out = vec![0.0; (line.len() - window) / stride + 1];
+            let mut adds = AddCounter::default();
+            direct_sums(&line, window, stride, &mut out, &mut adds);
+            assert_eq!(adds.0, line_sum_adds(line.len(), window, stride));
+            (out, adds.0)
+        };
+        assert_eq!(direct(3, 1), (vec![6.0, 9.0, 12.0, 15.0, 18.0], 5 * 2));
+        // Only the kept outputs are summed.
+        assert_eq!(direct(3, 2), (vec![6.0, 12.0, 18.0], 3 * 2));
+        assert_eq!(direct(2, 3), (vec![3.0, 9.0], 2));
+        assert_eq!(direct(1, 2), (vec![1.0, 3.0, 5.0, 7.0], 0));
+    }
+
+    #[test]
+    fn line_sum_adds_at_scheme_and_restart_boundaries() {
+        // w <= 3: k = (L - w)/s + 1 direct sums of (w - 1) adds, no restarts.
+        assert_eq!(line_sum_adds(7, 1, 1), 0);
+        assert_eq!(line_sum_adds(3, 3, 1), 2); // one output
+        assert_eq!(line_sum_adds(67, 2, 1), 66); // m = 66: one add each
+        assert_eq!(line_sum_adds(67, 3, 1), 65 * 2);
+        assert_eq!(line_sum_adds(10, 3, 2), 4 * 2); // kept outputs 0, 2, 4, 6
+        assert_eq!(line_sum_adds(10, 2, 3), 3); // kept outputs 0, 3, 6
+        // w >= 4: ceil(m/64) anchors of (w - 1) adds, the rest 2 adds; strides change nothing.
+        assert_eq!(line_sum_adds(4, 4, 1), 3); // one output, one anchor
+        assert_eq!(line_sum_adds(67, 4, 1), 3 + 2 * 63); // m = 64: one anchor
+        assert_eq!(line_sum_adds(68, 4, 1), 2 * 3 + 2 * 63); // m = 65: two anchors
+        assert_eq!(line_sum_adds(10, 4, 2), 3 + 2 * 6);
+        assert_eq!(line_sum_adds(132, 5, 1), 2 * 4 + 2 * 126); // m = 128
+        assert_eq!(line_sum_adds(133, 5, 1), 3 * 4 + 2 * 126); // m = 129
+        assert_eq!(line_sum_adds(133, 5, 3), 3 * 4 + 2 * 126);
+    }
+
+    /// Every line is computed by the scheme the count describes, performing exactly that many
+    /// additions; at stride 1 it is never dearer than either scheme alone.
+    #[test]
+    fn line_sums_count_and_scheme_choice() {
+        let data = WeightRng::new(11).uniform([150], 1.0).into_data();
+        for len in 1..=data.len() {
+            let line = &data[..len];
+            for window in 1..=len.min(9) {
+                let exact = exact_sums(line, window);
+                for stride in 1..=3 {
+                    let kept = (len - window) / stride + 1;
+                    let mut full = vec![0.0; len - window + 1];
+                    let mut out = vec![0.0; kept];
+                    let mut adds = AddCounter::default();
+                    line_sums(line, window, stride, &mut full, &mut out, &mut adds);
+                    assert_eq!(adds.0, line_sum_adds(len, window, stride), "{len} {window}");
+                    for (q, &v) in out.iter().enumerate() {
+                        let want = exact[q * stride];
+                        assert!((f64::from(v) - want).abs() <= 1e-5 * window as f64);
+                    }
+                }
+                let mut full = vec![0.0; len - window + 1];
+                let mut running = AddCounter::default();
+                running_sums(line, window, RESTART, &mut full, &mut running);
+                let direct = (len - window + 1) as u64 * (window as u64 - 1);
+                let chosen = line_sum_adds(len, window, 1);
+                assert_eq!(chosen, running.0.min(direct), "{len} {window}");
+            }
+        }
     }
 
     #[test]
     fn restart_bounds_the_error_of_long_lines() {
         // A long line with a large offset: without re-anchoring the error keeps growing.
         let len = 1 << 16;
-        let window = 3;
+        let window = 4;
         let line = WeightRng::new(7)
             .uniform_range([len], 99.0, 101.0)
             .into_data();
@@ -618,9 +692,9 @@ mod tests {
         let (y, adds) = sumpool_running_counted(&x, &spec);
         assert_eq!(y.shape(), &[1, 1, 2, 2]);
         assert_eq!(y.data(), &[33., 55., 99., 121.]);
-        // Width: 4 rows of length 3, window 2: 1 + 2 adds. Height skipped. Channels: 4 lines of
-        // length 2, window 2: 1 add.
-        assert_eq!(adds, 4 * 3 + 4);
+        // Width: 4 rows of length 3, window 2: two direct sums of 1 add. Height: window 1, no
+        // adds. Channels: 4 lines of length 2, window 2: 1 add.
+        assert_eq!(adds, 4 * 2 + 4);
         assert_eq!(adds, sumpool_running_adds(x.shape(), &spec));
         assert_eq!(sumpool_direct_adds(x.shape(), &spec), 4 * 3);
     }

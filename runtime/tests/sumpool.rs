@@ -5,8 +5,9 @@ use scc_runtime::Tensor;
 use scc_runtime::kernels::{sumpool_features, sumpool3d};
 use scc_runtime::random::WeightRng;
 use scc_runtime::sumpool::{
-    Axis, RESTART, SumPoolSpec, running_sum_adds, sumpool_direct_adds, sumpool_features_adds,
-    sumpool_features_running, sumpool_running, sumpool_running_adds, sumpool_running_adds_along,
+    Axis, MAX_DIRECT_WINDOW, RESTART, SumPoolSpec, line_sum_adds, sumpool_direct_adds,
+    sumpool_features_adds, sumpool_features_running, sumpool_running, sumpool_running_adds,
+    sumpool_running_adds_along,
 };
 
 /// `t[:, :, ::sh, ::sw]`.
@@ -175,9 +176,25 @@ fn long_lines_stay_accurate() {
     let rel = max_relative_error(&got, &want);
     assert!(rel <= 1e-4, "relative error {rel}");
 
-    let x = WeightRng::new(44).uniform_range([2, 512], 99.0, 101.0);
-    let rel = max_relative_error(&sumpool_features_running(&x, 3), &sumpool_features(&x, 3));
+    // Running sums (window above MAX_DIRECT_WINDOW) on every axis.
+    let spec = SumPoolSpec {
+        groups: 1,
+        window: (5, 5, 5),
+        pad: (0, 0),
+        stride: (1, 1),
+    };
+    let x = WeightRng::new(45).uniform_range([1, 130, 130, 130], 99.0, 101.0);
+    let got = sumpool_running(&x, &spec);
+    let want = sumpool3d(&x, 1, spec.window, spec.pad);
+    let rel = max_relative_error(&got, &want);
     assert!(rel <= 1e-4, "relative error {rel}");
+
+    let x = WeightRng::new(44).uniform_range([2, 512], 99.0, 101.0);
+    for window in [3, 5] {
+        let got = sumpool_features_running(&x, window);
+        let rel = max_relative_error(&got, &sumpool_features(&x, window));
+        assert!(rel <= 1e-4, "relative error {rel}");
+    }
 }
 
 #[test]
@@ -238,8 +255,9 @@ fn output_shape() {
 
 #[test]
 fn hand_computed_counts() {
+    assert_eq!(MAX_DIRECT_WINDOW, 3);
     // [1, 4, 5, 6], 2 groups (Cg = 2), window (2, 3, 3), pad (1, 1), stride 1:
-    // Hp = 7, Wp = 8, Wo = 6, Ho = 5.
+    // Hp = 7, Wp = 8, Wo = 6, Ho = 5. Every window is at most 3: direct sums throughout.
     let shape = [1, 4, 5, 6];
     let spec = SumPoolSpec {
         groups: 2,
@@ -247,12 +265,12 @@ fn hand_computed_counts() {
         pad: (1, 1),
         stride: (1, 1),
     };
-    // Width: 4 channels x 7 padded rows, each 6 outputs: 2 (anchor) + 5*2 = 12.
+    // Width: 4 channels x 7 padded rows, each 6 outputs of 2 adds.
     assert_eq!(
         sumpool_running_adds_along(&shape, &spec, Axis::Width),
         28 * 12
     );
-    // Height: 4 channels x 6 columns, each 5 outputs: 2 + 4*2 = 10.
+    // Height: 4 channels x 6 columns, each 5 outputs of 2 adds.
     assert_eq!(
         sumpool_running_adds_along(&shape, &spec, Axis::Height),
         24 * 10
@@ -263,7 +281,17 @@ fn hand_computed_counts() {
     // Direct: 2 x 5 x 6 outputs of 18 terms each.
     assert_eq!(sumpool_direct_adds(&shape, &spec), 60 * 17);
 
-    // Stride only subsamples: the width pass still computes all 8 stride-1 sums of 10 columns.
+    // Window 2: one add per output, where a running sum would need two.
+    let spec = SumPoolSpec {
+        groups: 1,
+        window: (1, 1, 2),
+        pad: (0, 0),
+        stride: (1, 1),
+    };
+    assert_eq!(sumpool_running_adds(&[1, 1, 1, 10], &spec), 9);
+    assert_eq!(sumpool_direct_adds(&[1, 1, 1, 10], &spec), 9);
+
+    // A direct pass sums only the kept outputs: columns 0, 2, 4, 6 of 10, window 3.
     let spec = SumPoolSpec {
         groups: 1,
         window: (1, 1, 3),
@@ -271,13 +299,27 @@ fn hand_computed_counts() {
         stride: (1, 2),
     };
     assert_eq!(spec.output_shape(&[1, 1, 1, 10]), vec![1, 1, 1, 4]);
-    assert_eq!(sumpool_running_adds(&[1, 1, 1, 10], &spec), 2 + 7 * 2);
+    assert_eq!(sumpool_running_adds(&[1, 1, 1, 10], &spec), 4 * 2);
     assert_eq!(sumpool_direct_adds(&[1, 1, 1, 10], &spec), 4 * 2);
+
+    // A running pass computes every stride-1 sum: window 4, stride 2 on 10 columns keeps 4 of
+    // the 7 sums but computes all of them (anchor 3 + 6 updates of 2).
+    let spec = SumPoolSpec {
+        groups: 1,
+        window: (1, 1, 4),
+        pad: (0, 0),
+        stride: (1, 2),
+    };
+    assert_eq!(spec.output_shape(&[1, 1, 1, 10]), vec![1, 1, 1, 4]);
+    assert_eq!(sumpool_running_adds(&[1, 1, 1, 10], &spec), 3 + 6 * 2);
+    assert_eq!(sumpool_direct_adds(&[1, 1, 1, 10], &spec), 4 * 3);
 
     // Restarts: 196 outputs per row re-anchor at 0, 64, 128, 192.
     assert_eq!(RESTART, 64);
-    assert_eq!(running_sum_adds(200, 5), 4 * 4 + 192 * 2);
+    assert_eq!(line_sum_adds(200, 5, 1), 4 * 4 + 192 * 2);
     assert_eq!(sumpool_features_adds(2, 200, 5), 2 * 400);
+    assert_eq!(sumpool_features_adds(2, 200, 3), 2 * 198 * 2);
+    assert_eq!(sumpool_features_adds(2, 200, 2), 2 * 199);
     assert_eq!(sumpool_features_adds(2, 200, 1), 0);
 
     // Large windows are where running sums pay off: 7x7 on a 56x56 plane.

@@ -25,7 +25,10 @@ impl Pass for DecomposeStructured {
         for id in graph.topological_order() {
             let node = graph.node(id).clone();
             let input = graph.operands(id);
-            let input_shape = graph.node(input.first().copied().unwrap_or(id)).shape.clone();
+            let input_shape = graph
+                .node(input.first().copied().unwrap_or(id))
+                .shape
+                .clone();
             let replacement = match &node.op {
                 Op::StructuredConv2d(a) => {
                     let cg = input_shape[1] / a.groups;
@@ -44,7 +47,8 @@ impl Pass for DecomposeStructured {
                             algorithm: SumPoolAlgorithm::Direct,
                         };
                         let op = Op::SumPool3d(attrs);
-                        let shape = crate::shape::infer(&op, &[&input_shape]).expect("the box fits the padded input");
+                        let shape = crate::shape::infer(&op, &[&input_shape])
+                            .expect("the box fits the padded input");
                         let pool = Node {
                             op,
                             shape,
@@ -68,7 +72,11 @@ impl Pass for DecomposeStructured {
                     });
                     Some((conv, source))
                 }
-                Op::StructuredLinear { out_features, c, bias } => {
+                Op::StructuredLinear {
+                    out_features,
+                    c,
+                    bias,
+                } => {
                     let features = input_shape[1];
                     let window = features - c + 1;
                     let mut source = input[0];

@@ -19,7 +19,9 @@ impl Pass for FoldBatchNorm {
     fn run(&self, graph: &mut Graph, _: &PassContext) -> bool {
         let mut changed = false;
         for id in graph.topological_order() {
-            let Op::BatchNorm { eps } = graph.node(id).op else { continue };
+            let Op::BatchNorm { eps } = graph.node(id).op else {
+                continue;
+            };
             let producer = graph.operands(id)[0];
             if graph.users(producer).len() != 1 || graph.is_output(producer) {
                 continue;

@@ -17,7 +17,9 @@ impl Pass for FoldConstants {
     }
 
     fn run(&self, graph: &mut Graph, context: &PassContext) -> bool {
-        let Some(weights) = context.weights else { return false };
+        let Some(weights) = context.weights else {
+            return false;
+        };
         let derived: Vec<_> = graph
             .live_params()
             .into_iter()

@@ -49,7 +49,11 @@ fn fuse_one(graph: &mut Graph, id: NodeId) -> bool {
     let (step, extra) = match graph.node(user).op {
         Op::Activation(act) => (EpilogueStep::Activation(act), None),
         Op::Add => {
-            let other = if operands[0] == id { operands[1] } else { operands[0] };
+            let other = if operands[0] == id {
+                operands[1]
+            } else {
+                operands[0]
+            };
             if other == id || graph.node(other).shape != graph.node(id).shape {
                 return false;
             }

@@ -78,13 +78,19 @@ fn lift_language_sumpools(graph: &mut Graph) -> bool {
 /// Merges `outer(inner(x))` into one pool where the boxes compose into a box.
 fn merge_chains(graph: &mut Graph) -> bool {
     for outer_id in graph.topological_order() {
-        let Some(outer) = sumpool3d(graph, outer_id) else { continue };
+        let Some(outer) = sumpool3d(graph, outer_id) else {
+            continue;
+        };
         let inner_id = graph.operands(outer_id)[0];
-        let Some(inner) = sumpool3d(graph, inner_id) else { continue };
+        let Some(inner) = sumpool3d(graph, inner_id) else {
+            continue;
+        };
         if graph.users(inner_id).len() != 1 || graph.is_output(inner_id) || inner.stride != (1, 1) {
             continue;
         }
-        let Some(merged) = compose(&inner, &outer) else { continue };
+        let Some(merged) = compose(&inner, &outer) else {
+            continue;
+        };
         let x = graph.operands(inner_id)[0];
         graph.node_mut(outer_id).op = Op::SumPool3d(merged);
         graph.set_operands(outer_id, &[x]);
@@ -109,7 +115,11 @@ fn compose(first: &SumPool3dAttrs, second: &SumPool3dAttrs) -> Option<SumPool3dA
     if (first.window.1 > 1 && second.pad.0 > 0) || (first.window.2 > 1 && second.pad.1 > 0) {
         return None;
     }
-    let groups = if first.window.0 > 1 { first.groups } else { second.groups };
+    let groups = if first.window.0 > 1 {
+        first.groups
+    } else {
+        second.groups
+    };
     Some(normalised(SumPool3dAttrs {
         groups,
         window: (
@@ -162,7 +172,9 @@ fn volume(a: &SumPool3dAttrs) -> usize {
 /// Rewrites one pool to be computed from a smaller pool of the same tensor.
 fn share_neighbours(graph: &mut Graph) -> bool {
     for big_id in graph.topological_order() {
-        let Some(big) = sumpool3d(graph, big_id) else { continue };
+        let Some(big) = sumpool3d(graph, big_id) else {
+            continue;
+        };
         let x = graph.operands(big_id)[0];
         let best = graph
             .users(x)

@@ -92,7 +92,10 @@ impl Default for PassOptions {
 impl PassOptions {
     /// No optimisation at all (`--no-opt`).
     pub fn none() -> PassOptions {
-        PassOptions { only: Some(Vec::new()), ..PassOptions::default() }
+        PassOptions {
+            only: Some(Vec::new()),
+            ..PassOptions::default()
+        }
     }
 }
 
@@ -105,7 +108,14 @@ pub enum PassError {
     #[error(
         "translation validation failed after pass `{pass}`: output `{output}` differs at flat index {index}: {before} before, {after} after (tolerance {tolerance:e})"
     )]
-    Miscompiled { pass: String, output: String, index: usize, before: f32, after: f32, tolerance: f32 },
+    Miscompiled {
+        pass: String,
+        output: String,
+        index: usize,
+        before: f32,
+        after: f32,
+        tolerance: f32,
+    },
     #[error("translation validation could not run the graph after pass `{pass}`: {problem}")]
     ValidationRun { pass: String, problem: String },
 }
@@ -128,14 +138,24 @@ impl PassManager {
     /// The default pipeline restricted to `options.only`.
     pub fn new(options: PassOptions) -> Result<PassManager, PassError> {
         let names = pass_names();
-        for name in options.only.iter().flatten().chain(options.print_after.iter()) {
+        for name in options
+            .only
+            .iter()
+            .flatten()
+            .chain(options.print_after.iter())
+        {
             if name != "all" && !names.contains(&name.as_str()) {
                 return Err(PassError::UnknownPass { name: name.clone() });
             }
         }
         let passes = default_pipeline()
             .into_iter()
-            .filter(|p| options.only.as_ref().is_none_or(|only| only.iter().any(|n| n == p.name())))
+            .filter(|p| {
+                options
+                    .only
+                    .as_ref()
+                    .is_none_or(|only| only.iter().any(|n| n == p.name()))
+            })
             .collect();
         Ok(PassManager { passes, options })
     }
@@ -144,26 +164,42 @@ impl PassManager {
     pub fn run(&self, graph: &Graph, weights: Option<&Weights>) -> Result<Optimized, PassError> {
         let mut graph = graph.clone();
         let mut dumps = Vec::new();
-        let validation = self.options.validate.then(|| Validation::new(&graph, weights, self.options.validation_seed));
+        let validation = self
+            .options
+            .validate
+            .then(|| Validation::new(&graph, weights, self.options.validation_seed));
         let mut reference = match &validation {
-            Some(v) => Some(v.run(&graph).map_err(|problem| PassError::ValidationRun { pass: "(none)".into(), problem })?),
+            Some(v) => Some(v.run(&graph).map_err(|problem| PassError::ValidationRun {
+                pass: "(none)".into(),
+                problem,
+            })?),
             None => None,
         };
         let context = PassContext { weights };
         for pass in &self.passes {
             let changed = pass.run(&mut graph, &context);
             if self.options.verify {
-                crate::verify::verify(&graph)
-                    .map_err(|problem| PassError::Malformed { pass: pass.name().to_string(), problem })?;
+                crate::verify::verify(&graph).map_err(|problem| PassError::Malformed {
+                    pass: pass.name().to_string(),
+                    problem,
+                })?;
             }
             if let (true, Some(validation), Some(before)) = (changed, &validation, &reference) {
                 let after = validation
                     .run(&graph)
-                    .map_err(|problem| PassError::ValidationRun { pass: pass.name().to_string(), problem })?;
+                    .map_err(|problem| PassError::ValidationRun {
+                        pass: pass.name().to_string(),
+                        problem,
+                    })?;
                 compare(pass.name(), before, &after)?;
                 reference = Some(after);
             }
-            if self.options.print_after.iter().any(|p| p == "all" || p == pass.name()) {
+            if self
+                .options
+                .print_after
+                .iter()
+                .any(|p| p == "all" || p == pass.name())
+            {
                 dumps.push((pass.name().to_string(), graph.dump()));
             }
         }
@@ -179,14 +215,19 @@ struct Validation {
 
 impl Validation {
     fn new(graph: &Graph, weights: Option<&Weights>, seed: u64) -> Validation {
-        let weights = weights.cloned().unwrap_or_else(|| weights::random(graph, seed));
+        let weights = weights
+            .cloned()
+            .unwrap_or_else(|| weights::random(graph, seed));
         let inputs = graph
             .inputs()
             .iter()
             .enumerate()
             .map(|(i, (name, id))| {
                 let mut rng = WeightRng::new(seed.wrapping_add(1000 + i as u64));
-                (name.clone(), rng.uniform(graph.node(*id).shape.as_slice(), 1.0))
+                (
+                    name.clone(),
+                    rng.uniform(graph.node(*id).shape.as_slice(), 1.0),
+                )
             })
             .collect();
         Validation { weights, inputs }
@@ -198,7 +239,11 @@ impl Validation {
 }
 
 /// The contract's tolerance: max |after − before| ≤ 1e-4 · max(1, max |before|).
-fn compare(pass: &str, before: &[(String, Tensor)], after: &[(String, Tensor)]) -> Result<(), PassError> {
+fn compare(
+    pass: &str,
+    before: &[(String, Tensor)],
+    after: &[(String, Tensor)],
+) -> Result<(), PassError> {
     for ((name, b), (_, a)) in before.iter().zip(after) {
         let tolerance = 1e-4 * b.data().iter().fold(1.0f32, |m, v| m.max(v.abs()));
         let differing = b.shape() != a.shape();

@@ -24,11 +24,22 @@ impl Pass for SelectSumPoolAlgorithm {
                 Some(&operand) => graph.node(operand).shape.clone(),
                 None => continue,
             };
-            let Op::SumPool3d(attrs) = &mut graph.node_mut(id).op else { continue };
-            let spec = SumPoolSpec { groups: attrs.groups, window: attrs.window, pad: attrs.pad, stride: attrs.stride };
+            let Op::SumPool3d(attrs) = &mut graph.node_mut(id).op else {
+                continue;
+            };
+            let spec = SumPoolSpec {
+                groups: attrs.groups,
+                window: attrs.window,
+                pad: attrs.pad,
+                stride: attrs.stride,
+            };
             let running = sumpool::sumpool_running_adds(&input, &spec);
             let direct = sumpool::sumpool_direct_adds(&input, &spec);
-            let choice = if running <= direct { SumPoolAlgorithm::RunningSum } else { SumPoolAlgorithm::Direct };
+            let choice = if running <= direct {
+                SumPoolAlgorithm::RunningSum
+            } else {
+                SumPoolAlgorithm::Direct
+            };
             if attrs.algorithm != choice {
                 attrs.algorithm = choice;
                 changed = true;

@@ -61,3 +61,5 @@ pub fn scc(args: &[&str]) -> Output {
 pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
+
+pub mod generate;
