@@ -269,7 +269,7 @@ pub fn infer(op: &Op, operands: &[&Shape]) -> Result<Shape, String> {
             expect_operands(op, operands, 1)?;
             let x = operands[0];
             expect_rank("sumpool3d", x, 4)?;
-            if a.groups == 0 || x[1] % a.groups != 0 {
+            if a.groups == 0 || !x[1].is_multiple_of(a.groups) {
                 return Err(format!(
                     "sumpool3d: {} channels are not divisible by groups={}",
                     x[1], a.groups

@@ -39,7 +39,7 @@ struct Value {
 }
 
 fn divisors(n: usize) -> Vec<usize> {
-    (1..=n).filter(|d| n % d == 0).collect()
+    (1..=n).filter(|d| n.is_multiple_of(*d)).collect()
 }
 
 fn fits(size: usize, kernel: usize, stride: usize, pad: usize, dilation: usize) -> Option<usize> {

@@ -251,7 +251,7 @@ fn compare(
             .data()
             .iter()
             .zip(a.data())
-            .position(|(x, y)| !((x - y).abs() <= tolerance));
+            .position(|(x, y)| (x - y).abs().is_nan() || (x - y).abs() > tolerance);
         if differing || first.is_some() {
             let index = first.unwrap_or(0);
             return Err(PassError::Miscompiled {
