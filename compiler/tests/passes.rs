@@ -47,7 +47,9 @@ fn header(path: &Path, text: &str) -> Result<Header, String> {
     }
     let mut random_weights = false;
     for line in text.lines().skip(1) {
-        let Some(comment) = line.trim().strip_prefix("//") else { break };
+        let Some(comment) = line.trim().strip_prefix("//") else {
+            break;
+        };
         match comment.trim().strip_prefix("weights:").map(str::trim) {
             Some("random") => random_weights = true,
             Some(other) => {
@@ -75,8 +77,7 @@ fn snapshot(path: &Path) -> Result<(Header, String), String> {
     );
     let source = SourceFile::new(name, text);
     let file = parse(&source).map_err(|d| d.render(Some(&source)))?;
-    let graph =
-        scc_compiler::lower::lower(&file, None).map_err(|e| e.0.render(Some(&source)))?;
+    let graph = scc_compiler::lower::lower(&file, None).map_err(|e| e.0.render(Some(&source)))?;
     verify::verify(&graph)
         .map_err(|p| format!("{}: the lowered graph does not verify: {p}", path.display()))?;
     let manager = PassManager::new(PassOptions {
@@ -106,7 +107,9 @@ fn snapshot(path: &Path) -> Result<(Header, String), String> {
 }
 
 fn inputs() -> (PathBuf, Vec<PathBuf>) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("passes");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("passes");
     let mut inputs: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -165,5 +168,8 @@ fn no_orphan_snapshots() {
             orphans.push(path.display().to_string());
         }
     }
-    assert!(orphans.is_empty(), "snapshots without an input: {orphans:?}");
+    assert!(
+        orphans.is_empty(),
+        "snapshots without an input: {orphans:?}"
+    );
 }
