@@ -13,8 +13,8 @@
 //!   other's (on every axis the smaller window is 1 or equal to the larger) is computed
 //!   from the smaller one's output by a residual pool over the remaining axes: e.g. a
 //!   downsampling block's 3×3 structured conv (box 33×2×2) reuses the channel sums of its
-//!   1×1 structured shortcut (box 33×1×1); of two identical pools, the later one is
-//!   replaced by the earlier. A pool merges with, or is computed from, only pools of
+//!   1×1 structured shortcut (box 33×1×1). Identical pools are left to `cse` (which runs
+//!   before and after this pass). A pool merges with, or is computed from, only pools of
 //!   stride 1.
 //!
 //! Guarantees the same outputs (exactly, up to float rounding), with no more additions.
@@ -184,7 +184,7 @@ fn share_neighbours(graph: &mut Graph) -> bool {
             .filter(|&other| other != big_id)
             .filter_map(|other| {
                 let small = sumpool3d(graph, other)?;
-                if volume(&small) >= volume(&big) && small != big {
+                if volume(&small) >= volume(&big) {
                     return None;
                 }
                 let r = residual(&small, &big)?;
