@@ -32,40 +32,43 @@ fn fixtures_pass_through_the_library_interpreter() {
     }
 }
 
-#[test]
-fn fixtures_pass_through_scc_run() {
+/// Runs every fixture through `scc run ... --save` with `extra` arguments and compares.
+fn run_fixtures_through_cli(extra: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     for case in fixture_cases() {
         let name = case.file_name().unwrap().to_string_lossy().to_string();
         let saved = dir.path().join(format!("{name}.safetensors"));
-        let out = scc(&[
-            "run",
-            case.join("model.sc").to_str().unwrap(),
-            "--engine",
-            "interp",
-            "--weights",
-            case.join("weights.safetensors").to_str().unwrap(),
-            "--inputs",
-            case.join("inputs.safetensors").to_str().unwrap(),
-            "--save",
-            saved.to_str().unwrap(),
-        ]);
-        assert!(
-            out.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let mut args = vec![
+            "run".to_string(),
+            case.join("model.sc").to_str().unwrap().to_string(),
+            "--weights".to_string(),
+            case.join("weights.safetensors").to_str().unwrap().to_string(),
+            "--inputs".to_string(),
+            case.join("inputs.safetensors").to_str().unwrap().to_string(),
+            "--save".to_string(),
+            saved.to_str().unwrap().to_string(),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = scc(&args);
+        assert!(out.status.success(), "{name} {extra:?}: {}", String::from_utf8_lossy(&out.stderr));
         let got = scc::runtime::read_safetensors(&saved).unwrap();
         let expected = scc::runtime::read_safetensors(&case.join("expected.safetensors")).unwrap();
-        assert_eq!(
-            got.keys().collect::<Vec<_>>(),
-            expected.keys().collect::<Vec<_>>(),
-            "{name}: output names"
-        );
+        assert_eq!(got.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>(), "{name}: output names");
         for (output, tensor) in &expected {
-            assert_close(&format!("{name}/{output}"), &got[output], tensor);
+            assert_close(&format!("{name}/{output} {extra:?}"), &got[output], tensor);
         }
     }
+}
+
+#[test]
+fn fixtures_pass_through_scc_run_interpreted_on_the_optimised_graph() {
+    run_fixtures_through_cli(&["--engine", "interp"]);
+}
+
+#[test]
+fn fixtures_pass_through_scc_run_interpreted_without_optimisation() {
+    run_fixtures_through_cli(&["--engine", "interp", "--no-opt"]);
 }
 
 #[test]
