@@ -6,17 +6,24 @@
 //! for errors in the model text).
 //!
 //! ```
-//! use scc::Model;
+//! use scc::{Engine, Model, Options, Weights};
 //! let model = Model::from_source(
 //!     "inline.sc",
-//!     "model m(x: [1, 2, 4, 4]) { let c = conv2d(x, 3, kernel=3, pad=1); return relu(c); }",
+//!     "model m(x: [1, 8, 6, 6]) { let s = sconv2d(x, 8, kernel=3, c=4, n=2, pad=1); return relu(s); }",
 //!     None,
 //! )
 //! .unwrap();
-//! let weights = model.random_weights(7);
+//! let weights = Weights::random(model.graph(), 7);
 //! let inputs = model.random_inputs(1);
-//! let outputs = model.interpret(&weights, &inputs).unwrap();
-//! assert_eq!(outputs[0].1.shape(), &[1, 3, 4, 4]);
+//! // JIT-compile (Cranelift) and run; the interpreter runs behind the same interface.
+//! let compiled = scc::compile(&model, &weights, &Options::default()).unwrap();
+//! let outputs = compiled.run(&inputs).unwrap();
+//! let reference = scc::compile(&model, &weights, &Options { engine: Engine::Interpreter, ..Options::default() })
+//!     .unwrap()
+//!     .run(&inputs)
+//!     .unwrap();
+//! assert_eq!(outputs[0].1.shape(), &[1, 8, 6, 6]);
+//! assert!(outputs[0].1.max_abs_diff(&reference[0].1) < 1e-4);
 //! ```
 
 use std::collections::BTreeMap;
@@ -51,6 +58,8 @@ pub enum Error {
     Run(#[from] scc_compiler::interp::RunError),
     #[error(transparent)]
     Pass(#[from] PassError),
+    #[error(transparent)]
+    Codegen(#[from] scc_compiler::codegen::CodegenError),
 }
 
 impl Error {
@@ -214,4 +223,141 @@ pub fn interpret_graph(
     inputs: &BTreeMap<String, Tensor>,
 ) -> Result<Vec<(String, Tensor)>, Error> {
     Ok(scc_compiler::interp::run(graph, weights, inputs)?)
+}
+
+/// Which engine executes a compiled model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// Cranelift kernels specialised to the model's shapes (the default).
+    Jit,
+    /// The reference interpreter over the same optimised graph.
+    Interpreter,
+}
+
+/// How [`compile`] builds a model.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The optimisation passes (the JIT always decomposes structured layers).
+    pub passes: PassOptions,
+    /// Worker threads of the JIT (0: all cores).
+    pub threads: usize,
+    pub engine: Engine,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            passes: PassOptions::default(),
+            threads: 0,
+            engine: Engine::Jit,
+        }
+    }
+}
+
+enum Executable {
+    Jit(Box<scc_compiler::codegen::jit::CompiledModel>),
+    Interpreter { graph: Graph, weights: Weights },
+}
+
+/// A model ready to run: `Send + Sync`, and `run` may be called from many threads at once.
+pub struct CompiledModel {
+    executable: Executable,
+    compile_time: std::time::Duration,
+}
+
+impl CompiledModel {
+    /// Runs the model on inputs by name; outputs in `return` order.
+    pub fn run(&self, inputs: &BTreeMap<String, Tensor>) -> Result<Vec<(String, Tensor)>, Error> {
+        Ok(match &self.executable {
+            Executable::Jit(jit) => jit.run(inputs)?,
+            Executable::Interpreter { graph, weights } => {
+                scc_compiler::interp::run(graph, weights, inputs)?
+            }
+        })
+    }
+
+    /// [`CompiledModel::run`], also returning the wall time of every node.
+    pub fn run_timed(
+        &self,
+        inputs: &BTreeMap<String, Tensor>,
+    ) -> Result<
+        (
+            Vec<(String, Tensor)>,
+            std::collections::HashMap<scc_compiler::NodeId, std::time::Duration>,
+        ),
+        Error,
+    > {
+        let mut times = std::collections::HashMap::new();
+        let outputs = match &self.executable {
+            Executable::Jit(jit) => jit.run_timed(inputs, Some(&mut times))?,
+            Executable::Interpreter { graph, weights } => {
+                scc_compiler::interp::run_timed(graph, weights, inputs, Some(&mut times))?
+            }
+        };
+        Ok((outputs, times))
+    }
+
+    /// The optimised graph this model executes.
+    pub fn graph(&self) -> &Graph {
+        match &self.executable {
+            Executable::Jit(jit) => jit.graph(),
+            Executable::Interpreter { graph, .. } => graph,
+        }
+    }
+
+    /// Time spent optimising and generating code.
+    pub fn compile_time(&self) -> std::time::Duration {
+        self.compile_time
+    }
+
+    /// Worker threads (1 for the interpreter).
+    pub fn threads(&self) -> usize {
+        match &self.executable {
+            Executable::Jit(jit) => jit.threads(),
+            Executable::Interpreter { .. } => 1,
+        }
+    }
+
+    /// The engine that runs this model.
+    pub fn engine(&self) -> Engine {
+        match &self.executable {
+            Executable::Jit(_) => Engine::Jit,
+            Executable::Interpreter { .. } => Engine::Interpreter,
+        }
+    }
+}
+
+/// Optimises `model` with `weights` bound and prepares it for the chosen engine.
+pub fn compile(
+    model: &Model,
+    weights: &Weights,
+    options: &Options,
+) -> Result<CompiledModel, Error> {
+    let started = std::time::Instant::now();
+    let mut passes = options.passes.clone();
+    if options.engine == Engine::Jit
+        && let Some(only) = &mut passes.only
+        && !only.iter().any(|p| p == "decompose-structured")
+    {
+        // Code generation executes structured layers only as sum-pool + small conv.
+        only.push("decompose-structured".to_string());
+    }
+    let optimized = model.optimize(Some(weights), &passes)?;
+    let executable = match options.engine {
+        Engine::Jit => Executable::Jit(Box::new(
+            scc_compiler::codegen::jit::CompiledModel::compile(
+                &optimized.graph,
+                weights,
+                options.threads,
+            )?,
+        )),
+        Engine::Interpreter => Executable::Interpreter {
+            graph: optimized.graph,
+            weights: weights.clone(),
+        },
+    };
+    Ok(CompiledModel {
+        executable,
+        compile_time: started.elapsed(),
+    })
 }

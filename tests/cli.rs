@@ -184,44 +184,95 @@ fn half_precision_weights_are_widened() {
 fn print_after_all_shows_the_papers_work_on_resnet18s() {
     let text = stdout_of(&["check", "examples/resnet18s.sc", "--print-after", "all"]);
     for pass in scc::compiler::passes::pass_names() {
-        assert!(text.contains(&format!("// after pass `{pass}`")), "no dump after {pass}");
+        assert!(
+            text.contains(&format!("// after pass `{pass}`")),
+            "no dump after {pass}"
+        );
     }
     let last_dump = text.rsplit("// after pass `").next().unwrap();
     let final_graph = &last_dump[..last_dump.find("\nmodel `").unwrap()];
     assert!(!final_graph.contains("batchnorm("), "{final_graph}");
-    assert!(final_graph.contains("algorithm=running_sum"), "{final_graph}");
+    assert!(
+        final_graph.contains("algorithm=running_sum"),
+        "{final_graph}"
+    );
     // The downsample blocks' 3x3 pools read their shortcut's pool.
-    assert!(final_graph.contains("layer2_0.conv1.sumpool = sumpool3d(%"), "{final_graph}");
+    assert!(
+        final_graph.contains("layer2_0.conv1.sumpool = sumpool3d(%"),
+        "{final_graph}"
+    );
     let json: serde_json::Value =
         serde_json::from_str(&stdout_of(&["check", "examples/resnet18s.sc", "--json"])).unwrap();
     let adds = json["sumpool_adds"].as_u64().unwrap();
     let macs = json["structured_macs"].as_u64().unwrap();
-    assert!(adds * 20 <= macs, "sum-pool adds {adds} exceed 5% of {macs}");
+    assert!(
+        adds * 20 <= macs,
+        "sum-pool adds {adds} exceed 5% of {macs}"
+    );
     assert!(json["arena_bytes"].as_u64().unwrap() < json["naive_bytes"].as_u64().unwrap());
 }
 
 #[test]
 fn passes_can_be_chosen_and_verified() {
-    let only = stdout_of(&["check", "examples/resnet20s.sc", "--passes", "decompose-structured", "--print-after", "all"]);
-    assert!(only.contains("// after pass `decompose-structured`") && !only.contains("// after pass `fold-batchnorm`"));
-    assert!(only.contains("batchnorm"), "batchnorm is only folded by its own pass");
-    let verified = scc(&["run", "examples/resnet20s.sc", "--random-weights", "1", "--verify"]);
-    assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stderr));
+    let only = stdout_of(&[
+        "check",
+        "examples/resnet20s.sc",
+        "--passes",
+        "decompose-structured",
+        "--print-after",
+        "all",
+    ]);
+    assert!(
+        only.contains("// after pass `decompose-structured`")
+            && !only.contains("// after pass `fold-batchnorm`")
+    );
+    assert!(
+        only.contains("batchnorm"),
+        "batchnorm is only folded by its own pass"
+    );
+    let verified = scc(&[
+        "run",
+        "examples/resnet20s.sc",
+        "--random-weights",
+        "1",
+        "--verify",
+    ]);
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
     let unknown = scc(&["check", "examples/resnet20s.sc", "--passes", "fold-bn"]);
     assert_eq!(unknown.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&unknown.stderr);
-    assert!(stderr.contains("unknown pass `fold-bn`") && stderr.contains("fold-batchnorm"), "{stderr}");
+    assert!(
+        stderr.contains("unknown pass `fold-bn`") && stderr.contains("fold-batchnorm"),
+        "{stderr}"
+    );
     let same = |extra: &[&str]| {
         let mut args = vec!["run", "examples/resnet20s.sc", "--random-weights", "4"];
         args.extend_from_slice(extra);
         stdout_of(&args)
     };
     // The optimised and unoptimised graphs print the same top-5 classes.
-    let top = |text: String| text.lines().find(|l| l.contains("top-5")).unwrap().to_string();
+    let top = |text: String| {
+        text.lines()
+            .find(|l| l.contains("top-5"))
+            .unwrap()
+            .to_string()
+    };
     let optimized = top(same(&[]));
     let unoptimized = top(same(&["--no-opt"]));
-    let classes = |line: &str| line.split(", ").map(|p| p.split(' ').next().unwrap().to_string()).collect::<Vec<_>>();
-    assert_eq!(classes(&optimized), classes(&unoptimized), "{optimized} vs {unoptimized}");
+    let classes = |line: &str| {
+        line.split(", ")
+            .map(|p| p.split(' ').next().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        classes(&optimized),
+        classes(&unoptimized),
+        "{optimized} vs {unoptimized}"
+    );
 }
 
 #[test]

@@ -42,19 +42,33 @@ fn run_fixtures_through_cli(extra: &[&str]) {
             "run".to_string(),
             case.join("model.sc").to_str().unwrap().to_string(),
             "--weights".to_string(),
-            case.join("weights.safetensors").to_str().unwrap().to_string(),
+            case.join("weights.safetensors")
+                .to_str()
+                .unwrap()
+                .to_string(),
             "--inputs".to_string(),
-            case.join("inputs.safetensors").to_str().unwrap().to_string(),
+            case.join("inputs.safetensors")
+                .to_str()
+                .unwrap()
+                .to_string(),
             "--save".to_string(),
             saved.to_str().unwrap().to_string(),
         ];
         args.extend(extra.iter().map(|a| a.to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = scc(&args);
-        assert!(out.status.success(), "{name} {extra:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{name} {extra:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let got = scc::runtime::read_safetensors(&saved).unwrap();
         let expected = scc::runtime::read_safetensors(&case.join("expected.safetensors")).unwrap();
-        assert_eq!(got.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>(), "{name}: output names");
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            expected.keys().collect::<Vec<_>>(),
+            "{name}: output names"
+        );
         for (output, tensor) in &expected {
             assert_close(&format!("{name}/{output} {extra:?}"), &got[output], tensor);
         }

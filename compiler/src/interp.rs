@@ -133,6 +133,16 @@ pub fn run(
     weights: &Weights,
     inputs: &BTreeMap<String, Tensor>,
 ) -> Result<Vec<(String, Tensor)>, RunError> {
+    run_timed(graph, weights, inputs, None)
+}
+
+/// [`run`], adding each node's wall time to `times` when given.
+pub fn run_timed(
+    graph: &Graph,
+    weights: &Weights,
+    inputs: &BTreeMap<String, Tensor>,
+    mut times: Option<&mut HashMap<NodeId, std::time::Duration>>,
+) -> Result<Vec<(String, Tensor)>, RunError> {
     check_inputs(graph, inputs)?;
     let mut params = ParamCache::new(graph, weights);
     let order = graph.topological_order();
@@ -148,6 +158,7 @@ pub fn run(
     let mut values: HashMap<NodeId, Tensor> = HashMap::new();
     for id in order {
         let operands = graph.operands(id);
+        let started = times.as_ref().map(|_| std::time::Instant::now());
         let node_params = params.node_params(graph, id)?;
         let result = {
             let args: Vec<&Tensor> = operands.iter().map(|o| &values[o]).collect();
@@ -160,6 +171,9 @@ pub fn run(
             "node {}",
             graph.node(id).name
         );
+        if let (Some(times), Some(started)) = (times.as_deref_mut(), started) {
+            *times.entry(id).or_default() += started.elapsed();
+        }
         for operand in operands {
             let uses = remaining_uses
                 .get_mut(&operand)

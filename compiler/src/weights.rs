@@ -166,6 +166,21 @@ pub struct Weights {
 }
 
 impl Weights {
+    /// Loads a safetensors file and binds it to `graph` (see [`bind`]).
+    pub fn load(
+        graph: &Graph,
+        path: &std::path::Path,
+        options: &BindOptions,
+    ) -> Result<(Weights, Vec<ProjectionReport>), WeightError> {
+        let tensors = scc_runtime::read_safetensors(path)?;
+        bind(graph, tensors, &path.display().to_string(), options)
+    }
+
+    /// Deterministic random weights for `graph` (see [`random`]).
+    pub fn random(graph: &Graph, seed: u64) -> Weights {
+        random(graph, seed)
+    }
+
     pub fn get(&self, name: &str) -> Option<&Tensor> {
         self.tensors.get(name)
     }

@@ -1,0 +1,762 @@
+//! Elementwise and data-movement kernels: activations, standalone batchnorm, broadcasting
+//! `+` and `*`, concatenation, upsampling, softmax, and copies (flatten).
+//!
+//! Work items are chosen so that each writes a disjoint part of the output:
+//! - activations, copies and same-shape `+`/`*`: chunks of [`CHUNK`] elements of the flat
+//!   tensor (f32x4 body, scalar tail);
+//! - the squeeze-excite `+`/`*` with a `[N, C, 1, 1]` right operand: one `(n, c)` plane,
+//!   its gate value broadcast;
+//! - batchnorm: `y = x·scale[c] + shift[c]` (one FMA), with `scale = w / sqrt(var + eps)`
+//!   and `shift = b − mean·scale` computed in f64 at compile time into a constant; one
+//!   `(n, c)` plane per item, or one row for `[N, C]` (vectorised over channels);
+//! - concat: one step per operand, copying its block of each image into the output at its
+//!   channel offset, in chunks of [`CHUNK`] elements per item;
+//! - upsample: one output row per item, with source rows/columns (byte offsets, stored as
+//!   i32 bits in the constant) and bilinear weights precomputed by PyTorch's formulas;
+//!   nearest copies four source columns into `scale` vectors with shuffles when the source
+//!   column of output `x` is `x / scale` (every scale but a few above 40), else gathers
+//!   through the table; bilinear blends rows in the reference's order and rounding;
+//! - softmax over dim 1: one row of `[N, C]` per item (vectorised along the row, with
+//!   horizontal max and sum), or for `[N, C, H, W]` four adjacent spatial positions of one
+//!   image per item (f32x4 across positions, channels `H·W` apart; a partial last group
+//!   position by position). Max, then `exp(x − max)` stored with its sum, then division.
+
+use super::emit::{F, KernelBuilder, LANES};
+use super::linear::{divmod, if_else, shuffle};
+use super::{Buf, CodegenError, Emitter, NodeInfo, ProgramBuilder};
+use crate::ir::UpsampleMode;
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::types::{F32, F32X4, I32, I64};
+use cranelift_codegen::ir::{InstBuilder, Value};
+use cranelift_module::Module;
+use scc_runtime::kernels::Activation;
+
+/// Elements per work item of flat elementwise kernels (a multiple of the vector width).
+const CHUNK: usize = 4096;
+
+/// Emits `for i in [start*CHUNK, min(end*CHUNK, len))`: a vector loop then a scalar tail,
+/// calling `vector(kb, byte_offset)` on f32x4 positions and `scalar(kb, byte_offset)` on
+/// the rest.
+fn flat_loop(
+    kb: &mut KernelBuilder,
+    len: usize,
+    mut body: impl FnMut(&mut KernelBuilder, cranelift_codegen::ir::Value, bool),
+) {
+    let chunk = kb.iconst(CHUNK as i64);
+    let first = kb.b.ins().imul(kb.start, chunk);
+    let last = kb.b.ins().imul(kb.end, chunk);
+    let len_value = kb.iconst(len as i64);
+    let last = kb.b.ins().smin(last, len_value);
+    // Vector part: every full group of LANES below `last` (CHUNK is a multiple of LANES,
+    // so only the final chunk can have a tail).
+    let vector_end_total = (len / LANES * LANES) as i64;
+    let vector_end_value = kb.iconst(vector_end_total);
+    let vector_end = kb.b.ins().smin(last, vector_end_value);
+    kb.for_range(first, vector_end, LANES as i64, |kb, i| {
+        let offset = kb.b.ins().imul_imm_s(i, F);
+        body(kb, offset, true);
+    });
+    let tail_start = kb.b.ins().smax(first, vector_end);
+    kb.for_range(tail_start, last, 1, |kb, i| {
+        let offset = kb.b.ins().imul_imm_s(i, F);
+        body(kb, offset, false);
+    });
+}
+
+fn chunks(len: usize) -> u64 {
+    len.div_ceil(CHUNK).max(1) as u64
+}
+
+pub fn lower_activation<M: Module>(
+    em: &mut Emitter<M>,
+    node: &NodeInfo,
+    act: Activation,
+    program: &mut ProgramBuilder,
+) -> Result<(), CodegenError> {
+    let len: usize = node.shape().iter().product();
+    let kernel = em.kernel(&format!("{}_{}", node.name(), act.name()), |kb| {
+        let out = kb.arg(0);
+        let input = kb.arg(1);
+        flat_loop(kb, len, |kb, offset, vector| {
+            let ty = if vector { F32X4 } else { F32 };
+            let src = kb.b.ins().iadd(input, offset);
+            let x = kb.load(ty, src, 0);
+            let y = kb.activation(x, act);
+            let dst = kb.b.ins().iadd(out, offset);
+            kb.store(y, dst, 0);
+        });
+    })?;
+    program.step(
+        kernel,
+        vec![Buf::Node(node.id), Buf::Node(node.operands()[0])],
+        chunks(len),
+    );
+    Ok(())
+}
+
+/// A plain copy (flatten only changes the shape).
+pub fn lower_copy<M: Module>(
+    em: &mut Emitter<M>,
+    node: &NodeInfo,
+    program: &mut ProgramBuilder,
+) -> Result<(), CodegenError> {
+    let len: usize = node.shape().iter().product();
+    let kernel = em.kernel(&format!("{}_copy", node.name()), |kb| {
+        let out = kb.arg(0);
+        let input = kb.arg(1);
+        flat_loop(kb, len, |kb, offset, vector| {
+            let ty = if vector { F32X4 } else { F32 };
+            let src = kb.b.ins().iadd(input, offset);
+            let x = kb.load(ty, src, 0);
+            let dst = kb.b.ins().iadd(out, offset);
+            kb.store(x, dst, 0);
+        });
+    })?;
+    program.step(
+        kernel,
+        vec![Buf::Node(node.id), Buf::Node(node.operands()[0])],
+        chunks(len),
+    );
+    Ok(())
+}
+
+/// The broadcasting binary ops of the language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binary {
+    Add,
+    Mul,
+}
+
+pub fn lower_binary<M: Module>(
+    em: &mut Emitter<M>,
+    node: &NodeInfo,
+    op: Binary,
+    program: &mut ProgramBuilder,
+) -> Result<(), CodegenError> {
+    let a = node.operand_shape(0);
+    let b = node.operand_shape(1);
+    let apply = move |kb: &mut KernelBuilder, x: Value, y: Value| match op {
+        Binary::Add => kb.b.ins().fadd(x, y),
+        Binary::Mul => kb.b.ins().fmul(x, y),
+    };
+    let name = match op {
+        Binary::Add => "add",
+        Binary::Mul => "mul",
+    };
+    let args = vec![
+        Buf::Node(node.id),
+        Buf::Node(node.operands()[0]),
+        Buf::Node(node.operands()[1]),
+    ];
+    let len: usize = a.iter().product();
+    if a == b {
+        let kernel = em.kernel(&format!("{}_{name}", node.name()), |kb| {
+            let out = kb.arg(0);
+            let lhs = kb.arg(1);
+            let rhs = kb.arg(2);
+            flat_loop(kb, len, |kb, offset, vector| {
+                let ty = if vector { F32X4 } else { F32 };
+                let pa = kb.b.ins().iadd(lhs, offset);
+                let pb = kb.b.ins().iadd(rhs, offset);
+                let x = kb.load(ty, pa, 0);
+                let y = kb.load(ty, pb, 0);
+                let z = apply(kb, x, y);
+                let dst = kb.b.ins().iadd(out, offset);
+                kb.store(z, dst, 0);
+            });
+        })?;
+        program.step(kernel, args, chunks(len));
+        return Ok(());
+    }
+    // The squeeze-excite gate: `b` is [N, C, 1, 1], one value per (n, c) plane of `a`.
+    assert!(
+        a.len() == 4 && b == [a[0], a[1], 1, 1],
+        "`{name}` of {a:?} and {b:?}: the verifier admits only equal shapes or [N, C, 1, 1]"
+    );
+    let planes = a[0] * a[1];
+    let inner = a[2] * a[3];
+    let kernel = em.kernel(&format!("{}_{name}_gate", node.name()), |kb| {
+        let out = kb.arg(0);
+        let lhs = kb.arg(1);
+        let rhs = kb.arg(2);
+        let (start, end) = (kb.start, kb.end);
+        kb.for_range(start, end, 1, |kb, plane| {
+            let gate_addr = kb.addr(rhs, plane, F);
+            let gate = kb.load(F32, gate_addr, 0);
+            let gate_vector = kb.b.ins().splat(F32X4, gate);
+            let base = kb.b.ins().imul_imm_s(plane, inner as i64 * F);
+            let src = kb.b.ins().iadd(lhs, base);
+            let dst = kb.b.ins().iadd(out, base);
+            row_loop(kb, inner, |kb, offset, vector| {
+                let (ty, y) = if vector {
+                    (F32X4, gate_vector)
+                } else {
+                    (F32, gate)
+                };
+                let pa = kb.b.ins().iadd(src, offset);
+                let x = kb.load(ty, pa, 0);
+                let z = apply(kb, x, y);
+                let pd = kb.b.ins().iadd(dst, offset);
+                kb.store(z, pd, 0);
+            });
+        });
+    })?;
+    program.step(kernel, args, planes as u64);
+    Ok(())
+}
+
+/// Emits a loop over `len` contiguous elements: f32x4 steps, then a scalar tail unrolled at
+/// compile time; `body(kb, byte_offset, vector)`.
+fn row_loop(
+    kb: &mut KernelBuilder,
+    len: usize,
+    mut body: impl FnMut(&mut KernelBuilder, Value, bool),
+) {
+    let vector_end = len / LANES * LANES;
+    if vector_end > 0 {
+        kb.for_const(0, vector_end as i64 * F, LANES as i64 * F, |kb, offset| {
+            body(kb, offset, true)
+        });
+    }
+    for j in vector_end..len {
+        let offset = kb.iconst(j as i64 * F);
+        body(kb, offset, false);
+    }
+}
+
+/// Emits a loop over elements `[first, last)` (values), f32x4 steps below `vector_limit`
+/// (a multiple of the vector width) then scalars; `first` is a multiple of the vector
+/// width, and so is `last` when it is below `vector_limit`. `body(kb, byte_offset, vector)`.
+fn span_loop(
+    kb: &mut KernelBuilder,
+    first: Value,
+    last: Value,
+    vector_limit: usize,
+    mut body: impl FnMut(&mut KernelBuilder, Value, bool),
+) {
+    let limit = kb.iconst(vector_limit as i64);
+    let vector_end = kb.b.ins().smin(last, limit);
+    kb.for_range(first, vector_end, LANES as i64, |kb, i| {
+        let offset = kb.b.ins().imul_imm_s(i, F);
+        body(kb, offset, true);
+    });
+    let tail_start = kb.b.ins().smax(first, vector_end);
+    kb.for_range(tail_start, last, 1, |kb, i| {
+        let offset = kb.b.ins().imul_imm_s(i, F);
+        body(kb, offset, false);
+    });
+}
+
+/// `scale = w / sqrt(var + eps)` and `shift = b − mean·scale` per channel, in f64 then
+/// rounded: `[scale[0..C], shift[0..C]]`.
+fn batchnorm_constants(params: &[std::sync::Arc<scc_runtime::Tensor>], eps: f32) -> Vec<f32> {
+    let (weight, bias, mean, var) = (
+        params[0].data(),
+        params[1].data(),
+        params[2].data(),
+        params[3].data(),
+    );
+    let c = weight.len();
+    let mut table = vec![0.0f32; 2 * c];
+    for ch in 0..c {
+        let scale = f64::from(weight[ch]) / (f64::from(var[ch]) + f64::from(eps)).sqrt();
+        table[ch] = scale as f32;
+        table[c + ch] = (f64::from(bias[ch]) - f64::from(mean[ch]) * scale) as f32;
+    }
+    table
+}
+
+pub fn lower_batchnorm<M: Module>(
+    em: &mut Emitter<M>,
+    node: &NodeInfo,
+    eps: f32,
+    program: &mut ProgramBuilder,
+) -> Result<(), CodegenError> {
+    let shape = node.shape().to_vec();
+    let (n, c) = (shape[0], shape[1]);
+    let inner: usize = shape[2..].iter().product();
+    let table = program.constant(batchnorm_constants(&node.params, eps));
+    let shift_offset = c as i64 * F;
+    let args = vec![Buf::Node(node.id), Buf::Node(node.operands()[0]), table];
+    if inner == 1 {
+        // [N, C] (or [N, C, 1, 1]): one row per work item, vectorised over channels.
+        let kernel = em.kernel(&format!("{}_batchnorm", node.name()), |kb| {
+            let out = kb.arg(0);
+            let input = kb.arg(1);
+            let consts = kb.arg(2);
+            let (start, end) = (kb.start, kb.end);
+            kb.for_range(start, end, 1, |kb, row| {
+                let base = kb.b.ins().imul_imm_s(row, c as i64 * F);
+                let src = kb.b.ins().iadd(input, base);
+                let dst = kb.b.ins().iadd(out, base);
+                row_loop(kb, c, |kb, offset, vector| {
+                    let ty = if vector { F32X4 } else { F32 };
+                    let ps = kb.b.ins().iadd(src, offset);
+                    let pc = kb.b.ins().iadd(consts, offset);
+                    let x = kb.load(ty, ps, 0);
+                    let scale = kb.load(ty, pc, 0);
+                    let shift = kb.load(ty, pc, shift_offset);
+                    let y = kb.fmadd(x, scale, shift);
+                    let pd = kb.b.ins().iadd(dst, offset);
+                    kb.store(y, pd, 0);
+                });
+            });
+        })?;
+        program.step(kernel, args, n as u64);
+        return Ok(());
+    }
+    // One (n, c) plane per work item.
+    let kernel = em.kernel(&format!("{}_batchnorm", node.name()), |kb| {
+        let out = kb.arg(0);
+        let input = kb.arg(1);
+        let consts = kb.arg(2);
+        let (start, end) = (kb.start, kb.end);
+        kb.for_range(start, end, 1, |kb, plane| {
+            let (_, ch) = divmod(kb, plane, c);
+            let pc = kb.addr(consts, ch, F);
+            let scale = kb.load(F32, pc, 0);
+            let shift = kb.load(F32, pc, shift_offset);
+            let scale_v = kb.b.ins().splat(F32X4, scale);
+            let shift_v = kb.b.ins().splat(F32X4, shift);
+            let base = kb.b.ins().imul_imm_s(plane, inner as i64 * F);
+            let src = kb.b.ins().iadd(input, base);
+            let dst = kb.b.ins().iadd(out, base);
+            row_loop(kb, inner, |kb, offset, vector| {
+                let (ty, a, b) = if vector {
+                    (F32X4, scale_v, shift_v)
+                } else {
+                    (F32, scale, shift)
+                };
+                let ps = kb.b.ins().iadd(src, offset);
+                let x = kb.load(ty, ps, 0);
+                let y = kb.fmadd(x, a, b);
+                let pd = kb.b.ins().iadd(dst, offset);
+                kb.store(y, pd, 0);
+            });
+        });
+    })?;
+    program.step(kernel, args, (n * c) as u64);
+    Ok(())
+}
+
+pub fn lower_concat<M: Module>(
+    em: &mut Emitter<M>,
+    node: &NodeInfo,
+    program: &mut ProgramBuilder,
+) -> Result<(), CodegenError> {
+    let shape = node.shape().to_vec();
+    let n = shape[0];
+    let inner: usize = shape[2..].iter().product();
+    let out_block = shape[1] * inner;
+    let mut channel = 0;
+    for (index, operand) in node.operands().into_iter().enumerate() {
+        let channels = node.graph.node(operand).shape[1];
+        // Operand `index` fills elements [offset, offset + block) of each output image.
+        let block = channels * inner;
+        let offset = channel * inner;
+        channel += channels;
+        if block == 0 {
+            continue;
+        }
+        let per_image = block.div_ceil(CHUNK);
+        let kernel = em.kernel(&format!("{}_concat{index}", node.name()), |kb| {
+            let out = kb.arg(0);
+            let input = kb.arg(1);
+            let (start, end) = (kb.start, kb.end);
+            kb.for_range(start, end, 1, |kb, item| {
+                let (image, chunk) = divmod(kb, item, per_image);
+                let first = kb.b.ins().imul_imm_s(chunk, CHUNK as i64);
+                let last = kb.b.ins().iadd_imm_s(first, CHUNK as i64);
+                let block_len = kb.iconst(block as i64);
+                let last = kb.b.ins().smin(last, block_len);
+                let src_base = kb.b.ins().imul_imm_s(image, block as i64 * F);
+                let src = kb.b.ins().iadd(input, src_base);
+                let dst_base = kb.b.ins().imul_imm_s(image, out_block as i64 * F);
+                let dst = kb.b.ins().iadd(out, dst_base);
+                let dst = kb.b.ins().iadd_imm_s(dst, offset as i64 * F);
+                span_loop(
+                    kb,
+                    first,
+                    last,
+                    block / LANES * LANES,
+                    |kb, byte, vector| {
+                        let ty = if vector { F32X4 } else { F32 };
+                        let ps = kb.b.ins().iadd(src, byte);
+                        let x = kb.load(ty, ps, 0);
+                        let pd = kb.b.ins().iadd(dst, byte);
+                        kb.store(x, pd, 0);
+                    },
+                );
+            });
+        })?;
+        program.step(
+            kernel,
+            vec![Buf::Node(node.id), Buf::Node(operand)],
+            (n * per_image) as u64,
+        );
+    }
+    Ok(())
+}
+
+/// PyTorch's `compute_scales_value` for a given integer scale factor: `f32(1 / scale)`.
+fn inverse_scale(scale: usize) -> f32 {
+    (1.0f64 / scale as f64) as f32
+}
+
+/// PyTorch's `nearest_idx` (as `kernels::upsample_nearest`).
+fn nearest_source(dst: usize, in_len: usize, out_len: usize, ratio: f32) -> usize {
+    if out_len == in_len {
+        dst
+    } else if out_len == 2 * in_len {
+        dst >> 1
+    } else {
+        ((dst as f32 * ratio).floor() as usize).min(in_len - 1)
+    }
+}
+
+/// PyTorch's linear interpolation taps, `align_corners=False` (as
+/// `kernels::upsample_bilinear`): `(i0, i1, w0, w1)`.
+fn linear_tap(dst: usize, in_len: usize, ratio: f32) -> (usize, usize, f32, f32) {
+    let src = ratio * (dst as f32 + 0.5) - 0.5;
+    let src = if src < 0.0 { 0.0 } else { src };
+    let i0 = (src.floor() as usize).min(in_len - 1);
+    let lambda = (src - i0 as f32).clamp(0.0, 1.0);
+    let i1 = if i0 < in_len - 1 { i0 + 1 } else { i0 };
+    (i0, i1, 1.0 - lambda, lambda)
+}
+
+/// An integer (a byte offset) stored in an f32 constant table by its bits.
+fn index_bits(value: usize) -> f32 {
+    f32::from_bits(u32::try_from(value).expect("tensor byte offsets fit in 32 bits"))
+}
+
+/// Loads an index stored by [`index_bits`] as an i64.
+fn load_index(kb: &mut KernelBuilder, addr: Value, offset: i64) -> Value {
+    let bits = kb.load(I32, addr, offset);
+    kb.b.ins().uextend(I64, bits)
+}
+
+pub fn lower_upsample<M: Module>(
+    em: &mut Emitter<M>,
+    node: &NodeInfo,
+    scale: usize,
+    mode: UpsampleMode,
+    program: &mut ProgramBuilder,
+) -> Result<(), CodegenError> {
+    let x = node.operand_shape(0);
+    let (n, c, h, w) = (x[0], x[1], x[2], x[3]);
+    let (ho, wo) = (h * scale, w * scale);
+    let ratio = inverse_scale(scale);
+    let rows = n * c * ho;
+    let args = |table: Option<Buf>| {
+        let mut args = vec![Buf::Node(node.id), Buf::Node(node.operands()[0])];
+        args.extend(table);
+        args
+    };
+    match mode {
+        UpsampleMode::Nearest => {
+            let src_y: Vec<usize> = (0..ho).map(|y| nearest_source(y, h, ho, ratio)).collect();
+            let src_x: Vec<usize> = (0..wo).map(|x| nearest_source(x, w, wo, ratio)).collect();
+            // Source row byte offsets (within the plane) of every output row, then source
+            // column byte offsets of every output column.
+            let mut table: Vec<f32> = src_y.iter().map(|&sy| index_bits(sy * w * 4)).collect();
+            table.extend(src_x.iter().map(|&sx| index_bits(sx * 4)));
+            // Every source column repeated `scale` times in order: copy with shuffles.
+            let regular = src_x.iter().enumerate().all(|(ox, &sx)| sx == ox / scale);
+            let table = program.constant(table);
+            let kernel = em.kernel(&format!("{}_upsample_nearest", node.name()), |kb| {
+                let out = kb.arg(0);
+                let input = kb.arg(1);
+                let consts = kb.arg(2);
+                let (start, end) = (kb.start, kb.end);
+                kb.for_range(start, end, 1, |kb, row| {
+                    let (plane, oy) = divmod(kb, row, ho);
+                    let y_entry = kb.addr(consts, oy, F);
+                    let sy = load_index(kb, y_entry, 0);
+                    let plane_base = kb.imad(plane, (h * w) as i64 * F, input);
+                    let src = kb.b.ins().iadd(plane_base, sy);
+                    let dst = kb.imad(row, wo as i64 * F, out);
+                    if regular {
+                        // Four source columns give `scale` output vectors.
+                        let groups = w / LANES;
+                        kb.for_const(0, groups as i64, 1, |kb, g| {
+                            let ps = kb.addr(src, g, LANES as i64 * F);
+                            let v = kb.load(F32X4, ps, 0);
+                            let pd = kb.addr(dst, g, (LANES * scale) as i64 * F);
+                            for k in 0..scale {
+                                let lanes = [0, 1, 2, 3].map(|j| (LANES * k + j) / scale);
+                                let part = if scale == 1 {
+                                    v
+                                } else {
+                                    shuffle(kb, v, v, lanes)
+                                };
+                                kb.store(part, pd, (k * LANES) as i64 * F);
+                            }
+                        });
+                        for sx in groups * LANES..w {
+                            let v = kb.load(F32, src, sx as i64 * F);
+                            for k in 0..scale {
+                                kb.store(v, dst, (sx * scale + k) as i64 * F);
+                            }
+                        }
+                    } else {
+                        kb.for_const(0, wo as i64, 1, |kb, ox| {
+                            let x_entry = kb.addr(consts, ox, F);
+                            let sx = load_index(kb, x_entry, ho as i64 * F);
+                            let ps = kb.b.ins().iadd(src, sx);
+                            let v = kb.load(F32, ps, 0);
+                            let pd = kb.addr(dst, ox, F);
+                            kb.store(v, pd, 0);
+                        });
+                    }
+                });
+            })?;
+            program.step(kernel, args(Some(table)), rows as u64);
+        }
+        UpsampleMode::Bilinear => {
+            // Per output row: [row0 byte offset, row1 byte offset, w0, w1]; then per output
+            // column: [col0 byte offset, col1 byte offset, w0, w1].
+            let mut table = Vec::with_capacity(4 * (ho + wo));
+            for oy in 0..ho {
+                let (i0, i1, w0, w1) = linear_tap(oy, h, ratio);
+                table.extend([index_bits(i0 * w * 4), index_bits(i1 * w * 4), w0, w1]);
+            }
+            for ox in 0..wo {
+                let (i0, i1, w0, w1) = linear_tap(ox, w, ratio);
+                table.extend([index_bits(i0 * 4), index_bits(i1 * 4), w0, w1]);
+            }
+            let table = program.constant(table);
+            let x_table = (4 * ho) as i64 * F;
+            let kernel = em.kernel(&format!("{}_upsample_bilinear", node.name()), |kb| {
+                let out = kb.arg(0);
+                let input = kb.arg(1);
+                let consts = kb.arg(2);
+                let (start, end) = (kb.start, kb.end);
+                kb.for_range(start, end, 1, |kb, row| {
+                    let (plane, oy) = divmod(kb, row, ho);
+                    let y_entry = kb.addr(consts, oy, 4 * F);
+                    let r0 = load_index(kb, y_entry, 0);
+                    let r1 = load_index(kb, y_entry, F);
+                    let wy0 = kb.load(F32, y_entry, 2 * F);
+                    let wy1 = kb.load(F32, y_entry, 3 * F);
+                    let plane_base = kb.imad(plane, (h * w) as i64 * F, input);
+                    let row0 = kb.b.ins().iadd(plane_base, r0);
+                    let row1 = kb.b.ins().iadd(plane_base, r1);
+                    let dst = kb.imad(row, wo as i64 * F, out);
+                    kb.for_const(0, wo as i64, 1, |kb, ox| {
+                        let x_entry = kb.addr(consts, ox, 4 * F);
+                        let c0 = load_index(kb, x_entry, x_table);
+                        let c1 = load_index(kb, x_entry, x_table + F);
+                        let wx0 = kb.load(F32, x_entry, x_table + 2 * F);
+                        let wx1 = kb.load(F32, x_entry, x_table + 3 * F);
+                        // As the reference, without fusing: (a·w0 + b·w1) per row, then rows.
+                        let blend = |kb: &mut KernelBuilder, base: Value| {
+                            let p0 = kb.b.ins().iadd(base, c0);
+                            let p1 = kb.b.ins().iadd(base, c1);
+                            let a = kb.load(F32, p0, 0);
+                            let b = kb.load(F32, p1, 0);
+                            let a = kb.b.ins().fmul(a, wx0);
+                            let b = kb.b.ins().fmul(b, wx1);
+                            kb.b.ins().fadd(a, b)
+                        };
+                        let top = blend(kb, row0);
+                        let bottom = blend(kb, row1);
+                        let top = kb.b.ins().fmul(top, wy0);
+                        let bottom = kb.b.ins().fmul(bottom, wy1);
+                        let y = kb.b.ins().fadd(top, bottom);
+                        let pd = kb.addr(dst, ox, F);
+                        kb.store(y, pd, 0);
+                    });
+                });
+            })?;
+            program.step(kernel, args(Some(table)), rows as u64);
+        }
+    }
+    Ok(())
+}
+
+/// Softmax over `channels` values `stride` bytes apart from `src`, written likewise to
+/// `dst`; `ty` is f32 (one position) or f32x4 (four adjacent positions).
+fn softmax_strided(
+    kb: &mut KernelBuilder,
+    src: Value,
+    dst: Value,
+    channels: usize,
+    stride: i64,
+    vector: bool,
+) {
+    let ty = if vector { F32X4 } else { F32 };
+    let first = kb.load(ty, src, 0);
+    let max = kb.var(ty, first);
+    kb.for_const(1, channels as i64, 1, |kb, ch| {
+        let p = kb.addr(src, ch, stride);
+        let v = kb.load(ty, p, 0);
+        let m = kb.get(max);
+        let m = kb.b.ins().fmax(m, v);
+        kb.set(max, m);
+    });
+    let max = kb.get(max);
+    let zero = if vector {
+        kb.vconst(0.0)
+    } else {
+        kb.fconst(0.0)
+    };
+    let sum = kb.var(ty, zero);
+    kb.for_const(0, channels as i64, 1, |kb, ch| {
+        let p = kb.addr(src, ch, stride);
+        let v = kb.load(ty, p, 0);
+        let shifted = kb.b.ins().fsub(v, max);
+        let e = kb.exp(shifted);
+        let pd = kb.addr(dst, ch, stride);
+        kb.store(e, pd, 0);
+        let s = kb.get(sum);
+        let s = kb.b.ins().fadd(s, e);
+        kb.set(sum, s);
+    });
+    let sum = kb.get(sum);
+    kb.for_const(0, channels as i64, 1, |kb, ch| {
+        let pd = kb.addr(dst, ch, stride);
+        let e = kb.load(ty, pd, 0);
+        let y = kb.b.ins().fdiv(e, sum);
+        kb.store(y, pd, 0);
+    });
+}
+
+/// The maximum of the four lanes of a vector.
+fn horizontal_max(kb: &mut KernelBuilder, v: Value) -> Value {
+    let lanes: Vec<Value> = (0..4).map(|i| kb.b.ins().extractlane(v, i as u8)).collect();
+    let a = kb.b.ins().fmax(lanes[0], lanes[1]);
+    let b = kb.b.ins().fmax(lanes[2], lanes[3]);
+    kb.b.ins().fmax(a, b)
+}
+
+/// Softmax of one contiguous row of `len` values (vectorised along the row).
+fn softmax_row(kb: &mut KernelBuilder, src: Value, dst: Value, len: usize) {
+    let vector_end = len / LANES * LANES;
+    // Maximum.
+    let mut max = if vector_end > 0 {
+        let first = kb.load(F32X4, src, 0);
+        let max = kb.var(F32X4, first);
+        kb.for_const(
+            LANES as i64 * F,
+            vector_end as i64 * F,
+            LANES as i64 * F,
+            |kb, offset| {
+                let p = kb.b.ins().iadd(src, offset);
+                let v = kb.load(F32X4, p, 0);
+                let m = kb.get(max);
+                let m = kb.b.ins().fmax(m, v);
+                kb.set(max, m);
+            },
+        );
+        let max = kb.get(max);
+        horizontal_max(kb, max)
+    } else {
+        kb.load(F32, src, 0)
+    };
+    for j in vector_end..len {
+        let v = kb.load(F32, src, j as i64 * F);
+        max = kb.b.ins().fmax(max, v);
+    }
+    // Exponentials and their sum.
+    let max_v = kb.b.ins().splat(F32X4, max);
+    let zero = kb.vconst(0.0);
+    let sum_v = kb.var(F32X4, zero);
+    row_loop(kb, vector_end, |kb, offset, _| {
+        let p = kb.b.ins().iadd(src, offset);
+        let v = kb.load(F32X4, p, 0);
+        let shifted = kb.b.ins().fsub(v, max_v);
+        let e = kb.exp(shifted);
+        let pd = kb.b.ins().iadd(dst, offset);
+        kb.store(e, pd, 0);
+        let s = kb.get(sum_v);
+        let s = kb.b.ins().fadd(s, e);
+        kb.set(sum_v, s);
+    });
+    let sum_v = kb.get(sum_v);
+    let mut sum = kb.horizontal_sum(sum_v);
+    for j in vector_end..len {
+        let v = kb.load(F32, src, j as i64 * F);
+        let shifted = kb.b.ins().fsub(v, max);
+        let e = kb.exp(shifted);
+        kb.store(e, dst, j as i64 * F);
+        sum = kb.b.ins().fadd(sum, e);
+    }
+    // Normalisation.
+    let sum_v = kb.b.ins().splat(F32X4, sum);
+    row_loop(kb, len, |kb, offset, vector| {
+        let (ty, s) = if vector { (F32X4, sum_v) } else { (F32, sum) };
+        let pd = kb.b.ins().iadd(dst, offset);
+        let e = kb.load(ty, pd, 0);
+        let y = kb.b.ins().fdiv(e, s);
+        kb.store(y, pd, 0);
+    });
+}
+
+pub fn lower_softmax<M: Module>(
+    em: &mut Emitter<M>,
+    node: &NodeInfo,
+    program: &mut ProgramBuilder,
+) -> Result<(), CodegenError> {
+    let shape = node.shape().to_vec();
+    let (n, c) = (shape[0], shape[1]);
+    let inner: usize = shape[2..].iter().product();
+    let args = vec![Buf::Node(node.id), Buf::Node(node.operands()[0])];
+    if n * c * inner == 0 {
+        return Ok(());
+    }
+    if inner == 1 {
+        // One row of C values per work item.
+        let kernel = em.kernel(&format!("{}_softmax", node.name()), |kb| {
+            let out = kb.arg(0);
+            let input = kb.arg(1);
+            let (start, end) = (kb.start, kb.end);
+            kb.for_range(start, end, 1, |kb, row| {
+                let base = kb.b.ins().imul_imm_s(row, c as i64 * F);
+                let src = kb.b.ins().iadd(input, base);
+                let dst = kb.b.ins().iadd(out, base);
+                softmax_row(kb, src, dst, c);
+            });
+        })?;
+        program.step(kernel, args, n as u64);
+        return Ok(());
+    }
+    // One work item per image and group of four spatial positions, vectorised across the
+    // positions; the channels are `inner` elements apart.
+    let groups = inner.div_ceil(LANES);
+    let remainder = inner % LANES;
+    let stride = inner as i64 * F;
+    let kernel = em.kernel(&format!("{}_softmax", node.name()), |kb| {
+        let out = kb.arg(0);
+        let input = kb.arg(1);
+        let (start, end) = (kb.start, kb.end);
+        kb.for_range(start, end, 1, |kb, item| {
+            let (image, group) = divmod(kb, item, groups);
+            let base = kb.b.ins().imul_imm_s(image, (c * inner) as i64 * F);
+            let base = kb.imad(group, LANES as i64 * F, base);
+            let src = kb.b.ins().iadd(input, base);
+            let dst = kb.b.ins().iadd(out, base);
+            if remainder == 0 {
+                softmax_strided(kb, src, dst, c, stride, true);
+            } else {
+                let last =
+                    kb.b.ins()
+                        .icmp_imm_u(IntCC::Equal, group, (groups - 1) as i64);
+                if_else(
+                    kb,
+                    last,
+                    |kb| {
+                        for position in 0..remainder {
+                            let s = kb.b.ins().iadd_imm_s(src, position as i64 * F);
+                            let d = kb.b.ins().iadd_imm_s(dst, position as i64 * F);
+                            softmax_strided(kb, s, d, c, stride, false);
+                        }
+                    },
+                    |kb| softmax_strided(kb, src, dst, c, stride, true),
+                );
+            }
+        });
+    })?;
+    program.step(kernel, args, (n * groups) as u64);
+    Ok(())
+}

@@ -1,0 +1,225 @@
+//! Just-in-time compilation and execution: all kernels of a model in one `JITModule`,
+//! finalised at once, run over a per-call arena by a thread pool.
+
+use super::{Buf, CodegenError, Program, generate, host_isa};
+use crate::interp::{RunError, check_inputs};
+use crate::ir::{Graph, NodeId, Op};
+use crate::memory::{GraphMemoryPlan, plan_graph};
+use crate::weights::Weights;
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::default_libcall_names;
+use scc_runtime::Tensor;
+use std::collections::{BTreeMap, HashMap};
+use std::mem::ManuallyDrop;
+use std::time::{Duration, Instant};
+
+/// A kernel's entry point.
+type KernelFn = unsafe extern "C" fn(*const *mut f32, u64, u64);
+
+/// A model compiled to native code. `run` may be called from many threads at once: each
+/// call has its own arena.
+pub struct CompiledModel {
+    graph: Graph,
+    program: Program,
+    kernels: Vec<KernelFn>,
+    memory: GraphMemoryPlan,
+    /// Arena byte offset of every planned node value.
+    offsets: HashMap<NodeId, usize>,
+    pool: rayon::ThreadPool,
+    threads: usize,
+    /// Arenas of finished runs, reused so that steady-state runs allocate (and fault in)
+    /// no memory; concurrent runs each take their own.
+    arenas: std::sync::Mutex<Vec<Vec<f32>>>,
+    module: ManuallyDrop<JITModule>,
+}
+
+// SAFETY: the JIT code and the constant buffers are immutable after `compile`; every `run`
+// writes only to its own arena and outputs. The module is only touched again on drop.
+unsafe impl Send for CompiledModel {}
+unsafe impl Sync for CompiledModel {}
+
+impl Drop for CompiledModel {
+    fn drop(&mut self) {
+        // SAFETY: no function pointer of this module outlives `self`.
+        unsafe { ManuallyDrop::take(&mut self.module).free_memory() };
+    }
+}
+
+/// Raw pointers handed to kernels on other threads.
+#[derive(Clone, Copy)]
+struct SendPtr(*const *mut f32);
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+
+impl CompiledModel {
+    /// Compiles `graph` (after `decompose-structured`) with `weights`, for `threads`
+    /// worker threads (0: all cores).
+    pub fn compile(
+        graph: &Graph,
+        weights: &Weights,
+        threads: usize,
+    ) -> Result<CompiledModel, CodegenError> {
+        let (isa, has_fma) = host_isa(false)?;
+        let mut module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
+        let (program, ids) = generate(&mut module, has_fma, "scc", graph, weights)?;
+        module
+            .finalize_definitions()
+            .map_err(|e| CodegenError::Cranelift {
+                kernel: "(finalize)".into(),
+                message: e.to_string(),
+            })?;
+        let kernels = ids
+            .iter()
+            .map(|&id| {
+                let code = module.get_finalized_function(id);
+                // SAFETY: every kernel was defined with `emit::kernel_signature`.
+                unsafe { std::mem::transmute::<*const u8, KernelFn>(code) }
+            })
+            .collect();
+        let memory = plan_graph(graph);
+        let offsets = memory
+            .placements
+            .iter()
+            .map(|(id, offset, _)| (*id, *offset))
+            .collect();
+        let threads = if threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            threads
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("scc-worker-{i}"))
+            .build()
+            .map_err(|e| CodegenError::UnsupportedHost(e.to_string()))?;
+        Ok(CompiledModel {
+            graph: graph.clone(),
+            program,
+            kernels,
+            memory,
+            offsets,
+            pool,
+            threads,
+            arenas: std::sync::Mutex::new(Vec::new()),
+            module: ManuallyDrop::new(module),
+        })
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    /// Arena bytes per run (node values plus the largest scratch).
+    pub fn arena_bytes(&self) -> usize {
+        self.memory.arena_bytes.next_multiple_of(64) + self.program.scratch_bytes
+    }
+
+    /// Runs the model; outputs in `return` order.
+    pub fn run(
+        &self,
+        inputs: &BTreeMap<String, Tensor>,
+    ) -> Result<Vec<(String, Tensor)>, RunError> {
+        self.run_timed(inputs, None)
+    }
+
+    /// Runs the model, adding each node's wall time to `times` when given.
+    pub fn run_timed(
+        &self,
+        inputs: &BTreeMap<String, Tensor>,
+        mut times: Option<&mut HashMap<NodeId, Duration>>,
+    ) -> Result<Vec<(String, Tensor)>, RunError> {
+        check_inputs(&self.graph, inputs)?;
+        let arena_floats = self.arena_bytes().div_ceil(4) + 16;
+        let reused = self
+            .arenas
+            .lock()
+            .map(|mut arenas| arenas.pop())
+            .unwrap_or(None);
+        let mut arena = reused.unwrap_or_else(|| vec![0f32; arena_floats]);
+        // Align the arena base to 64 bytes.
+        let misalignment = (arena.as_ptr() as usize % 64) / 4;
+        let base_index = (16 - misalignment) % 16;
+        let base = unsafe { arena.as_mut_ptr().add(base_index) };
+        let scratch_base = unsafe { base.add(self.memory.arena_bytes.next_multiple_of(64) / 4) };
+        let input_ptrs: HashMap<NodeId, *mut f32> = self
+            .graph
+            .inputs()
+            .iter()
+            .map(|(name, id)| (*id, inputs[name].data().as_ptr() as *mut f32))
+            .collect();
+        for step in &self.program.steps {
+            let args: Vec<*mut f32> = step
+                .args
+                .iter()
+                .map(|arg| match arg {
+                    Buf::Node(id) => match input_ptrs.get(id) {
+                        Some(ptr) => *ptr,
+                        None => unsafe { base.add(self.offsets[id] / 4) },
+                    },
+                    Buf::Scratch(offset) => unsafe { scratch_base.add(offset / 4) },
+                    Buf::Const(index) => self.program.consts[*index].as_ptr() as *mut f32,
+                })
+                .collect();
+            let started = times.as_ref().map(|_| Instant::now());
+            self.launch(self.kernels[step.kernel], &args, step.work_items);
+            if let (Some(times), Some(started)) = (times.as_deref_mut(), started) {
+                *times.entry(step.node).or_default() += started.elapsed();
+            }
+        }
+        let outputs = self
+            .graph
+            .outputs()
+            .iter()
+            .map(|(name, id)| {
+                let node = self.graph.node(*id);
+                let len: usize = node.shape.iter().product();
+                let data = match node.op {
+                    Op::Input { .. } => inputs
+                        [&self.graph.inputs().iter().find(|(_, i)| i == id).unwrap().0]
+                        .data()
+                        .to_vec(),
+                    _ => unsafe { std::slice::from_raw_parts(base.add(self.offsets[id] / 4), len) }
+                        .to_vec(),
+                };
+                (
+                    name.clone(),
+                    Tensor::new(node.shape.clone(), data).expect("output shape"),
+                )
+            })
+            .collect();
+        if let Ok(mut arenas) = self.arenas.lock() {
+            arenas.push(arena);
+        }
+        Ok(outputs)
+    }
+
+    /// Runs one kernel over `0..work_items`, split into contiguous ranges over the pool.
+    fn launch(&self, kernel: KernelFn, args: &[*mut f32], work_items: u64) {
+        let pointer = SendPtr(args.as_ptr());
+        let parts = (self.threads as u64 * 4).min(work_items).max(1);
+        if self.threads == 1 || parts == 1 {
+            // SAFETY: the arguments point to buffers sized by the plan for this kernel.
+            unsafe { kernel(pointer.0, 0, work_items) };
+            return;
+        }
+        self.pool.scope(|scope| {
+            for part in 0..parts {
+                let start = work_items * part / parts;
+                let end = work_items * (part + 1) / parts;
+                scope.spawn(move |_| {
+                    let pointer = pointer;
+                    // SAFETY: as above; ranges are disjoint, and work items write disjoint elements.
+                    unsafe { kernel(pointer.0, start, end) };
+                });
+            }
+        });
+    }
+}

@@ -1,0 +1,378 @@
+//! The JIT's elementwise, data-movement and linear kernels against the reference
+//! interpreter: every model is lowered, optimised with the default pipeline and random
+//! weights, compiled, and run on seeded random inputs with 1 and 3 threads. Outputs must
+//! match the interpreter within 1e-4 · max(1, max |expected|) (standalone batchnorm within
+//! 1e-5; copies, `+`, `*`, relu and upsampling bit for bit), and the two thread counts must
+//! agree bit for bit.
+//!
+//! Models avoid `conv2d` and the pools (other kernels): their inputs feed the ops directly.
+
+use scc_compiler::codegen::jit::CompiledModel;
+use scc_compiler::interp;
+use scc_compiler::ir::{EpilogueStep, Graph, Op};
+use scc_compiler::passes::{PassManager, PassOptions};
+use scc_compiler::weights;
+use scc_runtime::Tensor;
+use scc_runtime::random::WeightRng;
+use std::collections::BTreeMap;
+
+/// Lowers and optimises the only model of `src`; returns the optimised graph and weights.
+fn build(src: &str) -> (Graph, weights::Weights) {
+    let file = scc_lang::parse(&scc_lang::SourceFile::new("t.sc", src)).expect("parses");
+    let graph = scc_compiler::lower::lower(&file, None).expect("lowers");
+    let weights = weights::random(&graph, 11);
+    let optimized = PassManager::new(PassOptions::default())
+        .expect("pass options")
+        .run(&graph, Some(&weights))
+        .expect("passes");
+    (optimized.graph, weights)
+}
+
+/// Seeded inputs, uniform in [-bound, bound] with `bound` from `bounds` by input name (1
+/// when not listed).
+fn inputs(graph: &Graph, bounds: &[(&str, f32)], seed: u64) -> BTreeMap<String, Tensor> {
+    graph
+        .inputs()
+        .iter()
+        .enumerate()
+        .map(|(i, (name, id))| {
+            let bound = bounds
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(1.0, |(_, b)| *b);
+            let shape = graph.node(*id).shape.clone();
+            (
+                name.clone(),
+                WeightRng::new(seed * 1000 + i as u64).uniform(shape, bound),
+            )
+        })
+        .collect()
+}
+
+/// Compiles and runs `graph` with 1 and 3 threads on two seeded input sets and compares
+/// with the interpreter within `relative` · max(1, max |expected|) (0: bit-exact); the
+/// two thread counts must agree bit for bit.
+fn compare_within(
+    graph: &Graph,
+    weights: &weights::Weights,
+    bounds: &[(&str, f32)],
+    relative: f32,
+) {
+    for seed in [1, 2] {
+        let inputs = inputs(graph, bounds, seed);
+        let expected = interp::run(graph, weights, &inputs).expect("interpreter runs");
+        let mut previous: Option<Vec<(String, Tensor)>> = None;
+        for threads in [1, 3] {
+            let model = CompiledModel::compile(graph, weights, threads).expect("compiles");
+            let got = model.run(&inputs).expect("runs");
+            assert_eq!(got.len(), expected.len());
+            for ((name, got), (want_name, want)) in got.iter().zip(&expected) {
+                assert_eq!(name, want_name);
+                assert_eq!(got.shape(), want.shape(), "output `{name}`");
+                let tolerance = relative * want.max_abs().max(1.0);
+                let (index, diff) = got
+                    .data()
+                    .iter()
+                    .zip(want.data())
+                    .map(|(g, w)| {
+                        if g.is_nan() && w.is_nan() {
+                            0.0
+                        } else {
+                            (g - w).abs()
+                        }
+                    })
+                    .enumerate()
+                    .fold((0, 0.0f32), |best, (i, d)| {
+                        if d > best.1 || d.is_nan() {
+                            (i, d)
+                        } else {
+                            best
+                        }
+                    });
+                assert!(
+                    diff <= tolerance,
+                    "output `{name}` ({threads} threads, seed {seed}): element {index} is {}, expected {} \
+                     (|diff| {diff} > {tolerance})",
+                    got.data()[index],
+                    want.data()[index]
+                );
+            }
+            if let Some(previous) = &previous {
+                for ((name, a), (_, b)) in previous.iter().zip(&got) {
+                    let same = a
+                        .data()
+                        .iter()
+                        .zip(b.data())
+                        .all(|(x, y)| x.to_bits() == y.to_bits());
+                    assert!(
+                        same,
+                        "output `{name}` differs between 1 and {threads} threads"
+                    );
+                }
+            }
+            previous = Some(got);
+        }
+    }
+}
+
+fn check(src: &str, bounds: &[(&str, f32)]) -> Graph {
+    check_within(src, bounds, 1e-4)
+}
+
+fn check_within(src: &str, bounds: &[(&str, f32)], relative: f32) -> Graph {
+    let (graph, weights) = build(src);
+    compare_within(&graph, &weights, bounds, relative);
+    graph
+}
+
+/// Copies and single f32 operations, computed as the reference does: bit-exact.
+fn check_exact(src: &str) -> Graph {
+    check_within(src, &[], 0.0)
+}
+
+/// The ops of the graph's nodes (inputs excluded), in topological order.
+fn ops(graph: &Graph) -> Vec<Op> {
+    graph
+        .topological_order()
+        .into_iter()
+        .map(|id| graph.node(id).op.clone())
+        .filter(|op| !matches!(op, Op::Input { .. }))
+        .collect()
+}
+
+#[test]
+fn activations_rank4_and_rank2() {
+    let names = [
+        "relu",
+        "relu6",
+        "sigmoid",
+        "tanh",
+        "silu",
+        "hardswish",
+        "hardsigmoid",
+    ];
+    let calls: Vec<String> = names
+        .iter()
+        .map(|a| format!("{a}(x), {a}(v), {a}(big)"))
+        .collect();
+    let src = format!(
+        "model m(x: [2, 3, 5, 7], v: [3, 37], big: [1, 3, 50, 50]) {{ return {}; }}",
+        calls.join(", ")
+    );
+    let graph = check(&src, &[("x", 8.0), ("v", 8.0), ("big", 8.0)]);
+    assert_eq!(ops(&graph).len(), 21);
+    // Extreme values: exp clamping, saturation of sigmoid and tanh.
+    check(&src, &[("x", 120.0), ("v", 30.0), ("big", 1.0)]);
+}
+
+#[test]
+fn linear_with_bias_residual_and_relu() {
+    let src = "model m(x: [3, 37], y: [3, 10]) { let fc = linear(x, 10); let r = relu(fc + y); return r; }";
+    let graph = check(src, &[]);
+    let ops = ops(&graph);
+    assert_eq!(ops.len(), 1, "{ops:?}");
+    let Op::Linear(attrs) = &ops[0] else {
+        panic!("{ops:?}")
+    };
+    assert!(attrs.bias);
+    assert_eq!(attrs.epilogue.len(), 2);
+    assert!(matches!(attrs.epilogue[0], EpilogueStep::Residual));
+}
+
+#[test]
+fn linear_without_bias_and_activations() {
+    let src = "model m(x: [4, 20]) { let fc = linear(x, 13, bias=false); return relu(fc); }";
+    let graph = check(src, &[]);
+    assert!(matches!(&ops(&graph)[..], [Op::Linear(a)] if !a.bias && a.epilogue.len() == 1));
+    let src = "model m(x: [2, 9]) { let fc = linear(x, 5); return silu(fc); }";
+    check(src, &[("x", 4.0)]);
+}
+
+#[test]
+fn linear_shapes() {
+    // GEMV (N = 1) with a block remainder and an odd F; exact blocks; tiny; F = 1.
+    for (n, f, o) in [
+        (1, 515, 1000),
+        (1, 512, 64),
+        (5, 64, 16),
+        (2, 3, 1),
+        (3, 1, 9),
+        (1, 4, 7),
+        (7, 33, 17),
+    ] {
+        let src = format!("model m(x: [{n}, {f}]) {{ let fc = linear(x, {o}); return fc; }}");
+        check(&src, &[]);
+    }
+}
+
+#[test]
+fn linear_with_residual_before_and_after_activation() {
+    let src = "model m(x: [2, 30], y: [2, 12], z: [2, 12]) {
+        let fc = linear(x, 12);
+        let h = relu6(fc + y);
+        return tanh(h + z);
+    }";
+    let graph = check(src, &[("x", 3.0)]);
+    assert!(
+        matches!(&ops(&graph)[..], [Op::Linear(a)] if a.epilogue.len() == 4),
+        "{:?}",
+        ops(&graph)
+    );
+}
+
+#[test]
+fn linear_with_folded_batchnorm() {
+    let src =
+        "model m(x: [3, 24]) { let fc = linear(x, 12); let bn = batchnorm(fc); return relu(bn); }";
+    let graph = check(src, &[]);
+    assert!(
+        matches!(&ops(&graph)[..], [Op::Linear(_)]),
+        "{:?}",
+        ops(&graph)
+    );
+}
+
+#[test]
+fn standalone_batchnorm() {
+    let src = "model m(x: [2, 5, 3, 7], v: [3, 11], g: [2, 6, 1, 1]) {
+        let bn4 = batchnorm(x);
+        let bn2 = batchnorm(v, eps=0.001);
+        let bn1 = batchnorm(g);
+        return bn4, bn2, bn1;
+    }";
+    // Within 1e-5 of the f64 reference (scale and shift folded at compile time).
+    let graph = check_within(src, &[("x", 3.0)], 1e-5);
+    assert_eq!(
+        ops(&graph)
+            .iter()
+            .filter(|op| matches!(op, Op::BatchNorm { .. }))
+            .count(),
+        3
+    );
+    // Channels read from a plane index over several images, with a vector body.
+    check_within(
+        "model m(x: [3, 4, 6, 6]) { let bn = batchnorm(x); return bn; }",
+        &[],
+        1e-5,
+    );
+}
+
+#[test]
+fn slinear() {
+    // Decomposed into the feature sum-pool and a linear layer with the fused relu.
+    let src = "model m(x: [2, 40]) { let fc = slinear(x, 10, c=6); return relu(fc); }";
+    let graph = check(src, &[]);
+    assert!(
+        matches!(&ops(&graph)[..], [Op::SumPoolFeatures { .. }, Op::Linear(a)] if a.epilogue.len() == 1),
+        "{:?}",
+        ops(&graph)
+    );
+    check(
+        "model m(x: [1, 19]) { let fc = slinear(x, 5, c=19, bias=false); return fc; }",
+        &[],
+    );
+}
+
+#[test]
+fn add_and_mul() {
+    let src = "model m(a: [2, 6, 5, 7], b: [2, 6, 5, 7], g: [2, 6, 1, 1], h: [2, 6, 1, 1], p: [3, 10], q: [3, 10]) {
+        return a + b, a * b, a * g, a + g, g * h, p + q, p * q, a * a;
+    }";
+    check_exact(src);
+    // SE gate over large planes (vector body and tail) and over 4-aligned planes.
+    let src = "model m(a: [1, 3, 45, 45], g: [1, 3, 1, 1], c: [2, 4, 4, 2], d: [2, 4, 1, 1]) {
+        return a * sigmoid(g), c + d;
+    }";
+    check(src, &[]);
+    // A same-shape op larger than one chunk.
+    check_exact("model m(a: [2, 3, 40, 40], b: [2, 3, 40, 40]) { return a * b, a + b; }");
+}
+
+#[test]
+fn concat() {
+    let src = "model m(a: [2, 3, 5, 7], b: [2, 1, 5, 7], c: [2, 4, 5, 7], p: [3, 5], q: [3, 2], r: [3, 9]) {
+        return concat(a, b, c), concat(p, q, r), concat(c, a);
+    }";
+    let graph = check_exact(src);
+    assert_eq!(
+        ops(&graph)
+            .iter()
+            .filter(|op| matches!(op, Op::Concat))
+            .count(),
+        3
+    );
+    // Per-image blocks of several chunks.
+    check_exact(
+        "model m(a: [2, 3, 40, 40], b: [2, 2, 40, 40], c: [2, 1, 40, 40]) { return concat(a, b, c); }",
+    );
+}
+
+#[test]
+fn upsample_nearest() {
+    for (shape, scale) in [
+        ("[2, 3, 5, 7]", 2),
+        ("[1, 2, 3, 9]", 3),
+        ("[1, 2, 4, 8]", 1),
+        ("[2, 1, 3, 5]", 5),
+        ("[1, 2, 2, 3]", 4),
+    ] {
+        let src = format!("model m(x: {shape}) {{ return upsample(x, {scale}); }}");
+        check_exact(&src);
+    }
+    // Scale 41 on width 2: PyTorch's f32 index formula differs from integer division
+    // (the table-driven path).
+    check_exact("model m(x: [1, 2, 2, 2]) { return upsample(x, 41, mode=\"nearest\"); }");
+}
+
+#[test]
+fn upsample_bilinear() {
+    for (shape, scale) in [
+        ("[2, 3, 5, 7]", 2),
+        ("[1, 2, 3, 9]", 3),
+        ("[1, 1, 1, 1]", 4),
+        ("[2, 2, 4, 1]", 2),
+        ("[1, 2, 6, 6]", 1),
+    ] {
+        let src =
+            format!("model m(x: {shape}) {{ return upsample(x, {scale}, mode=\"bilinear\"); }}");
+        // The same taps, weights and operation order as the reference: bit-exact.
+        check_exact(&src);
+    }
+}
+
+#[test]
+fn softmax() {
+    let src = "model m(a: [3, 10], b: [2, 3], c: [2, 37], d: [2, 5, 3, 7], e: [1, 3, 4, 4], f: [2, 1, 3, 3]) {
+        return softmax(a), softmax(b), softmax(c), softmax(d), softmax(e), softmax(f);
+    }";
+    let bounds = [
+        ("a", 8.0),
+        ("b", 8.0),
+        ("c", 8.0),
+        ("d", 8.0),
+        ("e", 8.0),
+        ("f", 8.0),
+    ];
+    check(src, &bounds);
+    // Large logits: stability needs the subtracted maximum.
+    let bounds = [
+        ("a", 80.0),
+        ("b", 200.0),
+        ("c", 50.0),
+        ("d", 100.0),
+        ("e", 30.0),
+        ("f", 1.0),
+    ];
+    check(src, &bounds);
+}
+
+#[test]
+fn flatten() {
+    let graph = check_exact("model m(x: [2, 3, 5, 7]) { let f = flatten(x); return relu(f); }");
+    assert!(ops(&graph).iter().any(|op| matches!(op, Op::Flatten)));
+    // A classifier head on a flattened input: flatten → linear with fused activation.
+    check(
+        "model m(x: [2, 4, 3, 3], y: [2, 10]) { let fc = linear(flatten(x), 10); return softmax(fc + y); }",
+        &[],
+    );
+}

@@ -1,0 +1,171 @@
+//! The JIT against the interpreter: every fixture (and PyTorch's outputs), every example,
+//! hundreds of randomly generated models, several thread counts, concurrent runs.
+
+mod common;
+
+use common::{assert_close, fixture_cases, generate::random_model, repo_path};
+use proptest::prelude::*;
+use scc::{BindOptions, Engine, Model, Options, Tensor};
+use std::collections::BTreeMap;
+
+fn engines(
+    model: &Model,
+    weights: &scc::Weights,
+    threads: usize,
+) -> (scc::CompiledModel, scc::CompiledModel) {
+    let jit = scc::compile(
+        model,
+        weights,
+        &Options {
+            threads,
+            ..Options::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{}", e.render()));
+    let interp = scc::compile(
+        model,
+        weights,
+        &Options {
+            engine: Engine::Interpreter,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    (jit, interp)
+}
+
+fn assert_all_close(what: &str, got: &[(String, Tensor)], expected: &[(String, Tensor)]) {
+    assert_eq!(got.len(), expected.len());
+    for ((name, g), (_, e)) in got.iter().zip(expected) {
+        assert_close(&format!("{what}/{name}"), g, e);
+    }
+}
+
+#[test]
+fn jit_reproduces_every_fixture() {
+    for case in fixture_cases() {
+        let name = case.file_name().unwrap().to_string_lossy().to_string();
+        let model = Model::from_file(case.join("model.sc"), None).unwrap();
+        let (weights, _) = model
+            .load_weights(case.join("weights.safetensors"), &BindOptions::default())
+            .unwrap();
+        let inputs = scc::runtime::read_safetensors(&case.join("inputs.safetensors")).unwrap();
+        let expected: BTreeMap<String, Tensor> =
+            scc::runtime::read_safetensors(&case.join("expected.safetensors")).unwrap();
+        let (jit, interp) = engines(&model, &weights, 2);
+        let got = jit.run(&inputs).unwrap();
+        for (output, tensor) in &got {
+            assert_close(
+                &format!("{name}/{output} (jit vs PyTorch)"),
+                tensor,
+                &expected[output],
+            );
+        }
+        assert_all_close(&name, &got, &interp.run(&inputs).unwrap());
+    }
+}
+
+#[test]
+fn jit_equals_the_interpreter_on_every_example() {
+    for example in [
+        "resnet20s",
+        "resnet20",
+        "resnet18s",
+        "resnet18",
+        "mobilenetv2s",
+        "mobilenetv2",
+    ] {
+        let model = Model::from_file(repo_path(&format!("examples/{example}.sc")), None).unwrap();
+        let weights = model.random_weights(11);
+        let inputs = model.random_inputs(3);
+        let (jit, interp) = engines(&model, &weights, 0);
+        assert_all_close(
+            example,
+            &jit.run(&inputs).unwrap(),
+            &interp.run(&inputs).unwrap(),
+        );
+    }
+}
+
+#[test]
+fn results_are_bit_identical_per_thread_count_and_close_across_counts() {
+    let model = Model::from_file(repo_path("examples/resnet20s.sc"), None).unwrap();
+    let weights = model.random_weights(2);
+    let inputs = model.random_inputs(5);
+    let runs: Vec<Vec<(String, Tensor)>> = [1, 2, 3]
+        .iter()
+        .map(|&threads| {
+            let jit = scc::compile(
+                &model,
+                &weights,
+                &Options {
+                    threads,
+                    ..Options::default()
+                },
+            )
+            .unwrap();
+            let first = jit.run(&inputs).unwrap();
+            assert_eq!(
+                first,
+                jit.run(&inputs).unwrap(),
+                "repeatable with {threads} threads"
+            );
+            first
+        })
+        .collect();
+    for run in &runs[1..] {
+        assert_all_close("threads", run, &runs[0]);
+    }
+}
+
+#[test]
+fn a_compiled_model_runs_concurrently_from_many_threads() {
+    let model = Model::from_file(repo_path("examples/resnet20s.sc"), None).unwrap();
+    let weights = model.random_weights(4);
+    let jit = std::sync::Arc::new(scc::compile(&model, &weights, &Options::default()).unwrap());
+    let inputs: Vec<BTreeMap<String, Tensor>> = (0..4).map(|i| model.random_inputs(i)).collect();
+    let expected: Vec<_> = inputs.iter().map(|x| jit.run(x).unwrap()).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..3 {
+            for (x, e) in inputs.iter().zip(&expected) {
+                let jit = jit.clone();
+                scope.spawn(move || assert_eq!(&jit.run(x).unwrap(), e));
+            }
+        }
+    });
+}
+
+#[test]
+fn the_jit_rejects_wrong_inputs() {
+    let model = Model::from_file(repo_path("examples/resnet20s.sc"), None).unwrap();
+    let jit = scc::compile(&model, &model.random_weights(0), &Options::default()).unwrap();
+    let mut inputs = model.random_inputs(0);
+    inputs.insert("image".into(), Tensor::zeros(vec![1, 3, 31, 32]));
+    let err = jit.run(&inputs).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "input `image` has shape [1, 3, 31, 32], expected [1, 3, 32, 32]"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("SCC_RANDOM_MODELS").ok().and_then(|v| v.parse().ok()).unwrap_or(300)
+    ))]
+
+    #[test]
+    fn jit_equals_the_interpreter_on_random_models(seed in any::<u64>(), threads in 1usize..=3) {
+        let source = random_model(seed);
+        let model = Model::from_source("generated.sc", &source, None).unwrap();
+        let weights = model.random_weights(seed);
+        let inputs = model.random_inputs(seed);
+        let (jit, interp) = engines(&model, &weights, threads);
+        let got = jit.run(&inputs).unwrap();
+        let expected = interp.run(&inputs).unwrap();
+        for ((name, g), (_, e)) in got.iter().zip(&expected) {
+            let scale = e.data().iter().fold(1f32, |m, v| m.max(v.abs()));
+            let diff = g.max_abs_diff(e);
+            prop_assert!(diff <= 1e-4 * scale, "{name}: diff {diff} > {}\n{source}", 1e-4 * scale);
+        }
+    }
+}
