@@ -225,6 +225,9 @@ pub fn interpret_graph(
     Ok(scc_compiler::interp::run(graph, weights, inputs)?)
 }
 
+/// Wall time spent in each node of a run.
+pub type NodeTimes = std::collections::HashMap<scc_compiler::NodeId, std::time::Duration>;
+
 /// Which engine executes a compiled model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -280,13 +283,7 @@ impl CompiledModel {
     pub fn run_timed(
         &self,
         inputs: &BTreeMap<String, Tensor>,
-    ) -> Result<
-        (
-            Vec<(String, Tensor)>,
-            std::collections::HashMap<scc_compiler::NodeId, std::time::Duration>,
-        ),
-        Error,
-    > {
+    ) -> Result<(Vec<(String, Tensor)>, NodeTimes), Error> {
         let mut times = std::collections::HashMap::new();
         let outputs = match &self.executable {
             Executable::Jit(jit) => jit.run_timed(inputs, Some(&mut times))?,
