@@ -331,18 +331,21 @@ fn emit_main(
             residuals: &residuals,
             out,
         };
+        // Tiles of `pv` vectors along the row; the row's remaining vectors (at most `pv`,
+        // the last possibly partial) form one more tile, so narrow rows keep wide tiles.
         let step = pv * LANES;
-        let main_end = g.ow / step * step;
-        if main_end > 0 {
-            kb.for_const(0, main_end as i64, step as i64, |kb, ox| {
+        let complete = g.ow / step;
+        if complete > 0 {
+            kb.for_const(0, (complete * step) as i64, step as i64, |kb, ox| {
                 emit_tile(kb, &g, &tile, ox, pv, LANES, epilogue)
             });
         }
-        let mut ox = main_end;
-        while ox < g.ow {
-            let at = kb.iconst(ox as i64);
-            emit_tile(kb, &g, &tile, at, 1, (g.ow - ox).min(LANES), epilogue);
-            ox += LANES;
+        let rest = g.ow - complete * step;
+        if rest > 0 {
+            let vectors = rest.div_ceil(LANES);
+            let valid = rest - (vectors - 1) * LANES;
+            let at = kb.iconst((complete * step) as i64);
+            emit_tile(kb, &g, &tile, at, vectors, valid, epilogue);
         }
     });
 }
@@ -360,8 +363,8 @@ struct Tile<'r> {
 }
 
 /// One register tile at output column `ox`: `pv` vectors of 4 pixels × `ob` output
-/// channels. With `valid < 4` (a row's last, partial vector; `pv == 1`), only the first
-/// `valid` lanes are finished and stored, one by one.
+/// channels. Of the last vector only the first `valid` lanes are inside the row: those
+/// are finished and stored one by one.
 #[allow(clippy::needless_range_loop)] // `j` and `v` also index the packed weights and outputs
 fn emit_tile(
     kb: &mut KernelBuilder,
@@ -416,7 +419,7 @@ fn emit_tile(
         for v in 0..pv {
             let sum = kb.get(accumulators[j][v]);
             let at = j as i64 * plane_out + (v * LANES) as i64 * F;
-            if valid == LANES {
+            if v + 1 < pv || valid == LANES {
                 let bias = kb.load_splat(bias_addr, 0);
                 let value = kb.b.ins().fadd(sum, bias);
                 let value = finish(kb, value, F32X4, tile, offset, at, epilogue);
