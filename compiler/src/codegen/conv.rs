@@ -185,9 +185,7 @@ fn emit_pad_split(kb: &mut KernelBuilder, g: &Geometry, h: usize, w: usize, pad:
     let g = *g;
     kb.for_range(start, end, 1, |kb, item| {
         // item = (n·C + c)·rows + y
-        let rows = kb.iconst(g.rows as i64);
-        let plane_index = kb.b.ins().udiv(item, rows);
-        let y = kb.b.ins().urem(item, rows);
+        let (plane_index, y) = kb.divmod(item, g.rows);
         let row_bytes = (g.phases * g.row_len) as i64 * F;
         let dst_row = kb.b.ins().imul_imm_s(item, row_bytes);
         let dst_row = kb.b.ins().iadd(out, dst_row);
@@ -289,15 +287,9 @@ fn emit_main(
     let (start, end) = (kb.start, kb.end);
     kb.for_range(start, end, 1, |kb, item| {
         // item = ((n·groups + group)·blocks + block)·oh + oy
-        let oh = kb.iconst(g.oh as i64);
-        let oy = kb.b.ins().urem(item, oh);
-        let rest = kb.b.ins().udiv(item, oh);
-        let blocks_value = kb.iconst(blocks as i64);
-        let block = kb.b.ins().urem(rest, blocks_value);
-        let rest = kb.b.ins().udiv(rest, blocks_value);
-        let groups_value = kb.iconst(g.groups as i64);
-        let group = kb.b.ins().urem(rest, groups_value);
-        let image = kb.b.ins().udiv(rest, groups_value);
+        let (rest, oy) = kb.divmod(item, g.oh);
+        let (rest, block) = kb.divmod(rest, blocks);
+        let (image, group) = kb.divmod(rest, g.groups);
         // First output channel of the tile.
         let oc0 = kb.b.ins().imul_imm_s(group, g.opg as i64);
         let block_channel = kb.b.ins().imul_imm_s(block, ob as i64);

@@ -22,7 +22,7 @@
 //!   position by position). Max, then `exp(x − max)` stored with its sum, then division.
 
 use super::emit::{F, KernelBuilder, LANES};
-use super::linear::{divmod, if_else, shuffle};
+use super::linear::shuffle;
 use super::{Buf, CodegenError, Emitter, NodeInfo, ProgramBuilder};
 use crate::ir::UpsampleMode;
 use cranelift_codegen::ir::condcodes::IntCC;
@@ -67,21 +67,23 @@ fn chunks(len: usize) -> u64 {
     len.div_ceil(CHUNK).max(1) as u64
 }
 
-pub fn lower_activation<M: Module>(
+/// An elementwise map of one operand, `f` applied to f32x4 vectors and to the f32 tail.
+fn lower_map<M: Module>(
     em: &mut Emitter<M>,
     node: &NodeInfo,
-    act: Activation,
+    suffix: &str,
+    f: impl Fn(&mut KernelBuilder, cranelift_codegen::ir::Value) -> cranelift_codegen::ir::Value,
     program: &mut ProgramBuilder,
 ) -> Result<(), CodegenError> {
     let len: usize = node.shape().iter().product();
-    let kernel = em.kernel(&format!("{}_{}", node.name(), act.name()), |kb| {
+    let kernel = em.kernel(&format!("{}_{suffix}", node.name()), |kb| {
         let out = kb.arg(0);
         let input = kb.arg(1);
         flat_loop(kb, len, |kb, offset, vector| {
             let ty = if vector { F32X4 } else { F32 };
             let src = kb.b.ins().iadd(input, offset);
             let x = kb.load(ty, src, 0);
-            let y = kb.activation(x, act);
+            let y = f(kb, x);
             let dst = kb.b.ins().iadd(out, offset);
             kb.store(y, dst, 0);
         });
@@ -94,30 +96,22 @@ pub fn lower_activation<M: Module>(
     Ok(())
 }
 
+pub fn lower_activation<M: Module>(
+    em: &mut Emitter<M>,
+    node: &NodeInfo,
+    act: Activation,
+    program: &mut ProgramBuilder,
+) -> Result<(), CodegenError> {
+    lower_map(em, node, act.name(), |kb, x| kb.activation(x, act), program)
+}
+
 /// A plain copy (flatten only changes the shape).
 pub fn lower_copy<M: Module>(
     em: &mut Emitter<M>,
     node: &NodeInfo,
     program: &mut ProgramBuilder,
 ) -> Result<(), CodegenError> {
-    let len: usize = node.shape().iter().product();
-    let kernel = em.kernel(&format!("{}_copy", node.name()), |kb| {
-        let out = kb.arg(0);
-        let input = kb.arg(1);
-        flat_loop(kb, len, |kb, offset, vector| {
-            let ty = if vector { F32X4 } else { F32 };
-            let src = kb.b.ins().iadd(input, offset);
-            let x = kb.load(ty, src, 0);
-            let dst = kb.b.ins().iadd(out, offset);
-            kb.store(x, dst, 0);
-        });
-    })?;
-    program.step(
-        kernel,
-        vec![Buf::Node(node.id), Buf::Node(node.operands()[0])],
-        chunks(len),
-    );
-    Ok(())
+    lower_map(em, node, "copy", |_, x| x, program)
 }
 
 /// The broadcasting binary ops of the language.
@@ -312,7 +306,7 @@ pub fn lower_batchnorm<M: Module>(
         let consts = kb.arg(2);
         let (start, end) = (kb.start, kb.end);
         kb.for_range(start, end, 1, |kb, plane| {
-            let (_, ch) = divmod(kb, plane, c);
+            let (_, ch) = kb.divmod(plane, c);
             let pc = kb.addr(consts, ch, F);
             let scale = kb.load(F32, pc, 0);
             let shift = kb.load(F32, pc, shift_offset);
@@ -364,7 +358,7 @@ pub fn lower_concat<M: Module>(
             let input = kb.arg(1);
             let (start, end) = (kb.start, kb.end);
             kb.for_range(start, end, 1, |kb, item| {
-                let (image, chunk) = divmod(kb, item, per_image);
+                let (image, chunk) = kb.divmod(item, per_image);
                 let first = kb.b.ins().imul_imm_s(chunk, CHUNK as i64);
                 let last = kb.b.ins().iadd_imm_s(first, CHUNK as i64);
                 let block_len = kb.iconst(block as i64);
@@ -470,7 +464,7 @@ pub fn lower_upsample<M: Module>(
                 let consts = kb.arg(2);
                 let (start, end) = (kb.start, kb.end);
                 kb.for_range(start, end, 1, |kb, row| {
-                    let (plane, oy) = divmod(kb, row, ho);
+                    let (plane, oy) = kb.divmod(row, ho);
                     let y_entry = kb.addr(consts, oy, F);
                     let sy = load_index(kb, y_entry, 0);
                     let plane_base = kb.imad(plane, (h * w) as i64 * F, input);
@@ -533,7 +527,7 @@ pub fn lower_upsample<M: Module>(
                 let consts = kb.arg(2);
                 let (start, end) = (kb.start, kb.end);
                 kb.for_range(start, end, 1, |kb, row| {
-                    let (plane, oy) = divmod(kb, row, ho);
+                    let (plane, oy) = kb.divmod(row, ho);
                     let y_entry = kb.addr(consts, oy, 4 * F);
                     let r0 = load_index(kb, y_entry, 0);
                     let r1 = load_index(kb, y_entry, F);
@@ -731,7 +725,7 @@ pub fn lower_softmax<M: Module>(
         let input = kb.arg(1);
         let (start, end) = (kb.start, kb.end);
         kb.for_range(start, end, 1, |kb, item| {
-            let (image, group) = divmod(kb, item, groups);
+            let (image, group) = kb.divmod(item, groups);
             let base = kb.b.ins().imul_imm_s(image, (c * inner) as i64 * F);
             let base = kb.imad(group, LANES as i64 * F, base);
             let src = kb.b.ins().iadd(input, base);
@@ -742,8 +736,7 @@ pub fn lower_softmax<M: Module>(
                 let last =
                     kb.b.ins()
                         .icmp_imm_u(IntCC::Equal, group, (groups - 1) as i64);
-                if_else(
-                    kb,
+                kb.if_else(
                     last,
                     |kb| {
                         for position in 0..remainder {

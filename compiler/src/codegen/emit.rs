@@ -196,6 +196,39 @@ impl<'a> KernelBuilder<'a> {
         self.b.switch_to_block(merge);
     }
 
+    /// Runs `then` when `cond` is true, `otherwise` when it is false.
+    pub fn if_else(
+        &mut self,
+        cond: Value,
+        then: impl FnOnce(&mut Self),
+        otherwise: impl FnOnce(&mut Self),
+    ) {
+        let then_block = self.b.create_block();
+        let else_block = self.b.create_block();
+        let merge = self.b.create_block();
+        self.b.ins().brif(cond, then_block, &[], else_block, &[]);
+        self.b.switch_to_block(then_block);
+        then(self);
+        self.b.ins().jump(merge, &[]);
+        self.b.switch_to_block(else_block);
+        otherwise(self);
+        self.b.ins().jump(merge, &[]);
+        self.b.switch_to_block(merge);
+    }
+
+    /// `(item / d, item % d)` for a compile-time `d >= 1` (one division).
+    pub fn divmod(&mut self, item: Value, d: usize) -> (Value, Value) {
+        if d == 1 {
+            let zero = self.iconst(0);
+            (item, zero)
+        } else {
+            let q = self.b.ins().udiv_imm_u(item, d as i64);
+            let multiple = self.b.ins().imul_imm_s(q, d as i64);
+            let r = self.b.ins().isub(item, multiple);
+            (q, r)
+        }
+    }
+
     fn splat_like(&mut self, like: Value, value: f32) -> Value {
         if self.b.func.dfg.value_type(like) == F32X4 {
             self.vconst(value)

@@ -116,7 +116,7 @@ pub fn lower<M: Module>(
         let residuals: Vec<Value> = (0..residual_count).map(|k| kb.arg(3 + k)).collect();
         let (start, end) = (kb.start, kb.end);
         kb.for_range(start, end, 1, |kb, item| {
-            let (row, block) = divmod(kb, item, blocks);
+            let (row, block) = kb.divmod(item, blocks);
             let x_row = kb.imad(row, f as i64 * F, x);
             let w_block = kb.imad(block, block_bytes, w);
             let zero = kb.vconst(0.0);
@@ -182,8 +182,7 @@ pub fn lower<M: Module>(
                 let last =
                     kb.b.ins()
                         .icmp_imm_u(IntCC::Equal, block, (blocks - 1) as i64);
-                if_else(
-                    kb,
+                kb.if_else(
                     last,
                     |kb| {
                         for lane in 0..remainder {
@@ -236,37 +235,4 @@ pub(super) fn shuffle(kb: &mut KernelBuilder, a: Value, b: Value, lanes: [usize;
     let b = kb.b.ins().bitcast(I8X16, little, b);
     let shuffled = kb.b.ins().shuffle(a, b, mask);
     kb.b.ins().bitcast(F32X4, little, shuffled)
-}
-
-/// Runs `then` when `cond` is true, `otherwise` when it is false.
-pub(super) fn if_else(
-    kb: &mut KernelBuilder,
-    cond: Value,
-    then: impl FnOnce(&mut KernelBuilder),
-    otherwise: impl FnOnce(&mut KernelBuilder),
-) {
-    let then_block = kb.b.create_block();
-    let else_block = kb.b.create_block();
-    let merge = kb.b.create_block();
-    kb.b.ins().brif(cond, then_block, &[], else_block, &[]);
-    kb.b.switch_to_block(then_block);
-    then(kb);
-    kb.b.ins().jump(merge, &[]);
-    kb.b.switch_to_block(else_block);
-    otherwise(kb);
-    kb.b.ins().jump(merge, &[]);
-    kb.b.switch_to_block(merge);
-}
-
-/// `(item / d, item % d)` for a compile-time `d >= 1`.
-pub(super) fn divmod(kb: &mut KernelBuilder, item: Value, d: usize) -> (Value, Value) {
-    if d == 1 {
-        let zero = kb.iconst(0);
-        (item, zero)
-    } else {
-        let q = kb.b.ins().udiv_imm_u(item, d as i64);
-        let multiple = kb.b.ins().imul_imm_s(q, d as i64);
-        let r = kb.b.ins().isub(item, multiple);
-        (q, r)
-    }
 }

@@ -9,6 +9,7 @@
 //! (after the arena) and constants (weights re-packed at compile time into the layout
 //! the kernel reads). Activations stay NCHW, as at the model's boundary.
 
+pub mod aot;
 mod conv;
 mod elementwise;
 pub mod emit;
@@ -74,6 +75,8 @@ pub struct Program {
     pub consts: Vec<Arc<Vec<f32>>>,
     /// Largest scratch space any node needs, in bytes.
     pub scratch_bytes: usize,
+    /// Bytes of machine code of all kernels.
+    pub code_bytes: usize,
 }
 
 /// What a node's lowering sees.
@@ -145,6 +148,8 @@ pub struct Emitter<'m, M: Module> {
     prefix: String,
     /// `(name, id)` of every kernel, in definition order.
     pub functions: Vec<(String, FuncId)>,
+    /// Bytes of machine code defined so far.
+    pub code_bytes: usize,
 }
 
 impl<'m, M: Module> Emitter<'m, M> {
@@ -158,6 +163,7 @@ impl<'m, M: Module> Emitter<'m, M> {
             has_fma,
             prefix: prefix.to_string(),
             functions: Vec::new(),
+            code_bytes: 0,
         }
     }
 
@@ -273,6 +279,7 @@ pub fn generate<M: Module>(
         lower_node(&mut emitter, &info, &mut builder)?;
     }
     builder.program.kernels = emitter.functions.iter().map(|(n, _)| n.clone()).collect();
+    builder.program.code_bytes = emitter.code_bytes;
     let ids = emitter.functions.iter().map(|(_, f)| *f).collect();
     Ok((builder.program, ids))
 }

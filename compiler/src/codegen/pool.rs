@@ -167,26 +167,6 @@ impl Acc {
     }
 }
 
-/// `then` if `cond`, else `otherwise`.
-pub(super) fn if_else(
-    kb: &mut KernelBuilder,
-    cond: Value,
-    then: impl FnOnce(&mut KernelBuilder),
-    otherwise: impl FnOnce(&mut KernelBuilder),
-) {
-    let then_block = kb.b.create_block();
-    let else_block = kb.b.create_block();
-    let merge = kb.b.create_block();
-    kb.b.ins().brif(cond, then_block, &[], else_block, &[]);
-    kb.b.switch_to_block(then_block);
-    then(kb);
-    kb.b.ins().jump(merge, &[]);
-    kb.b.switch_to_block(else_block);
-    otherwise(kb);
-    kb.b.ins().jump(merge, &[]);
-    kb.b.switch_to_block(merge);
-}
-
 /// Loads the lanes of one tap at `base + offset` bytes.
 fn load_tap(kb: &mut KernelBuilder, lanes: Lanes, base: Value, offset: i64) -> Value {
     match lanes {
@@ -434,7 +414,7 @@ pub(super) fn emit_window<M: Module>(
                     kb.b.ins()
                         .icmp_imm_u(IntCC::UnsignedLessThan, qy, qy_hi as i64);
                 let inside = kb.b.ins().band(above, below);
-                if_else(kb, inside, full, clamped);
+                kb.if_else(inside, full, clamped);
             }
         });
     })?;

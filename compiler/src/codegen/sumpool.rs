@@ -30,7 +30,7 @@
 //! not run, or a plain copy when no pass would.
 
 use super::emit::{F, KernelBuilder, LANES};
-use super::pool::{PoolKind, Window, emit_window, if_else};
+use super::pool::{PoolKind, Window, emit_window};
 use super::{Buf, CodegenError, Emitter, NodeInfo, ProgramBuilder};
 use crate::ir::{SumPool3dAttrs, SumPoolAlgorithm};
 use cranelift_codegen::ir::condcodes::IntCC;
@@ -471,8 +471,7 @@ pub fn lower<M: Module>(
                             kb.b.ins()
                                 .icmp_imm_u(IntCC::UnsignedLessThan, y, y_hi as i64);
                         let inside = kb.b.ins().band(above, below);
-                        if_else(
-                            kb,
+                        kb.if_else(
                             inside,
                             |kb| emit_row(kb, in_row),
                             |kb| zero_fill(kb, out_row, wo),

@@ -1,0 +1,275 @@
+//! Ahead-of-time compilation: the same kernels as the JIT, emitted into a relocatable
+//! object file (cranelift-object, position independent), with the program as data.
+//!
+//! For a model with symbol prefix `P` the object defines (ABI version 1, shared with the
+//! `scc-native` runtime that executables link):
+//! - `P_desc`: u64 words `[1, inputs, outputs, arena_bytes, scratch_bytes, steps,
+//!   kernels, consts, 0]`, then per input `[rank, d0..d3]`, per output `[rank, d0..d3,
+//!   location kind (0 arena offset, 1 input index), location]`, per step `[kernel,
+//!   work_items, args, (kind, value) × args]` with arg kinds 0 arena offset, 1 input
+//!   index, 2 scratch offset, 3 const index;
+//! - `P_kernels` (function pointers), `P_consts` (pointers to the re-packed weights, each
+//!   a read-only data object), `P_names` (model, input and output names, NUL-terminated);
+//! - `int P_run(const float *const *inputs, float *const *outputs)`, which calls
+//!   `scc_native_run`, and, for executables, `int main(int argc, char **argv)`, which calls
+//!   `scc_native_main`.
+
+use super::{Buf, CodegenError, Program, generate, host_isa};
+use crate::ir::{Graph, Op};
+use crate::memory::plan_graph;
+use crate::weights::Weights;
+use cranelift_codegen::ir::types::{I32, I64};
+use cranelift_codegen::ir::{AbiParam, InstBuilder, Signature, UserFuncName};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_module::{DataDescription, DataId, FuncId, Linkage, Module, default_libcall_names};
+use cranelift_object::{ObjectBuilder, ObjectModule};
+use std::collections::HashMap;
+
+/// An object file and what it holds.
+pub struct ObjectFile {
+    pub bytes: Vec<u8>,
+    pub program: Program,
+    /// Bytes of machine code (all kernels and trampolines).
+    pub code_bytes: usize,
+    /// Bytes of constant data (re-packed weights).
+    pub weight_bytes: usize,
+}
+
+fn err(what: &str, e: impl std::fmt::Display) -> CodegenError {
+    CodegenError::Cranelift {
+        kernel: what.to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// The `P_desc` words of a program over `graph`.
+pub fn descriptor(graph: &Graph, program: &Program) -> Vec<u64> {
+    let memory = plan_graph(graph);
+    let offsets: HashMap<_, _> = memory
+        .placements
+        .iter()
+        .map(|(id, offset, _)| (*id, *offset as u64))
+        .collect();
+    let input_index: HashMap<_, _> = graph
+        .inputs()
+        .iter()
+        .enumerate()
+        .map(|(i, (_, id))| (*id, i as u64))
+        .collect();
+    let dims = |shape: &[usize]| -> [u64; 5] {
+        let mut words = [shape.len() as u64, 0, 0, 0, 0];
+        for (i, d) in shape.iter().enumerate() {
+            words[i + 1] = *d as u64;
+        }
+        words
+    };
+    let mut words = vec![
+        1,
+        graph.inputs().len() as u64,
+        graph.outputs().len() as u64,
+        memory.arena_bytes.next_multiple_of(64) as u64,
+        program.scratch_bytes as u64,
+        program.steps.len() as u64,
+        program.kernels.len() as u64,
+        program.consts.len() as u64,
+        0,
+    ];
+    for (_, id) in graph.inputs() {
+        words.extend(dims(&graph.node(*id).shape));
+    }
+    for (_, id) in graph.outputs() {
+        words.extend(dims(&graph.node(*id).shape));
+        match graph.node(*id).op {
+            Op::Input { .. } => words.extend([1, input_index[id]]),
+            _ => words.extend([0, offsets[id]]),
+        }
+    }
+    for step in &program.steps {
+        words.extend([step.kernel as u64, step.work_items, step.args.len() as u64]);
+        for arg in &step.args {
+            words.extend(match arg {
+                Buf::Node(id) => match input_index.get(id) {
+                    Some(index) => [1, *index],
+                    None => [0, offsets[id]],
+                },
+                Buf::Scratch(offset) => [2, *offset as u64],
+                Buf::Const(index) => [3, *index as u64],
+            });
+        }
+    }
+    words
+}
+
+/// Emits the object file of `graph` (after `decompose-structured`) with `weights`.
+/// `prefix` must be a C identifier; `with_main` adds `main` for executables.
+pub fn emit_object(
+    graph: &Graph,
+    weights: &Weights,
+    prefix: &str,
+    with_main: bool,
+) -> Result<ObjectFile, CodegenError> {
+    let (isa, has_fma) = host_isa(true)?;
+    let builder =
+        ObjectBuilder::new(isa, prefix, default_libcall_names()).map_err(|e| err("object", e))?;
+    let mut module = ObjectModule::new(builder);
+    let (program, kernels) = generate(&mut module, has_fma, prefix, graph, weights)?;
+    let mut weight_bytes = 0;
+    let mut consts: Vec<DataId> = Vec::new();
+    for (i, data) in program.consts.iter().enumerate() {
+        let id = module
+            .declare_data(&format!("{prefix}_const{i}"), Linkage::Local, false, false)
+            .map_err(|e| err("const", e))?;
+        let mut description = DataDescription::new();
+        let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        weight_bytes += bytes.len();
+        description.define(bytes.into_boxed_slice());
+        description.set_align(64);
+        module
+            .define_data(id, &description)
+            .map_err(|e| err("const", e))?;
+        consts.push(id);
+    }
+    let define = |module: &mut ObjectModule,
+                  name: &str,
+                  description: DataDescription|
+     -> Result<DataId, CodegenError> {
+        let id = module
+            .declare_data(name, Linkage::Export, false, false)
+            .map_err(|e| err(name, e))?;
+        module
+            .define_data(id, &description)
+            .map_err(|e| err(name, e))?;
+        Ok(id)
+    };
+    // P_desc
+    let mut description = DataDescription::new();
+    let words: Vec<u8> = descriptor(graph, &program)
+        .iter()
+        .flat_map(|w| w.to_le_bytes())
+        .collect();
+    description.define(words.into_boxed_slice());
+    description.set_align(8);
+    let desc = define(&mut module, &format!("{prefix}_desc"), description)?;
+    // P_kernels
+    let mut description = DataDescription::new();
+    description.define_zeroinit(kernels.len().max(1) * 8);
+    description.set_align(8);
+    for (i, &func) in kernels.iter().enumerate() {
+        let reference = module.declare_func_in_data(func, &mut description);
+        description.write_function_addr((i * 8) as u32, reference);
+    }
+    let kernel_table = define(&mut module, &format!("{prefix}_kernels"), description)?;
+    // P_consts
+    let mut description = DataDescription::new();
+    description.define_zeroinit(consts.len().max(1) * 8);
+    description.set_align(8);
+    for (i, &data) in consts.iter().enumerate() {
+        let reference = module.declare_data_in_data(data, &mut description);
+        description.write_data_addr((i * 8) as u32, reference, 0);
+    }
+    let const_table = define(&mut module, &format!("{prefix}_consts"), description)?;
+    // P_names
+    let mut names = Vec::new();
+    for name in std::iter::once(&graph.name)
+        .chain(graph.inputs().iter().map(|(n, _)| n))
+        .chain(graph.outputs().iter().map(|(n, _)| n))
+    {
+        names.extend_from_slice(name.as_bytes());
+        names.push(0);
+    }
+    let mut description = DataDescription::new();
+    description.define(names.into_boxed_slice());
+    let name_table = define(&mut module, &format!("{prefix}_names"), description)?;
+    let tables = [desc, kernel_table, const_table, name_table];
+    // int P_run(const float *const *inputs, float *const *outputs)
+    emit_trampoline(
+        &mut module,
+        &format!("{prefix}_run"),
+        "scc_native_run",
+        &tables,
+        &[I64, I64],
+        true,
+    )?;
+    if with_main {
+        emit_trampoline(
+            &mut module,
+            "main",
+            "scc_native_main",
+            &tables,
+            &[I32, I64],
+            false,
+        )?;
+    }
+    let code_bytes = program.code_bytes;
+    let bytes = module.finish().emit().map_err(|e| err("object", e))?;
+    Ok(ObjectFile {
+        bytes,
+        program,
+        code_bytes,
+        weight_bytes,
+    })
+}
+
+/// Defines `name(params...) -> i32` as a call of `target(desc, kernels, consts, names,
+/// params..., [0 threads when `threads_arg`])`.
+fn emit_trampoline(
+    module: &mut ObjectModule,
+    name: &str,
+    target: &str,
+    tables: &[DataId; 4],
+    params: &[cranelift_codegen::ir::Type],
+    threads_arg: bool,
+) -> Result<FuncId, CodegenError> {
+    let call_conv = module.isa().default_call_conv();
+    let mut signature = Signature::new(call_conv);
+    for &ty in params {
+        signature.params.push(AbiParam::new(ty));
+    }
+    signature.returns.push(AbiParam::new(I32));
+    let mut callee_signature = Signature::new(call_conv);
+    for _ in 0..4 {
+        callee_signature.params.push(AbiParam::new(I64));
+    }
+    for &ty in params {
+        callee_signature.params.push(AbiParam::new(ty));
+    }
+    if threads_arg {
+        callee_signature.params.push(AbiParam::new(I64));
+    }
+    callee_signature.returns.push(AbiParam::new(I32));
+    let func = module
+        .declare_function(name, Linkage::Export, &signature)
+        .map_err(|e| err(name, e))?;
+    let callee = module
+        .declare_function(target, Linkage::Import, &callee_signature)
+        .map_err(|e| err(target, e))?;
+    let mut context = module.make_context();
+    context.func.signature = signature;
+    context.func.name = UserFuncName::user(0, func.as_u32());
+    let mut builder_context = FunctionBuilderContext::new();
+    {
+        let mut b = FunctionBuilder::new(&mut context.func, &mut builder_context);
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let mut args = Vec::new();
+        for table in tables {
+            let global = module.declare_data_in_func(*table, b.func);
+            args.push(b.ins().symbol_value(I64, global));
+        }
+        args.extend(b.block_params(entry).to_vec());
+        if threads_arg {
+            args.push(b.ins().iconst(I64, 0));
+        }
+        let callee_ref = module.declare_func_in_func(callee, b.func);
+        let call = b.ins().call(callee_ref, &args);
+        let result = b.inst_results(call)[0];
+        b.ins().return_(&[result]);
+        b.seal_all_blocks();
+        b.finalize(module.isa().frontend_config());
+    }
+    module
+        .define_function(func, &mut context)
+        .map_err(|e| err(name, format!("{e:?}")))?;
+    Ok(func)
+}
