@@ -39,6 +39,9 @@ pub use scc_runtime::Tensor;
 
 use scc_compiler::Graph;
 
+pub mod aot;
+pub use aot::{BuildOptions, BuildReport, Emit, build};
+
 /// Any failure of the public API.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -60,6 +63,8 @@ pub enum Error {
     Pass(#[from] PassError),
     #[error(transparent)]
     Codegen(#[from] scc_compiler::codegen::CodegenError),
+    #[error(transparent)]
+    Build(#[from] aot::BuildError),
 }
 
 impl Error {

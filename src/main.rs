@@ -30,6 +30,35 @@ enum Command {
     Dot(DotArgs),
     /// Time interpreted and compiled execution of the same optimised graph.
     Bench(BenchArgs),
+    /// Compile a model ahead of time into a standalone executable, an object file or a
+    /// static library with a C header.
+    Build(BuildArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum EmitKind {
+    /// A standalone executable.
+    Exe,
+    /// `NAME.o` + `NAME.h` (+ `libscc_native.a`, the runtime it links with).
+    Obj,
+    /// `libNAME.a` + `NAME.h`.
+    Staticlib,
+}
+
+#[derive(Args)]
+struct BuildArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    weights: WeightArgs,
+    #[command(flatten)]
+    passes: PassArgs,
+    /// Output: the executable, or the stem of the object/library and header.
+    #[arg(short, long, value_name = "NAME")]
+    output: PathBuf,
+    /// What to write.
+    #[arg(long, value_enum, default_value = "exe")]
+    emit: EmitKind,
 }
 
 #[derive(Args)]
@@ -245,6 +274,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Dot(args) => dot(args),
         Command::Bench(args) => bench(args),
+        Command::Build(args) => build(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -683,6 +713,42 @@ fn bench(args: BenchArgs) -> Result<()> {
                 "{name:<width$}  {op:<16}  {interp_ms:>12.3}  {jit_ms:>12.4}  {speedup:>7.1}x  {rate:>10.2}"
             );
         }
+    }
+    Ok(())
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.2} MB", bytes as f64 / 1e6)
+}
+
+fn build(args: BuildArgs) -> Result<()> {
+    let model = args.model.load()?;
+    let weights = args.weights.load(&model)?;
+    let emit = match args.emit {
+        EmitKind::Exe => scc::Emit::Executable,
+        EmitKind::Obj => scc::Emit::Object,
+        EmitKind::Staticlib => scc::Emit::StaticLib,
+    };
+    let options = scc::BuildOptions {
+        output: args.output.clone(),
+        emit,
+        passes: args.passes.options(true),
+    };
+    let report = scc::build(&model, &weights, &options)?;
+    let other = report
+        .bytes
+        .saturating_sub((report.weight_bytes + report.code_bytes) as u64);
+    println!(
+        "built {} in {:.2} s: {} ({} weights, {} generated code, {} runtime and the rest)",
+        report.files[0].display(),
+        report.time.as_secs_f64(),
+        megabytes(report.bytes),
+        megabytes(report.weight_bytes as u64),
+        megabytes(report.code_bytes as u64),
+        megabytes(other)
+    );
+    for file in &report.files[1..] {
+        println!("wrote {}", file.display());
     }
     Ok(())
 }

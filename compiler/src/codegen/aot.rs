@@ -152,7 +152,8 @@ pub fn emit_object(
     let desc = define(&mut module, &format!("{prefix}_desc"), description)?;
     // P_kernels
     let mut description = DataDescription::new();
-    description.define_zeroinit(kernels.len().max(1) * 8);
+    // Zero-filled contents (not `define_zeroinit`: a .bss table would lose its relocations).
+    description.define(vec![0u8; kernels.len().max(1) * 8].into_boxed_slice());
     description.set_align(8);
     for (i, &func) in kernels.iter().enumerate() {
         let reference = module.declare_func_in_data(func, &mut description);
@@ -161,7 +162,7 @@ pub fn emit_object(
     let kernel_table = define(&mut module, &format!("{prefix}_kernels"), description)?;
     // P_consts
     let mut description = DataDescription::new();
-    description.define_zeroinit(consts.len().max(1) * 8);
+    description.define(vec![0u8; consts.len().max(1) * 8].into_boxed_slice());
     description.set_align(8);
     for (i, &data) in consts.iter().enumerate() {
         let reference = module.declare_data_in_data(data, &mut description);

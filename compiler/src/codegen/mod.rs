@@ -200,6 +200,9 @@ impl<'m, M: Module> Emitter<'m, M> {
                 kernel: symbol.clone(),
                 message: format!("{e:?}"),
             })?;
+        if let Some(code) = self.context.compiled_code() {
+            self.code_bytes += code.code_info().total_size as usize;
+        }
         if disassemble
             && let Some(code) = self.context.compiled_code()
             && let Some(vcode) = &code.vcode

@@ -1,0 +1,232 @@
+//! Running a [`Model`]: a 64-byte-aligned arena per run (reused across runs), each step's
+//! pointer table, each kernel split into contiguous ranges of work items over the pool, and
+//! the outputs copied out.
+
+use crate::desc::{Arg, KernelFn, Location, Model, format_shape};
+use crate::pool::parallel_for;
+use std::alloc::{Layout, alloc_zeroed, dealloc};
+use std::ptr::NonNull;
+use std::sync::Mutex;
+
+/// Arena alignment (a cache line; enough for any vector load).
+pub const ARENA_ALIGNMENT: usize = 64;
+/// Ranges per thread a kernel is split into, for load balance.
+const PARTS_PER_THREAD: u64 = 4;
+/// Arenas kept for reuse.
+const MAX_CACHED_ARENAS: usize = 8;
+
+/// Why a run did not happen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    #[error("the model has {expected} input(s), {found} given")]
+    InputCount { expected: usize, found: usize },
+    #[error("the model has {expected} output(s), {found} buffers given")]
+    OutputCount { expected: usize, found: usize },
+    #[error("input `{name}` {shape} needs {expected} values, {found} given")]
+    InputLength {
+        name: String,
+        shape: String,
+        expected: usize,
+        found: usize,
+    },
+    #[error("output `{name}` {shape} needs {expected} values, the buffer holds {found}")]
+    OutputLength {
+        name: String,
+        shape: String,
+        expected: usize,
+        found: usize,
+    },
+    #[error("cannot allocate a {0}-byte arena")]
+    OutOfMemory(usize),
+}
+
+/// A zeroed, 64-byte-aligned allocation.
+struct Arena {
+    ptr: NonNull<u8>,
+    bytes: usize,
+}
+
+// SAFETY: an owned allocation.
+unsafe impl Send for Arena {}
+
+impl Arena {
+    fn new(bytes: usize) -> Option<Arena> {
+        let bytes = bytes.max(ARENA_ALIGNMENT).next_multiple_of(ARENA_ALIGNMENT);
+        let layout = Layout::from_size_align(bytes, ARENA_ALIGNMENT).ok()?;
+        // SAFETY: the layout has a non-zero size.
+        let ptr = NonNull::new(unsafe { alloc_zeroed(layout) })?;
+        Some(Arena { ptr, bytes })
+    }
+}
+
+impl Drop for Arena {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout.
+        unsafe {
+            dealloc(
+                self.ptr.as_ptr(),
+                Layout::from_size_align_unchecked(self.bytes, ARENA_ALIGNMENT),
+            )
+        };
+    }
+}
+
+/// Arenas of finished runs, so that steady-state runs allocate (and fault in) nothing;
+/// concurrent runs each take their own.
+static ARENAS: Mutex<Vec<Arena>> = Mutex::new(Vec::new());
+
+fn take_arena(bytes: usize) -> Option<Arena> {
+    let mut cache = ARENAS.lock().unwrap_or_else(|e| e.into_inner());
+    match cache.iter().position(|a| a.bytes >= bytes) {
+        Some(i) => Some(cache.swap_remove(i)),
+        None => {
+            drop(cache);
+            Arena::new(bytes)
+        }
+    }
+}
+
+fn return_arena(arena: Arena) {
+    let mut cache = ARENAS.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() < MAX_CACHED_ARENAS {
+        cache.push(arena);
+    } else if let Some(smallest) = cache.iter_mut().min_by_key(|a| a.bytes)
+        && smallest.bytes < arena.bytes
+    {
+        *smallest = arena;
+    }
+}
+
+/// The thread count a run uses: `requested`, else the model's hint, else all cores.
+pub fn effective_threads(model: &Model, requested: usize) -> usize {
+    match (requested, model.threads_hint) {
+        (0, 0) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        (0, hint) => hint,
+        (n, _) => n,
+    }
+}
+
+/// Pointers handed to kernels on other threads.
+#[derive(Clone, Copy)]
+struct Args(*const *mut f32);
+unsafe impl Send for Args {}
+unsafe impl Sync for Args {}
+
+impl Args {
+    /// (A method, so that closures capture the `Sync` wrapper, not the raw field.)
+    fn get(self) -> *const *mut f32 {
+        self.0
+    }
+}
+
+/// Runs `kernel` over `0..work_items`, split into contiguous ranges over `threads` threads.
+fn launch(kernel: KernelFn, args: Args, work_items: u64, threads: usize) {
+    let parts = (threads as u64 * PARTS_PER_THREAD).min(work_items).max(1);
+    if threads <= 1 || parts == 1 {
+        // SAFETY: the arguments point to buffers sized by the compiler for this kernel.
+        unsafe { kernel(args.0, 0, work_items) };
+        return;
+    }
+    let bound = |part: u64| (u128::from(work_items) * u128::from(part) / u128::from(parts)) as u64;
+    parallel_for(threads, parts as usize, &|part| {
+        let (start, end) = (bound(part as u64), bound(part as u64 + 1));
+        // SAFETY: as above; the ranges are disjoint and work items write disjoint elements.
+        unsafe { kernel(args.get(), start, end) };
+    });
+}
+
+impl Model {
+    /// Runs the model once: `inputs` in the model's input order, each holding exactly its
+    /// elements; `outputs` likewise receive the outputs. `threads`: 0 for the model's hint or
+    /// all cores.
+    pub fn run(
+        &self,
+        inputs: &[&[f32]],
+        outputs: &mut [&mut [f32]],
+        threads: usize,
+    ) -> Result<(), RunError> {
+        if inputs.len() != self.inputs.len() {
+            return Err(RunError::InputCount {
+                expected: self.inputs.len(),
+                found: inputs.len(),
+            });
+        }
+        if outputs.len() != self.outputs.len() {
+            return Err(RunError::OutputCount {
+                expected: self.outputs.len(),
+                found: outputs.len(),
+            });
+        }
+        for (spec, data) in self.inputs.iter().zip(inputs) {
+            if data.len() != spec.numel() {
+                return Err(RunError::InputLength {
+                    name: spec.name.clone(),
+                    shape: format_shape(&spec.shape),
+                    expected: spec.numel(),
+                    found: data.len(),
+                });
+            }
+        }
+        for (spec, data) in self.outputs.iter().zip(outputs.iter()) {
+            if data.len() != spec.numel() {
+                return Err(RunError::OutputLength {
+                    name: spec.name.clone(),
+                    shape: format_shape(&spec.shape),
+                    expected: spec.numel(),
+                    found: data.len(),
+                });
+            }
+        }
+        let input_ptrs: Vec<*const f32> = inputs.iter().map(|d| d.as_ptr()).collect();
+        let output_ptrs: Vec<*mut f32> = outputs.iter_mut().map(|d| d.as_mut_ptr()).collect();
+        // SAFETY: the lengths were checked against the shapes.
+        unsafe { self.run_raw(&input_ptrs, &output_ptrs, threads) }
+    }
+
+    /// As [`Model::run`], on raw buffers.
+    ///
+    /// # Safety
+    /// `inputs[i]` must hold `self.inputs[i].numel()` floats and `outputs[i]` room for
+    /// `self.outputs[i].numel()`; the slices must have one entry per input and output.
+    pub unsafe fn run_raw(
+        &self,
+        inputs: &[*const f32],
+        outputs: &[*mut f32],
+        threads: usize,
+    ) -> Result<(), RunError> {
+        let threads = effective_threads(self, threads);
+        let bytes = self.run_bytes();
+        let arena = take_arena(bytes).ok_or(RunError::OutOfMemory(bytes))?;
+        let base = arena.ptr.as_ptr();
+        // SAFETY (pointer arithmetic below): every offset was checked against the arena or
+        // scratch size when the descriptor was decoded, and the allocation holds both.
+        let scratch = unsafe { base.add(self.arena_bytes.next_multiple_of(ARENA_ALIGNMENT)) };
+        let mut table: Vec<*mut f32> = Vec::new();
+        for step in &self.steps {
+            table.clear();
+            table.extend(step.args.iter().map(|arg| match *arg {
+                Arg::Arena(offset) => unsafe { base.add(offset) }.cast::<f32>(),
+                Arg::Input(index) => inputs[index].cast_mut(),
+                Arg::Scratch(offset) => unsafe { scratch.add(offset) }.cast::<f32>(),
+                Arg::Const(index) => self.consts[index].cast_mut(),
+            }));
+            launch(
+                self.kernels[step.kernel],
+                Args(table.as_ptr()),
+                step.work_items,
+                threads,
+            );
+        }
+        for (spec, &dest) in self.outputs.iter().zip(outputs) {
+            let source = match spec.location {
+                Location::Arena(offset) => unsafe { base.add(offset) }.cast::<f32>().cast_const(),
+                Location::Input(index) => inputs[index],
+            };
+            // SAFETY: both hold `numel` floats; `copy` tolerates an output buffer that is
+            // also the input it copies.
+            unsafe { std::ptr::copy(source, dest, spec.numel()) };
+        }
+        return_arena(arena);
+        Ok(())
+    }
+}

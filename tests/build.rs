@@ -1,0 +1,372 @@
+//! `scc build`: standalone binaries reproduce PyTorch and the JIT bit for bit; object files
+//! and static libraries embed in C; bad input gets a clear error.
+
+mod common;
+
+use common::{assert_close, fixture_cases, repo_path, scc};
+use scc::{BindOptions, Model, Options, Tensor};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Builds `model` into `dir/name` and returns the path of the binary copied alone into a
+/// fresh empty folder (so it cannot depend on anything next to it).
+fn build_alone(model: &Path, weights: &[&str], dir: &Path, name: &str) -> PathBuf {
+    let built = dir.join(name);
+    let mut args = vec!["build", model.to_str().unwrap()];
+    args.extend_from_slice(weights);
+    args.extend_from_slice(&["-o", built.to_str().unwrap()]);
+    let out = scc(&args);
+    assert!(
+        out.status.success(),
+        "scc build {model:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alone = dir.join(format!("{name}-alone"));
+    std::fs::create_dir_all(&alone).unwrap();
+    let copy = alone.join(name);
+    std::fs::copy(&built, &copy).unwrap();
+    copy
+}
+
+fn run_in(binary: &Path, args: &[&str]) -> Output {
+    Command::new(binary)
+        .args(args)
+        .current_dir(binary.parent().unwrap())
+        .env_clear()
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn built_binaries_reproduce_every_fixture_and_the_jit() {
+    let dir = tempfile::tempdir().unwrap();
+    for case in fixture_cases() {
+        let name = case.file_name().unwrap().to_string_lossy().to_string();
+        let weights = case.join("weights.safetensors");
+        let binary = build_alone(
+            &case.join("model.sc"),
+            &["--weights", weights.to_str().unwrap()],
+            dir.path(),
+            &name,
+        );
+        let saved = binary.parent().unwrap().join("out.safetensors");
+        let out = run_in(
+            &binary,
+            &[
+                "--inputs",
+                case.join("inputs.safetensors").to_str().unwrap(),
+                "--save",
+                saved.to_str().unwrap(),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got = scc::runtime::read_safetensors(&saved).unwrap();
+        let expected = scc::runtime::read_safetensors(&case.join("expected.safetensors")).unwrap();
+        for (output, tensor) in &expected {
+            assert_close(
+                &format!("{name}/{output} (binary vs PyTorch)"),
+                &got[output],
+                tensor,
+            );
+        }
+        let model = Model::from_file(case.join("model.sc"), None).unwrap();
+        let (bound, _) = model
+            .load_weights(&weights, &BindOptions::default())
+            .unwrap();
+        let inputs = scc::runtime::read_safetensors(&case.join("inputs.safetensors")).unwrap();
+        let jit = scc::compile(&model, &bound, &Options::default())
+            .unwrap()
+            .run(&inputs)
+            .unwrap();
+        for (output, tensor) in jit {
+            assert_eq!(
+                got[&output], tensor,
+                "{name}/{output}: binary and JIT differ"
+            );
+        }
+    }
+}
+
+#[test]
+fn built_examples_equal_the_jit_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    for example in ["resnet20s", "mobilenetv2s"] {
+        let path = repo_path(&format!("examples/{example}.sc"));
+        let binary = build_alone(&path, &["--random-weights", "3"], dir.path(), example);
+        let model = Model::from_file(&path, None).unwrap();
+        let inputs = model.random_inputs(9);
+        let inputs_path = binary.parent().unwrap().join("inputs.safetensors");
+        scc::runtime::write_safetensors(&inputs_path, &inputs).unwrap();
+        let saved = binary.parent().unwrap().join("out.safetensors");
+        let out = run_in(
+            &binary,
+            &[
+                "--inputs",
+                inputs_path.to_str().unwrap(),
+                "--save",
+                saved.to_str().unwrap(),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{example}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got = scc::runtime::read_safetensors(&saved).unwrap();
+        let jit = scc::compile(&model, &model.random_weights(3), &Options::default())
+            .unwrap()
+            .run(&inputs)
+            .unwrap();
+        for (output, tensor) in jit {
+            assert_eq!(
+                got[&output], tensor,
+                "{example}/{output}: binary and JIT differ"
+            );
+        }
+    }
+}
+
+#[test]
+fn resnet18s_builds_fast_into_a_small_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("resnet18s");
+    let out = scc(&[
+        "build",
+        "examples/resnet18s.sc",
+        "--random-weights",
+        "1",
+        "-o",
+        output.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        report.contains("weights") && report.contains("generated code"),
+        "{report}"
+    );
+    let model = Model::from_file(repo_path("examples/resnet18s.sc"), None).unwrap();
+    let weights = model.random_weights(1);
+    let build = scc::build(
+        &model,
+        &weights,
+        &scc::BuildOptions {
+            output: dir.path().join("again"),
+            emit: scc::Emit::Executable,
+            passes: Default::default(),
+        },
+    )
+    .unwrap();
+    assert!(
+        build.bytes <= build.weight_bytes as u64 + 3_000_000,
+        "{build:?}"
+    );
+    let bench = run_in(&output, &["--bench", "3", "--threads", "1"]);
+    assert!(
+        bench.status.success(),
+        "{}",
+        String::from_utf8_lossy(&bench.stderr)
+    );
+    assert!(String::from_utf8_lossy(&bench.stdout).contains("median"));
+}
+
+#[test]
+fn a_binary_classifies_an_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let binary = build_alone(
+        &repo_path("examples/resnet20s.sc"),
+        &["--random-weights", "1"],
+        dir.path(),
+        "classify",
+    );
+    let image = binary.parent().unwrap().join("cat.png");
+    let mut png = image::RgbImage::new(48, 40);
+    for (x, y, pixel) in png.enumerate_pixels_mut() {
+        *pixel = image::Rgb([(x * 5) as u8, (y * 6) as u8, 128]);
+    }
+    png.save(&image).unwrap();
+    let out = run_in(&binary, &[image.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.to_lowercase().contains("top-5") || stdout.to_lowercase().contains("top 5"),
+        "{stdout}"
+    );
+    let help = run_in(&binary, &["--help"]);
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--inputs"));
+}
+
+#[test]
+fn a_binary_rejects_bad_input_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let binary = build_alone(
+        &repo_path("examples/resnet20s.sc"),
+        &["--random-weights", "1"],
+        dir.path(),
+        "strict",
+    );
+    let folder = binary.parent().unwrap();
+    let wrong_shape = folder.join("wrong_shape.safetensors");
+    let mut tensors: BTreeMap<String, Tensor> = BTreeMap::new();
+    tensors.insert("image".into(), Tensor::zeros(vec![1, 3, 32, 31]));
+    scc::runtime::write_safetensors(&wrong_shape, &tensors).unwrap();
+    let wrong_name = folder.join("wrong_name.safetensors");
+    let mut tensors: BTreeMap<String, Tensor> = BTreeMap::new();
+    tensors.insert("pixels".into(), Tensor::zeros(vec![1, 3, 32, 32]));
+    scc::runtime::write_safetensors(&wrong_name, &tensors).unwrap();
+    let not_image = folder.join("broken.png");
+    std::fs::write(&not_image, b"not a png at all").unwrap();
+    for (args, needle) in [
+        (
+            vec!["--inputs", "missing.safetensors"],
+            "missing.safetensors",
+        ),
+        (vec!["--inputs", wrong_shape.to_str().unwrap()], "image"),
+        (vec!["--inputs", wrong_name.to_str().unwrap()], "image"),
+        (vec![not_image.to_str().unwrap()], "broken.png"),
+        (vec!["--threads", "x"], "threads"),
+    ] {
+        let out = run_in(&binary, &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("error") && stderr.contains(needle) && !stderr.contains("panicked"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn the_c_embedding_example_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let stem = dir.path().join("resnet20s");
+    let out = scc(&[
+        "build",
+        "examples/resnet20s.sc",
+        "--random-weights",
+        "1",
+        "--emit",
+        "staticlib",
+        "-o",
+        stem.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let header = std::fs::read_to_string(dir.path().join("resnet20s.h")).unwrap();
+    for needle in [
+        "#define RESNET20S_NUM_INPUTS 1",
+        "#define RESNET20S_INPUT0_SIZE 3072",
+        "#define RESNET20S_OUTPUT0_SIZE 10",
+        "int resnet20s_run(",
+    ] {
+        assert!(header.contains(needle), "{needle}\n{header}");
+    }
+    let program = dir.path().join("embed");
+    let compiled = Command::new("cc")
+        .arg("-O2")
+        .arg("-I")
+        .arg(dir.path())
+        .arg(repo_path("examples/embed_c/main.c"))
+        .arg(dir.path().join("libresnet20s.a"))
+        .args([
+            "-static-libgcc",
+            "-lpthread",
+            "-ldl",
+            "-lm",
+            "-lrt",
+            "-lutil",
+            "-o",
+        ])
+        .arg(&program)
+        .output()
+        .unwrap();
+    assert!(
+        compiled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&compiled.stderr)
+    );
+    let out = Command::new(&program).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let values: Vec<f32> = stdout
+        .lines()
+        .skip(1)
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    let model = Model::from_file(repo_path("examples/resnet20s.sc"), None).unwrap();
+    let input: Vec<f32> = (0..3072).map(|i| (0.01 * i as f64).sin() as f32).collect();
+    let mut inputs = BTreeMap::new();
+    inputs.insert(
+        "image".to_string(),
+        Tensor::new(vec![1, 3, 32, 32], input).unwrap(),
+    );
+    let jit = scc::compile(&model, &model.random_weights(1), &Options::default())
+        .unwrap()
+        .run(&inputs)
+        .unwrap();
+    assert_eq!(values, jit[0].1.data(), "C program and JIT differ");
+    // An object file plus the runtime archive also links.
+    let out = scc(&[
+        "build",
+        "examples/resnet20s.sc",
+        "--random-weights",
+        "1",
+        "--emit",
+        "obj",
+        "-o",
+        stem.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        dir.path().join("resnet20s.o").is_file() && dir.path().join("libscc_native.a").is_file()
+    );
+}
+
+#[test]
+fn building_without_a_c_compiler_says_how_to_get_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("nope");
+    let out = Command::new(env!("CARGO_BIN_EXE_scc"))
+        .args([
+            "build",
+            "examples/resnet20s.sc",
+            "--random-weights",
+            "1",
+            "-o",
+            output.to_str().unwrap(),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("CC", "/nonexistent/cc")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no C compiler found") && stderr.contains("apt-get install gcc"),
+        "{stderr}"
+    );
+}
