@@ -95,7 +95,14 @@ fn built_binaries_reproduce_every_fixture_and_the_jit() {
 #[test]
 fn built_examples_equal_the_jit_bit_for_bit() {
     let dir = tempfile::tempdir().unwrap();
-    for example in ["resnet20s", "resnet20", "resnet18s", "resnet18", "mobilenetv2s", "mobilenetv2"] {
+    for example in [
+        "resnet20s",
+        "resnet20",
+        "resnet18s",
+        "resnet18",
+        "mobilenetv2s",
+        "mobilenetv2",
+    ] {
         let path = repo_path(&format!("examples/{example}.sc"));
         let binary = build_alone(&path, &["--random-weights", "3"], dir.path(), example);
         let model = Model::from_file(&path, None).unwrap();
