@@ -38,6 +38,46 @@ fn run_in(binary: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs a built binary on a safetensors inputs file and returns its saved outputs.
+fn run_saved(binary: &Path, inputs: &Path, what: &str) -> BTreeMap<String, Tensor> {
+    let saved = binary.parent().unwrap().join("out.safetensors");
+    let out = run_in(
+        binary,
+        &[
+            "--inputs",
+            inputs.to_str().unwrap(),
+            "--save",
+            saved.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    scc::runtime::read_safetensors(&saved).unwrap()
+}
+
+/// The binary's outputs equal the JIT's bit for bit.
+fn assert_equals_jit(
+    got: &BTreeMap<String, Tensor>,
+    model: &Model,
+    weights: &scc::Weights,
+    inputs: &BTreeMap<String, Tensor>,
+    what: &str,
+) {
+    let jit = scc::compile(model, weights, &Options::default())
+        .unwrap()
+        .run(inputs)
+        .unwrap();
+    for (output, tensor) in jit {
+        assert_eq!(
+            got[&output], tensor,
+            "{what}/{output}: binary and JIT differ"
+        );
+    }
+}
+
 #[test]
 fn built_binaries_reproduce_every_fixture_and_the_jit() {
     let dir = tempfile::tempdir().unwrap();
@@ -50,22 +90,7 @@ fn built_binaries_reproduce_every_fixture_and_the_jit() {
             dir.path(),
             &name,
         );
-        let saved = binary.parent().unwrap().join("out.safetensors");
-        let out = run_in(
-            &binary,
-            &[
-                "--inputs",
-                case.join("inputs.safetensors").to_str().unwrap(),
-                "--save",
-                saved.to_str().unwrap(),
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let got = scc::runtime::read_safetensors(&saved).unwrap();
+        let got = run_saved(&binary, &case.join("inputs.safetensors"), &name);
         let expected = scc::runtime::read_safetensors(&case.join("expected.safetensors")).unwrap();
         for (output, tensor) in &expected {
             assert_close(
@@ -79,16 +104,7 @@ fn built_binaries_reproduce_every_fixture_and_the_jit() {
             .load_weights(&weights, &BindOptions::default())
             .unwrap();
         let inputs = scc::runtime::read_safetensors(&case.join("inputs.safetensors")).unwrap();
-        let jit = scc::compile(&model, &bound, &Options::default())
-            .unwrap()
-            .run(&inputs)
-            .unwrap();
-        for (output, tensor) in jit {
-            assert_eq!(
-                got[&output], tensor,
-                "{name}/{output}: binary and JIT differ"
-            );
-        }
+        assert_equals_jit(&got, &model, &bound, &inputs, &name);
     }
 }
 
@@ -109,32 +125,8 @@ fn built_examples_equal_the_jit_bit_for_bit() {
         let inputs = model.random_inputs(9);
         let inputs_path = binary.parent().unwrap().join("inputs.safetensors");
         scc::runtime::write_safetensors(&inputs_path, &inputs).unwrap();
-        let saved = binary.parent().unwrap().join("out.safetensors");
-        let out = run_in(
-            &binary,
-            &[
-                "--inputs",
-                inputs_path.to_str().unwrap(),
-                "--save",
-                saved.to_str().unwrap(),
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "{example}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let got = scc::runtime::read_safetensors(&saved).unwrap();
-        let jit = scc::compile(&model, &model.random_weights(3), &Options::default())
-            .unwrap()
-            .run(&inputs)
-            .unwrap();
-        for (output, tensor) in jit {
-            assert_eq!(
-                got[&output], tensor,
-                "{example}/{output}: binary and JIT differ"
-            );
-        }
+        let got = run_saved(&binary, &inputs_path, example);
+        assert_equals_jit(&got, &model, &model.random_weights(3), &inputs, example);
     }
 }
 
