@@ -1,0 +1,242 @@
+//! The digits demo (`examples/digits/`, trained by its `train.py`): scc runs the committed
+//! PyTorch-trained structured models exactly as PyTorch does. No PyTorch needed.
+
+use scc::runtime::read_safetensors;
+use scc::{BindOptions, BuildOptions, Emit, Engine, Model, Options, Tensor};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The deployable variants: results.json key, alpha weights, PyTorch's logits.
+const VARIANTS: [(&str, &str, &str); 2] = [
+    (
+        "regularized",
+        "weights_regularized_alpha.safetensors",
+        "test_logits_regularized.safetensors",
+    ),
+    (
+        "alpha",
+        "weights_alpha.safetensors",
+        "test_logits_alpha.safetensors",
+    ),
+];
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/digits")
+}
+
+fn tensor(file: &str, key: &str) -> Tensor {
+    read_safetensors(&dir().join(file))
+        .unwrap_or_else(|e| panic!("{file}: {e}"))
+        .remove(key)
+        .unwrap_or_else(|| panic!("{file} has no `{key}`"))
+}
+
+fn model() -> Model {
+    Model::from_file(dir().join("digits.sc"), None).unwrap_or_else(|e| panic!("{}", e.render()))
+}
+
+fn results() -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir().join("results.json")).unwrap()).unwrap()
+}
+
+fn argmax_rows(t: &Tensor) -> Vec<usize> {
+    let k = t.shape()[1];
+    t.data()
+        .chunks(k)
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+                    if v > best.1 { (i, v) } else { best }
+                })
+                .0
+        })
+        .collect()
+}
+
+fn labels() -> Vec<usize> {
+    tensor("test_labels.safetensors", "labels")
+        .data()
+        .iter()
+        .map(|&v| v as usize)
+        .collect()
+}
+
+/// Same argmax as PyTorch on every image, logits within the contract's tolerance, and the
+/// accuracy train.py recorded.
+fn check(what: &str, got: &Tensor, expected: &Tensor, labels: &[usize], results_key: &str) {
+    assert_eq!(got.shape(), expected.shape(), "{what}: shape");
+    let ours = argmax_rows(got);
+    assert_eq!(
+        ours,
+        argmax_rows(expected),
+        "{what}: argmax differs from PyTorch"
+    );
+    let scale = expected.max_abs().max(1.0);
+    let diff = got.max_abs_diff(expected);
+    assert!(
+        diff <= 1e-4 * scale,
+        "{what}: max |got - PyTorch| = {diff:e} > {:e}",
+        1e-4 * scale
+    );
+    let correct = ours.iter().zip(labels).filter(|(a, b)| a == b).count();
+    let entry = &results()["variants"][results_key];
+    assert_eq!(
+        correct as u64,
+        entry["deployed_correct"].as_u64().unwrap(),
+        "{what}: correct count"
+    );
+    let accuracy = correct as f64 / labels.len() as f64;
+    assert!((accuracy - entry["deployed_test_accuracy"].as_f64().unwrap()).abs() < 1e-12);
+    assert!(accuracy > 0.95, "{what}: accuracy {accuracy}");
+}
+
+#[test]
+fn interpreter_jit_and_binary_match_pytorch() {
+    let model = model();
+    let labels = labels();
+    let inputs = BTreeMap::from([(
+        "images".to_string(),
+        tensor("test_images.safetensors", "images"),
+    )]);
+    assert_eq!(model.inputs()[0].1, vec![labels.len(), 1, 8, 8]);
+    let output = model.outputs()[0].0.clone();
+    let temp = tempfile::tempdir().unwrap();
+    for (key, weights_file, logits_file) in VARIANTS {
+        let (weights, reports) = model
+            .load_weights(dir().join(weights_file), &BindOptions::default())
+            .unwrap_or_else(|e| panic!("{}", e.render()));
+        assert!(
+            reports.is_empty(),
+            "{weights_file} holds alphas, nothing to project"
+        );
+        let expected = tensor(logits_file, "logits");
+        for engine in [Engine::Interpreter, Engine::Jit] {
+            let options = Options {
+                engine,
+                ..Options::default()
+            };
+            let logits = scc::compile(&model, &weights, &options)
+                .unwrap_or_else(|e| panic!("{}", e.render()))
+                .run(&inputs)
+                .unwrap()
+                .remove(0)
+                .1;
+            check(
+                &format!("{key} {engine:?}"),
+                &logits,
+                &expected,
+                &labels,
+                key,
+            );
+        }
+        let binary = temp.path().join(format!("digits_{key}"));
+        scc::build(
+            &model,
+            &weights,
+            &BuildOptions {
+                output: binary.clone(),
+                emit: Emit::Executable,
+                passes: Default::default(),
+            },
+        )
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+        let saved = temp.path().join(format!("{key}.safetensors"));
+        let run = Command::new(&binary)
+            .arg("--inputs")
+            .arg(dir().join("test_images.safetensors"))
+            .arg("--save")
+            .arg(&saved)
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{}: {}",
+            binary.display(),
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let logits = read_safetensors(&saved).unwrap().remove(&output).unwrap();
+        check(&format!("{key} binary"), &logits, &expected, &labels, key);
+    }
+}
+
+/// `scc check --weights` on the plain dense weights succeeds and reports one residual per
+/// structured layer; the regulariser made the residuals of (b) tiny in comparison.
+#[test]
+fn regularizer_shrinks_structure_residuals() {
+    let out = Command::new(env!("CARGO_BIN_EXE_scc"))
+        .args([
+            "check",
+            "examples/digits/digits.sc",
+            "--weights",
+            "examples/digits/weights_dense.safetensors",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "scc check failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for layer in ["conv2", "conv3"] {
+        assert_eq!(
+            stdout
+                .lines()
+                .filter(|l| l.contains("residual") && l.contains(&format!("`{layer}.weight`")))
+                .count(),
+            1,
+            "one residual line for {layer} in:\n{stdout}"
+        );
+    }
+
+    let model = model();
+    let lenient = BindOptions {
+        allow_structure_error: true,
+        ..Default::default()
+    };
+    let residuals = |file: &str| -> BTreeMap<String, f64> {
+        let (_, reports) = model
+            .load_weights(dir().join(file), &lenient)
+            .unwrap_or_else(|e| panic!("{}", e.render()));
+        reports
+            .into_iter()
+            .map(|r| (r.layer, r.relative_residual))
+            .collect()
+    };
+    let dense = residuals("weights_dense.safetensors");
+    let regularized = residuals("weights_regularized.safetensors");
+    assert_eq!(dense.keys().collect::<Vec<_>>(), ["conv2", "conv3"]);
+    assert_eq!(regularized.keys().collect::<Vec<_>>(), ["conv2", "conv3"]);
+    let recorded = results();
+    for (layer, &r) in &regularized {
+        assert!(
+            r * 100.0 < dense[layer],
+            "{layer}: regularized residual {r:e} is not much below the dense one {:e}",
+            dense[layer]
+        );
+        // What train.py measured (in f64, before the f32 export) agrees with scc.
+        let trained = recorded["variants"]["dense"]["structure_residual"][layer]
+            .as_f64()
+            .unwrap();
+        assert!((trained - dense[layer]).abs() < 1e-4 * trained, "{layer}");
+    }
+}
+
+/// results.json's params and MACs are those of `scc check --json`.
+#[test]
+fn recorded_costs_match_scc_check() {
+    let out = Command::new(env!("CARGO_BIN_EXE_scc"))
+        .args(["check", "examples/digits/digits.sc", "--json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let recorded = results();
+    assert_eq!(stats["params"], recorded["structured"]["params"]);
+    assert_eq!(stats["structured_macs"], recorded["structured"]["macs"]);
+    assert_eq!(stats["dense_macs"], recorded["dense_equivalent"]["macs"]);
+}
