@@ -34,33 +34,21 @@ use scc_runtime::kernels::Activation;
 /// Elements per work item of flat elementwise kernels (a multiple of the vector width).
 const CHUNK: usize = 4096;
 
-/// Emits `for i in [start*CHUNK, min(end*CHUNK, len))`: a vector loop then a scalar tail,
-/// calling `vector(kb, byte_offset)` on f32x4 positions and `scalar(kb, byte_offset)` on
-/// the rest.
+/// Emits the loop over elements `[start*CHUNK, min(end*CHUNK, len))` of this call's work
+/// items: `body(kb, byte_offset, vector)` on f32x4 positions, then on the scalar tail.
 fn flat_loop(
     kb: &mut KernelBuilder,
     len: usize,
-    mut body: impl FnMut(&mut KernelBuilder, cranelift_codegen::ir::Value, bool),
+    body: impl FnMut(&mut KernelBuilder, cranelift_codegen::ir::Value, bool),
 ) {
     let chunk = kb.iconst(CHUNK as i64);
     let first = kb.b.ins().imul(kb.start, chunk);
     let last = kb.b.ins().imul(kb.end, chunk);
     let len_value = kb.iconst(len as i64);
     let last = kb.b.ins().smin(last, len_value);
-    // Vector part: every full group of LANES below `last` (CHUNK is a multiple of LANES,
-    // so only the final chunk can have a tail).
-    let vector_end_total = (len / LANES * LANES) as i64;
-    let vector_end_value = kb.iconst(vector_end_total);
-    let vector_end = kb.b.ins().smin(last, vector_end_value);
-    kb.for_range(first, vector_end, LANES as i64, |kb, i| {
-        let offset = kb.b.ins().imul_imm_s(i, F);
-        body(kb, offset, true);
-    });
-    let tail_start = kb.b.ins().smax(first, vector_end);
-    kb.for_range(tail_start, last, 1, |kb, i| {
-        let offset = kb.b.ins().imul_imm_s(i, F);
-        body(kb, offset, false);
-    });
+    // Vector steps below the last full group of LANES (CHUNK is a multiple of LANES, so
+    // only the final chunk can have a tail).
+    span_loop(kb, first, last, len / LANES * LANES, body);
 }
 
 fn chunks(len: usize) -> u64 {
