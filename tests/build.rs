@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_close, fixture_cases, repo_path, scc};
+use common::{assert_close, fixture_cases, repo_path, scc_ok};
 use scc::{BindOptions, Model, Options, Tensor};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,12 +16,7 @@ fn build_alone(model: &Path, weights: &[&str], dir: &Path, name: &str) -> PathBu
     let mut args = vec!["build", model.to_str().unwrap()];
     args.extend_from_slice(weights);
     args.extend_from_slice(&["-o", built.to_str().unwrap()]);
-    let out = scc(&args);
-    assert!(
-        out.status.success(),
-        "scc build {model:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    scc_ok(&args);
     let alone = dir.join(format!("{name}-alone"));
     std::fs::create_dir_all(&alone).unwrap();
     let copy = alone.join(name);
@@ -134,7 +129,7 @@ fn built_examples_equal_the_jit_bit_for_bit() {
 fn resnet18s_builds_fast_into_a_small_binary() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("resnet18s");
-    let out = scc(&[
+    let report = scc_ok(&[
         "build",
         "examples/resnet18s.sc",
         "--random-weights",
@@ -142,12 +137,6 @@ fn resnet18s_builds_fast_into_a_small_binary() {
         "-o",
         output.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         report.contains("weights") && report.contains("generated code"),
         "{report}"
@@ -252,7 +241,7 @@ fn a_binary_rejects_bad_input_clearly() {
 fn the_c_embedding_example_runs() {
     let dir = tempfile::tempdir().unwrap();
     let stem = dir.path().join("resnet20s");
-    let out = scc(&[
+    scc_ok(&[
         "build",
         "examples/resnet20s.sc",
         "--random-weights",
@@ -262,11 +251,6 @@ fn the_c_embedding_example_runs() {
         "-o",
         stem.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let header = std::fs::read_to_string(dir.path().join("resnet20s.h")).unwrap();
     for needle in [
         "#define RESNET20S_NUM_INPUTS 1",
@@ -325,7 +309,7 @@ fn the_c_embedding_example_runs() {
         .unwrap();
     assert_eq!(values, jit[0].1.data(), "C program and JIT differ");
     // An object file plus the runtime archive also links.
-    let out = scc(&[
+    scc_ok(&[
         "build",
         "examples/resnet20s.sc",
         "--random-weights",
@@ -335,11 +319,6 @@ fn the_c_embedding_example_runs() {
         "-o",
         stem.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert!(
         dir.path().join("resnet20s.o").is_file() && dir.path().join("libscc_native.a").is_file()
     );

@@ -2,26 +2,16 @@
 
 mod common;
 
-use common::scc;
-
-fn stdout_of(args: &[&str]) -> String {
-    let out = scc(args);
-    assert!(
-        out.status.success(),
-        "scc {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use common::{scc, scc_ok};
 
 #[test]
 fn every_command_has_help() {
     for command in ["check", "run", "dot"] {
-        let help = stdout_of(&[command, "--help"]);
+        let help = scc_ok(&[command, "--help"]);
         assert!(help.contains("Usage: scc"), "{command}: {help}");
         assert!(help.contains("MODEL"), "{command}: {help}");
     }
-    let top = stdout_of(&["--help"]);
+    let top = scc_ok(&["--help"]);
     for command in ["check", "run", "dot"] {
         assert!(top.contains(command), "{top}");
     }
@@ -29,7 +19,7 @@ fn every_command_has_help() {
 
 #[test]
 fn check_prints_a_table_with_totals() {
-    let table = stdout_of(&["check", "examples/resnet20s.sc"]);
+    let table = scc_ok(&["check", "examples/resnet20s.sc"]);
     let total = table
         .lines()
         .find(|l| l.starts_with("total"))
@@ -44,7 +34,7 @@ fn check_prints_a_table_with_totals() {
         "{table}"
     );
     assert!(table.contains("memory: arena"), "{table}");
-    let lowered = stdout_of(&["check", "examples/resnet20s.sc", "--no-opt"]);
+    let lowered = scc_ok(&["check", "examples/resnet20s.sc", "--no-opt"]);
     assert!(
         lowered.contains("sconv2d") && !lowered.contains("sumpool3d"),
         "{lowered}"
@@ -55,7 +45,7 @@ fn check_prints_a_table_with_totals() {
 fn a_file_with_several_models_needs_and_accepts_model() {
     let out = scc(&["check", "compiler/tests/in/multi_model.sc"]);
     assert_eq!(out.status.code(), Some(1));
-    let json = stdout_of(&[
+    let json = scc_ok(&[
         "check",
         "compiler/tests/in/multi_model.sc",
         "--model",
@@ -81,7 +71,7 @@ fn a_file_with_several_models_needs_and_accepts_model() {
 
 #[test]
 fn dot_prints_every_node_and_edge() {
-    let dot = stdout_of(&["dot", "examples/resnet20s.sc"]);
+    let dot = scc_ok(&["dot", "examples/resnet20s.sc"]);
     assert!(dot.starts_with("digraph \"resnet20s\" {"), "{dot}");
     assert!(dot.trim_end().ends_with('}'));
     let model = scc::Model::from_file(common::repo_path("examples/resnet20s.sc"), None).unwrap();
@@ -112,13 +102,13 @@ fn run_prints_top5_and_is_deterministic() {
         "--input-seed",
         "2",
     ];
-    let first = stdout_of(&args);
-    assert_eq!(first, stdout_of(&args));
+    let first = scc_ok(&args);
+    assert_eq!(first, scc_ok(&args));
     assert!(first.starts_with("fc: [1, 10]"), "{first}");
     assert!(first.contains("[0] top-5 classes:"), "{first}");
     assert_ne!(
         first,
-        stdout_of(&[
+        scc_ok(&[
             "run",
             "examples/resnet20s.sc",
             "--random-weights",
@@ -182,7 +172,7 @@ fn half_precision_weights_are_widened() {
 
 #[test]
 fn print_after_all_shows_the_papers_work_on_resnet18s() {
-    let text = stdout_of(&["check", "examples/resnet18s.sc", "--print-after", "all"]);
+    let text = scc_ok(&["check", "examples/resnet18s.sc", "--print-after", "all"]);
     for pass in scc::compiler::passes::pass_names() {
         assert!(
             text.contains(&format!("// after pass `{pass}`")),
@@ -202,7 +192,7 @@ fn print_after_all_shows_the_papers_work_on_resnet18s() {
         "{final_graph}"
     );
     let json: serde_json::Value =
-        serde_json::from_str(&stdout_of(&["check", "examples/resnet18s.sc", "--json"])).unwrap();
+        serde_json::from_str(&scc_ok(&["check", "examples/resnet18s.sc", "--json"])).unwrap();
     let adds = json["sumpool_adds"].as_u64().unwrap();
     let macs = json["structured_macs"].as_u64().unwrap();
     assert!(
@@ -214,7 +204,7 @@ fn print_after_all_shows_the_papers_work_on_resnet18s() {
 
 #[test]
 fn passes_can_be_chosen_and_verified() {
-    let only = stdout_of(&[
+    let only = scc_ok(&[
         "check",
         "examples/resnet20s.sc",
         "--passes",
@@ -252,7 +242,7 @@ fn passes_can_be_chosen_and_verified() {
     let same = |extra: &[&str]| {
         let mut args = vec!["run", "examples/resnet20s.sc", "--random-weights", "4"];
         args.extend_from_slice(extra);
-        stdout_of(&args)
+        scc_ok(&args)
     };
     // The optimised and unoptimised graphs print the same top-5 classes.
     let top = |text: String| {
@@ -277,8 +267,8 @@ fn passes_can_be_chosen_and_verified() {
 
 #[test]
 fn dot_optimized_draws_the_optimised_graph() {
-    let lowered = stdout_of(&["dot", "examples/resnet20s.sc"]);
-    let optimized = stdout_of(&["dot", "examples/resnet20s.sc", "--optimized"]);
+    let lowered = scc_ok(&["dot", "examples/resnet20s.sc"]);
+    let optimized = scc_ok(&["dot", "examples/resnet20s.sc", "--optimized"]);
     assert!(lowered.contains("sconv2d") && !lowered.contains("sumpool3d"));
     assert!(optimized.contains("sumpool3d") && !optimized.contains("batchnorm"));
 }

@@ -148,46 +148,29 @@ fn max_relative_error(got: &Tensor, want: &Tensor) -> f32 {
         .fold(0.0, f32::max)
 }
 
+/// Running sums of `window` over values in [99, 101] of `shape` stay within 1e-4 relative.
+fn assert_accurate(window: (usize, usize, usize), shape: [usize; 4], seed: u64) {
+    let spec = SumPoolSpec {
+        groups: 1,
+        window,
+        pad: (0, 0),
+        stride: (1, 1),
+    };
+    let x = WeightRng::new(seed).uniform_range(shape, 99.0, 101.0);
+    let got = sumpool_running(&x, &spec);
+    let want = sumpool3d(&x, 1, spec.window, spec.pad);
+    let rel = max_relative_error(&got, &want);
+    assert!(rel <= 1e-4, "window {window:?}: relative error {rel}");
+}
+
 #[test]
 fn long_lines_stay_accurate() {
     // W = 512 with a large common offset: the worst case for add-then-subtract drift.
-    let spec = SumPoolSpec {
-        groups: 1,
-        window: (1, 1, 3),
-        pad: (0, 0),
-        stride: (1, 1),
-    };
-    let x = WeightRng::new(42).uniform_range([2, 3, 4, 512], 99.0, 101.0);
-    let got = sumpool_running(&x, &spec);
-    let want = sumpool3d(&x, 1, spec.window, spec.pad);
-    let rel = max_relative_error(&got, &want);
-    assert!(rel <= 1e-4, "relative error {rel}");
-
+    assert_accurate((1, 1, 3), [2, 3, 4, 512], 42);
     // The same along height and channels (the channel line is 512 channels long).
-    let spec = SumPoolSpec {
-        groups: 1,
-        window: (3, 3, 1),
-        pad: (0, 0),
-        stride: (1, 1),
-    };
-    let x = WeightRng::new(43).uniform_range([1, 512, 512, 1], 99.0, 101.0);
-    let got = sumpool_running(&x, &spec);
-    let want = sumpool3d(&x, 1, spec.window, spec.pad);
-    let rel = max_relative_error(&got, &want);
-    assert!(rel <= 1e-4, "relative error {rel}");
-
+    assert_accurate((3, 3, 1), [1, 512, 512, 1], 43);
     // Running sums (window above MAX_DIRECT_WINDOW) on every axis.
-    let spec = SumPoolSpec {
-        groups: 1,
-        window: (5, 5, 5),
-        pad: (0, 0),
-        stride: (1, 1),
-    };
-    let x = WeightRng::new(45).uniform_range([1, 130, 130, 130], 99.0, 101.0);
-    let got = sumpool_running(&x, &spec);
-    let want = sumpool3d(&x, 1, spec.window, spec.pad);
-    let rel = max_relative_error(&got, &want);
-    assert!(rel <= 1e-4, "relative error {rel}");
+    assert_accurate((5, 5, 5), [1, 130, 130, 130], 45);
 
     let x = WeightRng::new(44).uniform_range([2, 512], 99.0, 101.0);
     for window in [3, 5] {

@@ -58,6 +58,17 @@ pub fn scc(args: &[&str]) -> Output {
         .expect("the scc binary runs")
 }
 
+/// Runs `scc` with `args`, asserting it succeeds; returns its standard output.
+pub fn scc_ok(args: &[&str]) -> String {
+    let out = scc(args);
+    assert!(
+        out.status.success(),
+        "scc {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
