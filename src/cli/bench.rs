@@ -1,0 +1,202 @@
+//! `scc bench`: interpreted and compiled execution of the same optimised graph, timed.
+
+use super::common::{ModelArgs, WeightArgs, thousands};
+use anyhow::Result;
+use clap::Args;
+use scc::Tensor;
+use scc::compiler::stats;
+use std::collections::BTreeMap;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    weights: WeightArgs,
+    /// Worker threads of the JIT (default: all cores).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    threads: usize,
+    /// Timed runs of the compiled model (after warm-up).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    runs: usize,
+    /// Timed runs of the interpreter (after one warm-up run).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    interp_runs: usize,
+    /// Also print the time of every node under both engines.
+    #[arg(long)]
+    per_layer: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Also measure the single-core f32x4 FMA peak (a JIT-compiled FMA loop) for reference.
+    #[arg(long)]
+    peak: bool,
+}
+
+/// Median and spread of a list of durations, in milliseconds.
+pub fn summarize(mut samples: Vec<f64>) -> (f64, f64, f64) {
+    samples.sort_by(f64::total_cmp);
+    let median = samples[samples.len() / 2];
+    (median, samples[0], samples[samples.len() - 1])
+}
+
+pub fn time_runs(
+    compiled: &scc::CompiledModel,
+    inputs: &BTreeMap<String, Tensor>,
+    warmup: usize,
+    runs: usize,
+) -> Result<Vec<f64>> {
+    for _ in 0..warmup {
+        compiled.run(inputs)?;
+    }
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs.max(1) {
+        let started = std::time::Instant::now();
+        compiled.run(inputs)?;
+        samples.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(samples)
+}
+
+pub fn bench(args: BenchArgs) -> Result<()> {
+    // Compile time is parse → lower → passes → code generation → ready to run; making or
+    // loading the weights is not part of it.
+    let started = std::time::Instant::now();
+    let model = args.model.load()?;
+    let parse_ms = started.elapsed().as_secs_f64() * 1e3;
+    let weights = args.weights.load(&model)?;
+    let jit = scc::compile(
+        &model,
+        &weights,
+        &scc::Options {
+            threads: args.threads,
+            ..scc::Options::default()
+        },
+    )?;
+    let compile_ms = parse_ms + jit.compile_time().as_secs_f64() * 1e3;
+    let interp = scc::compile(
+        &model,
+        &weights,
+        &scc::Options {
+            engine: scc::Engine::Interpreter,
+            ..scc::Options::default()
+        },
+    )?;
+    let inputs = model.random_inputs(0);
+    let (jit_ms, jit_min, jit_max) = summarize(time_runs(&jit, &inputs, 3, args.runs)?);
+    let (interp_ms, interp_min, interp_max) =
+        summarize(time_runs(&interp, &inputs, 1, args.interp_runs)?);
+    let totals = stats::totals(&stats::costs(jit.graph()));
+    let gflops = |macs: usize, ms: f64| 2.0 * macs as f64 / (ms * 1e-3) / 1e9;
+    let peak = if args.peak {
+        Some(scc::compiler::codegen::peak::fma_peak_gflops()?)
+    } else {
+        None
+    };
+    let per_layer = if args.per_layer {
+        let (_, jit_times) = jit.run_timed(&inputs)?;
+        let (_, interp_times) = interp.run_timed(&inputs)?;
+        let graph = jit.graph();
+        graph
+            .topological_order()
+            .into_iter()
+            .filter(|id| !matches!(graph.node(*id).op, scc::compiler::Op::Input { .. }))
+            .map(|id| {
+                let node = graph.node(id);
+                let ms = |t: Option<&std::time::Duration>| t.map_or(0.0, |d| d.as_secs_f64() * 1e3);
+                (
+                    node.name.clone(),
+                    node.op.name(),
+                    ms(interp_times.get(&id)),
+                    ms(jit_times.get(&id)),
+                    stats::node_cost(graph, id),
+                )
+            })
+            .collect::<Vec<_>>()
+    } else {
+        Vec::new()
+    };
+    if args.json {
+        let layers: Vec<serde_json::Value> = per_layer
+            .iter()
+            .map(|(name, op, interp_ms, jit_ms, cost)| {
+                serde_json::json!({"name": name, "op": op, "interp_ms": interp_ms, "jit_ms": jit_ms,
+                    "executed_macs": cost.structured_macs, "sumpool_adds": cost.sumpool_adds})
+            })
+            .collect();
+        let json = serde_json::json!({
+            "model": model.name(),
+            "threads": jit.threads(),
+            "compile_ms": compile_ms,
+            "interp_ms": interp_ms,
+            "interp_min_ms": interp_min,
+            "interp_max_ms": interp_max,
+            "jit_ms": jit_ms,
+            "jit_min_ms": jit_min,
+            "jit_max_ms": jit_max,
+            "speedup": interp_ms / jit_ms,
+            "executed_macs": totals.structured_macs,
+            "dense_macs": totals.dense_macs,
+            "jit_gflops_executed": gflops(totals.structured_macs, jit_ms),
+            "jit_gflops_dense_equivalent": gflops(totals.dense_macs, jit_ms),
+            "fma_peak_gflops_per_core": peak,
+            "layers": layers,
+        });
+        println!("{}", serde_json::to_string_pretty(&json)?);
+        return Ok(());
+    }
+    println!("model `{}`: {} threads", model.name(), jit.threads());
+    println!("compile (parse to ready-to-run): {compile_ms:.1} ms");
+    println!(
+        "interpreted: {interp_ms:.2} ms median ({interp_min:.2} to {interp_max:.2}, {} runs)",
+        args.interp_runs.max(1)
+    );
+    println!(
+        "compiled:    {jit_ms:.3} ms median ({jit_min:.3} to {jit_max:.3}, {} runs)",
+        args.runs.max(1)
+    );
+    println!("speedup:     {:.1}x", interp_ms / jit_ms);
+    println!(
+        "compiled GFLOP/s: {:.2} on executed MACs ({}), {:.2} dense-equivalent ({})",
+        gflops(totals.structured_macs, jit_ms),
+        thousands(totals.structured_macs),
+        gflops(totals.dense_macs, jit_ms),
+        thousands(totals.dense_macs)
+    );
+    if let Some(peak) = peak {
+        let all = peak * jit.threads() as f64;
+        println!(
+            "f32x4 FMA peak: {peak:.2} GFLOP/s per core, {all:.2} on {} threads; compiled reaches {:.0}% of it (executed MACs)",
+            jit.threads(),
+            100.0 * gflops(totals.structured_macs, jit_ms) / all
+        );
+    }
+    if args.per_layer {
+        let width = per_layer
+            .iter()
+            .map(|l| l.0.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        println!(
+            "{:<width$}  {:<16}  {:>12}  {:>12}  {:>8}  {:>10}",
+            "layer", "op", "interp ms", "jit ms", "speedup", "GFLOP/s"
+        );
+        for (name, op, interp_ms, jit_ms, cost) in &per_layer {
+            let speedup = if *jit_ms > 0.0 {
+                interp_ms / jit_ms
+            } else {
+                0.0
+            };
+            let rate = if cost.structured_macs > 0 && *jit_ms > 0.0 {
+                gflops(cost.structured_macs, *jit_ms)
+            } else {
+                0.0
+            };
+            println!(
+                "{name:<width$}  {op:<16}  {interp_ms:>12.3}  {jit_ms:>12.4}  {speedup:>7.1}x  {rate:>10.2}"
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! `scc build`: ahead-of-time compilation to an executable, an object file or a static library.
+
+use super::common::{ModelArgs, PassArgs, WeightArgs};
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum EmitKind {
+    /// A standalone executable.
+    Exe,
+    /// `NAME.o` + `NAME.h` (+ `libscc_native.a`, the runtime it links with).
+    Obj,
+    /// `libNAME.a` + `NAME.h`.
+    Staticlib,
+}
+
+#[derive(Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    weights: WeightArgs,
+    #[command(flatten)]
+    passes: PassArgs,
+    /// Output: the executable, or the stem of the object/library and header.
+    #[arg(short, long, value_name = "NAME")]
+    output: PathBuf,
+    /// What to write.
+    #[arg(long, value_enum, default_value = "exe")]
+    emit: EmitKind,
+}
+
+pub fn megabytes(bytes: u64) -> String {
+    format!("{:.2} MB", bytes as f64 / 1e6)
+}
+
+pub fn build(args: BuildArgs) -> Result<()> {
+    let model = args.model.load()?;
+    let weights = args.weights.load(&model)?;
+    let emit = match args.emit {
+        EmitKind::Exe => scc::Emit::Executable,
+        EmitKind::Obj => scc::Emit::Object,
+        EmitKind::Staticlib => scc::Emit::StaticLib,
+    };
+    let options = scc::BuildOptions {
+        output: args.output.clone(),
+        emit,
+        passes: args.passes.options(true),
+    };
+    let report = scc::build(&model, &weights, &options)?;
+    let other = report
+        .bytes
+        .saturating_sub((report.weight_bytes + report.code_bytes) as u64);
+    println!(
+        "built {} in {:.2} s: {} ({} weights, {} generated code, {} runtime and the rest)",
+        report.files[0].display(),
+        report.time.as_secs_f64(),
+        megabytes(report.bytes),
+        megabytes(report.weight_bytes as u64),
+        megabytes(report.code_bytes as u64),
+        megabytes(other)
+    );
+    for file in &report.files[1..] {
+        println!("wrote {}", file.display());
+    }
+    Ok(())
+}

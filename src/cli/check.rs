@@ -1,0 +1,194 @@
+//! `scc check`: parse, lower, shape-check and count a model.
+
+use super::common::{ModelArgs, PassArgs, print_dumps, thousands};
+use anyhow::Result;
+use clap::Args;
+use scc::BindOptions;
+use scc::compiler::ir::format_shape;
+use scc::compiler::stats;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    passes: PassArgs,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Also check a weights file against the model and report, per structured layer
+    /// given a dense kernel, how far that kernel is from the structure.
+    #[arg(long, value_name = "W.safetensors")]
+    weights: Option<PathBuf>,
+    /// Tolerance on the relative residual of projected dense kernels (reported, not enforced, by check).
+    #[arg(long, value_name = "TOL", default_value_t = scc::compiler::weights::DEFAULT_MAX_STRUCTURE_ERROR)]
+    max_structure_error: f64,
+}
+
+pub fn check(args: CheckArgs) -> Result<()> {
+    let model = args.model.load()?;
+    let (weights, residuals) = match &args.weights {
+        Some(path) => {
+            let options = BindOptions {
+                max_structure_error: args.max_structure_error,
+                allow_structure_error: true,
+            };
+            let (weights, reports) = model.load_weights(path, &options)?;
+            (Some(weights), Some(reports))
+        }
+        None => (None, None),
+    };
+    let optimized = model.optimize(weights.as_ref(), &args.passes.options(true))?;
+    print_dumps(&optimized, args.json);
+    let graph = &optimized.graph;
+    let costs = stats::costs(graph);
+    let totals = stats::totals(&costs);
+    // Parameters are the model's (as written), whatever the passes folded.
+    let model_params = stats::totals(&stats::costs(model.graph())).params;
+    let memory = scc::compiler::memory::plan_graph(graph);
+    let placement: BTreeMap<_, _> = memory
+        .placements
+        .iter()
+        .map(|(id, offset, bytes)| (*id, (*offset, *bytes)))
+        .collect();
+    if args.json {
+        let layers: Vec<serde_json::Value> = costs
+            .iter()
+            .map(|c| {
+                let node = graph.node(c.node);
+                let (offset, bytes) = placement.get(&c.node).copied().unwrap_or((0, 0));
+                serde_json::json!({
+                    "name": node.name,
+                    "op": node.op.name(),
+                    "attributes": node.op.attributes(),
+                    "shape": node.shape,
+                    "params": c.params,
+                    "dense_macs": c.dense_macs,
+                    "structured_macs": c.structured_macs,
+                    "sumpool_adds": c.sumpool_adds,
+                    "arena_offset": offset,
+                    "bytes": bytes,
+                })
+            })
+            .collect();
+        let mut json = serde_json::json!({
+            "model": model.name(),
+            "inputs": model.inputs().into_iter().map(|(n, s)| serde_json::json!({"name": n, "shape": s})).collect::<Vec<_>>(),
+            "outputs": model.outputs().into_iter().map(|(n, s)| serde_json::json!({"name": n, "shape": s})).collect::<Vec<_>>(),
+            "params": model_params,
+            "dense_macs": totals.dense_macs,
+            "structured_macs": totals.structured_macs,
+            "sumpool_adds": totals.sumpool_adds,
+            "arena_bytes": memory.arena_bytes,
+            "naive_bytes": memory.naive_bytes,
+            "layers": layers,
+        });
+        if let Some(reports) = &residuals {
+            json["structure_residuals"] = reports
+                .iter()
+                .map(|r| serde_json::json!({"layer": r.layer, "relative_residual": r.relative_residual}))
+                .collect();
+        }
+        println!("{}", serde_json::to_string_pretty(&json)?);
+        return Ok(());
+    }
+    let inputs: Vec<String> = model
+        .inputs()
+        .iter()
+        .map(|(n, s)| format!("{n}: {}", format_shape(s)))
+        .collect();
+    println!("model `{}` ({})", model.name(), inputs.join(", "));
+    let name_width = costs
+        .iter()
+        .map(|c| graph.node(c.node).name.len())
+        .max()
+        .unwrap_or(4)
+        .max(5);
+    let row = |name: &str, op: &str, shape: &str, cells: [String; 5]| {
+        println!(
+            "{name:<name_width$}  {op:<16}  {shape:<20}  {:>11}  {:>15}  {:>15}  {:>13}  {:>20}",
+            cells[0], cells[1], cells[2], cells[3], cells[4]
+        );
+    };
+    row(
+        "layer",
+        "op",
+        "output shape",
+        [
+            "params".into(),
+            "dense MACs".into(),
+            "executed MACs".into(),
+            "sum-pool adds".into(),
+            "arena bytes@offset".into(),
+        ],
+    );
+    for c in &costs {
+        let node = graph.node(c.node);
+        let buffer = match placement.get(&c.node) {
+            Some((offset, bytes)) => format!("{}@{}", thousands(*bytes), thousands(*offset)),
+            None => "(input)".to_string(),
+        };
+        row(
+            &node.name,
+            node.op.name(),
+            &format_shape(&node.shape),
+            [
+                thousands(c.params),
+                thousands(c.dense_macs),
+                thousands(c.structured_macs),
+                thousands(c.sumpool_adds),
+                buffer,
+            ],
+        );
+    }
+    row(
+        "total",
+        "",
+        "",
+        [
+            thousands(model_params),
+            thousands(totals.dense_macs),
+            thousands(totals.structured_macs),
+            thousands(totals.sumpool_adds),
+            thousands(memory.arena_bytes),
+        ],
+    );
+    if totals.structured_macs > 0 && totals.structured_macs < totals.dense_macs {
+        println!(
+            "structured layers execute {:.2}x fewer MACs than the dense-equivalent model; sum-pool additions are {:.2}% of the executed MACs",
+            totals.dense_macs as f64 / totals.structured_macs as f64,
+            100.0 * totals.sumpool_adds as f64 / totals.structured_macs as f64
+        );
+    }
+    println!(
+        "memory: arena {} bytes for all intermediates (their naive sum: {} bytes, {:.1}x more)",
+        thousands(memory.arena_bytes),
+        thousands(memory.naive_bytes),
+        memory.naive_bytes as f64 / memory.arena_bytes.max(1) as f64
+    );
+    let outputs: Vec<String> = model
+        .outputs()
+        .iter()
+        .map(|(n, s)| format!("{n}: {}", format_shape(s)))
+        .collect();
+    println!("outputs: {}", outputs.join(", "));
+    if let Some(reports) = residuals {
+        if reports.is_empty() {
+            println!("weights: match the model (no dense kernel to project)");
+        }
+        for r in reports {
+            let verdict = if r.relative_residual <= args.max_structure_error {
+                "ok"
+            } else {
+                "ABOVE tolerance"
+            };
+            println!(
+                "structure residual of `{}.weight`: {:.3e} ({verdict}; tolerance {:.1e})",
+                r.layer, r.relative_residual, args.max_structure_error
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! Arguments and helpers shared by the commands: the model, its weights and the pass options.
+
+use anyhow::{Result, bail};
+use clap::{Args, ValueEnum};
+use scc::{BindOptions, Model, Optimized, PassOptions, ProjectionReport, Weights};
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct ModelArgs {
+    /// The `.sc` file.
+    model: PathBuf,
+    /// Which model of the file (required when it defines several).
+    #[arg(long = "model", value_name = "NAME")]
+    model_name: Option<String>,
+}
+
+impl ModelArgs {
+    pub fn load(&self) -> Result<Model> {
+        Ok(Model::from_file(&self.model, self.model_name.as_deref())?)
+    }
+}
+
+/// Which optimisation passes run, and what is checked or printed after each.
+#[derive(Args)]
+pub struct PassArgs {
+    /// Run only these passes (comma-separated; they run in pipeline order).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "LIST",
+        conflicts_with = "no_opt"
+    )]
+    passes: Option<Vec<String>>,
+    /// Run no optimisation pass: use the graph as lowered.
+    #[arg(long)]
+    no_opt: bool,
+    /// Translation validation: interpret the graph before and after every pass on seeded
+    /// random inputs and fail, naming the pass, if the outputs differ.
+    #[arg(long)]
+    verify: bool,
+    /// Print the graph after this pass (repeatable; `all` for every pass).
+    #[arg(long, value_name = "PASS|all")]
+    print_after: Vec<String>,
+}
+
+impl PassArgs {
+    pub fn options(&self, optimize_by_default: bool) -> PassOptions {
+        let only = if self.no_opt {
+            Some(Vec::new())
+        } else if self.passes.is_some() {
+            self.passes.clone()
+        } else if optimize_by_default {
+            None
+        } else {
+            Some(Vec::new())
+        };
+        PassOptions {
+            only,
+            verify: cfg!(debug_assertions) || self.verify,
+            validate: self.verify,
+            validation_seed: 0,
+            print_after: self.print_after.clone(),
+        }
+    }
+}
+
+pub fn print_dumps(optimized: &Optimized, to_stderr: bool) {
+    for (pass, dump) in &optimized.dumps {
+        let text = format!("// after pass `{pass}`\n{dump}");
+        if to_stderr {
+            eprintln!("{text}");
+        } else {
+            println!("{text}");
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Engine {
+    /// Cranelift kernels specialised to the model's shapes.
+    Jit,
+    /// The reference interpreter.
+    Interp,
+}
+
+impl Engine {
+    pub fn engine(self) -> scc::Engine {
+        match self {
+            Engine::Jit => scc::Engine::Jit,
+            Engine::Interp => scc::Engine::Interpreter,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct WeightArgs {
+    /// Weights (safetensors; f32, f16 or bf16).
+    #[arg(
+        long,
+        value_name = "W.safetensors",
+        conflicts_with = "random_weights",
+        required_unless_present = "random_weights"
+    )]
+    weights: Option<PathBuf>,
+    /// Deterministic random weights from this seed, instead of a weights file.
+    #[arg(long, value_name = "SEED")]
+    random_weights: Option<u64>,
+    /// Largest accepted relative residual when projecting a dense kernel onto a structured layer.
+    #[arg(long, value_name = "TOL", default_value_t = scc::compiler::weights::DEFAULT_MAX_STRUCTURE_ERROR)]
+    max_structure_error: f64,
+}
+
+impl WeightArgs {
+    pub fn load(&self, model: &Model) -> Result<Weights> {
+        match (&self.weights, self.random_weights) {
+            (Some(path), _) => {
+                let options = BindOptions {
+                    max_structure_error: self.max_structure_error,
+                    allow_structure_error: false,
+                };
+                let (weights, reports) = model.load_weights(path, &options)?;
+                print_projections(&reports, self.max_structure_error);
+                Ok(weights)
+            }
+            (None, Some(seed)) => Ok(model.random_weights(seed)),
+            (None, None) => bail!("give --weights W.safetensors or --random-weights SEED"),
+        }
+    }
+}
+
+pub fn print_projections(reports: &[ProjectionReport], tolerance: f64) {
+    for report in reports {
+        let verdict = if report.relative_residual <= tolerance {
+            "ok"
+        } else {
+            "above tolerance"
+        };
+        eprintln!(
+            "projected dense `{}.weight` onto its structure: relative residual {:.3e} ({verdict}, tolerance {tolerance:.1e})",
+            report.layer, report.relative_residual
+        );
+    }
+}
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}

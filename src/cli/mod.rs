@@ -1,0 +1,8 @@
+//! The commands of the `scc` command line, one file each, and what they share.
+
+pub mod bench;
+pub mod build;
+pub mod check;
+pub mod common;
+pub mod dot;
+pub mod run;

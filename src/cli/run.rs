@@ -1,0 +1,89 @@
+//! `scc run`: run a model on inputs and print or save its outputs.
+
+use super::common::{Engine, ModelArgs, PassArgs, WeightArgs, print_dumps};
+use anyhow::Result;
+use clap::Args;
+use scc::Tensor;
+use scc::compiler::ir::format_shape;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    passes: PassArgs,
+    #[command(flatten)]
+    weights: WeightArgs,
+    /// Inputs by model input name (safetensors); random inputs when omitted.
+    #[arg(long, value_name = "I.safetensors")]
+    inputs: Option<PathBuf>,
+    /// Seed of the random inputs used when --inputs is omitted.
+    #[arg(long, value_name = "SEED", default_value_t = 0)]
+    input_seed: u64,
+    /// Save the outputs, by output name, to this safetensors file.
+    #[arg(long, value_name = "OUT.safetensors")]
+    save: Option<PathBuf>,
+    /// Execution engine.
+    #[arg(long, value_enum, default_value = "jit")]
+    engine: Engine,
+    /// Worker threads of the JIT (default: all cores).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    threads: usize,
+}
+
+pub fn run(args: RunArgs) -> Result<()> {
+    let model = args.model.load()?;
+    let weights = args.weights.load(&model)?;
+    let inputs: BTreeMap<String, Tensor> = match &args.inputs {
+        Some(path) => scc::runtime::read_safetensors(path).map_err(scc::Error::from)?,
+        None => model.random_inputs(args.input_seed),
+    };
+    let passes = args.passes.options(true);
+    if !passes.print_after.is_empty() {
+        print_dumps(&model.optimize(Some(&weights), &passes)?, true);
+    }
+    let options = scc::Options {
+        passes,
+        threads: args.threads,
+        engine: args.engine.engine(),
+    };
+    let compiled = scc::compile(&model, &weights, &options)?;
+    let outputs = compiled.run(&inputs)?;
+    if let Some(path) = &args.save {
+        let map: BTreeMap<String, Tensor> = outputs.iter().cloned().collect();
+        scc::runtime::write_safetensors(path, &map).map_err(scc::Error::from)?;
+        println!("saved {} output(s) to {}", outputs.len(), path.display());
+        return Ok(());
+    }
+    for (name, tensor) in &outputs {
+        print_summary(name, tensor);
+    }
+    Ok(())
+}
+
+pub fn print_summary(name: &str, tensor: &Tensor) {
+    let data = tensor.data();
+    let n = data.len().max(1) as f64;
+    let mean = data.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let min = data.iter().copied().fold(f32::INFINITY, f32::min);
+    let max = data.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    println!(
+        "{name}: {} min {min:.6} max {max:.6} mean {mean:.6}",
+        format_shape(tensor.shape())
+    );
+    if let [batch, classes] = *tensor.shape() {
+        for b in 0..batch {
+            let row = &data[b * classes..(b + 1) * classes];
+            let mut ranked: Vec<(usize, f32)> = row.iter().copied().enumerate().collect();
+            ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            let top: Vec<String> = ranked
+                .iter()
+                .take(5)
+                .map(|(k, v)| format!("{k} ({v:.4})"))
+                .collect();
+            println!("  [{b}] top-5 classes: {}", top.join(", "));
+        }
+    }
+}
