@@ -30,6 +30,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub use scc_compiler as compiler;
+pub use scc_compiler::LowerOptions;
 pub use scc_compiler::passes::{Optimized, PassError, PassOptions};
 pub use scc_compiler::weights::{BindOptions, ProjectionReport, Weights};
 pub use scc_lang as lang;
@@ -88,20 +89,43 @@ pub struct Model {
 impl Model {
     /// Parses and lowers the model `model` of the file (or its only model).
     pub fn from_file(path: impl AsRef<Path>, model: Option<&str>) -> Result<Model, Error> {
+        Model::from_file_with(path, model, &LowerOptions::default())
+    }
+
+    /// [`Model::from_file`] with lowering options (e.g. input shapes overridden).
+    pub fn from_file_with(
+        path: impl AsRef<Path>,
+        model: Option<&str>,
+        options: &LowerOptions,
+    ) -> Result<Model, Error> {
         let path = path.as_ref();
         let source = SourceFile::read(path).map_err(|error| Error::Read {
             path: path.display().to_string(),
             error,
         })?;
-        Model::from_source_file(source, model)
+        Model::from_source_file(source, model, options)
     }
 
     /// Parses and lowers `text`; `name` is the file name diagnostics show.
     pub fn from_source(name: &str, text: &str, model: Option<&str>) -> Result<Model, Error> {
-        Model::from_source_file(SourceFile::new(name, text), model)
+        Model::from_source_with(name, text, model, &LowerOptions::default())
     }
 
-    fn from_source_file(source: SourceFile, model: Option<&str>) -> Result<Model, Error> {
+    /// [`Model::from_source`] with lowering options.
+    pub fn from_source_with(
+        name: &str,
+        text: &str,
+        model: Option<&str>,
+        options: &LowerOptions,
+    ) -> Result<Model, Error> {
+        Model::from_source_file(SourceFile::new(name, text), model, options)
+    }
+
+    fn from_source_file(
+        source: SourceFile,
+        model: Option<&str>,
+        options: &LowerOptions,
+    ) -> Result<Model, Error> {
         let ast = match scc_lang::parse(&source) {
             Ok(ast) => ast,
             Err(diagnostic) => {
@@ -111,7 +135,7 @@ impl Model {
                 });
             }
         };
-        match scc_compiler::lower(&ast, model) {
+        match scc_compiler::lower_with(&ast, model, options) {
             Ok(graph) => Ok(Model { source, graph }),
             Err(err) => Err(Error::Source {
                 diagnostic: err.0,

@@ -272,3 +272,28 @@ fn dot_optimized_draws_the_optimised_graph() {
     assert!(lowered.contains("sconv2d") && !lowered.contains("sumpool3d"));
     assert!(optimized.contains("sumpool3d") && !optimized.contains("batchnorm"));
 }
+
+#[test]
+fn input_shape_replaces_a_declared_shape() {
+    let json = scc_ok(&[
+        "check",
+        "examples/resnet20s.sc",
+        "--input-shape",
+        "image=4,3,64,64",
+        "--json",
+    ]);
+    let stats: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        stats["inputs"][0]["shape"],
+        serde_json::json!([4, 3, 64, 64])
+    );
+    assert_eq!(stats["outputs"][0]["shape"], serde_json::json!([4, 10]));
+    // Parameters do not depend on the input size; conv MACs grow with the pixels (4x) and
+    // the batch (4x), the classifier's (64 x 10) with the batch only.
+    assert_eq!(stats["params"], 63_322);
+    let fc_macs = 64 * 10;
+    assert_eq!(
+        stats["dense_macs"],
+        (40_813_184u64 - fc_macs) * 16 + fc_macs * 4
+    );
+}

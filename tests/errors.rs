@@ -85,6 +85,8 @@ error_cases!(
     weights_corrupt,
     weights_missing_file,
     input_shape,
+    input_shape_override_unknown,
+    input_shape_override_rank,
     input_name,
     not_structured,
     alpha_and_weight,

@@ -17,4 +17,4 @@ pub mod verify;
 pub mod weights;
 
 pub use ir::{Graph, Node, NodeId, Op};
-pub use lower::{LowerError, lower};
+pub use lower::{LowerError, LowerOptions, lower, lower_with};

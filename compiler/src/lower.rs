@@ -14,7 +14,7 @@ use crate::shape;
 use scc_lang::ast::{self, BinOp, BlockParam, ExprKind, Stmt};
 use scc_lang::{Diagnostic, Span};
 use scc_runtime::kernels::Activation;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// A located error in the model's source, found while lowering it.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -50,8 +50,21 @@ pub fn model_names(file: &ast::File) -> Vec<String> {
         .collect()
 }
 
+/// What the caller may change about a model when lowering it.
+#[derive(Debug, Clone, Default)]
+pub struct LowerOptions {
+    /// Input shapes that replace the declared ones, by input name (e.g. a larger batch or
+    /// another image size). Each must have the declared rank; unknown names are errors.
+    pub input_shapes: BTreeMap<String, Vec<usize>>,
+}
+
 /// Lowers the model named `model` (or the file's only model when `None`) into a graph.
 pub fn lower(file: &ast::File, model: Option<&str>) -> Result<Graph> {
+    lower_with(file, model, &LowerOptions::default())
+}
+
+/// [`lower`] with options (input shapes overridden).
+pub fn lower_with(file: &ast::File, model: Option<&str>, options: &LowerOptions) -> Result<Graph> {
     let mut blocks: HashMap<&str, &ast::Block> = HashMap::new();
     let mut models: Vec<&ast::Model> = Vec::new();
     let mut seen: HashMap<&str, Span> = HashMap::new();
@@ -126,7 +139,7 @@ pub fn lower(file: &ast::File, model: Option<&str>) -> Result<Graph> {
         instances: Vec::new(),
         generated: 0,
     };
-    lowerer.lower_model(chosen)?;
+    lowerer.lower_model(chosen, &options.input_shapes)?;
     Ok(lowerer.graph)
 }
 
@@ -227,13 +240,64 @@ struct Lowerer<'a> {
 const MAX_INSTANCE_DEPTH: usize = 64;
 
 impl<'a> Lowerer<'a> {
-    fn lower_model(&mut self, model: &'a ast::Model) -> Result<()> {
+    fn lower_model(
+        &mut self,
+        model: &'a ast::Model,
+        input_shapes: &BTreeMap<String, Vec<usize>>,
+    ) -> Result<()> {
         let mut scope = Scope {
             values: HashMap::new(),
             weight_prefix: Some(String::new()),
             name_prefix: String::new(),
         };
+        let declared: Vec<&str> = model.inputs.iter().map(|i| i.name.name.as_str()).collect();
+        for name in input_shapes.keys() {
+            if !declared.contains(&name.as_str()) {
+                let names: Vec<String> = declared.iter().map(|n| format!("`{n}`")).collect();
+                return Err(LowerError::at(
+                    model.name.span,
+                    format!(
+                        "model `{}` has no input `{name}` to give a shape",
+                        model.name.name
+                    ),
+                    "this model",
+                )
+                .note(format!("its inputs are: {}", names.join(", "))));
+            }
+        }
         for input in &model.inputs {
+            if let Some(shape) = input_shapes.get(&input.name.name) {
+                if shape.len() != input.dims.len() {
+                    return Err(LowerError::at(
+                        input.span,
+                        format!(
+                            "the shape given for input `{}` has rank {}, the model declares rank {}",
+                            input.name.name,
+                            shape.len(),
+                            input.dims.len()
+                        ),
+                        "declared here",
+                    ));
+                }
+                if let Some(bad) = shape
+                    .iter()
+                    .find(|&&d| !(1..=MAX_DIM as usize).contains(&d))
+                {
+                    return Err(LowerError::at(
+                        input.span,
+                        format!(
+                            "the shape given for input `{}` has dimension {bad}, out of range",
+                            input.name.name
+                        ),
+                        format!("expected dimensions from 1 to {MAX_DIM}"),
+                    ));
+                }
+                let id = self
+                    .graph
+                    .add_input(&input.name.name, shape.clone(), input.span);
+                scope.define(&input.name, Value::Tensor(id))?;
+                continue;
+            }
             if input.dims.len() != 2 && input.dims.len() != 4 {
                 return Err(LowerError::at(
                     input.span,

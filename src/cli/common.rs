@@ -12,11 +12,41 @@ pub struct ModelArgs {
     /// Which model of the file (required when it defines several).
     #[arg(long = "model", value_name = "NAME")]
     model_name: Option<String>,
+    /// Replace an input's declared shape (repeatable), e.g. `--input-shape image=8,3,224,224`.
+    #[arg(long = "input-shape", value_name = "NAME=D,D,...", value_parser = parse_input_shape)]
+    input_shapes: Vec<(String, Vec<usize>)>,
+}
+
+/// `NAME=1,3,224,224` → (`NAME`, `[1, 3, 224, 224]`).
+fn parse_input_shape(text: &str) -> std::result::Result<(String, Vec<usize>), String> {
+    let (name, dims) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=D,D,... (e.g. image=1,3,224,224), found `{text}`"))?;
+    if name.is_empty() {
+        return Err(format!("the input name is missing in `{text}`"));
+    }
+    dims.split(',')
+        .map(|d| {
+            d.trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|&d| d > 0)
+                .ok_or_else(|| format!("`{d}` is not a positive dimension (in `{text}`)"))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map(|dims| (name.to_string(), dims))
 }
 
 impl ModelArgs {
     pub fn load(&self) -> Result<Model> {
-        Ok(Model::from_file(&self.model, self.model_name.as_deref())?)
+        let options = scc::LowerOptions {
+            input_shapes: self.input_shapes.iter().cloned().collect(),
+        };
+        Ok(Model::from_file_with(
+            &self.model,
+            self.model_name.as_deref(),
+            &options,
+        )?)
     }
 }
 
