@@ -5,4 +5,5 @@ pub mod build;
 pub mod check;
 pub mod common;
 pub mod dot;
+pub mod import;
 pub mod run;
