@@ -594,7 +594,7 @@ fn malformed_and_truncated_protobuf_is_an_error() {
     );
     assert_eq!(
         check_error(dir.path(), "garbage.onnx"),
-        "error: `<dir>/garbage.onnx` is not a valid ONNX model: the protobuf does not decode (failed to decode Protobuf message: invalid varint)\n"
+        "error: `<dir>/garbage.onnx` is not a valid ONNX model: the protobuf does not decode (failed to decode Protobuf message: invalid key value: 8858370047)\n"
     );
     assert_eq!(
         check_error(dir.path(), "empty.onnx"),
