@@ -240,3 +240,56 @@ fn recorded_costs_match_scc_check() {
     assert_eq!(stats["structured_macs"], recorded["structured"]["macs"]);
     assert_eq!(stats["dense_macs"], recorded["dense_equivalent"]["macs"]);
 }
+
+/// `train.py` also exports variant (b) — dense kernels trained with Structural
+/// Regularization — to ONNX as PyTorch deploys it (batchnorms folded into the convolutions).
+/// `scc import --structure auto` finds the trained structure of both layers (c = C/2, n = 2)
+/// and compiles the structured model, which reproduces variant (b)'s logits and accuracy.
+#[test]
+fn onnx_import_with_structure_auto_recovers_the_structured_model() {
+    let out = tempfile::tempdir().unwrap();
+    let sc = out.path().join("digits_imported.sc");
+    let options = scc::OnnxOptions {
+        structure: scc::scc_onnx::StructureOptions {
+            auto: Some(scc::compiler::weights::DEFAULT_MAX_STRUCTURE_ERROR),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let report = scc::import_onnx(dir().join("digits_regularized.onnx"), &sc, &options)
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    let chosen: Vec<(&str, usize, (usize, usize))> = report
+        .structured
+        .iter()
+        .map(|l| (l.layer.as_str(), l.structure.c, l.structure.n))
+        .collect();
+    assert_eq!(chosen, [("conv2", 8, (2, 2)), ("conv3", 16, (2, 2))]);
+    assert!(report.structured.iter().all(|l| l.relative_residual < 1e-5));
+    let model = Model::from_file(&sc, None).unwrap_or_else(|e| panic!("{}", e.render()));
+    let stats = scc::compiler::stats::totals(&scc::compiler::stats::costs(model.graph()));
+    let recorded = &results()["structured"];
+    assert_eq!(
+        stats.structured_macs as u64,
+        recorded["macs"].as_u64().unwrap()
+    );
+    let (weights, _) = model
+        .load_weights(sc.with_extension("safetensors"), &BindOptions::default())
+        .unwrap();
+    let inputs: BTreeMap<String, Tensor> = [(
+        "images".to_string(),
+        tensor("test_images.safetensors", "images"),
+    )]
+    .into();
+    let logits = scc::compile(&model, &weights, &Options::default())
+        .unwrap()
+        .run(&inputs)
+        .unwrap();
+    let expected = tensor("test_logits_regularized.safetensors", "logits");
+    check(
+        "imported ONNX, --structure auto",
+        &logits[0].1,
+        &expected,
+        &labels(),
+        "regularized",
+    );
+}
