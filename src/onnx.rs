@@ -73,6 +73,12 @@ impl Model {
     }
 }
 
+/// The structure advisor on a model with trained weights: every dense conv and linear layer's
+/// candidate structures, scored (see [`scc_compiler::advise`]); serialisable (serde).
+pub fn advise(model: &Model, weights: &Weights, tolerance: f64) -> scc_compiler::advise::Advice {
+    scc_compiler::advise::advise(model.graph(), weights, tolerance)
+}
+
 fn apply_names(model: &mut Model, names: &NameTable) {
     for (index, (onnx, _)) in names.inputs.iter().enumerate() {
         model.graph.rename_input(index, onnx);

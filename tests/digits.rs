@@ -293,3 +293,69 @@ fn onnx_import_with_structure_auto_recovers_the_structured_model() {
         "regularized",
     );
 }
+
+/// `scc advise` finds the trained structure in variant (b)'s ONNX export, and none in the
+/// plain dense variant (a); `--json` is one object.
+#[test]
+fn advise_recommends_the_trained_structures() {
+    let bin = env!("CARGO_BIN_EXE_scc");
+    let advise = |args: &[&str]| -> serde_json::Value {
+        let out = Command::new(bin).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let best = |advice: &serde_json::Value| -> Vec<(String, Option<(u64, u64)>)> {
+        advice["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                let pick = l["best"].as_u64().map(|b| {
+                    let c = &l["candidates"][b as usize];
+                    (c["c"].as_u64().unwrap(), c["n"][0].as_u64().unwrap())
+                });
+                (l["layer"].as_str().unwrap().to_string(), pick)
+            })
+            .collect()
+    };
+    let onnx = dir().join("digits_regularized.onnx");
+    let advice = advise(&["advise", onnx.to_str().unwrap(), "--json"]);
+    assert_eq!(
+        best(&advice),
+        [
+            ("conv1".to_string(), None),
+            ("conv2".to_string(), Some((8, 2))),
+            ("conv3".to_string(), Some((16, 2))),
+            ("fc".to_string(), None)
+        ]
+    );
+    assert!(advice["advised_macs"].as_u64() < advice["dense_macs"].as_u64());
+    // Variant (a) as a dense .sc model: no layer is near a structure.
+    let dense_sc = "model digits(images: [360, 1, 8, 8]) {
+        let conv1 = conv2d(images, 16, kernel=3, pad=1);
+        let bn1 = batchnorm(conv1);
+        let conv2 = conv2d(relu(bn1), 32, kernel=3, pad=1);
+        let bn2 = batchnorm(conv2);
+        let pool = maxpool(relu(bn2), 2);
+        let conv3 = conv2d(pool, 32, kernel=3, pad=1);
+        let bn3 = batchnorm(conv3);
+        let fc = linear(flatten(global_avgpool(relu(bn3))), 10);
+        return fc;
+    }";
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("dense.sc");
+    std::fs::write(&path, dense_sc).unwrap();
+    let weights = dir().join("weights_dense.safetensors");
+    let advice = advise(&[
+        "advise",
+        path.to_str().unwrap(),
+        "--weights",
+        weights.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(best(&advice).iter().all(|(_, b)| b.is_none()), "{advice}");
+}

@@ -44,6 +44,11 @@ pub fn is_onnx(path: &std::path::Path) -> bool {
 }
 
 impl ModelArgs {
+    /// The model's path as given.
+    pub fn path(&self) -> &std::path::Path {
+        &self.model
+    }
+
     /// The model: a `.sc` file, or an ONNX file imported with its weights (`--input-shape`
     /// then names ONNX inputs).
     pub fn load(&self) -> Result<Model> {

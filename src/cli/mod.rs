@@ -1,5 +1,6 @@
 //! The commands of the `scc` command line, one file each, and what they share.
 
+pub mod advise;
 pub mod bench;
 pub mod build;
 pub mod check;
