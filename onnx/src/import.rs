@@ -243,15 +243,17 @@ fn node_name(node: &NodeProto, index: usize) -> String {
 /// `Conv` → `conv`, `GlobalAveragePool` → `global_average_pool`.
 fn snake(op: &str) -> String {
     let mut out = String::new();
-    for (i, c) in op.chars().enumerate() {
+    let mut previous_upper = true;
+    for c in op.chars() {
         if c.is_ascii_uppercase() {
-            if i > 0 && !op[..i].ends_with(|p: char| p.is_ascii_uppercase()) {
+            if !previous_upper {
                 out.push('_');
             }
             out.push(c.to_ascii_lowercase());
         } else {
             out.push(c);
         }
+        previous_upper = c.is_ascii_uppercase();
     }
     out
 }
@@ -1603,7 +1605,7 @@ impl<'m> Importer<'m> {
         }
         if let Some(i) = infer {
             let known: usize = target.iter().product();
-            if known == 0 || total % known != 0 {
+            if known == 0 || !total.is_multiple_of(known) {
                 return Err(self.node_error(
                     node,
                     index,
