@@ -66,7 +66,11 @@ pub fn advise(graph: &Graph, weights: &Weights, tolerance: f64) -> Advice {
             | Op::StructuredConv2d(_)
             | Op::StructuredLinear { .. }
             | Op::BatchNorm { .. }
+            | Op::BatchNormTraining { .. }
+            | Op::Affine { .. }
             | Op::Activation(_)
+            | Op::Clamp { .. }
+            | Op::LeakyRelu { .. }
             | Op::MaxPool(_)
             | Op::AvgPool(_)
             | Op::SumPool(_)
@@ -74,9 +78,13 @@ pub fn advise(graph: &Graph, weights: &Weights, tolerance: f64) -> Advice {
             | Op::Flatten
             | Op::Softmax
             | Op::Concat
-            | Op::Upsample { .. }
+            | Op::Upsample(_)
+            | Op::Pad(_)
             | Op::Add
             | Op::Mul
+            | Op::Sub
+            | Op::Div
+            | Op::Scalar(_)
             | Op::SumPool3d(_)
             | Op::SumPoolFeatures { .. } => continue,
         };
