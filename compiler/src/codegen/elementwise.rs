@@ -9,7 +9,7 @@
 //!   its gate value broadcast;
 //! - `affine`: the batchnorm kernel below with the node's weight and bias as the table;
 //! - batchnorm with batch statistics: one channel per item (f64 sums of all its planes, then
-//!   the batchnorm map);
+//!   `(x − mean)·scale + bias`);
 //! - pad: one output row per item, fills and the copied source row;
 //! - batchnorm: `y = x·scale[c] + shift[c]` (one FMA), with `scale = w / sqrt(var + eps)`
 //!   and `shift = b − mean·scale` computed in f64 at compile time into a constant; one
@@ -492,8 +492,9 @@ pub fn lower_pad<M: Module>(
 
 /// `batchnorm(x, training=true)`: one channel per work item, over all `N` images: the mean and
 /// the biased variance of its `N·H·W` values (two passes, accumulated in f64), then
-/// `y = x·scale + shift` with `scale = weight / sqrt(var + eps)` and `shift = bias −
-/// mean·scale` (f64, rounded), vectorised along each plane.
+/// `y = (x − mean)·scale + bias` with `scale = weight / sqrt(var + eps)` (f64, rounded), as
+/// PyTorch's f32 kernel: a channel whose values are all equal gives exactly `bias` however
+/// small `eps` makes `1 / sqrt(var + eps)`, vectorised along each plane.
 pub fn lower_batchnorm_training<M: Module>(
     em: &mut Emitter<M>,
     node: &NodeInfo,
@@ -557,25 +558,26 @@ pub fn lower_batchnorm_training<M: Module>(
             let bias = kb.load(F32, pc, c as i64 * F);
             let bias = kb.b.ins().fpromote(F64, bias);
             let scale = kb.b.ins().fdiv(weight, std);
-            let shifted = kb.b.ins().fmul(mean, scale);
-            let shift = kb.b.ins().fsub(bias, shifted);
             let scale = kb.b.ins().fdemote(F32, scale);
-            let shift = kb.b.ins().fdemote(F32, shift);
+            let mean = kb.b.ins().fdemote(F32, mean);
+            let bias = kb.b.ins().fdemote(F32, bias);
             let scale_v = kb.b.ins().splat(F32X4, scale);
-            let shift_v = kb.b.ins().splat(F32X4, shift);
+            let mean_v = kb.b.ins().splat(F32X4, mean);
+            let bias_v = kb.b.ins().splat(F32X4, bias);
             let out_first = kb.addr(out, ch, plane_bytes);
             kb.for_const(0, n as i64, 1, |kb, image| {
                 let src = kb.addr(first, image, image_bytes);
                 let dst = kb.addr(out_first, image, image_bytes);
                 row_loop(kb, inner, |kb, offset, vector| {
-                    let (ty, a, b) = if vector {
-                        (F32X4, scale_v, shift_v)
+                    let (ty, m, a, b) = if vector {
+                        (F32X4, mean_v, scale_v, bias_v)
                     } else {
-                        (F32, scale, shift)
+                        (F32, mean, scale, bias)
                     };
                     let ps = kb.b.ins().iadd(src, offset);
                     let x = kb.load(ty, ps, 0);
-                    let y = kb.fmadd(x, a, b);
+                    let centred = kb.b.ins().fsub(x, m);
+                    let y = kb.fmadd(centred, a, b);
                     let pd = kb.b.ins().iadd(dst, offset);
                     kb.store(y, pd, 0);
                 });
