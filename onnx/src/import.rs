@@ -860,7 +860,7 @@ impl<'m> Importer<'m> {
 
     fn constant_node(&mut self, index: usize, node: &NodeProto, attrs: &Attrs) -> Result<()> {
         let value = if let Some(t) = attrs.get("value").and_then(|a| a.t.as_ref()) {
-            self.reader.read(t)?
+            self.reader.read_constant(t)?
         } else if let Some(a) = attrs.get("value_float") {
             Const::f32s(vec![a.f()], vec![])
         } else if let Some(a) = attrs.get("value_floats") {
