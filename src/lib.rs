@@ -43,7 +43,7 @@ use scc_compiler::Graph;
 pub mod aot;
 pub use aot::{BuildOptions, BuildReport, Emit, build};
 pub mod onnx;
-pub use onnx::{ImportReport, OnnxOptions, advise, import_onnx};
+pub use onnx::{ImportReport, OnnxOptions, advise, advise_with_kernels, import_onnx};
 pub use scc_onnx;
 
 /// Any failure of the public API.

@@ -711,15 +711,6 @@ fn non_float_tensors_and_unsupported_attributes_name_their_node() {
     );
 }
 
-fn attr_floats(name: &str, floats: &[f32]) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.into()),
-        r#type: Some(6),
-        floats: floats.to_vec(),
-        ..AttributeProto::default()
-    }
-}
-
 fn attr_tensor(name: &str, t: TensorProto) -> AttributeProto {
     AttributeProto {
         name: Some(name.into()),
@@ -885,7 +876,13 @@ fn constant_arithmetic_and_tensor_sub_div() {
 fn resize_forms() {
     let dir = tempfile::tempdir().unwrap();
     let resize = |name: &str, input: &str, output: &str, scales: &str, sizes: &str, attrs| {
-        node("Resize", name, &[input, "", scales, sizes], &[output], attrs)
+        node(
+            "Resize",
+            name,
+            &[input, "", scales, sizes],
+            &[output],
+            attrs,
+        )
     };
     let nodes = vec![
         resize(
@@ -944,7 +941,12 @@ fn resize_forms() {
             "axes",
             &["x", "", "", "hw"],
             &["y"],
-            vec![attr_ints("axes", &[2, 3]), attr_str("mode", "nearest"), attr_str("nearest_mode", "floor"), attr_str("coordinate_transformation_mode", "asymmetric")],
+            vec![
+                attr_ints("axes", &[2, 3]),
+                attr_str("mode", "nearest"),
+                attr_str("nearest_mode", "floor"),
+                attr_str("coordinate_transformation_mode", "asymmetric"),
+            ],
         )],
         vec![i64_tensor("hw", vec![7, 9])],
         value("x", &[1, 2, 4, 6]),
@@ -1014,13 +1016,21 @@ fn asymmetric_padding_and_folded_pad_computations() {
         .text
         .clone();
     assert!(
-        text.contains("let stem_pad = pad(x, bottom=1, right=1); // Conv /stem/Conv (its asymmetric padding)"),
+        text.contains(
+            "let stem_pad = pad(x, bottom=1, right=1); // Conv /stem/Conv (its asymmetric padding)"
+        ),
         "{text}"
     );
 
     // F.pad(x, (0, 1, 0, 1)) as the legacy exporter writes it.
     let constant = |name: &str, t: TensorProto| {
-        node("Constant", name, &[], &[name], vec![attr_tensor("value", t)])
+        node(
+            "Constant",
+            name,
+            &[],
+            &[name],
+            vec![attr_tensor("value", t)],
+        )
     };
     let nodes = vec![
         constant("n", i64_tensor("", vec![4])),
@@ -1032,9 +1042,21 @@ fn asymmetric_padding_and_folded_pad_computations() {
             &["z"],
             vec![attr_tensor("value", i64_tensor("", vec![0]))],
         ),
-        node("Concat", "all", &["given", "z"], &["cat"], vec![attr_int("axis", 0)]),
+        node(
+            "Concat",
+            "all",
+            &["given", "z"],
+            &["cat"],
+            vec![attr_int("axis", 0)],
+        ),
         constant("pairs_shape", i64_tensor("", vec![-1, 2])),
-        node("Reshape", "pairs", &["cat", "pairs_shape"], &["pairs"], vec![]),
+        node(
+            "Reshape",
+            "pairs",
+            &["cat", "pairs_shape"],
+            &["pairs"],
+            vec![],
+        ),
         constant("starts", i64_tensor("", vec![-1])),
         constant("ends", i64_tensor("", vec![i64::MIN + 1])),
         constant("axes", i64_tensor("", vec![0])),
@@ -1046,10 +1068,22 @@ fn asymmetric_padding_and_folded_pad_computations() {
             &["rev"],
             vec![],
         ),
-        node("Transpose", "swap", &["rev"], &["t"], vec![attr_ints("perm", &[1, 0])]),
+        node(
+            "Transpose",
+            "swap",
+            &["rev"],
+            &["t"],
+            vec![attr_ints("perm", &[1, 0])],
+        ),
         constant("flat_shape", i64_tensor("", vec![-1])),
         node("Reshape", "flat", &["t", "flat_shape"], &["flat"], vec![]),
-        node("Cast", "cast", &["flat"], &["pads"], vec![attr_int("to", 7)]),
+        node(
+            "Cast",
+            "cast",
+            &["flat"],
+            &["pads"],
+            vec![attr_int("to", 7)],
+        ),
         node("Pad", "/pad/Pad", &["x", "pads"], &["y"], vec![]),
     ];
     let m = model(17, nodes, vec![], value("x", &[1, 2, 3, 3]), "y");
@@ -1075,7 +1109,13 @@ fn training_mode_batchnorm() {
             f32_tensor(&format!("{p}.running_var"), &[3], vec![9.0, 9.0, 9.0]),
         ]
     };
-    let bn_inputs = ["x", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"];
+    let bn_inputs = [
+        "x",
+        "bn.weight",
+        "bn.bias",
+        "bn.running_mean",
+        "bn.running_var",
+    ];
     let weights = || {
         vec![
             ("bn.weight", Tensor::from_vec([3], vec![1.0, 0.5, 2.0])),
@@ -1122,13 +1162,23 @@ fn training_mode_batchnorm() {
 fn unsupported_forms_of_the_new_operators_name_their_node() {
     let dir = tempfile::tempdir().unwrap();
     let single = |file: &str, n: NodeProto, inits: Vec<TensorProto>, shape: &[i64]| {
-        save(dir.path(), file, &model(17, vec![n], inits, value("x", shape), "y"));
+        save(
+            dir.path(),
+            file,
+            &model(17, vec![n], inits, value("x", shape), "y"),
+        );
         check_error(dir.path(), file)
     };
     assert_eq!(
         single(
             "reflect.onnx",
-            node("Pad", "/p", &["x", "pads"], &["y"], vec![attr_str("mode", "reflect")]),
+            node(
+                "Pad",
+                "/p",
+                &["x", "pads"],
+                &["y"],
+                vec![attr_str("mode", "reflect")]
+            ),
             vec![i64_tensor("pads", vec![0, 0, 1, 1, 0, 0, 1, 1])],
             &[1, 2, 3, 3],
         ),
@@ -1173,7 +1223,13 @@ fn unsupported_forms_of_the_new_operators_name_their_node() {
     assert_eq!(
         single(
             "cubic.onnx",
-            node("Resize", "/r", &["x", "", "s"], &["y"], vec![attr_str("mode", "cubic")]),
+            node(
+                "Resize",
+                "/r",
+                &["x", "", "s"],
+                &["y"],
+                vec![attr_str("mode", "cubic")]
+            ),
             vec![f32_tensor("s", &[4], vec![1.0, 1.0, 2.0, 2.0])],
             &[1, 2, 3, 3],
         ),
@@ -1181,7 +1237,11 @@ fn unsupported_forms_of_the_new_operators_name_their_node() {
     );
     let two_inputs = |file: &str, n: NodeProto| {
         let mut m = model(17, vec![n], vec![], value("x", &[1, 2, 3, 3]), "y");
-        m.graph.as_mut().unwrap().input.push(value("g", &[1, 2, 1, 1]));
+        m.graph
+            .as_mut()
+            .unwrap()
+            .input
+            .push(value("g", &[1, 2, 1, 1]));
         save(dir.path(), file, &m);
         check_error(dir.path(), file)
     };
@@ -1197,7 +1257,10 @@ fn unsupported_forms_of_the_new_operators_name_their_node() {
                 "/a",
                 &["x"],
                 &["y"],
-                vec![attr_ints("kernel_shape", &[2, 2]), attr_ints("pads", &[1, 1, 0, 0])],
+                vec![
+                    attr_ints("kernel_shape", &[2, 2]),
+                    attr_ints("pads", &[1, 1, 0, 0])
+                ],
             ),
             vec![],
             &[1, 2, 3, 3],

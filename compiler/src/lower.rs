@@ -462,15 +462,15 @@ impl<'a> Lowerer<'a> {
                         self.add_op(ir_op, &[a, b], expr.span, scope, let_name)
                             .map(Value::Tensor)
                     }
-                    (Value::Tensor(x), Value::Int(v)) => {
-                        self.scalar(arith, x, v as f64, false, rhs.span, expr.span, scope, let_name)
-                    }
+                    (Value::Tensor(x), Value::Int(v)) => self.scalar(
+                        arith, x, v as f64, false, rhs.span, expr.span, scope, let_name,
+                    ),
                     (Value::Tensor(x), Value::Float(v)) => {
                         self.scalar(arith, x, v, false, rhs.span, expr.span, scope, let_name)
                     }
-                    (Value::Int(v), Value::Tensor(x)) => {
-                        self.scalar(arith, x, v as f64, true, lhs.span, expr.span, scope, let_name)
-                    }
+                    (Value::Int(v), Value::Tensor(x)) => self.scalar(
+                        arith, x, v as f64, true, lhs.span, expr.span, scope, let_name,
+                    ),
                     (Value::Float(v), Value::Tensor(x)) => {
                         self.scalar(arith, x, v, true, lhs.span, expr.span, scope, let_name)
                     }
@@ -1099,7 +1099,11 @@ impl<'a> Lowerer<'a> {
                         let v = args.float_or(name, 0.0);
                         let single = v as f32;
                         if single.is_nan() {
-                            return Err(LowerError::at(args.span(name), format!("`{name}` is NaN"), "not a number"));
+                            return Err(LowerError::at(
+                                args.span(name),
+                                format!("`{name}` is NaN"),
+                                "not a number",
+                            ));
                         }
                         Ok(single)
                     } else {
@@ -1411,7 +1415,7 @@ fn finite_f32(value: f64, span: Span, what: &str) -> Result<f32> {
     } else {
         Err(LowerError::at(
             span,
-            format!("{what} {value} is outside the range of f32"),
+            format!("{what} {value:e} is outside the range of f32"),
             "not a finite f32",
         ))
     }

@@ -231,7 +231,12 @@ pub fn infer(op: &Op, operands: &[&Shape]) -> Result<Shape, String> {
             expect_operands(op, operands, 1)?;
             let x = operands[0];
             expect_rank("pad", x, 4)?;
-            Ok(vec![x[0], x[1], x[2] + p.top + p.bottom, x[3] + p.left + p.right])
+            Ok(vec![
+                x[0],
+                x[1],
+                x[2] + p.top + p.bottom,
+                x[3] + p.left + p.right,
+            ])
         }
         Op::Activation(_)
         | Op::Softmax

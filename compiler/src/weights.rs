@@ -724,9 +724,7 @@ fn random_uncalibrated(graph: &Graph, seed: u64) -> Weights {
                 WeightRole::BatchNormWeight | WeightRole::Scale => {
                     rng.uniform_range(shape.as_slice(), 0.8, 1.2)
                 }
-                WeightRole::BatchNormBias | WeightRole::Shift => {
-                    rng.uniform(shape.as_slice(), 0.1)
-                }
+                WeightRole::BatchNormBias | WeightRole::Shift => rng.uniform(shape.as_slice(), 0.1),
                 WeightRole::RunningMean => rng.uniform(shape.as_slice(), 0.1),
                 WeightRole::RunningVar => rng.uniform_range(shape.as_slice(), 0.8, 1.2),
                 WeightRole::Derived => unreachable!("weight_specs lists only external parameters"),

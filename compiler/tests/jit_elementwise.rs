@@ -426,8 +426,9 @@ fn clamp_and_leaky_relu() {
     let graph = check_exact(src);
     assert_eq!(ops(&graph).len(), 7);
     // Special values through the vector body and the scalar tail.
-    let (graph, weights) =
-        build("model m(v: [1, 11]) { return clamp(v, min=-1.0, max=2.0), leaky_relu(v, slope=0.5); }");
+    let (graph, weights) = build(
+        "model m(v: [1, 11]) { return clamp(v, min=-1.0, max=2.0), leaky_relu(v, slope=0.5); }",
+    );
     let special = [
         f32::NAN,
         f32::INFINITY,
@@ -545,5 +546,7 @@ fn upsample_to_sizes_and_modes() {
             check_exact(&src);
         }
     }
-    check_exact("model m(x: [1, 2, 3, 3]) { return upsample(x, 2, mode=\"bilinear\", align_corners=true); }");
+    check_exact(
+        "model m(x: [1, 2, 3, 3]) { return upsample(x, 2, mode=\"bilinear\", align_corners=true); }",
+    );
 }

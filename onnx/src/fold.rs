@@ -100,7 +100,10 @@ pub(crate) fn slice(
 pub(crate) fn transpose(data: &Const, perm: Option<&[i64]>) -> Option<Const> {
     let rank = data.shape.len();
     let perm: Vec<usize> = match perm {
-        Some(p) => p.iter().map(|&d| usize::try_from(d).ok()).collect::<Option<_>>()?,
+        Some(p) => p
+            .iter()
+            .map(|&d| usize::try_from(d).ok())
+            .collect::<Option<_>>()?,
         None => (0..rank).rev().collect(),
     };
     let mut sorted = perm.clone();
@@ -158,15 +161,30 @@ mod tests {
     #[test]
     fn slices_clamp_and_step() {
         let v = Const::i64s((0..10).collect(), vec![10]);
-        assert_eq!(slice(&v, &[2], &[100], &[0], &[3]).unwrap().as_i64(), vec![2, 5, 8]);
-        assert_eq!(slice(&v, &[-2], &[-100], &[0], &[-4]).unwrap().as_i64(), vec![8, 4, 0]);
-        assert_eq!(slice(&v, &[5], &[2], &[0], &[1]).unwrap().as_i64(), Vec::<i64>::new());
+        assert_eq!(
+            slice(&v, &[2], &[100], &[0], &[3]).unwrap().as_i64(),
+            vec![2, 5, 8]
+        );
+        assert_eq!(
+            slice(&v, &[-2], &[-100], &[0], &[-4]).unwrap().as_i64(),
+            vec![8, 4, 0]
+        );
+        assert_eq!(
+            slice(&v, &[5], &[2], &[0], &[1]).unwrap().as_i64(),
+            Vec::<i64>::new()
+        );
         assert!(slice(&v, &[0], &[1], &[1], &[1]).is_none());
         assert!(slice(&v, &[0], &[1], &[0], &[0]).is_none());
         let m = Const::f32s((0..6).map(|x| x as f32).collect(), vec![2, 3]);
         let s = slice(&m, &[1], &[3], &[-1], &[1]).unwrap();
-        assert_eq!((s.shape.clone(), s.as_f64()), (vec![2, 2], vec![1., 2., 4., 5.]));
+        assert_eq!(
+            (s.shape.clone(), s.as_f64()),
+            (vec![2, 2], vec![1., 2., 4., 5.])
+        );
         assert!(transpose(&m, Some(&[0, 0])).is_none());
-        assert_eq!(transpose(&m, None).unwrap().as_f64(), vec![0., 3., 1., 4., 2., 5.]);
+        assert_eq!(
+            transpose(&m, None).unwrap().as_f64(),
+            vec![0., 3., 1., 4., 2., 5.]
+        );
     }
 }

@@ -1124,11 +1124,8 @@ impl<'m> Importer<'m> {
         let mut aligned = vec![1; shape.len() - c.shape.len()];
         aligned.extend(&c.shape);
         let channels = shape[1];
-        let per_channel = aligned[1] == channels
-            && aligned
-                .iter()
-                .enumerate()
-                .all(|(i, &d)| i == 1 || d == 1);
+        let per_channel =
+            aligned[1] == channels && aligned.iter().enumerate().all(|(i, &d)| i == 1 || d == 1);
         if !per_channel {
             return Err(self.node_error(
                 node,
@@ -1239,7 +1236,8 @@ impl<'m> Importer<'m> {
 
     fn write_affine_weights(&mut self, name: &str, layer: &AffineLayer) {
         let channels = layer.weight.len();
-        let rounded = |v: &[f64]| Tensor::from_vec([channels], v.iter().map(|&x| x as f32).collect());
+        let rounded =
+            |v: &[f64]| Tensor::from_vec([channels], v.iter().map(|&x| x as f32).collect());
         self.weights
             .insert(format!("{name}.weight"), rounded(&layer.weight));
         match &layer.bias {
@@ -1308,7 +1306,11 @@ impl<'m> Importer<'m> {
         let label = if node.name().is_empty() {
             format!("{} #{index} (its asymmetric padding)", node.op_type())
         } else {
-            format!("{} {} (its asymmetric padding)", node.op_type(), node.name())
+            format!(
+                "{} {} (its asymmetric padding)",
+                node.op_type(),
+                node.name()
+            )
         };
         self.comments.insert(name.clone(), label);
         self.body.push(ast::Stmt::Let {
@@ -2376,11 +2378,13 @@ impl<'m> Importer<'m> {
         let scales_position = if legacy { 1 } else { 2 };
         let scales: Option<Vec<f64>> = match self.optional_input(node, index, scales_position)? {
             Some(Value::Const(c)) if c.len() > 0 => Some(c.as_f64()),
-            Some(Value::Const(_)) | None => legacy.then(|| {
-                attrs
-                    .get("scales")
-                    .map(|a| a.floats.iter().map(|&f| f64::from(f)).collect())
-            }).flatten(),
+            Some(Value::Const(_)) | None => legacy
+                .then(|| {
+                    attrs
+                        .get("scales")
+                        .map(|a| a.floats.iter().map(|&f| f64::from(f)).collect())
+                })
+                .flatten(),
             Some(_) => return Err(self.node_error(node, index, "its scales must be constant")),
         };
         let sizes: Option<Vec<i64>> = if legacy {
@@ -2414,7 +2418,11 @@ impl<'m> Importer<'m> {
             (Some(sizes), _) => {
                 let sizes: Vec<f64> = sizes.iter().map(|&v| v as f64).collect();
                 let mut all = expand(&sizes, f64::NAN).ok_or_else(|| {
-                    self.node_error(node, index, format!("sizes {sizes:?} do not match its axes"))
+                    self.node_error(
+                        node,
+                        index,
+                        format!("sizes {sizes:?} do not match its axes"),
+                    )
                 })?;
                 for (d, v) in all.iter_mut().enumerate() {
                     if v.is_nan() {
@@ -2425,7 +2433,11 @@ impl<'m> Importer<'m> {
             }
             (None, Some(scales)) => {
                 let all = expand(scales, 1.0).ok_or_else(|| {
-                    self.node_error(node, index, format!("scales {scales:?} do not match its axes"))
+                    self.node_error(
+                        node,
+                        index,
+                        format!("scales {scales:?} do not match its axes"),
+                    )
                 })?;
                 let out = all
                     .iter()
@@ -2435,11 +2447,7 @@ impl<'m> Importer<'m> {
                 (out, Some(all))
             }
             (None, None) => {
-                return Err(self.node_error(
-                    node,
-                    index,
-                    "needs constant scales or sizes",
-                ));
+                return Err(self.node_error(node, index, "needs constant scales or sizes"));
             }
         };
         if out[0] != shape[0] as f64
@@ -2452,7 +2460,9 @@ impl<'m> Importer<'m> {
             return Err(self.node_error(
                 node,
                 index,
-                format!("resizes {shape:?} to {out:?}; scc resizes height and width (to at least 1)"),
+                format!(
+                    "resizes {shape:?} to {out:?}; scc resizes height and width (to at least 1)"
+                ),
             ));
         }
         let (oh, ow) = (out[2] as usize, out[3] as usize);
@@ -2500,9 +2510,7 @@ impl<'m> Importer<'m> {
                 ("nearest", false)
             }
             // floor((x + 0.5) · in / out): PyTorch's "nearest-exact".
-            ("nearest", "half_pixel") if nearest == "round_prefer_ceil" => {
-                ("nearest-exact", false)
-            }
+            ("nearest", "half_pixel") if nearest == "round_prefer_ceil" => ("nearest-exact", false),
             ("linear" | "bilinear", "half_pixel") => ("bilinear", false),
             ("linear" | "bilinear", "pytorch_half_pixel") if oh > 1 && ow > 1 => {
                 ("bilinear", false)

@@ -222,7 +222,10 @@ impl TensorReader {
             None if t.double_data.len() == count && count <= MAX_DOUBLES => t.double_data.clone(),
             _ => return self.read(t),
         };
-        Ok(Const::f32s(values.iter().map(|&v| v as f32).collect(), shape))
+        Ok(Const::f32s(
+            values.iter().map(|&v| v as f32).collect(),
+            shape,
+        ))
     }
 
     /// The bytes of an externally stored tensor.

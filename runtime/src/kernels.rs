@@ -118,7 +118,6 @@ fn valid_outputs(
     lo.min(hi)..hi
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Convolution and linear layers
 // ---------------------------------------------------------------------------------------------
@@ -583,7 +582,11 @@ fn pool_windows(
     x: &Tensor,
     p: &Pool2dParams,
     what: &str,
-) -> ((usize, usize, usize, usize), Vec<WindowSpan>, Vec<WindowSpan>) {
+) -> (
+    (usize, usize, usize, usize),
+    Vec<WindowSpan>,
+    Vec<WindowSpan>,
+) {
     let (n, c, h, w) = dims4(x, what);
     assert!(
         h >= 1 && w >= 1,
@@ -901,7 +904,12 @@ pub struct LinearTap {
 /// output index along one axis: the source coordinate is `ratio · dst` (`align_corners`) or
 /// `max(ratio · (dst + 0.5) − 0.5, 0)`; its floor (clamped to `in − 1`) is the first tap, the
 /// next index (clamped) the second.
-pub fn linear_taps(in_len: usize, out_len: usize, ratio: f32, align_corners: bool) -> Vec<LinearTap> {
+pub fn linear_taps(
+    in_len: usize,
+    out_len: usize,
+    ratio: f32,
+    align_corners: bool,
+) -> Vec<LinearTap> {
     (0..out_len)
         .map(|dst| {
             let src = if align_corners {
@@ -951,8 +959,18 @@ pub fn resize(x: &Tensor, size: (usize, usize), scale: Option<f64>, mode: Resamp
             }
         }
         Resample::Bilinear { align_corners } => {
-            let taps_y = linear_taps(h, ho, resize_ratio(h, ho, scale, align_corners), align_corners);
-            let taps_x = linear_taps(w, wo, resize_ratio(w, wo, scale, align_corners), align_corners);
+            let taps_y = linear_taps(
+                h,
+                ho,
+                resize_ratio(h, ho, scale, align_corners),
+                align_corners,
+            );
+            let taps_x = linear_taps(
+                w,
+                wo,
+                resize_ratio(w, wo, scale, align_corners),
+                align_corners,
+            );
             for plane in x.data().chunks_exact(h * w).take(n * c) {
                 for ty in &taps_y {
                     let row0 = &plane[ty.i0 * w..][..w];
@@ -974,8 +992,16 @@ pub fn resize(x: &Tensor, size: (usize, usize), scale: Option<f64>, mode: Resamp
 /// Preconditions: `x` is `[N, C, H, W]` with `H, W >= 1`, `scale >= 1`.
 pub fn upsample_nearest(x: &Tensor, scale: usize) -> Tensor {
     let (_, _, h, w) = dims4(x, "upsample input");
-    assert!(scale >= 1, "upsample: scale must be at least 1, got {scale}");
-    resize(x, (h * scale, w * scale), Some(scale as f64), Resample::Nearest)
+    assert!(
+        scale >= 1,
+        "upsample: scale must be at least 1, got {scale}"
+    );
+    resize(
+        x,
+        (h * scale, w * scale),
+        Some(scale as f64),
+        Resample::Nearest,
+    )
 }
 
 /// `F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)`: [`resize`] to
@@ -984,7 +1010,10 @@ pub fn upsample_nearest(x: &Tensor, scale: usize) -> Tensor {
 /// Preconditions: `x` is `[N, C, H, W]` with `H, W >= 1`, `scale >= 1`.
 pub fn upsample_bilinear(x: &Tensor, scale: usize) -> Tensor {
     let (_, _, h, w) = dims4(x, "upsample input");
-    assert!(scale >= 1, "upsample: scale must be at least 1, got {scale}");
+    assert!(
+        scale >= 1,
+        "upsample: scale must be at least 1, got {scale}"
+    );
     resize(
         x,
         (h * scale, w * scale),
@@ -1154,7 +1183,10 @@ pub fn batchnorm_batch_statistics(x: &Tensor, weight: &Tensor, bias: &Tensor, ep
     let mut squares = vec![0f64; c];
     for (i, plane) in x.data().chunks_exact(inner.max(1)).enumerate() {
         let m = mean[i % c];
-        squares[i % c] += plane.iter().map(|&v| (f64::from(v) - m).powi(2)).sum::<f64>();
+        squares[i % c] += plane
+            .iter()
+            .map(|&v| (f64::from(v) - m).powi(2))
+            .sum::<f64>();
     }
     let mut out = Vec::with_capacity(x.len());
     if inner > 0 {
@@ -1578,18 +1610,35 @@ mod tests {
         assert_eq!(y.data(), &[0., 3., 0., 3.]);
         // align_corners=False to size 3 from 2 (ratio 2/3): sources 0, 0.5, 1.1667 (clamped
         // to the last index, weight 1).
-        let y = resize(&x, (1, 3), None, Resample::Bilinear { align_corners: false });
+        let y = resize(
+            &x,
+            (1, 3),
+            None,
+            Resample::Bilinear {
+                align_corners: false,
+            },
+        );
         assert_close(&y, &t(&[1, 1, 1, 3], &[0., 1.5, 3.]), 1e-6);
         // A scale factor and the size it gives agree.
         let x = t(&[1, 1, 2, 2], &[1., 2., 3., 4.]);
-        for mode in [Resample::Nearest, Resample::Bilinear { align_corners: false }] {
-            assert_eq!(resize(&x, (6, 6), Some(3.0), mode), resize(&x, (6, 6), None, mode));
+        for mode in [
+            Resample::Nearest,
+            Resample::Bilinear {
+                align_corners: false,
+            },
+        ] {
+            assert_eq!(
+                resize(&x, (6, 6), Some(3.0), mode),
+                resize(&x, (6, 6), None, mode)
+            );
         }
         // A fractional scale factor maps by 1 / scale, not by in / out: width 5 -> 7 at 1.5
         // reads sources max(0, (d + 0.5) / 1.5 − 0.5) (d = 6: 3.8333), where 5 / 7 would
         // give 4.1429.
         let row = t(&[1, 1, 1, 5], &[0., 1., 2., 3., 4.]);
-        let bilinear = Resample::Bilinear { align_corners: false };
+        let bilinear = Resample::Bilinear {
+            align_corners: false,
+        };
         let y = resize(&row, (1, 7), Some(1.5), bilinear);
         assert!((y.data()[6] - 3.833_333_3).abs() < 1e-5, "{:?}", y.data());
         let y = resize(&row, (1, 7), None, bilinear);
@@ -1679,7 +1728,10 @@ mod tests {
         let zero = t(&[1], &[0.]);
         let y = batchnorm_batch_statistics(&x, &one, &zero, 0.0);
         let s = 1.25f64.sqrt();
-        let want: Vec<f32> = [-1.5, -0.5, 0.5, 1.5].iter().map(|v| (v / s) as f32).collect();
+        let want: Vec<f32> = [-1.5, -0.5, 0.5, 1.5]
+            .iter()
+            .map(|v| (v / s) as f32)
+            .collect();
         assert_eq!(y.data(), want.as_slice());
         // Weight and bias apply after normalisation; channels are independent.
         let x = t(&[1, 2, 1, 2], &[0., 2., 10., 14.]);

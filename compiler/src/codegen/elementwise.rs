@@ -452,10 +452,9 @@ pub fn lower_pad<M: Module>(
         kb.for_range(start, end, 1, |kb, item| {
             let (plane, oy) = kb.divmod(item, ho);
             let dst = kb.addr(out, item, wo as i64 * F);
-            let below_top = kb
-                .b
-                .ins()
-                .icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, oy, top as i64);
+            let below_top =
+                kb.b.ins()
+                    .icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, oy, top as i64);
             let above_bottom =
                 kb.b.ins()
                     .icmp_imm_u(IntCC::UnsignedLessThan, oy, (top + h) as i64);
@@ -691,8 +690,8 @@ pub fn lower_upsample<M: Module>(
             table.extend(src_x.iter().map(|&sx| index_bits(sx * 4)));
             // Every source column repeated `scale` times in order: copy with shuffles.
             let scale = (wo / w).max(1);
-            let regular = wo == w * scale
-                && src_x.iter().enumerate().all(|(ox, &sx)| sx == ox / scale);
+            let regular =
+                wo == w * scale && src_x.iter().enumerate().all(|(ox, &sx)| sx == ox / scale);
             let table = program.constant(table);
             let kernel = em.kernel(&format!("{}_upsample_nearest", node.name()), |kb| {
                 let out = kb.arg(0);
@@ -748,7 +747,12 @@ pub fn lower_upsample<M: Module>(
             // column: [col0 byte offset, col1 byte offset, w0, w1].
             let mut table = Vec::with_capacity(4 * (ho + wo));
             for t in kernels::linear_taps(h, ho, ratio_y, align_corners) {
-                table.extend([index_bits(t.i0 * w * 4), index_bits(t.i1 * w * 4), t.w0, t.w1]);
+                table.extend([
+                    index_bits(t.i0 * w * 4),
+                    index_bits(t.i1 * w * 4),
+                    t.w0,
+                    t.w1,
+                ]);
             }
             for t in kernels::linear_taps(w, wo, ratio_x, align_corners) {
                 table.extend([index_bits(t.i0 * 4), index_bits(t.i1 * 4), t.w0, t.w1]);

@@ -77,7 +77,12 @@ impl Window {
             scc_runtime::kernels::pool_output_size(input, k, s, p, self.ceil_mode)
                 .expect("the shape rule checked that the window fits")
         };
-        [n, self.groups * ca, size(h, kh, sh, ph), size(w, kw, sw, pw)]
+        [
+            n,
+            self.groups * ca,
+            size(h, kh, sh, ph),
+            size(w, kw, sw, pw),
+        ]
     }
 
     /// Whether every average divides by `kh·kw` (the padding counted and no window
