@@ -33,6 +33,8 @@ from ._scc import (
     build,
     check,
     compile,
+    load_safetensors,
+    save_safetensors,
 )
 
 __all__ = [
@@ -50,4 +52,6 @@ __all__ = [
     "build",
     "check",
     "compile",
+    "load_safetensors",
+    "save_safetensors",
 ]

@@ -176,3 +176,11 @@ def build(
     ``liboutput.a`` + ``output.h`` (``"staticlib"``). Needs a C compiler (``cc`` or
     ``$CC``). Returns ``files`` (every file written), ``bytes`` (of the main one),
     ``weight_bytes``, ``code_bytes`` and ``seconds``."""
+
+def load_safetensors(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Reads a safetensors file (f32; f16 and bf16 widened) as ``{name: float32 array}``.
+    Raises ``FileError``."""
+
+def save_safetensors(path: str | os.PathLike[str], tensors: Mapping[str, ArrayLike]) -> None:
+    """Writes ``{name: array}`` (floating point, any layout) as float32 safetensors, the
+    format of weights and inputs. Raises ``FileError``."""

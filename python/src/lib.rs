@@ -712,6 +712,37 @@ fn build<'py>(
     )
 }
 
+/// Reads a safetensors file: `{name: float32 array}` (f16/bf16 widened).
+#[pyfunction]
+fn load_safetensors<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyDict>> {
+    let tensors = detached(py, || Ok(scc::runtime::read_safetensors(&path)?))?;
+    let dict = PyDict::new(py);
+    for (name, tensor) in tensors {
+        dict.set_item(name, to_numpy(py, tensor)?)?;
+    }
+    Ok(dict)
+}
+
+/// Writes `{name: array}` (floating point, any layout) as float32 safetensors.
+#[pyfunction]
+fn save_safetensors(py: Python<'_>, path: PathBuf, tensors: &Bound<'_, PyAny>) -> PyResult<()> {
+    let tensors = tensors.cast::<PyDict>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "tensors must be a dict {{name: array}}, not {}",
+            type_name(tensors)
+        ))
+    })?;
+    let mut map = BTreeMap::new();
+    for (name, value) in tensors.iter() {
+        let name: String = name
+            .extract()
+            .map_err(|_| PyTypeError::new_err("tensor names must be str"))?;
+        let tensor = to_tensor(&value, &format!("tensor `{name}`"), FileError::new_err)?;
+        map.insert(name, tensor);
+    }
+    detached(py, || Ok(scc::runtime::write_safetensors(&path, &map)?))
+}
+
 #[pymodule]
 fn _scc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -724,6 +755,8 @@ fn _scc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(compile, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add_function(wrap_pyfunction!(build, m)?)?;
+    m.add_function(wrap_pyfunction!(load_safetensors, m)?)?;
+    m.add_function(wrap_pyfunction!(save_safetensors, m)?)?;
     m.add("Error", py.get_type::<Error>())?;
     m.add("SourceError", py.get_type::<SourceError>())?;
     m.add("FileError", py.get_type::<FileError>())?;
