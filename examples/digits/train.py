@@ -10,17 +10,17 @@ scikit-learn's bundled digits dataset (1,797 8x8 images), with the architecture 
   (b) regularized  -- dense, trained with the Structural Regularization loss
                       L = L_task + lambda * sum_layers ||(I - A A^+) W||_F / ||W||_F,
                       so that the projection afterwards costs (almost) nothing;
-  (c) alpha        -- trained directly in the alpha parameters (W = compose(alpha) at
-                      every forward pass).
+  (c) alpha        -- trained directly in the alpha parameters (scc.torch's
+                      StructuredConv2d: a sum-pool and a small conv over alpha).
 
 A is the box basis of a structured layer, A = B_c (x) B_h (x) B_w, where B_m is the
-L x n matrix whose column j has ones on rows j .. j+L-n. Everything is separable, so
-A A^+ vec(W), A^+ vec(W) and A vec(alpha) are computed by applying a small matrix along
-each axis of the kernel.
+L x n matrix whose column j has ones on rows j .. j+L-n. The structured layers, the
+regulariser and the projection are scc's Python package (scc.torch); the deployable (b)
+is also exported with scc.torch.export (exported.sc + exported.safetensors).
 
-Run from this folder: ``pip install -r requirements.txt && python train.py``. It rewrites
-the committed files next to it (see README.md); training takes well under two minutes on
-a CPU.
+Run from this folder: ``pip install -r requirements.txt && python train.py`` (installs
+scc from ../../python). It rewrites the committed files next to it (see README.md);
+training takes about a minute on two idle CPU cores.
 """
 
 import argparse

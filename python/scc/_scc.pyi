@@ -24,7 +24,10 @@ views) gives the same numbers."""
 WeightsLike = str | os.PathLike[str] | Mapping[str, ArrayLike] | int | None
 """A safetensors file, a dict of arrays by weight name, an int seed for deterministic
 random weights (He-uniform, calibrated batchnorms, as ``--random-weights``), or ``None``
-for a model without weights."""
+for a model without weights. A PyTorch ``state_dict`` (saved, or as a dict of arrays or
+tensors) binds as it is: keys in PyTorch's naming are mapped by ``s/\.([0-9]+)/_\1/g``
+(``layer1.0.conv1.weight`` -> ``layer1_0.conv1.weight``), integer tensors such as
+``num_batches_tracked`` are passed over."""
 
 class Error(Exception):
     """Base class of every error scc raises. ``str(e)`` is the CLI's message (for source
@@ -90,6 +93,14 @@ class CompiledModel:
     def projections(self) -> dict[str, float]:
         """Structured layers given a dense kernel, projected onto their structure:
         ``{layer: relative residual}``."""
+    @property
+    def skipped_weights(self) -> list[str]:
+        """Tensors of the weights that are not weights (integer or boolean, such as a
+        state_dict's ``num_batches_tracked``), passed over."""
+    @property
+    def renamed_weights(self) -> dict[str, str]:
+        """Keys given in PyTorch's naming -> the ``.sc`` weight each was bound as
+        (``layer1.0.conv1.weight`` -> ``layer1_0.conv1.weight``)."""
     @overload
     def run(self, input_feed: Mapping[str, ArrayLike], /) -> dict[str, np.ndarray]:
         """Runs the model: ``{input name: array}`` -> ``{output name: float32 array}``.

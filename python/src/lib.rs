@@ -13,7 +13,8 @@ use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString, PyTuple};
 use pyo3::{create_exception, intern};
-use scc::{BindOptions, LowerOptions, Model, ProjectionReport, Tensor, Weights};
+use scc::runtime::{Checkpoint, SkippedTensor};
+use scc::{BindOptions, BindReport, LowerOptions, Model, Tensor, Weights};
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
@@ -219,7 +220,8 @@ enum WeightSource {
     /// No weights: only a model without parameters binds.
     Empty,
     File(PathBuf),
-    Tensors(BTreeMap<String, Tensor>),
+    /// A dict of arrays: the float ones, and the integer/boolean ones listed as skipped.
+    Tensors(Checkpoint),
     Random(u64),
 }
 
@@ -239,15 +241,21 @@ fn weight_source(weights: Option<&Bound<'_, PyAny>>) -> PyResult<WeightSource> {
         return Ok(WeightSource::Random(seed));
     }
     if let Ok(dict) = weights.cast::<PyDict>() {
-        let mut tensors = BTreeMap::new();
+        let mut checkpoint = Checkpoint::default();
         for (name, value) in dict.iter() {
             let name: String = name
                 .extract()
                 .map_err(|_| PyTypeError::new_err("weights keys must be weight names (str)"))?;
+            // As in a weights file: integer and boolean tensors (`num_batches_tracked`
+            // counters of a state_dict) are not weights, and are passed over.
+            if let Some(skipped) = non_float(&name, &value)? {
+                checkpoint.skipped.push(skipped);
+                continue;
+            }
             let tensor = to_tensor(&value, &format!("weight `{name}`"), WeightError::new_err)?;
-            tensors.insert(name, tensor);
+            checkpoint.tensors.insert(name, tensor);
         }
-        return Ok(WeightSource::Tensors(tensors));
+        return Ok(WeightSource::Tensors(checkpoint));
     }
     weights
         .extract::<PathBuf>()
@@ -260,16 +268,45 @@ fn weight_source(weights: Option<&Bound<'_, PyAny>>) -> PyResult<WeightSource> {
         })
 }
 
+/// The integer or boolean array `value` as a skipped tensor (`None` for anything else).
+fn non_float(name: &str, value: &Bound<'_, PyAny>) -> PyResult<Option<SkippedTensor>> {
+    let py = value.py();
+    let array = py
+        .import(intern!(py, "numpy"))?
+        .call_method1(intern!(py, "asarray"), (value,))?;
+    let dtype = array.getattr(intern!(py, "dtype"))?;
+    let kind: String = dtype.getattr(intern!(py, "kind"))?.extract()?;
+    if !matches!(kind.as_str(), "i" | "u" | "b") {
+        return Ok(None);
+    }
+    let bits = 8 * dtype.getattr(intern!(py, "itemsize"))?.extract::<usize>()?;
+    let dtype = match kind.as_str() {
+        "b" => "BOOL".to_string(),
+        "i" => format!("I{bits}"),
+        _ => format!("U{bits}"),
+    };
+    Ok(Some(SkippedTensor {
+        name: name.to_string(),
+        dtype,
+        shape: array.getattr(intern!(py, "shape"))?.extract()?,
+    }))
+}
+
 fn bind(
     model: &Model,
     source: WeightSource,
     options: &BindOptions,
-) -> Result<(Weights, Vec<ProjectionReport>), scc::Error> {
+) -> Result<(Weights, BindReport), scc::Error> {
     match source {
         WeightSource::Empty => model.bind_weights(BTreeMap::new(), options),
         WeightSource::File(path) => model.load_weights(path, options),
-        WeightSource::Tensors(tensors) => model.bind_weights(tensors, options),
-        WeightSource::Random(seed) => Ok((model.random_weights(seed), Vec::new())),
+        WeightSource::Tensors(checkpoint) => Ok(scc::compiler::weights::bind_checkpoint(
+            model.graph(),
+            checkpoint,
+            "<dict>",
+            options,
+        )?),
+        WeightSource::Random(seed) => Ok((model.random_weights(seed), BindReport::default())),
     }
 }
 
@@ -364,7 +401,7 @@ fn bind_options(max_structure_error: f64, allow_structure_error: bool) -> PyResu
 struct CompiledModel {
     model: Model,
     compiled: scc::CompiledModel,
-    projections: Vec<ProjectionReport>,
+    bound: BindReport,
 }
 
 impl CompiledModel {
@@ -441,8 +478,26 @@ impl CompiledModel {
     #[getter]
     fn projections<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let dict = PyDict::new(py);
-        for report in &self.projections {
+        for report in &self.bound.projections {
             dict.set_item(&report.layer, report.relative_residual)?;
+        }
+        Ok(dict)
+    }
+
+    /// Tensors of the weights that are not weights (integer or boolean, such as a
+    /// state_dict's `num_batches_tracked` counters) and were passed over, by name.
+    #[getter]
+    fn skipped_weights(&self) -> Vec<String> {
+        self.bound.skipped.iter().map(|t| t.name.clone()).collect()
+    }
+
+    /// Keys given in PyTorch's naming and the `.sc` weight each was bound as
+    /// (`layer1.0.conv1.weight` -> `layer1_0.conv1.weight`).
+    #[getter]
+    fn renamed_weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        for (torch_name, sc_name) in &self.bound.renamed {
+            dict.set_item(torch_name, sc_name)?;
         }
         Ok(dict)
     }
@@ -611,14 +666,14 @@ fn compile(
     let bind_options = bind_options(max_structure_error, false)?;
     let weights = weight_source(weights)?;
     let model = load_model(py, model, model_name, input_shapes)?;
-    let (compiled, projections) = detached(py, || {
-        let (weights, projections) = bind(&model, weights, &bind_options)?;
-        Ok((scc::compile(&model, &weights, &options)?, projections))
+    let (compiled, bound) = detached(py, || {
+        let (weights, bound) = bind(&model, weights, &bind_options)?;
+        Ok((scc::compile(&model, &weights, &options)?, bound))
     })?;
     Ok(CompiledModel {
         model,
         compiled,
-        projections,
+        bound,
     })
 }
 
@@ -652,7 +707,7 @@ fn check<'py>(
         Ok(scc::report::check_json(
             &model,
             &optimized.graph,
-            residuals.as_deref(),
+            residuals.as_ref().map(|r| &r.projections[..]),
         ))
     })?;
     json_to_py(py, &report)

@@ -78,8 +78,9 @@ class Structure:
     def relative_residual(self, weight: torch.Tensor) -> torch.Tensor:
         """``‖(I − A A⁺) W‖_F / ‖W‖_F`` (0 for a zero kernel); differentiable."""
         norm = torch.linalg.norm(weight)
-        residual = torch.linalg.norm(weight - self.projection(weight))
-        return torch.where(norm > 0, residual / norm.clamp_min(torch.finfo(weight.dtype).tiny), norm)
+        if not norm.is_nonzero():
+            return norm
+        return torch.linalg.norm(weight - self.projection(weight)) / norm
 
 
 class LinearStructure:
@@ -110,5 +111,6 @@ class LinearStructure:
     def relative_residual(self, weight: torch.Tensor) -> torch.Tensor:
         """``‖W − projection(W)‖_F / ‖W‖_F`` (0 for a zero weight); differentiable."""
         norm = torch.linalg.norm(weight)
-        residual = torch.linalg.norm(weight - self.projection(weight))
-        return torch.where(norm > 0, residual / norm.clamp_min(torch.finfo(weight.dtype).tiny), norm)
+        if not norm.is_nonzero():
+            return norm
+        return torch.linalg.norm(weight - self.projection(weight)) / norm
