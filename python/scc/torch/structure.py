@@ -77,10 +77,11 @@ class Structure:
 
     def relative_residual(self, weight: torch.Tensor) -> torch.Tensor:
         """``‖(I − A A⁺) W‖_F / ‖W‖_F`` (0 for a zero kernel); differentiable."""
+        # The residual first: autograd then accumulates W's gradient in the same order as
+        # the training script this was written for, which its committed files reproduce.
+        residual = torch.linalg.norm(weight - self.projection(weight))
         norm = torch.linalg.norm(weight)
-        if not norm.is_nonzero():
-            return norm
-        return torch.linalg.norm(weight - self.projection(weight)) / norm
+        return residual / norm if norm.is_nonzero() else norm
 
 
 class LinearStructure:
@@ -110,7 +111,8 @@ class LinearStructure:
 
     def relative_residual(self, weight: torch.Tensor) -> torch.Tensor:
         """``‖W − projection(W)‖_F / ‖W‖_F`` (0 for a zero weight); differentiable."""
+        # The residual first: autograd then accumulates W's gradient in the same order as
+        # the training script this was written for, which its committed files reproduce.
+        residual = torch.linalg.norm(weight - self.projection(weight))
         norm = torch.linalg.norm(weight)
-        if not norm.is_nonzero():
-            return norm
-        return torch.linalg.norm(weight - self.projection(weight)) / norm
+        return residual / norm if norm.is_nonzero() else norm
