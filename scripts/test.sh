@@ -9,6 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo test --workspace
+echo "scripts/test.sh: cargo test --workspace took ${SECONDS} s"
+rust_seconds=$SECONDS
 
 venv=target/python-venv
 rm -rf "$venv"
@@ -16,5 +18,7 @@ rm -rf "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r python/requirements-test.txt
 # --no-build-isolation: build with the pinned maturin just installed.
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-build-isolation ./python
+echo "scripts/test.sh: virtualenv and wheel took $((SECONDS - rust_seconds)) s"
 # The CLI that `cargo test` built, for the tests comparing the two faces.
 SCC_BIN="$PWD/target/debug/scc" "$venv/bin/python" -m pytest python/tests -p no:cacheprovider
+echo "scripts/test.sh: the Python part took $((SECONDS - rust_seconds)) s"
