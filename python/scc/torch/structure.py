@@ -77,11 +77,10 @@ class Structure:
 
     def relative_residual(self, weight: torch.Tensor) -> torch.Tensor:
         """``‖(I − A A⁺) W‖_F / ‖W‖_F`` (0 for a zero kernel); differentiable."""
-        # The residual first: autograd then accumulates W's gradient in the same order as
-        # the training script this was written for, which its committed files reproduce.
-        residual = torch.linalg.norm(weight - self.projection(weight))
         norm = torch.linalg.norm(weight)
-        return residual / norm if norm.is_nonzero() else norm
+        if not norm.is_nonzero():
+            return norm
+        return torch.linalg.norm(weight - self.projection(weight)) / norm
 
 
 class LinearStructure:
@@ -111,8 +110,7 @@ class LinearStructure:
 
     def relative_residual(self, weight: torch.Tensor) -> torch.Tensor:
         """``‖W − projection(W)‖_F / ‖W‖_F`` (0 for a zero weight); differentiable."""
-        # The residual first: autograd then accumulates W's gradient in the same order as
-        # the training script this was written for, which its committed files reproduce.
-        residual = torch.linalg.norm(weight - self.projection(weight))
         norm = torch.linalg.norm(weight)
-        return residual / norm if norm.is_nonzero() else norm
+        if not norm.is_nonzero():
+            return norm
+        return torch.linalg.norm(weight - self.projection(weight)) / norm
