@@ -43,6 +43,9 @@ use scc_compiler::Graph;
 pub mod aot;
 pub mod report;
 pub use aot::{BuildOptions, BuildReport, Emit, build};
+pub mod onnx;
+pub use onnx::{ImportReport, OnnxOptions, advise, import_onnx};
+pub use scc_onnx;
 
 /// Any failure of the public API.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +58,8 @@ pub enum Error {
     },
     #[error("cannot read `{path}`: {error}")]
     Read { path: String, error: std::io::Error },
+    #[error("cannot write `{path}`: {error}")]
+    Write { path: String, error: std::io::Error },
     #[error(transparent)]
     Weights(#[from] scc_compiler::weights::WeightError),
     #[error(transparent)]
@@ -67,6 +72,8 @@ pub enum Error {
     Codegen(#[from] scc_compiler::codegen::CodegenError),
     #[error(transparent)]
     Build(#[from] aot::BuildError),
+    #[error(transparent)]
+    Onnx(#[from] scc_onnx::OnnxError),
 }
 
 impl Error {
@@ -85,6 +92,8 @@ impl Error {
 pub struct Model {
     source: SourceFile,
     graph: Graph,
+    /// The weights that came with the model (an ONNX file's initializers), by `.sc` name.
+    embedded: Option<std::sync::Arc<BTreeMap<String, Tensor>>>,
 }
 
 impl Model {
@@ -137,7 +146,11 @@ impl Model {
             }
         };
         match scc_compiler::lower_with(&ast, model, options) {
-            Ok(graph) => Ok(Model { source, graph }),
+            Ok(graph) => Ok(Model {
+                source,
+                graph,
+                embedded: None,
+            }),
             Err(err) => Err(Error::Source {
                 diagnostic: err.0,
                 file: source,

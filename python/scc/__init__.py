@@ -9,13 +9,14 @@ arrays, as with ``onnxruntime.InferenceSession``::
     logits = model.run({name: np.zeros(shape, np.float32)})["fc"]
 
 ``scc.check`` reports parameters, MACs and memory (``scc check --json``), ``scc.build``
-compiles a native executable or C library, and ``scc.torch`` (needs PyTorch:
+compiles a native executable or C library, ``scc.import_onnx`` and ``scc.advise`` import
+ONNX models and recommend structures, and ``scc.torch`` (needs PyTorch:
 ``pip install 'scc[torch]'``) holds structured layers, Structural Regularization,
 projection and export from PyTorch to ``.sc`` + ``.safetensors``.
 
 Every error is an ``scc.Error``: ``SourceError`` (model text, with ``line``/``column``),
 ``FileError``, ``WeightError``, ``RunError`` (inputs), ``PassError``, ``CodegenError``,
-``BuildError``.
+``BuildError``, ``OnnxError``.
 """
 
 from ._scc import (
@@ -25,14 +26,17 @@ from ._scc import (
     CompiledModel,
     Error,
     FileError,
+    OnnxError,
     PassError,
     RunError,
     SourceError,
     WeightError,
     __version__,
+    advise,
     build,
     check,
     compile,
+    import_onnx,
     load_safetensors,
     save_safetensors,
 )
@@ -44,14 +48,17 @@ __all__ = [
     "CompiledModel",
     "Error",
     "FileError",
+    "OnnxError",
     "PassError",
     "RunError",
     "SourceError",
     "WeightError",
     "__version__",
+    "advise",
     "build",
     "check",
     "compile",
+    "import_onnx",
     "load_safetensors",
     "save_safetensors",
 ]

@@ -13,8 +13,9 @@ DEFAULT_MAX_STRUCTURE_ERROR: float
 is given for a structured layer (1e-3), as ``--max-structure-error`` on the CLI."""
 
 ModelLike = str | os.PathLike[str]
-"""A path to a ``.sc`` file (``str`` or ``os.PathLike``), or ``.sc`` source text (a
-``str`` containing ``{``)."""
+"""A path to a ``.sc`` file or an ONNX file (``.onnx``, which brings its own weights and
+input/output names), as ``str`` or ``os.PathLike``; or ``.sc`` source text (a ``str``
+containing ``{``)."""
 
 ArrayLike = npt.ArrayLike
 """Anything ``numpy.asarray`` accepts, of a floating-point dtype: float32 is used as is,
@@ -63,6 +64,9 @@ class PassError(Error):
 
 class CodegenError(Error):
     """Code generation failed."""
+
+class OnnxError(Error):
+    """An ONNX file that cannot be read or imported (the message names the ONNX node)."""
 
 class BuildError(Error):
     """``scc.build`` failed: no C compiler, linking, or writing the output."""
@@ -195,3 +199,37 @@ def load_safetensors(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
 def save_safetensors(path: str | os.PathLike[str], tensors: Mapping[str, ArrayLike]) -> None:
     """Writes ``{name: array}`` (floating point, any layout) as float32 safetensors, the
     format of weights and inputs. Raises ``FileError``."""
+
+def import_onnx(
+    path: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    structure: None | Literal["auto"] | float | Mapping[str, int | Sequence[int]] = None,
+    *,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+) -> dict[str, Any]:
+    """``scc import``: writes ``output`` (a readable ``.sc``, one ``let`` per ONNX node,
+    each commented with its node) and the weights beside it (``.safetensors``).
+
+    ``structure``: ``None`` keeps every layer dense; ``"auto"`` (or a tolerance) makes
+    structured every conv/linear layer whose best candidate structure has a relative
+    residual at most the tolerance (1e-3 for ``"auto"``); a dict ``{layer: c | (c, n) |
+    (c, nh, nw)}`` chooses by ``.sc`` layer name. ``input_shapes`` fixes symbolic
+    dimensions by ONNX input name.
+
+    Returns ``model``, ``weights`` (the paths written), ``model_name``, ``layers``,
+    ``weight_tensors``, ``inputs``/``outputs`` (``{"onnx": ..., "sc": ...}`` names) and
+    ``structured`` (``layer``, ``c``, ``n``, ``relative_residual``, ``automatic``).
+    Raises ``OnnxError``, ``FileError``."""
+
+def advise(
+    model: ModelLike,
+    weights: WeightsLike = None,
+    *,
+    model_name: str | None = None,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+    tolerance: float = ...,
+) -> dict[str, Any]:
+    """``scc advise --json``: for every dense conv and linear layer of a trained model
+    (an ONNX file's own weights, or ``weights``), its candidate structures with their
+    relative residual, params and MACs, and the recommended one (fewest multiplications
+    with a residual at most ``tolerance``, default 1e-3)."""

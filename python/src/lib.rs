@@ -64,6 +64,12 @@ create_exception!(
 );
 create_exception!(
     scc,
+    OnnxError,
+    Error,
+    "An ONNX model that cannot be read or imported (the message names the ONNX node)."
+);
+create_exception!(
+    scc,
     BuildError,
     Error,
     "`scc.build` failed: no C compiler, linking, or writing the output."
@@ -80,12 +86,15 @@ fn to_py_err(py: Python<'_>, err: scc::Error) -> PyErr {
         .to_string();
     let py_err = match &err {
         scc::Error::Source { .. } => SourceError::new_err(message),
-        scc::Error::Read { .. } | scc::Error::TensorIo(_) => FileError::new_err(message),
+        scc::Error::Read { .. } | scc::Error::Write { .. } | scc::Error::TensorIo(_) => {
+            FileError::new_err(message)
+        }
         scc::Error::Weights(_) => WeightError::new_err(message),
         scc::Error::Run(_) => RunError::new_err(message),
         scc::Error::Pass(_) => PassError::new_err(message),
         scc::Error::Codegen(_) => CodegenError::new_err(message),
         scc::Error::Build(_) => BuildError::new_err(message),
+        scc::Error::Onnx(_) => OnnxError::new_err(message),
     };
     let value = py_err.value(py);
     let _ = value.setattr(intern!(py, "diagnostic"), rendered.as_str());
@@ -139,7 +148,14 @@ fn detached<T: Send>(
 /// Where a model comes from.
 enum ModelSource {
     Path(PathBuf),
+    /// An ONNX file (`.onnx`): the model and its weights.
+    Onnx(PathBuf),
     Text(String),
+}
+
+fn is_onnx(path: &std::path::Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
 }
 
 /// A `str` holding `{` is `.sc` source text (every model has a body); any other `str` or
@@ -162,6 +178,14 @@ fn model_source(model: &Bound<'_, PyAny>) -> PyResult<ModelSource> {
                 type_name(model)
             ))
         })
+}
+
+fn path_source(path: PathBuf) -> ModelSource {
+    if is_onnx(&path) {
+        ModelSource::Onnx(path)
+    } else {
+        ModelSource::Path(path)
+    }
 }
 
 fn type_name(value: &Bound<'_, PyAny>) -> String {
@@ -207,8 +231,20 @@ fn load_model(
 ) -> PyResult<Model> {
     let source = model_source(model)?;
     let options = lower_options(input_shapes)?;
+    if matches!(source, ModelSource::Onnx(_)) && model_name.is_some() {
+        return Err(PyValueError::new_err(
+            "model_name chooses among the models of a .sc file; an ONNX file holds one",
+        ));
+    }
     detached(py, move || match &source {
         ModelSource::Path(path) => Model::from_file_with(path, model_name.as_deref(), &options),
+        ModelSource::Onnx(path) => {
+            let options = scc::OnnxOptions {
+                input_shapes: options.input_shapes.clone(),
+                ..scc::OnnxOptions::default()
+            };
+            Model::from_onnx(path, &options)
+        }
         ModelSource::Text(text) => {
             Model::from_source_with("<string>", text, model_name.as_deref(), &options)
         }
@@ -298,7 +334,11 @@ fn bind(
     options: &BindOptions,
 ) -> Result<(Weights, BindReport), scc::Error> {
     match source {
-        WeightSource::Empty => model.bind_weights(BTreeMap::new(), options),
+        WeightSource::Empty => match model.bind_embedded_weights(options)? {
+            // An ONNX model brings its own weights.
+            Some(bound) => Ok(bound),
+            None => model.bind_weights(BTreeMap::new(), options),
+        },
         WeightSource::File(path) => model.load_weights(path, options),
         WeightSource::Tensors(checkpoint) => Ok(scc::compiler::weights::bind_checkpoint(
             model.graph(),
@@ -701,7 +741,10 @@ fn check<'py>(
                 let (weights, reports) = bind(&model, source, &bind_options)?;
                 (Some(weights), Some(reports))
             }
-            None => (None, None),
+            None => match model.bind_embedded_weights(&bind_options)? {
+                Some((weights, report)) => (Some(weights), Some(report)),
+                None => (None, None),
+            },
         };
         let optimized = model.optimize(weights.as_ref(), &scc::PassOptions::default())?;
         Ok(scc::report::check_json(
@@ -767,6 +810,148 @@ fn build<'py>(
     )
 }
 
+/// `scc import`: see `scc.import_onnx` in `_scc.pyi`.
+#[pyfunction]
+#[pyo3(signature = (path, output, structure=None, *, input_shapes=None))]
+fn import_onnx<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    output: PathBuf,
+    structure: Option<&Bound<'py, PyAny>>,
+    input_shapes: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let options = scc::OnnxOptions {
+        input_shapes: lower_options(input_shapes)?.input_shapes,
+        structure: structure_options(structure)?,
+    };
+    let report = detached(py, || scc::import_onnx(&path, &output, &options))?;
+    let structured: Vec<serde_json::Value> = report
+        .structured
+        .iter()
+        .map(|l| {
+            serde_json::json!({
+                "layer": l.layer,
+                "c": l.structure.c,
+                "n": [l.structure.n.0, l.structure.n.1],
+                "relative_residual": l.relative_residual,
+                "automatic": l.automatic,
+            })
+        })
+        .collect();
+    let names = |list: &[(String, String)]| {
+        list.iter()
+            .map(|(onnx, sc)| serde_json::json!({"onnx": onnx, "sc": sc}))
+            .collect::<Vec<_>>()
+    };
+    json_to_py(
+        py,
+        &serde_json::json!({
+            "model": report.sc_path.display().to_string(),
+            "weights": report.weights_path.display().to_string(),
+            "model_name": report.model_name,
+            "layers": report.layers,
+            "weight_tensors": report.weights,
+            "inputs": names(&report.names.inputs),
+            "outputs": names(&report.names.outputs),
+            "structured": structured,
+        }),
+    )
+}
+
+/// `structure=`: `None` (dense), `"auto"`, a float (auto with that tolerance), or
+/// `{layer: c | (c, n) | (c, nh, nw)}`.
+fn structure_options(
+    structure: Option<&Bound<'_, PyAny>>,
+) -> PyResult<scc::scc_onnx::StructureOptions> {
+    use scc::scc_onnx::{LayerStructure, StructureOptions};
+    let mut options = StructureOptions::default();
+    let Some(structure) = structure.filter(|s| !s.is_none()) else {
+        return Ok(options);
+    };
+    let invalid = || {
+        PyValueError::new_err(
+            "structure must be None, \"auto\", a tolerance (float) or a dict {layer: c | (c, n) | (c, nh, nw)}",
+        )
+    };
+    if let Ok(text) = structure.cast::<PyString>() {
+        if text.to_str()? != "auto" {
+            return Err(invalid());
+        }
+        options.auto = Some(scc::compiler::weights::DEFAULT_MAX_STRUCTURE_ERROR);
+        return Ok(options);
+    }
+    if let Ok(dict) = structure.cast::<PyDict>() {
+        for (layer, spec) in dict.iter() {
+            let layer: String = layer.extract().map_err(|_| invalid())?;
+            let numbers: Vec<usize> = match spec.extract::<usize>() {
+                Ok(c) => vec![c],
+                Err(_) => spec.extract().map_err(|_| invalid())?,
+            };
+            let structure = match numbers.as_slice() {
+                [c] => LayerStructure { c: *c, n: (1, 1) },
+                [c, n] => LayerStructure { c: *c, n: (*n, *n) },
+                [c, nh, nw] => LayerStructure {
+                    c: *c,
+                    n: (*nh, *nw),
+                },
+                _ => return Err(invalid()),
+            };
+            if structure.c == 0 || structure.n.0 == 0 || structure.n.1 == 0 {
+                return Err(invalid());
+            }
+            options.layers.insert(layer, structure);
+        }
+        return Ok(options);
+    }
+    if structure.is_instance_of::<PyBool>() {
+        return Err(invalid());
+    }
+    let tolerance: f64 = structure.extract().map_err(|_| invalid())?;
+    if !(tolerance.is_finite() && tolerance >= 0.0) {
+        return Err(invalid());
+    }
+    options.auto = Some(tolerance);
+    Ok(options)
+}
+
+/// `scc advise`: see `scc.advise` in `_scc.pyi`.
+#[pyfunction]
+#[pyo3(signature = (model, weights=None, *, model_name=None, input_shapes=None,
+    tolerance=scc::compiler::weights::DEFAULT_MAX_STRUCTURE_ERROR))]
+fn advise<'py>(
+    py: Python<'py>,
+    model: &Bound<'py, PyAny>,
+    weights: Option<&Bound<'py, PyAny>>,
+    model_name: Option<String>,
+    input_shapes: Option<&Bound<'py, PyAny>>,
+    tolerance: f64,
+) -> PyResult<Bound<'py, PyAny>> {
+    if !(tolerance.is_finite() && tolerance >= 0.0) {
+        return Err(PyValueError::new_err(format!(
+            "tolerance must be a finite number >= 0, not {tolerance}"
+        )));
+    }
+    let lenient = bind_options(scc::compiler::weights::DEFAULT_MAX_STRUCTURE_ERROR, true)?;
+    let source = weight_source(weights)?;
+    if matches!(source, WeightSource::Empty | WeightSource::Random(_)) && !is_onnx_arg(model) {
+        return Err(PyValueError::new_err(
+            "advice needs trained weights: give weights (a safetensors path or a dict of arrays)",
+        ));
+    }
+    let model = load_model(py, model, model_name, input_shapes)?;
+    let advice = detached(py, || {
+        let (weights, _) = bind(&model, source, &lenient)?;
+        Ok(scc::advise(&model, &weights, tolerance))
+    })?;
+    let value = serde_json::to_value(&advice)
+        .map_err(|e| Error::new_err(format!("internal error in scc: {e}")))?;
+    json_to_py(py, &value)
+}
+
+fn is_onnx_arg(model: &Bound<'_, PyAny>) -> bool {
+    matches!(model_source(model), Ok(ModelSource::Onnx(_)))
+}
+
 /// Reads a safetensors file: `{name: float32 array}` (f16/bf16 widened).
 #[pyfunction]
 fn load_safetensors<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyDict>> {
@@ -810,6 +995,8 @@ fn _scc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(compile, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add_function(wrap_pyfunction!(build, m)?)?;
+    m.add_function(wrap_pyfunction!(import_onnx, m)?)?;
+    m.add_function(wrap_pyfunction!(advise, m)?)?;
     m.add_function(wrap_pyfunction!(load_safetensors, m)?)?;
     m.add_function(wrap_pyfunction!(save_safetensors, m)?)?;
     m.add("Error", py.get_type::<Error>())?;
@@ -820,6 +1007,7 @@ fn _scc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("PassError", py.get_type::<PassError>())?;
     m.add("CodegenError", py.get_type::<CodegenError>())?;
     m.add("BuildError", py.get_type::<BuildError>())?;
+    m.add("OnnxError", py.get_type::<OnnxError>())?;
     // Attributes every error has, whatever its stage.
     let error = py.get_type::<Error>();
     error.setattr("diagnostic", "")?;
