@@ -166,18 +166,15 @@ fn model_source(model: &Bound<'_, PyAny>) -> PyResult<ModelSource> {
         return Ok(if text.contains('{') {
             ModelSource::Text(text.to_string())
         } else {
-            ModelSource::Path(PathBuf::from(text))
+            path_source(PathBuf::from(text))
         });
     }
-    model
-        .extract::<PathBuf>()
-        .map(ModelSource::Path)
-        .map_err(|_| {
-            PyTypeError::new_err(format!(
-                "model must be a path (str or os.PathLike) or .sc source text, not {}",
-                type_name(model)
-            ))
-        })
+    model.extract::<PathBuf>().map(path_source).map_err(|_| {
+        PyTypeError::new_err(format!(
+            "model must be a path (str or os.PathLike) or .sc source text, not {}",
+            type_name(model)
+        ))
+    })
 }
 
 fn path_source(path: PathBuf) -> ModelSource {
