@@ -229,7 +229,11 @@ def advise(
     input_shapes: Mapping[str, Sequence[int]] | None = None,
     tolerance: float = ...,
 ) -> dict[str, Any]:
-    """``scc advise --json``: for every dense conv and linear layer of a trained model
-    (an ONNX file's own weights, or ``weights``), its candidate structures with their
-    relative residual, params and MACs, and the recommended one (fewest multiplications
-    with a residual at most ``tolerance``, default 1e-3)."""
+    """``scc advise --json``: for every conv and linear layer of a trained model (an ONNX
+    file's own weights, or ``weights``), its candidate structures with their relative
+    residual, params and MACs, and the recommended one (fewest multiplications with a
+    residual at most ``tolerance``, default 1e-3). Structured layers (``sconv2d``,
+    ``slinear``) are advised too: a dense ``weight`` given for one is scored as given
+    (``"kernel": "dense_weight"``), else the kernel its alpha composes to
+    (``"composed_alpha"``); ``"declared"`` is the index of its own structure among the
+    candidates."""

@@ -937,8 +937,18 @@ fn advise<'py>(
     }
     let model = load_model(py, model, model_name, input_shapes)?;
     let advice = detached(py, || {
+        // The tensors as given, by `.sc` weight name (as the CLI): a structured layer's dense
+        // `weight` is scored as trained, not as projected.
+        let given: BTreeMap<String, Tensor> = match &source {
+            WeightSource::File(path) => scc::runtime::read_checkpoint(path)?.tensors,
+            WeightSource::Tensors(checkpoint) => checkpoint.tensors.clone(),
+            WeightSource::Empty | WeightSource::Random(_) => BTreeMap::new(),
+        }
+        .into_iter()
+        .map(|(key, t)| (scc::compiler::weights::sc_weight_name(&key), t))
+        .collect();
         let (weights, _) = bind(&model, source, &lenient)?;
-        Ok(scc::advise(&model, &weights, tolerance))
+        Ok(scc::advise_with_kernels(&model, &weights, &given, tolerance))
     })?;
     let value = serde_json::to_value(&advice)
         .map_err(|e| Error::new_err(format!("internal error in scc: {e}")))?;

@@ -74,6 +74,37 @@ def test_advise_finds_the_trained_structure():
         scc.advise(DIGITS / "digits.sc")
 
 
+@pytest.mark.parametrize(
+    "weights, kernel",
+    [
+        ("weights_regularized.safetensors", "dense_weight"),
+        ("weights_regularized_alpha.safetensors", "composed_alpha"),
+    ],
+)
+def test_advise_scores_structured_layers_as_the_cli_does(weights, kernel):
+    """A dense weight given to an sconv2d is scored as given, alpha by the kernel it
+    composes to, from a path and from a dict alike; the report is the CLI's."""
+    import json
+    import os
+    import subprocess
+
+    path = DIGITS / weights
+    advice = scc.advise(DIGITS / "digits.sc", path)
+    from_dict = scc.advise(DIGITS / "digits.sc", read_safetensors(path))
+    assert advice == from_dict
+    structured = [l for l in advice["layers"] if l["op"] == "sconv2d"]
+    assert structured and all(l["kernel"] == kernel for l in structured)
+    assert all(l["declared"] is not None for l in structured)
+    binary = os.environ.get("SCC_BIN")
+    if binary:
+        out = subprocess.run(
+            [binary, "advise", str(DIGITS / "digits.sc"), "--weights", str(path), "--json"],
+            check=True,
+            capture_output=True,
+        )
+        assert json.loads(out.stdout) == advice
+
+
 def test_onnx_errors(tmp_path):
     garbage = tmp_path / "garbage.onnx"
     garbage.write_bytes(b"\x00\x01 not a protobuf \xff" * 4)
