@@ -948,7 +948,9 @@ fn advise<'py>(
         .map(|(key, t)| (scc::compiler::weights::sc_weight_name(&key), t))
         .collect();
         let (weights, _) = bind(&model, source, &lenient)?;
-        Ok(scc::advise_with_kernels(&model, &weights, &given, tolerance))
+        Ok(scc::advise_with_kernels(
+            &model, &weights, &given, tolerance,
+        ))
     })?;
     let value = serde_json::to_value(&advice)
         .map_err(|e| Error::new_err(format!("internal error in scc: {e}")))?;
