@@ -91,4 +91,7 @@ error_cases!(
     not_structured,
     alpha_and_weight,
     model_file_missing,
+    index_out_of_range,
+    tuple_as_tensor,
+    index_a_tensor,
 );
