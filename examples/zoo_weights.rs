@@ -1,41 +1,44 @@
-//! Writes scc's deterministic random weights and inputs of a model, for loading into the
-//! PyTorch reference (`examples/zoo/reference.py fixtures` runs it; `tests/zoo.rs`
-//! regenerates the same tensors and compares scc with the outputs PyTorch computed).
+//! Writes scc's deterministic random weights and input of a model, for loading into the
+//! PyTorch reference: `examples/zoo/reference.py fixtures` runs it, and `tests/zoo.rs`
+//! regenerates the same tensors (`examples/zoo/generate.rs`) and compares scc with the
+//! outputs PyTorch computed from them.
 //!
-//! `cargo run --release --example zoo_weights -- MODEL.sc H W WEIGHT_SEED INPUT_SEED OUT_DIR`
-//! lowers the model with its `[N, C, H, W]` input at `H x W` and writes
-//! `OUT_DIR/weights.safetensors` (`Weights::random(WEIGHT_SEED)`: He-uniform kernels,
-//! batchnorm statistics calibrated on that input size) and `OUT_DIR/inputs.safetensors`
-//! (`Model::random_inputs(INPUT_SEED)`).
+//! `cargo run --release --example zoo_weights -- MODEL.sc H W SEED OUT_DIR` writes
+//! `OUT_DIR/weights.safetensors` (`Weights::random(SEED)`, batchnorm statistics calibrated
+//! on a batch of `CALIBRATION_BATCH` random `H x W` images), `OUT_DIR/inputs.safetensors`
+//! (`Model::random_inputs(SEED)`, one `H x W` image) and `OUT_DIR/digest.json` (what
+//! identifies those weights; stored with the outputs so the test can check it regenerated
+//! the same ones).
 
-use scc::{LowerOptions, Model};
-use std::collections::BTreeMap;
+#[path = "zoo/generate.rs"]
+mod generate;
+
 use std::path::Path;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [path, height, width, weight_seed, input_seed, out] = args.as_slice() else {
-        return Err("usage: zoo_weights MODEL.sc H W WEIGHT_SEED INPUT_SEED OUT_DIR".into());
+    let [path, height, width, seed, out] = args.as_slice() else {
+        return Err("usage: zoo_weights MODEL.sc H W SEED OUT_DIR".into());
     };
-    let declared = Model::from_file(path, None).map_err(|e| e.render())?;
-    let (input, shape) = declared.inputs().remove(0);
-    let options = LowerOptions {
-        input_shapes: BTreeMap::from([(
-            input,
-            vec![shape[0], shape[1], height.parse()?, width.parse()?],
-        )]),
-    };
-    let model = Model::from_file_with(path, None, &options).map_err(|e| e.render())?;
+    let (model, weights, inputs) =
+        generate::zoo_case(path, height.parse()?, width.parse()?, seed.parse()?)?;
+    let digest = generate::digest(&weights);
     let out = Path::new(out);
     std::fs::create_dir_all(out)?;
-    let weights = model.random_weights(weight_seed.parse()?).into_map();
-    scc::runtime::write_safetensors(&out.join("weights.safetensors"), &weights)?;
-    let inputs = model.random_inputs(input_seed.parse()?);
+    let tensors = weights.into_map();
+    scc::runtime::write_safetensors(&out.join("weights.safetensors"), &tensors)?;
     scc::runtime::write_safetensors(&out.join("inputs.safetensors"), &inputs)?;
+    std::fs::write(
+        out.join("digest.json"),
+        format!(
+            "{{\"seeded_fnv1a\": \"{:016x}\", \"running_mean_sum\": \"{:e}\", \"running_var_sum\": \"{:e}\"}}\n",
+            digest.seeded_fnv1a, digest.running_mean_sum, digest.running_var_sum
+        ),
+    )?;
     println!(
         "{}: {} weight tensors, inputs {:?} -> {}",
         model.name(),
-        weights.len(),
+        tensors.len(),
         model.inputs(),
         out.display()
     );

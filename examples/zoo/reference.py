@@ -13,9 +13,10 @@ builds scc with cargo. From the repository root:
         composed into dense kernels and loaded into the reference. Compares the parameter
         counts and the outputs (max |scc - torch| <= 1e-4 * max(1, max |torch|)).
     python examples/zoo/reference.py fixtures [EXAMPLE ...]
-        Small inputs (`models.EXAMPLES`): scc's deterministic random weights (seed
-        WEIGHT_SEED, batchnorm statistics calibrated at that size) and inputs (INPUT_SEED),
-        loaded into the reference; PyTorch's outputs are written to
+        Small inputs (`models.EXAMPLES`): scc's deterministic random weights (seed SEED,
+        batchnorm statistics calibrated on a batch of 16 random images of that size) and
+        input (seed SEED) by `examples/zoo_weights.rs`, loaded into the reference; PyTorch's
+        outputs, computed in float64 from those float32 tensors, are written to
         `examples/zoo/expected/EXAMPLE.safetensors`, which `tests/zoo.rs` compares with scc.
 """
 
@@ -37,9 +38,8 @@ ROOT = Path(__file__).resolve().parents[2]
 EXPECTED = ROOT / "examples/zoo/expected"
 SCC = ROOT / "target/release/scc"
 ZOO_WEIGHTS = ROOT / "target/release/examples/zoo_weights"
-# The seeds of the committed outputs; tests/zoo.rs uses the same.
-WEIGHT_SEED = 1
-INPUT_SEED = 2
+# The seed of the committed outputs' weights and inputs; tests/zoo.rs uses the same.
+SEED = 1
 
 
 def sc_name(key):
@@ -135,8 +135,7 @@ def scc_run(example, weights, inputs, out, size):
 
 def zoo_weights(example, size, out_dir):
     subprocess.run(
-        [str(ZOO_WEIGHTS), f"examples/{example}.sc", str(size[0]), str(size[1]), str(WEIGHT_SEED),
-         str(INPUT_SEED), str(out_dir)],
+        [str(ZOO_WEIGHTS), f"examples/{example}.sc", str(size[0]), str(size[1]), str(SEED), str(out_dir)],
         cwd=ROOT, check=True, capture_output=True,
     )
     return load_file(str(out_dir / "weights.safetensors")), load_file(str(out_dir / "inputs.safetensors"))
@@ -189,18 +188,23 @@ def fixture(example, work):
     weights, inputs = zoo_weights(example, small, work)
     load_scc_weights(module, weights)
     with torch.no_grad():
-        expected = module(torch.from_numpy(inputs["image"])).numpy()
+        single = module(torch.from_numpy(inputs["image"])).numpy()
+        # The committed reference: the same weights and input, computed in float64.
+        expected = module.double()(torch.from_numpy(inputs["image"]).double()).float().numpy()
     stats = scc_check(example, small)
     name = output_name(stats)
     EXPECTED.mkdir(parents=True, exist_ok=True)
     path = EXPECTED / f"{example}.safetensors"
-    save_file({name: np.ascontiguousarray(expected)}, str(path),
-              metadata={"input_shape": f"1,3,{small[0]},{small[1]}", "weight_seed": str(WEIGHT_SEED),
-                        "input_seed": str(INPUT_SEED), "reference": reference})
+    metadata = {"input_shape": f"1,3,{small[0]},{small[1]}", "seed": str(SEED), "reference": reference,
+                "computed": "float64"}
+    metadata.update(json.loads((work / "digest.json").read_text()))
+    save_file({name: np.ascontiguousarray(expected)}, str(path), metadata=metadata)
     got = scc_run(example, work / "weights.safetensors", work / "inputs.safetensors", work / "out.safetensors", small)
     diff, tol = max_error(got[name], expected)
+    torch_diff, _ = max_error(single, expected)
     print(f"{example:24} {'x'.join(map(str, small)):>7} -> {path.relative_to(ROOT)} {list(expected.shape)}"
-          f"  scc max|diff| {diff:.2e} (tol {tol:.2e})  {'OK' if diff <= tol else 'FAIL'}", flush=True)
+          f"  max|expected| {np.abs(expected).max():.3g}, max|diff| scc {diff:.2e} torch-f32 {torch_diff:.2e}"
+          f" (tol {tol:.2e})  {'OK' if diff <= tol else 'FAIL'}", flush=True)
     return diff <= tol
 
 
