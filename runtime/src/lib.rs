@@ -29,6 +29,7 @@ pub mod sumpool;
 pub mod tensor;
 
 pub use io::{
-    TensorIoError, parse_safetensors, read_safetensors, serialize_safetensors, write_safetensors,
+    Checkpoint, SkippedTensor, TensorIoError, parse_checkpoint, parse_safetensors, read_checkpoint,
+    read_safetensors, serialize_safetensors, write_safetensors,
 };
 pub use tensor::{ShapeError, Tensor};

@@ -2,7 +2,7 @@
 
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
-use scc::{BindOptions, Model, Optimized, PassOptions, ProjectionReport, Weights};
+use scc::{BindOptions, BindReport, Model, Optimized, PassOptions, Weights};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -148,8 +148,8 @@ impl WeightArgs {
                     max_structure_error: self.max_structure_error,
                     allow_structure_error: false,
                 };
-                let (weights, reports) = model.load_weights(path, &options)?;
-                print_projections(&reports, self.max_structure_error);
+                let (weights, report) = model.load_weights(path, &options)?;
+                print_bind_report(&report, self.max_structure_error);
                 Ok(weights)
             }
             (None, Some(seed)) => Ok(model.random_weights(seed)),
@@ -158,8 +158,12 @@ impl WeightArgs {
     }
 }
 
-pub fn print_projections(reports: &[ProjectionReport], tolerance: f64) {
-    for report in reports {
+/// The notes of binding a weights file: tensors skipped, projections and their residuals.
+pub fn print_bind_report(report: &BindReport, tolerance: f64) {
+    if let Some(note) = report.skipped_note() {
+        eprintln!("note: {note}");
+    }
+    for report in &report.projections {
         let verdict = if report.relative_residual <= tolerance {
             "ok"
         } else {
