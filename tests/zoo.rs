@@ -3,14 +3,16 @@
 //! (regenerated here exactly as when PyTorch ran them: the digest stored with the outputs
 //! says so), through the JIT, against the reference's outputs (torchvision, timm or
 //! `examples/zoo/models.py`, computed in float64 by `examples/zoo/reference.py fixtures`)
-//! within the contract's tolerance.
+//! within the contract's tolerance; and the same weights under the reference's state_dict
+//! keys bind to the example with no renaming by hand.
 
 mod common;
 
 use common::zoo::{SEED, generate, small_size};
 use common::{assert_close, repo_path};
-use scc::Options;
-use std::collections::HashMap;
+use scc::compiler::weights::sc_weight_name;
+use scc::{BindOptions, Model, Options, Tensor, Weights};
+use std::collections::{BTreeMap, HashMap};
 
 /// The metadata `reference.py` stored with an example's outputs.
 fn metadata(bytes: &[u8]) -> HashMap<String, String> {
@@ -59,6 +61,8 @@ fn matches_pytorch(example: &str) {
         &meta["running_var_sum"],
     );
 
+    binds_the_reference_checkpoint(example, &model, &weights, &meta);
+
     let expected = scc::runtime::read_safetensors(&expected_path).unwrap();
     let compiled = scc::compile(
         &model,
@@ -77,6 +81,48 @@ fn matches_pytorch(example: &str) {
             tensor,
             &expected[name],
         );
+    }
+}
+
+/// `weights` as the reference's state_dict holds them, under its `keys` (the
+/// `num_batches_tracked` counters, which scc skips, are left out: tests/checkpoint.rs reads
+/// them from a file PyTorch saved). A structured layer's `alpha` takes the place of the
+/// reference's dense `weight` under the same PyTorch-style key (`layer1.0.conv1.alpha`),
+/// as a structured PyTorch model names it; projecting dense kernels is tested elsewhere
+/// (tests/properties.rs) and costs O(out · C · c) per layer.
+fn as_reference_state_dict(weights: &Weights, keys: &str) -> BTreeMap<String, Tensor> {
+    keys.lines()
+        .filter(|key| !key.ends_with("num_batches_tracked"))
+        .map(|key| {
+            let name = sc_weight_name(key);
+            match weights.get(&name) {
+                Some(tensor) => (key.to_string(), tensor.clone()),
+                None => {
+                    let layer = key
+                        .strip_suffix(".weight")
+                        .unwrap_or_else(|| panic!("{key}"));
+                    let alpha = format!("{}.alpha", sc_weight_name(layer));
+                    let tensor = weights.get(&alpha).unwrap_or_else(|| panic!("no {alpha}"));
+                    (format!("{layer}.alpha"), tensor.clone())
+                }
+            }
+        })
+        .collect()
+}
+
+fn binds_the_reference_checkpoint(
+    example: &str,
+    model: &Model,
+    weights: &Weights,
+    meta: &HashMap<String, String>,
+) {
+    let checkpoint = as_reference_state_dict(weights, &meta["state_dict_keys"]);
+    let (bound, _) = model
+        .bind_weights(checkpoint, &BindOptions::default())
+        .unwrap_or_else(|e| panic!("{example}: {}", e.render()));
+    assert_eq!(bound.len(), weights.len(), "{example}: bound weights");
+    for (name, tensor) in weights.iter() {
+        assert_eq!(bound.get(name), Some(tensor), "{example}: {name}");
     }
 }
 

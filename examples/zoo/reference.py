@@ -8,16 +8,19 @@ builds scc with cargo. From the repository root:
         Full size. A dense example: the reference with its own random initialisation
         (batchnorm affine parameters drawn in [0.5, 1.5] x [-0.2, 0.2], running statistics
         calibrated by a few training-mode batches, then eval mode), its state_dict saved as
-        safetensors (names mapped by s/\\.([0-9]+)/_\\1/g, `num_batches_tracked` dropped) and
-        run by `scc run --weights`; a structured example: scc's random weights, the alphas
-        composed into dense kernels and loaded into the reference. Compares the parameter
+        PyTorch saves it (safetensors.torch.save_file: PyTorch's names, integer
+        `num_batches_tracked`) and run by `scc run --weights` with no renaming by hand (scc
+        maps the names by s/\\.([0-9]+)/_\\1/g and skips the counters); a structured
+        example: scc's random weights, the alphas composed into dense kernels and loaded
+        into the reference. Compares the parameter
         counts and the outputs (max |scc - torch| <= 1e-4 * max(1, max |torch|)).
     python examples/zoo/reference.py fixtures [EXAMPLE ...]
         Small inputs (`models.EXAMPLES`): scc's deterministic random weights (seed SEED,
         batchnorm statistics calibrated on a batch of 16 random images of that size) and
         input (seed SEED) by `examples/zoo_weights.rs`, loaded into the reference; PyTorch's
         outputs, computed in float64 from those float32 tensors, are written to
-        `examples/zoo/expected/EXAMPLE.safetensors`, which `tests/zoo.rs` compares with scc.
+        `examples/zoo/expected/EXAMPLE.safetensors` (with the weights' digest and the
+        reference's state_dict keys as metadata), which `tests/zoo.rs` compares with scc.
 """
 
 import json
@@ -28,6 +31,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import safetensors.torch
 import torch
 from safetensors.numpy import load_file, save_file
 
@@ -111,10 +115,10 @@ def random_reference(module, size, seed=0):
     return module.eval()
 
 
-def scc_state_dict(module, path):
-    tensors = {sc_name(k): v.detach().numpy().copy() for k, v in module.state_dict().items()
-               if not k.endswith("num_batches_tracked")}
-    save_file(tensors, str(path))
+def save_state_dict(module, path):
+    """The reference's state_dict exactly as PyTorch saves it (PyTorch's key names, the
+    integer `num_batches_tracked` counters included): `scc --weights` maps the names."""
+    safetensors.torch.save_file({k: v.contiguous() for k, v in module.state_dict().items()}, str(path))
 
 
 def scc_check(example, size=None):
@@ -164,7 +168,7 @@ def check(example, work):
     else:
         random_reference(module, full)
         weights_path = work / "weights.safetensors"
-        scc_state_dict(module, weights_path)
+        save_state_dict(module, weights_path)
         image = torch.randn(1, 3, *full, generator=torch.Generator().manual_seed(1)).numpy()
     inputs_path = work / "inputs.safetensors"
     save_file({"image": image}, str(inputs_path))
@@ -198,6 +202,8 @@ def fixture(example, work):
     metadata = {"input_shape": f"1,3,{small[0]},{small[1]}", "seed": str(SEED), "reference": reference,
                 "computed": "float64"}
     metadata.update(json.loads((work / "digest.json").read_text()))
+    # The reference's state_dict keys, for the test that binds a checkpoint as saved.
+    metadata["state_dict_keys"] = "\n".join(models.REFERENCES[reference]().state_dict().keys())
     save_file({name: np.ascontiguousarray(expected)}, str(path), metadata=metadata)
     got = scc_run(example, work / "weights.safetensors", work / "inputs.safetensors", work / "out.safetensors", small)
     diff, tol = max_error(got[name], expected)
