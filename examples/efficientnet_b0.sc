@@ -7,8 +7,9 @@
 // running statistics not counted).  Dense MACs: 385,814,752.
 //
 // Weight names are torchvision's state_dict keys with every `.<digits>` written
-// `_<digits>` (identifiers cannot contain dots), so a torchvision checkpoint loads after
-// the rename `s/\.([0-9]+)/_\1/g`:
+// `_<digits>` (identifiers cannot contain dots); `--weights` applies that rename
+// (`s/\.([0-9]+)/_\1/g`) to a state_dict saved by PyTorch, so a torchvision checkpoint
+// loads as saved:
 //     features.0.0.weight                -> features_0_0.weight      (stem convolution)
 //     features.2.0.block.1.0.weight      -> features_2_0.block_1_0.weight (a depthwise conv)
 //     features.2.0.block.2.fc1.bias      -> features_2_0.block_2.fc1.bias (squeeze-excitation)

@@ -10,8 +10,9 @@
 // running statistics not counted).  Dense MACs: 1,601,508,352.
 //
 // Weight names are timm's state_dict keys with every `.<digits>` written `_<digits>`
-// (identifiers cannot contain dots), so a timm checkpoint loads after the rename
-// `s/\.([0-9]+)/_\1/g`:
+// (identifiers cannot contain dots); `--weights` applies that rename
+// (`s/\.([0-9]+)/_\1/g`) to a state_dict saved by PyTorch, so a timm checkpoint loads as
+// saved:
 //     conv1.weight                                  -> conv1.weight
 //     transition1.1.0.0.weight                      -> transition1_1_0_0.weight
 //     stage3.0.branches.2.1.conv2.weight            -> stage3_0.branches_2_1.conv2.weight

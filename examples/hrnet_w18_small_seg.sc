@@ -1,14 +1,15 @@
 // HRNetV2 semantic segmentation (Wang et al., 2019) on the stem and four stages of timm's
 // `hrnet_w18_small` (see `hrnet_w18_small.sc`): dense, a 512x1024 RGB input (Cityscapes'
-// aspect), logits of the 19 Cityscapes classes at the input size, [1, 19, 512, 1024].
-// The head (HRNet-Semantic-Segmentation's HRNetV2 `last_layer`): the branches at 1/8, 1/16
-// and 1/32 upsampled bilinearly (align_corners = false) to the 1/4 branch's size and
-// concatenated with it (16 + 32 + 64 + 128 = 240 channels), a 1x1 convolution 240 -> 240
-// (with bias) + batchnorm + ReLU, a 1x1 convolution 240 -> 19 (with bias), and a x4
-// bilinear upsampling. The reference PyTorch module is `HRNetV2Segmentation` in
-// `examples/zoo/models.py` (timm's HighResolutionNet plus that head). The input's height
-// and width must be multiples of 32, as for timm's stages (their fuse layers upsample by
-// exact powers of two).
+// aspect), logits of the 19 Cityscapes classes at the input size, [1, 19, 512, 1024]. The
+// head (HRNet-Semantic-Segmentation's HRNetV2 `last_layer`): the branches at 1/8, 1/16 and
+// 1/32 upsampled bilinearly (align_corners = false) to the 1/4 branch's size and
+// concatenated with it (16 + 32 + 64 + 128 = 240 channels: timm's `hrnet_w18_small`
+// branches; HRNet-W18's and `hrnet_w18_small_v2`'s 18, 36, 72, 144 would give 270), a 1x1
+// convolution 240 -> 240 (with bias) + batchnorm + ReLU, a 1x1 convolution 240 -> 19 (with
+// bias), and a x4 bilinear upsampling. The reference PyTorch module is
+// `HRNetV2Segmentation` in `examples/zoo/models.py` (timm's HighResolutionNet plus that
+// head). The input's height and width must be multiples of 32, as for timm's stages (their
+// fuse layers upsample by exact powers of two).
 //
 // Parameters: 1,540,819 (conv weights and biases, batchnorm weight and bias; running
 // statistics not counted).  Dense MACs: 8,347,713,536.
