@@ -42,6 +42,9 @@ use scc_compiler::Graph;
 
 pub mod aot;
 pub use aot::{BuildOptions, BuildReport, Emit, build};
+pub mod onnx;
+pub use onnx::{ImportReport, OnnxOptions, advise, import_onnx};
+pub use scc_onnx;
 
 /// Any failure of the public API.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +57,8 @@ pub enum Error {
     },
     #[error("cannot read `{path}`: {error}")]
     Read { path: String, error: std::io::Error },
+    #[error("cannot write `{path}`: {error}")]
+    Write { path: String, error: std::io::Error },
     #[error(transparent)]
     Weights(#[from] scc_compiler::weights::WeightError),
     #[error(transparent)]
@@ -66,6 +71,8 @@ pub enum Error {
     Codegen(#[from] scc_compiler::codegen::CodegenError),
     #[error(transparent)]
     Build(#[from] aot::BuildError),
+    #[error(transparent)]
+    Onnx(#[from] scc_onnx::OnnxError),
 }
 
 impl Error {
@@ -84,6 +91,8 @@ impl Error {
 pub struct Model {
     source: SourceFile,
     graph: Graph,
+    /// The weights that came with the model (an ONNX file's initializers), by `.sc` name.
+    embedded: Option<std::sync::Arc<BTreeMap<String, Tensor>>>,
 }
 
 impl Model {
@@ -136,7 +145,11 @@ impl Model {
             }
         };
         match scc_compiler::lower_with(&ast, model, options) {
-            Ok(graph) => Ok(Model { source, graph }),
+            Ok(graph) => Ok(Model {
+                source,
+                graph,
+                embedded: None,
+            }),
             Err(err) => Err(Error::Source {
                 diagnostic: err.0,
                 file: source,
