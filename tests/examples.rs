@@ -171,6 +171,29 @@ fn hrnet_w18_small_seg_is_hrnetv2_on_timms_stages() {
     );
 }
 
+#[test]
+fn hrnet_w18_small_v2_seg_is_hrnetv2_on_timms_v2_stages() {
+    // `HRNetV2Segmentation("hrnet_w18_small_v2")` in examples/zoo/models.py: 270 channels
+    // into the head.
+    assert_counts(
+        "examples/hrnet_w18_small_v2_seg.sc",
+        3_939_579,
+        19_214_221_312,
+        19_214_221_312,
+    );
+    assert_counts(
+        "examples/hrnet_w18_small_v2_seg_s.sc",
+        949_997,
+        19_214_221_312,
+        5_899_157_504,
+    );
+    let stats = check_json("examples/hrnet_w18_small_v2_seg.sc");
+    assert_eq!(
+        stats["outputs"][0]["shape"],
+        serde_json::json!([1, 19, 512, 1024])
+    );
+}
+
 /// Every (dense, structured) pair of examples.
 const TWINS: &[(&str, &str)] = &[
     ("resnet18", "resnet18s"),
@@ -183,6 +206,7 @@ const TWINS: &[(&str, &str)] = &[
     ("efficientnet_b0", "efficientnet_b0s"),
     ("hrnet_w18_small", "hrnet_w18_small_s"),
     ("hrnet_w18_small_seg", "hrnet_w18_small_seg_s"),
+    ("hrnet_w18_small_v2_seg", "hrnet_w18_small_v2_seg_s"),
 ];
 
 #[test]

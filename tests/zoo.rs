@@ -160,4 +160,6 @@ zoo_cases!(
     hrnet_w18_small_s,
     hrnet_w18_small_seg,
     hrnet_w18_small_seg_s,
+    hrnet_w18_small_v2_seg,
+    hrnet_w18_small_v2_seg_s,
 );

@@ -3,8 +3,9 @@
 Each `.sc` file of the zoo names the reference architecture it implements: torchvision's
 ResNets and EfficientNet-B0, timm's `hrnet_w18_small`, and two modules written here, the
 CIFAR ResNet-56 (He et al., 2016, with the 1x1 projection shortcuts of `resnet20.sc`) and
-the HRNetV2 semantic-segmentation head on timm's `hrnet_w18_small` stages. A structured
-twin's reference is its dense twin's architecture: its composed kernels are loaded into it.
+the HRNetV2 semantic-segmentation head on timm's `hrnet_w18_small` and `hrnet_w18_small_v2`
+stages. A structured twin's reference is its dense twin's architecture: its composed
+kernels are loaded into it.
 """
 
 import torch
@@ -60,16 +61,17 @@ class CifarResNet(nn.Module):
 
 
 class HRNetV2Segmentation(HighResolutionNet):
-    """HRNetV2 semantic segmentation (Wang et al., 2019) on timm's `hrnet_w18_small`: its stem
-    and four stages (branches of 16, 32, 64 and 128 channels at 1/4 ... 1/32), the three lower
-    branches upsampled bilinearly (align_corners=False) to the 1/4 branch's size and
-    concatenated (240 channels), conv1x1 240->240 + batchnorm + ReLU, conv1x1 240->19 (the
-    Cityscapes classes; both convs with bias, as in HRNet-Semantic-Segmentation's
-    `last_layer`), and a x4 bilinear upsampling to the input size. State_dict names: timm's
-    for the stem and stages, `last_layer.{0,1,3}` for the head."""
+    """HRNetV2 semantic segmentation (Wang et al., 2019) on the stem and four stages of a timm
+    HRNet (`cfg`): `hrnet_w18_small` (branches of 16, 32, 64 and 128 channels at 1/4 ... 1/32)
+    or `hrnet_w18_small_v2` (18, 36, 72, 144), the three lower branches upsampled bilinearly
+    (align_corners=False) to the 1/4 branch's size and concatenated (240 or 270 channels),
+    conv1x1 + batchnorm + ReLU at that width, conv1x1 to 19 (the Cityscapes classes; both
+    convs with bias, as in HRNet-Semantic-Segmentation's `last_layer`), and a x4 bilinear
+    upsampling to the input size. State_dict names: timm's for the stem and stages,
+    `last_layer.{0,1,3}` for the head."""
 
-    def __init__(self, num_classes=19):
-        super().__init__(cfg_cls["hrnet_w18_small"], head="none")
+    def __init__(self, cfg="hrnet_w18_small", num_classes=19):
+        super().__init__(cfg_cls[cfg], head="none")
         channels = sum(self.stage4_cfg["num_channels"])
         self.last_layer = nn.Sequential(
             nn.Conv2d(channels, channels, 1),
@@ -101,6 +103,7 @@ REFERENCES = {
     "efficientnet_b0": torchvision.models.efficientnet_b0,
     "hrnet_w18_small": hrnet_w18_small,
     "hrnet_w18_small_seg": HRNetV2Segmentation,
+    "hrnet_w18_small_v2_seg": lambda: HRNetV2Segmentation("hrnet_w18_small_v2"),
 }
 
 # example file stem -> (reference, full size, small size for the committed CI outputs)
@@ -118,4 +121,6 @@ EXAMPLES = {
     "hrnet_w18_small_s": ("hrnet_w18_small", (224, 224), (64, 64)),
     "hrnet_w18_small_seg": ("hrnet_w18_small_seg", (512, 1024), (32, 64)),
     "hrnet_w18_small_seg_s": ("hrnet_w18_small_seg", (512, 1024), (32, 64)),
+    "hrnet_w18_small_v2_seg": ("hrnet_w18_small_v2_seg", (512, 1024), (32, 64)),
+    "hrnet_w18_small_v2_seg_s": ("hrnet_w18_small_v2_seg", (512, 1024), (32, 64)),
 }

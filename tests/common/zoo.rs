@@ -24,6 +24,8 @@ pub const CASES: &[(&str, usize, usize)] = &[
     ("hrnet_w18_small_s", 64, 64),
     ("hrnet_w18_small_seg", 32, 64),
     ("hrnet_w18_small_seg_s", 32, 64),
+    ("hrnet_w18_small_v2_seg", 32, 64),
+    ("hrnet_w18_small_v2_seg_s", 32, 64),
 ];
 
 /// The committed input size of a zoo example (`None` for the other examples).
