@@ -3,9 +3,10 @@
 //! regenerates the same tensors (`examples/zoo/generate.rs`) and compares scc with the
 //! outputs PyTorch computed from them.
 //!
-//! `cargo run --release --example zoo_weights -- MODEL.sc H W SEED OUT_DIR` writes
+//! `cargo run --release --example zoo_weights -- MODEL.sc H W SEED OUT_DIR [BATCH]` writes
 //! `OUT_DIR/weights.safetensors` (`Weights::random(SEED)`, batchnorm statistics calibrated
-//! on a batch of `CALIBRATION_BATCH` random `H x W` images), `OUT_DIR/inputs.safetensors`
+//! on a batch of `BATCH` (default `CALIBRATION_BATCH`, the committed outputs') random
+//! `H x W` images), `OUT_DIR/inputs.safetensors`
 //! (`Model::random_inputs(SEED)`, one `H x W` image) and `OUT_DIR/digest.json` (what
 //! identifies those weights; stored with the outputs so the test can check it regenerated
 //! the same ones).
@@ -17,11 +18,16 @@ use std::path::Path;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [path, height, width, seed, out] = args.as_slice() else {
-        return Err("usage: zoo_weights MODEL.sc H W SEED OUT_DIR".into());
+    let (path, height, width, seed, out, batch) = match args.as_slice() {
+        [path, height, width, seed, out] => (path, height, width, seed, out, None),
+        [path, height, width, seed, out, batch] => (path, height, width, seed, out, Some(batch)),
+        _ => return Err("usage: zoo_weights MODEL.sc H W SEED OUT_DIR [BATCH]".into()),
     };
-    let (model, weights, inputs) =
-        generate::zoo_case(path, height.parse()?, width.parse()?, seed.parse()?)?;
+    let (height, width, seed) = (height.parse()?, width.parse()?, seed.parse()?);
+    let (model, weights, inputs) = match batch {
+        Some(batch) => generate::zoo_case_calibrated_on(path, height, width, seed, batch.parse()?)?,
+        None => generate::zoo_case(path, height, width, seed)?,
+    };
     let digest = generate::digest(&weights);
     let out = Path::new(out);
     std::fs::create_dir_all(out)?;

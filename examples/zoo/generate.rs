@@ -23,14 +23,26 @@ pub fn at_size(path: &str, batch: usize, height: usize, width: usize) -> Result<
 
 /// The model at batch 1 and `height x width`, `Weights::random(seed)` of the model at batch
 /// [`CALIBRATION_BATCH`] (the same tensors but for the calibrated batchnorm statistics),
-/// and `Model::random_inputs(seed)`.
+/// and `Model::random_inputs(seed)`: the committed outputs' case.
 pub fn zoo_case(
     path: &str,
     height: usize,
     width: usize,
     seed: u64,
 ) -> Result<(Model, Weights, BTreeMap<String, Tensor>), String> {
-    let weights = at_size(path, CALIBRATION_BATCH, height, width)?.random_weights(seed);
+    zoo_case_calibrated_on(path, height, width, seed, CALIBRATION_BATCH)
+}
+
+/// [`zoo_case`] with the batchnorm statistics calibrated on `batch` images (at full size,
+/// where a few images already give every channel thousands of positions).
+pub fn zoo_case_calibrated_on(
+    path: &str,
+    height: usize,
+    width: usize,
+    seed: u64,
+    batch: usize,
+) -> Result<(Model, Weights, BTreeMap<String, Tensor>), String> {
+    let weights = at_size(path, batch, height, width)?.random_weights(seed);
     let model = at_size(path, 1, height, width)?;
     let inputs = model.random_inputs(seed);
     Ok((model, weights, inputs))
