@@ -1,5 +1,5 @@
-//! The model zoo computes what PyTorch computes, checked without PyTorch: every zoo
-//! example, at the small input of its committed outputs, on scc's seeded random weights
+//! The examples compute what PyTorch computes, checked without PyTorch: every example
+//! of `examples/`, at the small input of its committed outputs, on scc's seeded random weights
 //! (regenerated here exactly as when PyTorch ran them: the digest stored with the outputs
 //! says so), through the JIT, against the reference's outputs (torchvision, timm or
 //! `examples/zoo/models.py`, computed in float64 by `examples/zoo/reference.py fixtures`)
@@ -130,7 +130,7 @@ macro_rules! zoo_cases {
     ($($example:ident),* $(,)?) => {
         $(#[test] fn $example() { matches_pytorch(stringify!($example)); })*
 
-        /// Every zoo case and every committed output file has a test above.
+        /// Every case, every committed output file and every example has a test above.
         #[test]
         fn every_case_is_tested() {
             let tested = [$(stringify!($example)),*];
@@ -142,11 +142,25 @@ macro_rules! zoo_cases {
                 let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
                 assert!(tested.contains(&stem.as_str()), "{} has no test", path.display());
             }
+            // Every example model has committed PyTorch outputs.
+            for entry in std::fs::read_dir(repo_path("examples")).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|e| e == "sc") {
+                    let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
+                    assert!(tested.contains(&stem.as_str()), "{} has no test", path.display());
+                }
+            }
         }
     };
 }
 
 zoo_cases!(
+    resnet18,
+    resnet18s,
+    resnet20,
+    resnet20s,
+    mobilenetv2,
+    mobilenetv2s,
     resnet34,
     resnet34s,
     resnet50,

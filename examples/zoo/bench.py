@@ -49,14 +49,8 @@ PAIRS = [
     ("hrnet_w18_small_v2_seg", "hrnet_w18_small_v2_seg_s", "hrnet_w18_small_v2_seg", (512, 1024)),
 ]
 
-EXTRA_REFERENCES = {
-    "resnet20": lambda: models.CifarResNet(3),
-    "mobilenet_v2": lambda: __import__("torchvision").models.mobilenet_v2(),
-}
-
-
 def reference(name):
-    return (models.REFERENCES.get(name) or EXTRA_REFERENCES[name])()
+    return models.REFERENCES[name]()
 
 
 def ort_session(name, size, threads, work):

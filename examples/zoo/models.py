@@ -1,11 +1,11 @@
 """The PyTorch reference of every example in `examples/` (see `reference.py`).
 
-Each `.sc` file of the zoo names the reference architecture it implements: torchvision's
-ResNets and EfficientNet-B0, timm's `hrnet_w18_small`, and two modules written here, the
-CIFAR ResNet-56 (He et al., 2016, with the 1x1 projection shortcuts of `resnet20.sc`) and
-the HRNetV2 semantic-segmentation head on timm's `hrnet_w18_small` and `hrnet_w18_small_v2`
-stages. A structured twin's reference is its dense twin's architecture: its composed
-kernels are loaded into it.
+Each `.sc` file of `examples/` names the reference architecture it implements:
+torchvision's ResNets, MobileNetV2 and EfficientNet-B0, timm's `hrnet_w18_small`, and two
+modules written here, the CIFAR ResNets-20 and -56 (He et al., 2016, with 1x1 projection
+shortcuts) and the HRNetV2 semantic-segmentation head on timm's `hrnet_w18_small` and
+`hrnet_w18_small_v2` stages. A structured twin's reference is its dense twin's
+architecture: its composed kernels are loaded into it.
 """
 
 import torch
@@ -99,7 +99,9 @@ REFERENCES = {
     "resnet34": torchvision.models.resnet34,
     "resnet50": torchvision.models.resnet50,
     "resnet18": torchvision.models.resnet18,
+    "resnet20": lambda: CifarResNet(3),
     "resnet56": lambda: CifarResNet(9),
+    "mobilenet_v2": torchvision.models.mobilenet_v2,
     "efficientnet_b0": torchvision.models.efficientnet_b0,
     "hrnet_w18_small": hrnet_w18_small,
     "hrnet_w18_small_seg": HRNetV2Segmentation,
@@ -108,6 +110,12 @@ REFERENCES = {
 
 # example file stem -> (reference, full size, small size for the committed CI outputs)
 EXAMPLES = {
+    "resnet18": ("resnet18", (224, 224), (64, 64)),
+    "resnet18s": ("resnet18", (224, 224), (64, 64)),
+    "resnet20": ("resnet20", (32, 32), (32, 32)),
+    "resnet20s": ("resnet20", (32, 32), (32, 32)),
+    "mobilenetv2": ("mobilenet_v2", (224, 224), (64, 64)),
+    "mobilenetv2s": ("mobilenet_v2", (224, 224), (64, 64)),
     "resnet34": ("resnet34", (224, 224), (64, 64)),
     "resnet34s": ("resnet34", (224, 224), (64, 64)),
     "resnet50": ("resnet50", (224, 224), (64, 64)),

@@ -1,4 +1,4 @@
-//! The model zoo's committed PyTorch outputs (`examples/zoo/expected/EXAMPLE.safetensors`,
+//! The committed PyTorch outputs of every example (`examples/zoo/expected/EXAMPLE.safetensors`,
 //! written by `examples/zoo/reference.py fixtures`) and the small input each was computed
 //! at, with the generator of the weights and inputs they were computed from.
 
@@ -8,9 +8,15 @@ pub mod generate;
 /// The seed of the committed outputs' weights and inputs (`reference.py`'s `SEED`).
 pub const SEED: u64 = 1;
 
-/// Every zoo example with the input height and width of its committed outputs
+/// Every example with the input height and width of its committed outputs
 /// (`models.EXAMPLES` in `examples/zoo/models.py`).
 pub const CASES: &[(&str, usize, usize)] = &[
+    ("resnet18", 64, 64),
+    ("resnet18s", 64, 64),
+    ("resnet20", 32, 32),
+    ("resnet20s", 32, 32),
+    ("mobilenetv2", 64, 64),
+    ("mobilenetv2s", 64, 64),
     ("resnet34", 64, 64),
     ("resnet34s", 64, 64),
     ("resnet50", 64, 64),
@@ -28,7 +34,7 @@ pub const CASES: &[(&str, usize, usize)] = &[
     ("hrnet_w18_small_v2_seg_s", 32, 64),
 ];
 
-/// The committed input size of a zoo example (`None` for the other examples).
+/// The committed input size of an example (`None` for a model without committed outputs).
 pub fn small_size(example: &str) -> Option<(usize, usize)> {
     CASES
         .iter()
