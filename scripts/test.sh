@@ -16,6 +16,8 @@ venv=target/python-venv
 rm -rf "$venv"
 "${PYTHON:-python3}" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r python/requirements-test.txt
+# maturin's build backend runs the `maturin` executable it finds on PATH: the virtualenv's.
+export PATH="$PWD/$venv/bin:$PATH"
 # --no-build-isolation: build with the pinned maturin just installed.
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-build-isolation ./python
 echo "scripts/test.sh: virtualenv and wheel took $((SECONDS - rust_seconds)) s"
