@@ -16,6 +16,7 @@ import argparse
 import datetime
 import json
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -119,6 +120,7 @@ def main():
             for example in (dense, structured):
                 times.setdefault(example, []).append(scc_bench(example, args.threads, args.runs))
     median = {k: float(np.median(v)) for k, v in times.items()}
+    shutil.rmtree(work)
 
     rows = []
     lines = [
