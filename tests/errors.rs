@@ -94,4 +94,10 @@ error_cases!(
     index_out_of_range,
     tuple_as_tensor,
     index_a_tensor,
+    upsample_scale_and_size,
+    upsample_align_corners_nearest,
+    clamp_without_bounds,
+    pad_negative,
+    scalar_out_of_range,
+    affine_in_expression,
 );
