@@ -6,8 +6,9 @@
 // running statistics not counted).  Dense MACs: 300,774,272.
 //
 // Weight names are torchvision's state_dict keys with every `.<digits>` written
-// `_<digits>` (identifiers cannot contain dots), so a torchvision checkpoint loads after
-// the rename `s/\.([0-9]+)/_\1/g`:
+// `_<digits>` (identifiers cannot contain dots); `--weights` applies that rename
+// (`s/\.([0-9]+)/_\1/g`) to a state_dict saved by PyTorch, so a torchvision checkpoint
+// loads as saved:
 //     features.0.0.weight            -> features_0_0.weight      (stem convolution)
 //     features.2.conv.1.0.weight     -> features_2.conv_1_0.weight   (a depthwise conv)
 //     features.18.1.running_mean     -> features_18_1.running_mean

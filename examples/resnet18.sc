@@ -5,8 +5,9 @@
 // running statistics not counted).  Dense MACs: 1,814,073,344.
 //
 // Weight names are torchvision's state_dict keys with every `.<digits>` written
-// `_<digits>` (identifiers cannot contain dots), so a torchvision checkpoint loads after
-// the rename `s/\.([0-9]+)/_\1/g`:
+// `_<digits>` (identifiers cannot contain dots); `--weights` applies that rename
+// (`s/\.([0-9]+)/_\1/g`) to a state_dict saved by PyTorch, so a torchvision checkpoint
+// loads as saved:
 //     conv1.weight                    -> conv1.weight
 //     layer2.0.downsample.0.weight    -> layer2_0.downsample_0.weight
 //     layer4.1.bn2.running_var        -> layer4_1.bn2.running_var

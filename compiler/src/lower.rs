@@ -187,6 +187,8 @@ enum Value {
     Str(String),
     Bool(bool),
     Pair(i64, i64),
+    /// The results of a block instance that returns several tensors, indexed by `x[i]`.
+    Tuple(Vec<NodeId>),
 }
 
 impl Value {
@@ -198,6 +200,7 @@ impl Value {
             Value::Str(_) => "a string",
             Value::Bool(_) => "a boolean",
             Value::Pair(..) => "a pair",
+            Value::Tuple(_) => "a tuple of tensors",
         }
     }
 }
@@ -386,11 +389,7 @@ impl<'a> Lowerer<'a> {
     ) -> Result<NodeId> {
         match self.eval(expr, scope, None)? {
             Value::Tensor(id) => Ok(id),
-            other => Err(LowerError::at(
-                expr.span,
-                format!("expected a tensor for {what}, found {}", other.kind()),
-                format!("this is {}", other.kind()),
-            )),
+            other => Err(tensor_expected(expr.span, what, &other)),
         }
     }
 
@@ -488,6 +487,27 @@ impl<'a> Lowerer<'a> {
                 }
             }
             ExprKind::Call(call) => self.lower_call(call, expr.span, scope, let_name),
+            ExprKind::Index { base, position } => {
+                let tuple = self.eval(base, scope, let_name)?;
+                let at = self.eval_int(position, scope)?;
+                let Value::Tuple(ids) = tuple else {
+                    return Err(LowerError::at(
+                        base.span,
+                        format!("cannot index {}", tuple.kind()),
+                        format!("this is {}", tuple.kind()),
+                    )
+                    .note("only the instance of a block that returns several tensors is indexed"));
+                };
+                match usize::try_from(at).ok().and_then(|i| ids.get(i)) {
+                    Some(&id) => Ok(Value::Tensor(id)),
+                    None => Err(LowerError::at(
+                        position.span,
+                        format!("index {at} is out of range"),
+                        format!("expected 0 to {}", ids.len() - 1),
+                    )
+                    .secondary(base.span, format!("this holds {} tensors", ids.len()))),
+                }
+            }
         }
     }
 
@@ -540,9 +560,7 @@ impl<'a> Lowerer<'a> {
                 .map(Value::Tensor);
         }
         if let Some(block) = self.blocks.get(callee).copied() {
-            return self
-                .instantiate(block, call, span, scope, let_name)
-                .map(Value::Tensor);
+            return self.instantiate(block, call, span, scope, let_name);
         }
         let mut known: Vec<&str> = BUILTIN_OPS.to_vec();
         known.extend(self.blocks.keys().copied());
@@ -678,7 +696,7 @@ impl<'a> Lowerer<'a> {
         span: Span,
         caller: &mut Scope,
         let_name: Option<&ast::Ident>,
-    ) -> Result<NodeId> {
+    ) -> Result<Value> {
         if self.instances.iter().any(|i| i.block == block.name.name) {
             return Err(self.in_context(
                 LowerError::at(
@@ -799,7 +817,7 @@ impl<'a> Lowerer<'a> {
         bound: Vec<Option<(Value, Span)>>,
         scope: &mut Scope,
         call_span: Span,
-    ) -> Result<NodeId> {
+    ) -> Result<Value> {
         for (param, value) in block.params.iter().zip(bound) {
             let value = match (param, value) {
                 (BlockParam::Tensor(_), Some((value @ Value::Tensor(_), _))) => value,
@@ -850,13 +868,15 @@ impl<'a> Lowerer<'a> {
         match returned {
             [single] => {
                 let id = self.expect_tensor(single, scope, "the block's result")?;
-                Ok(id)
+                Ok(Value::Tensor(id))
             }
-            many => Err(LowerError::at(
-                many[1].span,
-                format!("block `{}` returns {} values", block.name.name, many.len()),
-                "a block returns exactly one tensor",
-            )),
+            many => {
+                let mut ids = Vec::with_capacity(many.len());
+                for value in many {
+                    ids.push(self.expect_tensor(value, scope, "a block's result")?);
+                }
+                Ok(Value::Tuple(ids))
+            }
         }
     }
 
@@ -1225,7 +1245,7 @@ impl<'a> Lowerer<'a> {
             let value = self.eval(&arg.value, scope, None)?;
             let kind = &specs[index].1;
             if !kind.accepts(&value) {
-                return Err(LowerError::at(
+                let err = LowerError::at(
                     arg.value.span,
                     format!(
                         "argument `{}` of `{op}` expects {}, found {}",
@@ -1234,7 +1254,11 @@ impl<'a> Lowerer<'a> {
                         value.kind()
                     ),
                     format!("this is {}", value.kind()),
-                ));
+                );
+                return Err(match &value {
+                    Value::Tuple(ids) => err.note(pick_one(ids.len())),
+                    _ => err,
+                });
             }
             values[index] = Some((value, arg.value.span));
         }
@@ -1405,6 +1429,27 @@ impl Args {
             _ => default,
         }
     }
+}
+
+/// The error for `found` where one tensor was expected: a tuple is told how to index.
+fn tensor_expected(span: Span, what: &str, found: &Value) -> LowerError {
+    let err = LowerError::at(
+        span,
+        format!("expected a tensor for {what}, found {}", found.kind()),
+        format!("this is {}", found.kind()),
+    );
+    match found {
+        Value::Tuple(ids) => err.note(pick_one(ids.len())),
+        _ => err,
+    }
+}
+
+/// The note for a tuple of `len` tensors used as one tensor.
+fn pick_one(len: usize) -> String {
+    format!(
+        "the block returns {len} tensors; pick one with `[i]`, i from 0 to {}",
+        len - 1
+    )
 }
 
 /// `value` as an f32, which must be finite.

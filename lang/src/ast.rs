@@ -186,6 +186,14 @@ pub enum ExprKind {
     Pair(Box<Expr>, Box<Expr>),
     /// A call of an op or a block.
     Call(Call),
+    /// `base[position]`: one tensor of a block instance that returns several (an
+    /// extension of the contract).
+    Index {
+        /// The indexed expression (a name bound to such an instance, or the call itself).
+        base: Box<Expr>,
+        /// The position, an integer expression counted from 0.
+        position: Box<Expr>,
+    },
 }
 
 /// `NAME(positional..., key=value...)`

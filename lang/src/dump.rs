@@ -11,7 +11,7 @@
 //! ```
 //!
 //! Calls print as `(callee arg... keyword=arg...)`, binary operations as `(op lhs rhs)`,
-//! negation as `(- e)`, pairs as `(a, b)`, strings and floats as Rust literals. Items and
+//! negation as `(- e)`, pairs as `(a, b)`, `x[i]` as `(index x i)`, strings and floats as Rust literals. Items and
 //! statements are followed by their position: `@line:col` with a source file, else the
 //! byte range `@start..end`.
 
@@ -161,6 +161,13 @@ impl Printer<'_> {
                 self.expr(first);
                 self.out.push_str(", ");
                 self.expr(second);
+                self.out.push(')');
+            }
+            ExprKind::Index { base, position } => {
+                self.out.push_str("(index ");
+                self.expr(base);
+                self.out.push(' ');
+                self.expr(position);
                 self.out.push(')');
             }
             ExprKind::Call(call) => {

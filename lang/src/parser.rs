@@ -111,6 +111,23 @@ pub(crate) fn pair<T>(first: Nested, second: Nested, span: Span) -> Result<Neste
     )
 }
 
+/// `base[position]`.
+pub(crate) fn index<T>(
+    base: Nested,
+    position: Nested,
+    span: Span,
+) -> Result<Nested, ActionError<T>> {
+    let depth = 1 + base.depth.max(position.depth);
+    node(
+        ExprKind::Index {
+            base: Box::new(base.expr),
+            position: Box::new(position.expr),
+        },
+        span,
+        depth,
+    )
+}
+
 /// `callee(args...)`, each argument with the depth of its value.
 pub(crate) fn call<T>(
     callee: Ident,

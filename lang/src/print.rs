@@ -180,6 +180,13 @@ fn write_expr(out: &mut String, e: &Expr, min: u8) {
             write_expr(out, second, 0);
             out.push(')');
         }
+        ExprKind::Index { base, position } => {
+            // Postfix: the base is an atom, or parenthesised.
+            write_expr(out, base, 4);
+            out.push('[');
+            write_expr(out, position, 0);
+            out.push(']');
+        }
         ExprKind::Call(call) => {
             out.push_str(&call.callee.name);
             out.push('(');

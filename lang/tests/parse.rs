@@ -50,6 +50,9 @@ fn sexpr(expr: &Expr) -> String {
             format!("({} {} {})", op.symbol(), sexpr(lhs), sexpr(rhs))
         }
         ExprKind::Pair(a, b) => format!("({}, {})", sexpr(a), sexpr(b)),
+        ExprKind::Index { base, position } => {
+            format!("(index {} {})", sexpr(base), sexpr(position))
+        }
         ExprKind::Call(call) => {
             let mut out = format!("({}", call.callee.name);
             for arg in &call.args {
@@ -101,6 +104,21 @@ fn pairs() {
     // A pair has exactly two elements.
     parse_err(&wrap("(1, 2, 3)"));
     parse_err(&wrap("(1,)"));
+}
+
+#[test]
+fn indexing() {
+    assert_eq!(sexpr(&expr("stage[1]")), "(index stage 1)");
+    assert_eq!(sexpr(&expr("f(x)[n - 1]")), "(index (f x) (- n 1))");
+    assert_eq!(
+        sexpr(&expr("a[0] + b[1] * c")),
+        "(+ (index a 0) (* (index b 1) c))"
+    );
+    assert_eq!(sexpr(&expr("-a[0]")), "(- (index a 0))");
+    assert_eq!(sexpr(&expr("a[0][1]")), "(index (index a 0) 1)");
+    assert_eq!(sexpr(&expr("relu(s[2])")), "(relu (index s 2))");
+    parse_err(&wrap("a[]"));
+    parse_err(&wrap("a[0, 1]"));
 }
 
 #[test]
@@ -388,7 +406,7 @@ fn error_messages() {
     let cases = [
         (
             "model m(x: [1]) { let a = relu(x)\n return a; }",
-            "expected one of `;`, `+`, `-`, `*`, `/`, found `return`",
+            "expected one of `;`, `+`, `-`, `*`, `/`, `[`, found `return`",
         ),
         (
             "model m(x: [1]) { let a = ; }",
@@ -396,7 +414,7 @@ fn error_messages() {
         ),
         (
             "model m(x: [1]) { let a = f(x, 3 y); }",
-            "expected one of `,`, `)`, `+`, `-`, `*`, `/`, found identifier `y`",
+            "expected one of `,`, `)`, `+`, `-`, `*`, `/`, `[`, found identifier `y`",
         ),
         ("model m(x: [1]) { let a = x $ 1; }", "invalid token `$`"),
         (
@@ -442,7 +460,7 @@ fn error_messages() {
         ),
         (
             "model m(x: [1]) { let a = b \"a very long string literal indeed\"; }",
-            "expected one of `;`, `+`, `-`, `*`, `/`, `(`, found string `\"a very long string lit…`",
+            "expected one of `;`, `+`, `-`, `*`, `/`, `(`, `[`, found string `\"a very long string lit…`",
         ),
     ];
     for (source, message) in cases {

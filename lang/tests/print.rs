@@ -24,6 +24,10 @@ fn unspanned(file: &File) -> File {
                 rhs: Box::new(expr(rhs)),
             },
             ExprKind::Pair(a, b) => ExprKind::Pair(Box::new(expr(a)), Box::new(expr(b))),
+            ExprKind::Index { base, position } => ExprKind::Index {
+                base: Box::new(expr(base)),
+                position: Box::new(expr(position)),
+            },
             ExprKind::Call(call) => ExprKind::Call(Call {
                 callee: ident(&call.callee),
                 args: call
@@ -183,7 +187,7 @@ fn printed_snapshots() {
     }
 }
 
-/// Parentheses where precedence needs them, negation, floats and escaped strings.
+/// Parentheses where precedence needs them, negation, indexing, floats and escaped strings.
 fn arb_expr() -> impl Strategy<Value = String> {
     let leaf = prop_oneof![
         (0i64..1000).prop_map(|v| v.to_string()),
@@ -201,6 +205,7 @@ fn arb_expr() -> impl Strategy<Value = String> {
                 .prop_map(|(a, op, b)| format!("({a} {op} {b})")),
             inner.clone().prop_map(|a| format!("-{a}")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("f({a}, k=({a}, {b}))")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a})[{b}]")),
         ]
     })
 }

@@ -74,3 +74,4 @@ pub fn repo_path(relative: &str) -> PathBuf {
 }
 
 pub mod generate;
+pub mod zoo;
