@@ -1,7 +1,10 @@
 //! Reference kernels: one free function per op of the `.sc` language.
 //!
-//! Every kernel takes its inputs by reference and returns a new [`Tensor`]. Each has exactly the
-//! semantics of the PyTorch function named in its documentation (inference mode, f32, NCHW).
+//! Every kernel takes its inputs by reference and returns a new [`Tensor`] — or, if a buffer
+//! could not be allocated, a [`MemoryError`] (every output and scratch buffer is allocated
+//! fallibly: a model too large for the machine is an error, never an abort). Each has exactly
+//! the semantics of the PyTorch function named in its documentation (inference mode, f32,
+//! NCHW).
 //!
 //! # Preconditions
 //! Callers (the compiler's shape checker) guarantee that shapes and parameters are valid; each
@@ -16,7 +19,21 @@
 
 use std::ops::Range;
 
+use crate::memory::{MemoryError, try_collect, try_vec, try_with_capacity};
 use crate::tensor::Tensor;
+
+/// What a kernel returns: its output, or the buffer it could not allocate.
+pub type KernelResult = Result<Tensor, MemoryError>;
+
+/// An empty output buffer of `kernel` with room for `len` elements, allocated fallibly.
+fn output<T>(len: usize, kernel: &str) -> Result<Vec<T>, MemoryError> {
+    try_with_capacity(len, || format!("the output of {kernel}"))
+}
+
+/// A scratch buffer of `kernel`: `len` copies of `value`, allocated fallibly.
+fn scratch<T: Clone>(len: usize, value: T, kernel: &str) -> Result<Vec<T>, MemoryError> {
+    try_vec(len, value, || format!("the scratch space of {kernel}"))
+}
 
 /// The dimensions of a rank-4 tensor, or a panic naming `what`.
 #[track_caller]
@@ -53,8 +70,10 @@ fn check_vector(t: &Tensor, c: usize, what: &str) {
 }
 
 /// Rounds an `f64` accumulator buffer to `f32`.
-fn to_f32(v: Vec<f64>) -> Vec<f32> {
-    v.into_iter().map(|x| x as f32).collect()
+fn to_f32(v: Vec<f64>, kernel: &str) -> Result<Vec<f32>, MemoryError> {
+    try_collect(v.len(), v.iter().map(|&x| x as f32), || {
+        format!("the output of {kernel}")
+    })
 }
 
 /// The output length of a convolution or pooling along one axis, as in PyTorch:
@@ -164,7 +183,12 @@ impl Default for Conv2dParams {
 /// both `C` and `O`, `bias` (if any) is `[O]`, strides and dilations are at least 1 and the
 /// output is non-empty. The output is `[N, O, Ho, Wo]` with
 /// `Ho = floor((H + 2*pad.0 - dilation.0*(kh-1) - 1) / stride.0) + 1` (same for `Wo`).
-pub fn conv2d(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, p: &Conv2dParams) -> Tensor {
+pub fn conv2d(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    p: &Conv2dParams,
+) -> KernelResult {
     let (n, c, h, w) = dims4(x, "conv2d input");
     let (o, cg, kh, kw) = dims4(weight, "conv2d weight");
     let groups = p.groups;
@@ -187,8 +211,8 @@ pub fn conv2d(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, p: &Conv2dPara
     let xd = x.data();
     let wd = weight.data();
 
-    let mut out = Vec::with_capacity(n * o * ho * wo);
-    let mut acc = vec![0.0f64; ho * wo];
+    let mut out = output(n * o * ho * wo, "conv2d")?;
+    let mut acc = scratch(ho * wo, 0.0f64, "conv2d")?;
     for b in 0..n {
         for oc in 0..o {
             let group = oc / o_per_group;
@@ -215,14 +239,14 @@ pub fn conv2d(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, p: &Conv2dPara
             out.extend(acc.iter().map(|&v| v as f32));
         }
     }
-    Tensor::from_vec([n, o, ho, wo], out)
+    Ok(Tensor::from_vec([n, o, ho, wo], out))
 }
 
 /// Fully connected layer, exactly `F.linear(x, weight, bias)`: `out[n, o] = Σ_f x[n, f] *
 /// weight[o, f] + bias[o]`.
 ///
 /// Preconditions: `x` is `[N, F]`, `weight` is `[O, F]`, `bias` (if any) is `[O]`.
-pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Tensor {
+pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> KernelResult {
     let (n, f) = dims2(x, "linear input");
     let (o, wf) = dims2(weight, "linear weight");
     assert!(
@@ -234,7 +258,7 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Tensor {
     if let Some(b) = bias {
         check_vector(b, o, "linear bias");
     }
-    let mut out = Vec::with_capacity(n * o);
+    let mut out = output(n * o, "linear")?;
     for b in 0..n {
         let row = &x.data()[b * f..][..f];
         for oc in 0..o {
@@ -248,7 +272,7 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Tensor {
             out.push((dot + bias) as f32);
         }
     }
-    Tensor::from_vec([n, o], out)
+    Ok(Tensor::from_vec([n, o], out))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -269,7 +293,7 @@ pub fn sumpool3d(
     groups: usize,
     window: (usize, usize, usize),
     pad: (usize, usize),
-) -> Tensor {
+) -> KernelResult {
     let (n, c, h, w) = dims4(x, "sumpool3d input");
     let (wc, wh, ww) = window;
     let (ph, pw) = pad;
@@ -292,7 +316,7 @@ pub fn sumpool3d(
     let xd = x.data();
 
     // Step 1: sum `wc` consecutive channels of each group, writing into a zero-padded plane.
-    let mut chan = vec![0.0f64; n * co * hp * wp];
+    let mut chan = scratch(n * co * hp * wp, 0.0f64, "sumpool3d")?;
     for b in 0..n {
         for g in 0..groups {
             for a in 0..ca {
@@ -310,7 +334,7 @@ pub fn sumpool3d(
         }
     }
     // Step 2: sum `wh` consecutive rows: [.., hp, wp] -> [.., ho, wp].
-    let mut rows = vec![0.0f64; n * co * ho * wp];
+    let mut rows = scratch(n * co * ho * wp, 0.0f64, "sumpool3d")?;
     for (dst, src) in rows
         .chunks_exact_mut(ho * wp)
         .zip(chan.chunks_exact(hp * wp))
@@ -325,35 +349,36 @@ pub fn sumpool3d(
         }
     }
     // Step 3: sum `ww` consecutive columns: [.., ho, wp] -> [.., ho, wo].
-    let mut out = Vec::with_capacity(n * co * ho * wo);
+    drop(chan);
+    let mut out = output(n * co * ho * wo, "sumpool3d")?;
     for src_row in rows.chunks_exact(wp) {
         for x0 in 0..wo {
             let s: f64 = src_row[x0..x0 + ww].iter().sum();
             out.push(s as f32);
         }
     }
-    Tensor::from_vec([n, co, ho, wo], out)
+    Ok(Tensor::from_vec([n, co, ho, wo], out))
 }
 
 /// The 1-D sum-pooling of structured linear layers: `out[n, a] = Σ_{j<window} x[n, a + j]`,
 /// giving `[N, F - window + 1]`.
 ///
 /// Preconditions: `x` is `[N, F]` and `1 <= window <= F`.
-pub fn sumpool_features(x: &Tensor, window: usize) -> Tensor {
+pub fn sumpool_features(x: &Tensor, window: usize) -> KernelResult {
     let (n, f) = dims2(x, "sumpool_features input");
     assert!(
         (1..=f).contains(&window),
         "sumpool_features: window {window} does not fit {f} features"
     );
     let fo = f - window + 1;
-    let mut out = Vec::with_capacity(n * fo);
+    let mut out = output(n * fo, "sumpool_features")?;
     for row in x.data().chunks_exact(f) {
         for a in 0..fo {
             let s: f64 = row[a..a + window].iter().map(|&v| f64::from(v)).sum();
             out.push(s as f32);
         }
     }
-    Tensor::from_vec([n, fo], out)
+    Ok(Tensor::from_vec([n, fo], out))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -373,7 +398,7 @@ pub fn batchnorm(
     running_mean: &Tensor,
     running_var: &Tensor,
     eps: f32,
-) -> Tensor {
+) -> KernelResult {
     assert!(
         x.rank() >= 2,
         "batchnorm: expected [N, C] or [N, C, H, W], got {:?}",
@@ -385,7 +410,7 @@ pub fn batchnorm(
     check_vector(running_mean, c, "batchnorm running_mean");
     check_vector(running_var, c, "batchnorm running_var");
     let inner: usize = x.shape()[2..].iter().product();
-    let mut out = Vec::with_capacity(x.len());
+    let mut out = output(x.len(), "batchnorm")?;
     if inner > 0 {
         for (i, plane) in x.data().chunks_exact(inner).enumerate() {
             let ch = i % c;
@@ -400,7 +425,7 @@ pub fn batchnorm(
             );
         }
     }
-    Tensor::from_vec(x.shape(), out)
+    Ok(Tensor::from_vec(x.shape(), out))
 }
 
 /// The element-wise activation functions, each exactly its `torch.nn.functional` namesake.
@@ -493,8 +518,11 @@ impl Activation {
 }
 
 /// Applies `act` element-wise; the output has the shape of `x`.
-pub fn activation(x: &Tensor, act: Activation) -> Tensor {
-    Tensor::from_vec(x.shape(), x.data().iter().map(|&v| act.apply(v)).collect())
+pub fn activation(x: &Tensor, act: Activation) -> KernelResult {
+    let data = try_collect(x.len(), x.data().iter().map(|&v| act.apply(v)), || {
+        format!("the output of {}", act.name())
+    })?;
+    Ok(Tensor::from_vec(x.shape(), data))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -540,12 +568,16 @@ fn pool_dims(
 }
 
 /// Sums each pooling window, treating padding as zeros; returns `f64` sums in output order.
-fn window_sums(x: &Tensor, p: &Pool2dParams, what: &str) -> (Vec<usize>, Vec<f64>) {
+fn window_sums(
+    x: &Tensor,
+    p: &Pool2dParams,
+    what: &str,
+) -> Result<(Vec<usize>, Vec<f64>), MemoryError> {
     let (n, c, h, w, ho, wo) = pool_dims(x, p, what);
     let (kh, kw) = p.kernel;
     let (sh, sw) = p.stride;
     let (ph, pw) = p.pad;
-    let mut out = Vec::with_capacity(n * c * ho * wo);
+    let mut out = output(n * c * ho * wo, what)?;
     for plane in x.data().chunks_exact(h * w).take(n * c) {
         for oy in 0..ho {
             for ox in 0..wo {
@@ -564,7 +596,7 @@ fn window_sums(x: &Tensor, p: &Pool2dParams, what: &str) -> (Vec<usize>, Vec<f64
             }
         }
     }
-    (vec![n, c, ho, wo], out)
+    Ok((vec![n, c, ho, wo], out))
 }
 
 /// Max pooling, exactly `F.max_pool2d(x, kernel, stride, padding, ceil_mode=False)`: padding
@@ -573,7 +605,7 @@ fn window_sums(x: &Tensor, p: &Pool2dParams, what: &str) -> (Vec<usize>, Vec<f64
 /// Preconditions: `x` is `[N, C, H, W]`, kernel and stride at least 1, `pad <= kernel / 2` on
 /// each axis (as PyTorch requires, so every window holds at least one real element), and a
 /// non-empty output `floor((H + 2*pad - kernel) / stride) + 1`.
-pub fn maxpool2d(x: &Tensor, p: &Pool2dParams) -> Tensor {
+pub fn maxpool2d(x: &Tensor, p: &Pool2dParams) -> KernelResult {
     let (n, c, h, w, ho, wo) = pool_dims(x, p, "maxpool2d");
     let (kh, kw) = p.kernel;
     let (sh, sw) = p.stride;
@@ -584,7 +616,7 @@ pub fn maxpool2d(x: &Tensor, p: &Pool2dParams) -> Tensor {
         p.pad,
         p.kernel
     );
-    let mut out = Vec::with_capacity(n * c * ho * wo);
+    let mut out = output(n * c * ho * wo, "maxpool2d")?;
     for plane in x.data().chunks_exact(h * w).take(n * c) {
         for oy in 0..ho {
             for ox in 0..wo {
@@ -606,7 +638,7 @@ pub fn maxpool2d(x: &Tensor, p: &Pool2dParams) -> Tensor {
             }
         }
     }
-    Tensor::from_vec([n, c, ho, wo], out)
+    Ok(Tensor::from_vec([n, c, ho, wo], out))
 }
 
 /// Average pooling, exactly `F.avg_pool2d(x, kernel, stride, padding, ceil_mode=False,
@@ -615,43 +647,38 @@ pub fn maxpool2d(x: &Tensor, p: &Pool2dParams) -> Tensor {
 ///
 /// Preconditions: as [`maxpool2d`] (PyTorch also requires `pad <= kernel / 2`; this kernel does
 /// not rely on it).
-pub fn avgpool2d(x: &Tensor, p: &Pool2dParams) -> Tensor {
-    let (shape, sums) = window_sums(x, p, "avgpool2d");
+pub fn avgpool2d(x: &Tensor, p: &Pool2dParams) -> KernelResult {
+    let (shape, mut sums) = window_sums(x, p, "avgpool2d")?;
     let count = (p.kernel.0 * p.kernel.1) as f64;
-    Tensor::from_vec(
-        shape,
-        sums.into_iter().map(|s| (s / count) as f32).collect(),
-    )
+    sums.iter_mut().for_each(|s| *s /= count);
+    Ok(Tensor::from_vec(shape, to_f32(sums, "avgpool2d")?))
 }
 
 /// Sum pooling: `F.avg_pool2d(x, kernel, stride, padding, count_include_pad=True) * kh * kw`,
 /// i.e. the plain window sum with zero padding.
 ///
 /// Preconditions: `x` is `[N, C, H, W]`, kernel and stride at least 1, non-empty output.
-pub fn sumpool2d(x: &Tensor, p: &Pool2dParams) -> Tensor {
-    let (shape, sums) = window_sums(x, p, "sumpool2d");
-    Tensor::from_vec(shape, to_f32(sums))
+pub fn sumpool2d(x: &Tensor, p: &Pool2dParams) -> KernelResult {
+    let (shape, sums) = window_sums(x, p, "sumpool2d")?;
+    Ok(Tensor::from_vec(shape, to_f32(sums, "sumpool2d")?))
 }
 
 /// Global average pooling, exactly `F.adaptive_avg_pool2d(x, 1)`: `[N, C, H, W] -> [N, C, 1, 1]`.
 ///
 /// Preconditions: `x` is `[N, C, H, W]` with `H * W > 0`.
-pub fn global_avgpool(x: &Tensor) -> Tensor {
+pub fn global_avgpool(x: &Tensor) -> KernelResult {
     let (n, c, h, w) = dims4(x, "global_avgpool input");
     assert!(
         h * w > 0,
         "global_avgpool: empty spatial size in {:?}",
         x.shape()
     );
-    let out = x
-        .data()
-        .chunks_exact(h * w)
-        .map(|plane| {
-            let s: f64 = plane.iter().map(|&v| f64::from(v)).sum();
-            (s / (h * w) as f64) as f32
-        })
-        .collect();
-    Tensor::from_vec([n, c, 1, 1], out)
+    let means = x.data().chunks_exact(h * w).map(|plane| {
+        let s: f64 = plane.iter().map(|&v| f64::from(v)).sum();
+        (s / (h * w) as f64) as f32
+    });
+    let out = try_collect(n * c, means, || "the output of global_avgpool".into())?;
+    Ok(Tensor::from_vec([n, c, 1, 1], out))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -661,7 +688,7 @@ pub fn global_avgpool(x: &Tensor) -> Tensor {
 /// `torch.flatten(x, 1)`: `[N, d1, d2, ...] -> [N, d1*d2*...]`.
 ///
 /// Preconditions: `x` has rank at least 2.
-pub fn flatten(x: &Tensor) -> Tensor {
+pub fn flatten(x: &Tensor) -> KernelResult {
     assert!(
         x.rank() >= 2,
         "flatten: expected rank >= 2, got {:?}",
@@ -669,12 +696,14 @@ pub fn flatten(x: &Tensor) -> Tensor {
     );
     let n = x.shape()[0];
     let rest: usize = x.shape()[1..].iter().product();
-    Tensor::from_vec([n, rest], x.data().to_vec())
+    let mut out = output(x.len(), "flatten")?;
+    out.extend_from_slice(x.data());
+    Ok(Tensor::from_vec([n, rest], out))
 }
 
 /// `F.softmax(x, 1)`: softmax over dimension 1 of `[N, C]` or `[N, C, H, W]` (any rank >= 2),
 /// computed stably by subtracting the maximum.
-pub fn softmax_dim1(x: &Tensor) -> Tensor {
+pub fn softmax_dim1(x: &Tensor) -> KernelResult {
     assert!(
         x.rank() >= 2,
         "softmax: expected [N, C] or [N, C, H, W], got {:?}",
@@ -682,17 +711,20 @@ pub fn softmax_dim1(x: &Tensor) -> Tensor {
     );
     let c = x.shape()[1];
     let inner: usize = x.shape()[2..].iter().product();
-    let mut out = vec![0.0f32; x.len()];
+    let mut out = scratch(x.len(), 0.0f32, "softmax")?;
     if c * inner == 0 {
-        return Tensor::from_vec(x.shape(), out);
+        return Ok(Tensor::from_vec(x.shape(), out));
     }
+    let mut max = scratch(inner, f32::NEG_INFINITY, "softmax")?;
+    let mut exps = scratch(c * inner, 0.0f64, "softmax")?;
+    let mut sums = scratch(inner, 0.0f64, "softmax")?;
     for (src, dst) in x
         .data()
         .chunks_exact(c * inner)
         .zip(out.chunks_exact_mut(c * inner))
     {
         // Walk the channels plane by plane so memory is read contiguously.
-        let mut max = vec![f32::NEG_INFINITY; inner];
+        max.fill(f32::NEG_INFINITY);
         for plane in src.chunks_exact(inner) {
             for (m, &v) in max.iter_mut().zip(plane) {
                 if v > *m || v.is_nan() {
@@ -700,8 +732,7 @@ pub fn softmax_dim1(x: &Tensor) -> Tensor {
                 }
             }
         }
-        let mut exps = vec![0.0f64; c * inner];
-        let mut sums = vec![0.0f64; inner];
+        sums.fill(0.0);
         for (plane, e_plane) in src.chunks_exact(inner).zip(exps.chunks_exact_mut(inner)) {
             for s in 0..inner {
                 let e = (f64::from(plane[s]) - f64::from(max[s])).exp();
@@ -715,14 +746,14 @@ pub fn softmax_dim1(x: &Tensor) -> Tensor {
             }
         }
     }
-    Tensor::from_vec(x.shape(), out)
+    Ok(Tensor::from_vec(x.shape(), out))
 }
 
 /// `torch.cat(xs, dim=1)`.
 ///
 /// Preconditions: `xs` is non-empty and all tensors have the same rank (>= 2) and the same
 /// dimensions except dimension 1.
-pub fn concat_dim1(xs: &[&Tensor]) -> Tensor {
+pub fn concat_dim1(xs: &[&Tensor]) -> KernelResult {
     assert!(!xs.is_empty(), "concat: no tensors to concatenate");
     let first = xs[0];
     assert!(
@@ -743,7 +774,7 @@ pub fn concat_dim1(xs: &[&Tensor]) -> Tensor {
     let n = first.shape()[0];
     let inner: usize = first.shape()[2..].iter().product();
     let total_c: usize = xs.iter().map(|t| t.shape()[1]).sum();
-    let mut out = Vec::with_capacity(n * total_c * inner);
+    let mut out = output(n * total_c * inner, "concat")?;
     for b in 0..n {
         for t in xs {
             let block = t.shape()[1] * inner;
@@ -752,7 +783,7 @@ pub fn concat_dim1(xs: &[&Tensor]) -> Tensor {
     }
     let mut shape = first.shape().to_vec();
     shape[1] = total_c;
-    Tensor::from_vec(shape, out)
+    Ok(Tensor::from_vec(shape, out))
 }
 
 /// PyTorch's `compute_scales_value` when `scale_factor` is given: the source/destination ratio
@@ -776,7 +807,7 @@ fn nearest_source(dst: usize, in_len: usize, out_len: usize, ratio: f32) -> usiz
 /// W*scale]`, with PyTorch's source index `min(floor(dst * f32(1/scale)), H - 1)`.
 ///
 /// Preconditions: `x` is `[N, C, H, W]`, `scale >= 1`.
-pub fn upsample_nearest(x: &Tensor, scale: usize) -> Tensor {
+pub fn upsample_nearest(x: &Tensor, scale: usize) -> KernelResult {
     let (n, c, h, w) = dims4(x, "upsample input");
     assert!(
         scale >= 1,
@@ -784,15 +815,16 @@ pub fn upsample_nearest(x: &Tensor, scale: usize) -> Tensor {
     );
     let (ho, wo) = (h * scale, w * scale);
     let ratio = inverse_scale(scale);
-    let src_y: Vec<usize> = (0..ho).map(|y| nearest_source(y, h, ho, ratio)).collect();
-    let src_x: Vec<usize> = (0..wo).map(|x| nearest_source(x, w, wo, ratio)).collect();
-    let mut out = Vec::with_capacity(n * c * ho * wo);
+    let what = || "the scratch space of upsample".to_string();
+    let src_y = try_collect(ho, (0..ho).map(|y| nearest_source(y, h, ho, ratio)), what)?;
+    let src_x = try_collect(wo, (0..wo).map(|x| nearest_source(x, w, wo, ratio)), what)?;
+    let mut out = output(n * c * ho * wo, "upsample")?;
     for plane in x.data().chunks_exact((h * w).max(1)).take(n * c) {
         for &sy in &src_y {
             out.extend(src_x.iter().map(|&sx| plane[sy * w + sx]));
         }
     }
-    Tensor::from_vec([n, c, ho, wo], out)
+    Ok(Tensor::from_vec([n, c, ho, wo], out))
 }
 
 /// One axis of PyTorch's linear interpolation (`align_corners=False`, scale factor given):
@@ -828,7 +860,7 @@ fn linear_tap(dst: usize, in_len: usize, ratio: f32) -> LinearTap {
 /// is the first tap and the next index (clamped to `H - 1`) the second.
 ///
 /// Preconditions: `x` is `[N, C, H, W]` with `H, W >= 1`, `scale >= 1`.
-pub fn upsample_bilinear(x: &Tensor, scale: usize) -> Tensor {
+pub fn upsample_bilinear(x: &Tensor, scale: usize) -> KernelResult {
     let (n, c, h, w) = dims4(x, "upsample input");
     assert!(
         scale >= 1,
@@ -841,9 +873,10 @@ pub fn upsample_bilinear(x: &Tensor, scale: usize) -> Tensor {
     );
     let (ho, wo) = (h * scale, w * scale);
     let ratio = inverse_scale(scale);
-    let taps_y: Vec<LinearTap> = (0..ho).map(|y| linear_tap(y, h, ratio)).collect();
-    let taps_x: Vec<LinearTap> = (0..wo).map(|x| linear_tap(x, w, ratio)).collect();
-    let mut out = Vec::with_capacity(n * c * ho * wo);
+    let what = || "the scratch space of upsample".to_string();
+    let taps_y = try_collect(ho, (0..ho).map(|y| linear_tap(y, h, ratio)), what)?;
+    let taps_x = try_collect(wo, (0..wo).map(|x| linear_tap(x, w, ratio)), what)?;
+    let mut out = output(n * c * ho * wo, "upsample")?;
     for plane in x.data().chunks_exact(h * w) {
         for ty in &taps_y {
             let row0 = &plane[ty.i0 * w..][..w];
@@ -855,7 +888,7 @@ pub fn upsample_bilinear(x: &Tensor, scale: usize) -> Tensor {
             }
         }
     }
-    Tensor::from_vec([n, c, ho, wo], out)
+    Ok(Tensor::from_vec([n, c, ho, wo], out))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -865,15 +898,16 @@ pub fn upsample_bilinear(x: &Tensor, scale: usize) -> Tensor {
 /// Applies `f(a, b)` element-wise, broadcasting `b` over `a`'s shape: `b` has `a`'s rank and each
 /// of its dimensions equals `a`'s or is 1 (so `[N, C, 1, 1]` over `[N, C, H, W]`).
 #[track_caller]
-fn broadcast_binary(a: &Tensor, b: &Tensor, what: &str, f: impl Fn(f32, f32) -> f32) -> Tensor {
+fn broadcast_binary(
+    a: &Tensor,
+    b: &Tensor,
+    what: &str,
+    f: impl Fn(f32, f32) -> f32,
+) -> KernelResult {
     if a.shape() == b.shape() {
-        let data = a
-            .data()
-            .iter()
-            .zip(b.data())
-            .map(|(&x, &y)| f(x, y))
-            .collect();
-        return Tensor::from_vec(a.shape(), data);
+        let values = a.data().iter().zip(b.data()).map(|(&x, &y)| f(x, y));
+        let data = try_collect(a.len(), values, || format!("the output of {what}"))?;
+        return Ok(Tensor::from_vec(a.shape(), data));
     }
     assert!(
         a.rank() == b.rank()
@@ -894,7 +928,7 @@ fn broadcast_binary(a: &Tensor, b: &Tensor, what: &str, f: impl Fn(f32, f32) -> 
         stride *= b.shape()[d];
     }
     let mut index = vec![0usize; rank]; // multi-index into `a`, advanced like an odometer
-    let mut out = Vec::with_capacity(a.len());
+    let mut out = output(a.len(), what)?;
     for &x in a.data() {
         let offset: usize = index.iter().zip(&b_strides).map(|(i, s)| i * s).sum();
         out.push(f(x, b.data()[offset]));
@@ -906,17 +940,17 @@ fn broadcast_binary(a: &Tensor, b: &Tensor, what: &str, f: impl Fn(f32, f32) -> 
             index[d] = 0;
         }
     }
-    Tensor::from_vec(a.shape(), out)
+    Ok(Tensor::from_vec(a.shape(), out))
 }
 
 /// `a + b` with PyTorch broadcasting of `b` over `a`: `b` has the same shape as `a`, or is
 /// `[N, C, 1, 1]` for a `[N, C, H, W]` `a` (more generally: same rank, each dimension equal or 1).
-pub fn add(a: &Tensor, b: &Tensor) -> Tensor {
+pub fn add(a: &Tensor, b: &Tensor) -> KernelResult {
     broadcast_binary(a, b, "add", |x, y| x + y)
 }
 
 /// `a * b` with the broadcasting of [`add`] (e.g. squeeze-excite channel scaling).
-pub fn mul(a: &Tensor, b: &Tensor) -> Tensor {
+pub fn mul(a: &Tensor, b: &Tensor) -> KernelResult {
     broadcast_binary(a, b, "mul", |x, y| x * y)
 }
 
@@ -979,7 +1013,7 @@ mod tests {
         let x = t(&[1, 1, 3, 3], &[1., 2., 3., 4., 5., 6., 7., 8., 9.]);
         let w = t(&[1, 1, 2, 2], &[1., 0., 0., -1.]);
         let b = t(&[1], &[0.5]);
-        let y = conv2d(&x, &w, Some(&b), &Conv2dParams::default());
+        let y = conv2d(&x, &w, Some(&b), &Conv2dParams::default()).unwrap();
         // x[i,j] - x[i+1,j+1] = -4 everywhere.
         assert_close(&y, &t(&[1, 1, 2, 2], &[-3.5; 4]), 0.0);
 
@@ -989,7 +1023,7 @@ mod tests {
             pad: (1, 1),
             ..Conv2dParams::default()
         };
-        let y = conv2d(&x, &ones, None, &p);
+        let y = conv2d(&x, &ones, None, &p).unwrap();
         let want = t(
             &[1, 1, 3, 3],
             &[12., 21., 16., 27., 45., 33., 24., 39., 28.],
@@ -1003,7 +1037,7 @@ mod tests {
             ..Conv2dParams::default()
         };
         assert_close(
-            &conv2d(&x, &ones, None, &p),
+            &conv2d(&x, &ones, None, &p).unwrap(),
             &t(&[1, 1, 2, 2], &[12., 16., 24., 28.]),
             0.0,
         );
@@ -1014,11 +1048,11 @@ mod tests {
         let x = t(&[2, 3], &[1., 2., 3., -1., 0., 1.]);
         let w = t(&[2, 3], &[1., 1., 1., 0.5, 0., -2.]);
         let b = t(&[2], &[10., 0.]);
-        let y = linear(&x, &w, Some(&b));
+        let y = linear(&x, &w, Some(&b)).unwrap();
         assert_close(&y, &t(&[2, 2], &[16., -5.5, 10., -2.5]), 0.0);
-        let y = linear(&x, &w, None);
+        let y = linear(&x, &w, None).unwrap();
         assert_close(&y, &t(&[2, 2], &[6., -5.5, 0., -2.5]), 0.0);
-        let empty = linear(&Tensor::zeros([2, 0]), &Tensor::zeros([2, 0]), Some(&b));
+        let empty = linear(&Tensor::zeros([2, 0]), &Tensor::zeros([2, 0]), Some(&b)).unwrap();
         assert_close(&empty, &t(&[2, 2], &[10., 0., 10., 0.]), 0.0);
     }
 
@@ -1026,22 +1060,22 @@ mod tests {
     fn sumpool3d_hand_computed() {
         // 1 group of 3 channels, window 2 channels x 1 x 1: adjacent channel sums.
         let x = t(&[1, 3, 1, 2], &[1., 2., 10., 20., 100., 200.]);
-        let y = sumpool3d(&x, 1, (2, 1, 1), (0, 0));
+        let y = sumpool3d(&x, 1, (2, 1, 1), (0, 0)).unwrap();
         assert_close(&y, &t(&[1, 2, 1, 2], &[11., 22., 110., 220.]), 0.0);
         // 3 groups of one channel each, window 1 x 2 x 2 with padding 1 on height only.
         let x = t(&[1, 1, 2, 2], &[1., 2., 3., 4.]);
-        let y = sumpool3d(&x, 1, (1, 2, 2), (1, 0));
+        let y = sumpool3d(&x, 1, (1, 2, 2), (1, 0)).unwrap();
         assert_close(&y, &t(&[1, 1, 3, 1], &[3., 10., 7.]), 0.0);
         // Two groups keep their channels apart.
         let x = t(&[1, 4, 1, 1], &[1., 2., 3., 4.]);
-        let y = sumpool3d(&x, 2, (2, 1, 1), (0, 0));
+        let y = sumpool3d(&x, 2, (2, 1, 1), (0, 0)).unwrap();
         assert_close(&y, &t(&[1, 2, 1, 1], &[3., 7.]), 0.0);
     }
 
     #[test]
     fn sumpool_features_hand_computed() {
         let x = t(&[2, 4], &[1., 2., 3., 4., 0., -1., 5., 1.]);
-        let y = sumpool_features(&x, 3);
+        let y = sumpool_features(&x, 3).unwrap();
         assert_close(&y, &t(&[2, 2], &[6., 9., 4., 5.]), 0.0);
     }
 
@@ -1052,10 +1086,10 @@ mod tests {
         let b = t(&[2], &[0.5, -1.]);
         let mean = t(&[2], &[1., 10.]);
         let var = t(&[2], &[4., 100.]);
-        let y = batchnorm(&x, &w, &b, &mean, &var, 0.0);
+        let y = batchnorm(&x, &w, &b, &mean, &var, 0.0).unwrap();
         assert_close(&y, &t(&[1, 2, 1, 2], &[0.5, 2.5, -1., 0.]), 1e-7);
         let x2 = t(&[2, 2], &[1., 10., 3., 20.]);
-        let y2 = batchnorm(&x2, &w, &b, &mean, &var, 0.0);
+        let y2 = batchnorm(&x2, &w, &b, &mean, &var, 0.0).unwrap();
         assert_close(&y2, &t(&[2, 2], &[0.5, -1., 2.5, 0.]), 1e-7);
         // eps enters under the square root.
         let y3 = batchnorm(
@@ -1065,7 +1099,8 @@ mod tests {
             &t(&[1], &[0.]),
             &t(&[1], &[3.]),
             1.0,
-        );
+        )
+        .unwrap();
         assert_close(&y3, &t(&[1, 1], &[1.]), 1e-7);
     }
 
@@ -1098,7 +1133,7 @@ mod tests {
             assert_eq!(Activation::from_name(a.name()), Some(a));
         }
         assert_eq!(Activation::from_name("gelu"), None);
-        let y = activation(&t(&[1, 3], &[-1., 0.5, 8.]), Relu6);
+        let y = activation(&t(&[1, 3], &[-1., 0.5, 8.]), Relu6).unwrap();
         assert_eq!(y.data(), &[0., 0.5, 6.]);
     }
 
@@ -1111,7 +1146,7 @@ mod tests {
             pad: (1, 1),
         };
         // Zero padding would give 0 everywhere; -inf padding keeps the negative values.
-        let y = maxpool2d(&x, &p);
+        let y = maxpool2d(&x, &p).unwrap();
         assert_close(
             &y,
             &t(
@@ -1126,14 +1161,18 @@ mod tests {
             stride: (2, 2),
             pad: (0, 0),
         };
-        assert_close(&maxpool2d(&x, &p), &t(&[1, 1, 1, 2], &[5., 8.]), 0.0);
+        assert_close(
+            &maxpool2d(&x, &p).unwrap(),
+            &t(&[1, 1, 1, 2], &[5., 8.]),
+            0.0,
+        );
         let x = t(&[1, 1, 1, 2], &[f32::NAN, 1.0]);
         let p = Pool2dParams {
             kernel: (1, 2),
             stride: (1, 1),
             pad: (0, 0),
         };
-        assert!(maxpool2d(&x, &p).data()[0].is_nan());
+        assert!(maxpool2d(&x, &p).unwrap().data()[0].is_nan());
     }
 
     #[test]
@@ -1146,12 +1185,12 @@ mod tests {
         };
         // Windows: {1}, {2}, {3}, {4}, each divided by 4.
         assert_close(
-            &avgpool2d(&x, &p),
+            &avgpool2d(&x, &p).unwrap(),
             &t(&[1, 1, 2, 2], &[0.25, 0.5, 0.75, 1.0]),
             0.0,
         );
         assert_close(
-            &sumpool2d(&x, &p),
+            &sumpool2d(&x, &p).unwrap(),
             &t(&[1, 1, 2, 2], &[1., 2., 3., 4.]),
             0.0,
         );
@@ -1160,24 +1199,24 @@ mod tests {
             stride: (1, 1),
             pad: (0, 0),
         };
-        assert_close(&avgpool2d(&x, &p), &t(&[1, 1, 1, 1], &[2.5]), 0.0);
-        assert_close(&sumpool2d(&x, &p), &t(&[1, 1, 1, 1], &[10.]), 0.0);
+        assert_close(&avgpool2d(&x, &p).unwrap(), &t(&[1, 1, 1, 1], &[2.5]), 0.0);
+        assert_close(&sumpool2d(&x, &p).unwrap(), &t(&[1, 1, 1, 1], &[10.]), 0.0);
     }
 
     #[test]
     fn global_pool_flatten() {
         let x = t(&[1, 2, 1, 2], &[1., 2., 3., 5.]);
-        let g = global_avgpool(&x);
+        let g = global_avgpool(&x).unwrap();
         assert_close(&g, &t(&[1, 2, 1, 1], &[1.5, 4.]), 0.0);
-        assert_eq!(flatten(&g).shape(), &[1, 2]);
-        assert_eq!(flatten(&x).shape(), &[1, 4]);
-        assert_eq!(flatten(&x).data(), x.data());
+        assert_eq!(flatten(&g).unwrap().shape(), &[1, 2]);
+        assert_eq!(flatten(&x).unwrap().shape(), &[1, 4]);
+        assert_eq!(flatten(&x).unwrap().data(), x.data());
     }
 
     #[test]
     fn softmax_sums_to_one() {
         let x = t(&[2, 3], &[1., 2., 3., 1000., 1000., -1000.]);
-        let y = softmax_dim1(&x);
+        let y = softmax_dim1(&x).unwrap();
         let e = [1f32.exp(), 2f32.exp(), 3f32.exp()];
         let s: f32 = e.iter().sum();
         assert_close(
@@ -1186,7 +1225,7 @@ mod tests {
             1e-6,
         );
         let x = t(&[1, 3, 1, 2], &[0., 1., 0., 2., 0., 3.]);
-        let y = softmax_dim1(&x);
+        let y = softmax_dim1(&x).unwrap();
         for s in 0..2 {
             let total: f32 = (0..3).map(|c| y.data()[c * 2 + s]).sum();
             assert!((total - 1.0).abs() < 1e-6);
@@ -1212,30 +1251,30 @@ mod tests {
     fn concat_channels() {
         let a = t(&[2, 1, 1, 2], &[1., 2., 3., 4.]);
         let b = t(&[2, 2, 1, 2], &[5., 6., 7., 8., 9., 10., 11., 12.]);
-        let y = concat_dim1(&[&a, &b]);
+        let y = concat_dim1(&[&a, &b]).unwrap();
         assert_eq!(y.shape(), &[2, 3, 1, 2]);
         assert_eq!(
             y.data(),
             &[1., 2., 5., 6., 7., 8., 3., 4., 9., 10., 11., 12.]
         );
-        let y = concat_dim1(&[&t(&[1, 2], &[1., 2.]), &t(&[1, 1], &[3.])]);
+        let y = concat_dim1(&[&t(&[1, 2], &[1., 2.]), &t(&[1, 1], &[3.])]).unwrap();
         assert_eq!(y.data(), &[1., 2., 3.]);
     }
 
     #[test]
     fn upsample_nearest_repeats() {
         let x = t(&[1, 1, 2, 2], &[1., 2., 3., 4.]);
-        let y = upsample_nearest(&x, 2);
+        let y = upsample_nearest(&x, 2).unwrap();
         assert_eq!(
             y.data(),
             &[
                 1., 1., 2., 2., 1., 1., 2., 2., 3., 3., 4., 4., 3., 3., 4., 4.
             ]
         );
-        let y = upsample_nearest(&t(&[1, 1, 1, 2], &[1., 2.]), 3);
+        let y = upsample_nearest(&t(&[1, 1, 1, 2], &[1., 2.]), 3).unwrap();
         assert_eq!(y.shape(), &[1, 1, 3, 6]);
         assert_eq!(&y.data()[..6], &[1., 1., 1., 2., 2., 2.]);
-        assert_eq!(upsample_nearest(&x, 1), x);
+        assert_eq!(upsample_nearest(&x, 1).unwrap(), x);
     }
 
     #[test]
@@ -1251,7 +1290,7 @@ mod tests {
     #[test]
     fn upsample_bilinear_matches_pytorch() {
         let x = t(&[1, 1, 2, 2], &[1., 2., 3., 4.]);
-        let y = upsample_bilinear(&x, 2);
+        let y = upsample_bilinear(&x, 2).unwrap();
         #[rustfmt::skip]
         let want = t(&[1, 1, 4, 4], &[
             1.0, 1.25, 1.75, 2.0,
@@ -1261,7 +1300,7 @@ mod tests {
         ]);
         assert_close(&y, &want, 1e-6);
         // Scale 3 on a row [0, 3]: sources max(0, (d + 0.5)/3 - 0.5) = 0, 0, 1/3, 2/3, 1, 1.
-        let y = upsample_bilinear(&t(&[1, 1, 1, 2], &[0., 3.]), 3);
+        let y = upsample_bilinear(&t(&[1, 1, 1, 2], &[0., 3.]), 3).unwrap();
         assert_close(
             &y,
             &t(
@@ -1272,24 +1311,24 @@ mod tests {
             ),
             1e-6,
         );
-        assert_close(&upsample_bilinear(&x, 1), &x, 0.0);
+        assert_close(&upsample_bilinear(&x, 1).unwrap(), &x, 0.0);
     }
 
     #[test]
     fn add_mul_broadcast() {
         let a = t(&[1, 2, 1, 2], &[1., 2., 3., 4.]);
         let b = t(&[1, 2, 1, 1], &[10., 100.]);
-        assert_eq!(add(&a, &b).data(), &[11., 12., 103., 104.]);
-        assert_eq!(mul(&a, &b).data(), &[10., 20., 300., 400.]);
-        assert_eq!(add(&a, &a).data(), &[2., 4., 6., 8.]);
+        assert_eq!(add(&a, &b).unwrap().data(), &[11., 12., 103., 104.]);
+        assert_eq!(mul(&a, &b).unwrap().data(), &[10., 20., 300., 400.]);
+        assert_eq!(add(&a, &a).unwrap().data(), &[2., 4., 6., 8.]);
         let a2 = t(&[2, 2], &[1., 2., 3., 4.]);
-        assert_eq!(mul(&a2, &a2).data(), &[1., 4., 9., 16.]);
+        assert_eq!(mul(&a2, &a2).unwrap().data(), &[1., 4., 9., 16.]);
     }
 
     #[test]
     #[should_panic(expected = "cannot be broadcast")]
     fn add_rejects_bad_broadcast() {
-        let _ = add(&Tensor::zeros([1, 2, 2, 2]), &Tensor::zeros([1, 3, 1, 1]));
+        let _ = add(&Tensor::zeros([1, 2, 2, 2]), &Tensor::zeros([1, 3, 1, 1])).unwrap();
     }
 
     #[test]
@@ -1303,6 +1342,7 @@ mod tests {
                 groups: 2,
                 ..Conv2dParams::default()
             },
-        );
+        )
+        .unwrap();
     }
 }

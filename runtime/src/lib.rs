@@ -23,6 +23,8 @@
 
 pub mod io;
 pub mod kernels;
+pub mod limits;
+pub mod memory;
 pub mod random;
 pub mod structure;
 pub mod sumpool;
@@ -31,4 +33,5 @@ pub mod tensor;
 pub use io::{
     TensorIoError, parse_safetensors, read_safetensors, serialize_safetensors, write_safetensors,
 };
+pub use memory::{MemoryError, MemoryLimit, Requirement};
 pub use tensor::{ShapeError, Tensor};

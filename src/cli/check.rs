@@ -1,6 +1,7 @@
 //! `scc check`: parse, lower, shape-check and count a model.
 
 use super::common::{ModelArgs, PassArgs, print_dumps, thousands};
+use super::values::{MemoryArgs, parse_tolerance};
 use anyhow::Result;
 use clap::Args;
 use scc::BindOptions;
@@ -23,8 +24,10 @@ pub struct CheckArgs {
     #[arg(long, value_name = "W.safetensors")]
     weights: Option<PathBuf>,
     /// Tolerance on the relative residual of projected dense kernels (reported, not enforced, by check).
-    #[arg(long, value_name = "TOL", default_value_t = scc::compiler::weights::DEFAULT_MAX_STRUCTURE_ERROR)]
+    #[arg(long, value_name = "TOL", default_value_t = scc::compiler::weights::DEFAULT_MAX_STRUCTURE_ERROR, value_parser = parse_tolerance)]
     max_structure_error: f64,
+    #[command(flatten)]
+    memory: MemoryArgs,
 }
 
 pub fn check(args: CheckArgs) -> Result<()> {
@@ -40,7 +43,9 @@ pub fn check(args: CheckArgs) -> Result<()> {
         }
         None => (None, None),
     };
-    let optimized = model.optimize(weights.as_ref(), &args.passes.options(true))?;
+    let mut passes = args.passes.options(true);
+    passes.max_memory = args.memory.max_memory;
+    let optimized = model.optimize(weights.as_ref(), &passes)?;
     print_dumps(&optimized, args.json);
     let graph = &optimized.graph;
     let costs = stats::costs(graph);

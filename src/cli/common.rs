@@ -90,6 +90,7 @@ impl PassArgs {
             validate: self.verify,
             validation_seed: 0,
             print_after: self.print_after.clone(),
+            max_memory: None,
         }
     }
 }
@@ -136,12 +137,14 @@ pub struct WeightArgs {
     #[arg(long, value_name = "SEED")]
     random_weights: Option<u64>,
     /// Largest accepted relative residual when projecting a dense kernel onto a structured layer.
-    #[arg(long, value_name = "TOL", default_value_t = scc::compiler::weights::DEFAULT_MAX_STRUCTURE_ERROR)]
+    #[arg(long, value_name = "TOL", default_value_t = scc::compiler::weights::DEFAULT_MAX_STRUCTURE_ERROR, value_parser = super::values::parse_tolerance)]
     max_structure_error: f64,
 }
 
 impl WeightArgs {
-    pub fn load(&self, model: &Model) -> Result<Weights> {
+    /// The weights: from the file, or random within `max_memory` bytes (`None`: the memory
+    /// available).
+    pub fn load(&self, model: &Model, max_memory: Option<u64>) -> Result<Weights> {
         match (&self.weights, self.random_weights) {
             (Some(path), _) => {
                 let options = BindOptions {
@@ -152,7 +155,7 @@ impl WeightArgs {
                 print_projections(&reports, self.max_structure_error);
                 Ok(weights)
             }
-            (None, Some(seed)) => Ok(model.random_weights(seed)),
+            (None, Some(seed)) => Ok(model.random_weights_within(seed, max_memory)?),
             (None, None) => bail!("give --weights W.safetensors or --random-weights SEED"),
         }
     }

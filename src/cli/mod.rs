@@ -6,3 +6,4 @@ pub mod check;
 pub mod common;
 pub mod dot;
 pub mod run;
+pub mod values;
