@@ -169,13 +169,19 @@ fn generated_models_cover_every_op() {
     }
 }
 
-/// Generated models a fresh-seed soak found failing before batchnorm calibration treated
-/// constant channels as constant: a sum of softmax probabilities (always 1, or nearly) into
-/// two batchnorms, whose calibrated variance of ~0 amplified f32 rounding by ~10³. They now
-/// pass translation validation and the JIT agrees with the interpreter to 1e-6.
+/// Generated models fresh-seed soaks found failing before batchnorm calibration floored each
+/// variance by the rounding noise it would amplify: a sum of softmax probabilities (always 1,
+/// or nearly), or features derived from one scalar that hardly varies, into two batchnorms
+/// whose calibrated variance of ~0 amplified f32 rounding by ~10³. They now pass translation
+/// validation and the JIT agrees with the interpreter to 1e-5 (ten times inside the
+/// tolerance; they were at 1.4e-4 to 1.8e-4).
 #[test]
 fn generated_models_with_constant_channels_are_well_conditioned() {
-    for seed in [2029074085429394820u64, 2078719699896756512] {
+    for seed in [
+        2029074085429394820u64,
+        2078719699896756512,
+        2002747591349253585,
+    ] {
         let source = random_model(seed);
         let model = Model::from_source("generated.sc", &source, None).unwrap();
         let weights = model.random_weights(seed).unwrap();
@@ -201,7 +207,7 @@ fn generated_models_with_constant_channels_are_well_conditioned() {
         {
             let diff = got.max_abs_diff(want);
             assert!(
-                diff <= 1e-6 * want.max_abs().max(1.0),
+                diff <= 1e-5 * want.max_abs().max(1.0),
                 "{name}: {diff}\n{source}"
             );
         }

@@ -70,8 +70,30 @@ fn has_batchnorm(graph: &Graph) -> bool {
         .any(|&id| matches!(graph.node(id).op, Op::BatchNorm { .. }))
 }
 
-/// Sets every batchnorm's running statistics to the per-channel mean and variance of its
-/// input, for the graph run on inputs uniform in [-1, 1] drawn from `seed`.
+/// Relative size of the simulated rounding error added to every value of the shadow run of
+/// the calibration (about 16 f32 roundings).
+const SIMULATED_ROUNDING: f32 = 1e-6;
+
+/// A calibrated batchnorm amplifies the simulated rounding noise of its input to at most
+/// `1 / NOISE_HEADROOM` of a unit-scale output.
+const NOISE_HEADROOM: f64 = 1e5;
+
+/// Sets every batchnorm's running statistics from its input when the graph runs on inputs
+/// uniform in [-1, 1] drawn from `seed`: the per-channel mean, and the variance (plus 1e-3),
+/// but never less than `(NOISE_HEADROOM · noise)²`, where `noise` is how far the channel
+/// moves when every value computed before it carries a relative error of
+/// [`SIMULATED_ROUNDING`] (a second, "shadow" run of the graph, perturbed after every node,
+/// with the same statistics).
+///
+/// The floor is what keeps random models well-conditioned. A channel that is constant on
+/// the calibration inputs (a sum of softmax probabilities is always 1), or nearly so (a
+/// feature derived from one scalar that hardly varies), has a variance of (almost) 0, and a
+/// batchnorm calibrated to it would multiply the rounding error of its input by up to
+/// `1/√1e-3 ≈ 32` — by `32²` for two in a row — so that the model's outputs would depend on
+/// the order of its f32 roundings (a folded batchnorm, a fused kernel) beyond the tolerance
+/// every compiled form is checked to. With the floor no batchnorm makes rounding noise larger
+/// than `1e-5` of its output's unit scale, however many are stacked: a healthy channel
+/// (spread far above its noise) is calibrated exactly as before.
 fn calibrate_batchnorm(graph: &Graph, weights: &mut Weights, seed: u64) -> Result<(), MemoryError> {
     if !has_batchnorm(graph) {
         return Ok(());
@@ -91,12 +113,14 @@ fn calibrate_batchnorm(graph: &Graph, weights: &mut Weights, seed: u64) -> Resul
             *remaining.entry(operand).or_default() += 1;
         }
     }
-    let mut values: HashMap<NodeId, Tensor> = HashMap::new();
+    // (exact value, perturbed shadow value) of every live node.
+    let mut values: HashMap<NodeId, (Tensor, Tensor)> = HashMap::new();
     for id in order {
         let operands = graph.operands(id);
         let node = graph.node(id);
         if let Op::BatchNorm { .. } = node.op {
-            let (mean, var) = channel_statistics(&values[&operands[0]]);
+            let (exact, shadow) = &values[&operands[0]];
+            let (mean, var) = channel_statistics(exact, shadow);
             weights
                 .tensors
                 .insert(graph.param(node.params[2]).name.clone(), mean);
@@ -114,8 +138,15 @@ fn calibrate_batchnorm(graph: &Graph, weights: &mut Weights, seed: u64) -> Resul
                     .expect("random weights are complete")
             })
             .collect();
-        let args: Vec<&Tensor> = operands.iter().map(|o| &values[o]).collect();
-        let value = eval_node(graph, id, &args, &params, &inputs)?;
+        let exact_args: Vec<&Tensor> = operands.iter().map(|o| &values[o].0).collect();
+        let exact = eval_node(graph, id, &exact_args, &params, &inputs)?;
+        let shadow_args: Vec<&Tensor> = operands.iter().map(|o| &values[o].1).collect();
+        let mut shadow = eval_node(graph, id, &shadow_args, &params, &inputs)?;
+        let noise = WeightRng::new(seed ^ fnv1a(&node.name) ^ 0x005e_ad0f_f5e7)
+            .try_uniform(node.shape.as_slice(), SIMULATED_ROUNDING)?;
+        for (v, e) in shadow.data_mut().iter_mut().zip(noise.data()) {
+            *v += *v * e;
+        }
         for operand in operands {
             let uses = remaining.get_mut(&operand).expect("operand use counted");
             *uses -= 1;
@@ -124,50 +155,36 @@ fn calibrate_batchnorm(graph: &Graph, weights: &mut Weights, seed: u64) -> Resul
             }
         }
         if remaining.get(&id).copied().unwrap_or(0) > 0 {
-            values.insert(id, value);
+            values.insert(id, (exact, shadow));
         }
     }
     Ok(())
 }
 
-/// Below this relative spread (standard deviation over root mean square) a batchnorm's
-/// calibration input counts as constant: see [`channel_statistics`].
-const CONSTANT_CHANNEL: f64 = 1e-2;
-
-/// Per-channel (dimension 1) mean and calibrated variance of a rank-2 or rank-4 tensor: the
-/// biased variance plus 1e-3 — except for a channel that is constant on the calibration
-/// inputs (standard deviation below [`CONSTANT_CHANNEL`] of its root mean square; e.g. a
-/// sum of softmax probabilities, always 1), whose variance is set to 1. Such a channel
-/// carries no signal to normalise; calibrating its variance to (nearly) 0 would make the
-/// batchnorm multiply the rounding error of its input by up to `1/√1e-3 ≈ 32` — by
-/// `32²` for two in a row — and the random model ill-conditioned: its outputs would then
-/// depend on the order of f32 roundings (a folded batchnorm, a fused kernel) beyond the
-/// tolerance every compiled form is checked to. With the rule, no batchnorm amplifies its
-/// input's relative rounding error by more than `1/CONSTANT_CHANNEL`.
-fn channel_statistics(x: &Tensor) -> (Tensor, Tensor) {
-    let shape = x.shape();
+/// Per-channel (dimension 1) mean and calibrated variance of a rank-2 or rank-4 tensor
+/// `exact`, given its perturbed `shadow` (see [`calibrate_batchnorm`]): the biased variance
+/// plus 1e-3, at least `(NOISE_HEADROOM · rms(shadow − exact))²`.
+fn channel_statistics(exact: &Tensor, shadow: &Tensor) -> (Tensor, Tensor) {
+    let shape = exact.shape();
     let (n, c) = (shape[0], shape[1]);
     let inner: usize = shape[2..].iter().product();
     let mut sum = vec![0f64; c];
     let mut sum_sq = vec![0f64; c];
-    for (i, &v) in x.data().iter().enumerate() {
+    let mut noise_sq = vec![0f64; c];
+    for (i, (&v, &w)) in exact.data().iter().zip(shadow.data()).enumerate() {
         let ch = (i / inner) % c;
-        sum[ch] += v as f64;
-        sum_sq[ch] += (v as f64) * (v as f64);
+        let v = f64::from(v);
+        sum[ch] += v;
+        sum_sq[ch] += v * v;
+        noise_sq[ch] += (f64::from(w) - v).powi(2);
     }
     let count = (n * inner) as f64;
     let mean: Vec<f32> = sum.iter().map(|s| (s / count) as f32).collect();
-    let var: Vec<f32> = sum
-        .iter()
-        .zip(&sum_sq)
-        .map(|(s, sq)| {
-            let mean_square = sq / count;
-            let variance = (mean_square - (s / count).powi(2)).max(0.0);
-            if variance <= CONSTANT_CHANNEL.powi(2) * mean_square {
-                1.0
-            } else {
-                (variance + 1e-3) as f32
-            }
+    let var: Vec<f32> = (0..c)
+        .map(|ch| {
+            let variance = (sum_sq[ch] / count - (sum[ch] / count).powi(2)).max(0.0);
+            let floor = NOISE_HEADROOM.powi(2) * noise_sq[ch] / count;
+            (variance + 1e-3).max(floor) as f32
         })
         .collect();
     (
@@ -217,21 +234,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn constant_channels_are_calibrated_to_unit_variance() {
-        // Channel 0 varies, channel 1 is constant 3, channel 2 is all zeros, channel 3
-        // varies by 0.1 % of its size.
-        let x = Tensor::from_vec(
-            [4, 4],
-            vec![
-                -1.0, 3.0, 0.0, 5.000, //
-                1.0, 3.0, 0.0, 5.005, //
-                -2.0, 3.0, 0.0, 4.995, //
-                2.0, 3.0, 0.0, 5.000,
-            ],
+    fn variances_are_floored_by_the_noise_they_would_amplify() {
+        // Channel 0 varies (its noise is negligible); channel 1 is constant 3 with simulated
+        // noise 1e-6·3; channel 2 is all zeros.
+        let exact = Tensor::from_vec(
+            [4, 3],
+            vec![-1.0, 3.0, 0.0, 1.0, 3.0, 0.0, -2.0, 3.0, 0.0, 2.0, 3.0, 0.0],
         );
-        let (mean, var) = channel_statistics(&x);
-        assert_eq!(mean.data()[..3], [0.0, 3.0, 0.0]);
-        assert!((var.data()[0] - (2.5 + 1e-3)).abs() < 1e-6);
-        assert_eq!(var.data()[1..], [1.0, 1.0, 1.0]);
+        let mut shadow = exact.clone();
+        for (i, v) in shadow.data_mut().iter_mut().enumerate() {
+            *v *= 1.0 + if i % 2 == 0 { 1e-6 } else { -1e-6 };
+        }
+        let (mean, var) = channel_statistics(&exact, &shadow);
+        assert_eq!(mean.data(), &[0.0, 3.0, 0.0]);
+        assert!(
+            (var.data()[0] - (2.5 + 1e-3)).abs() < 1e-6,
+            "{:?}",
+            var.data()
+        );
+        // rms noise 3e-6 → floor (1e5 · 3e-6)² = 0.09: a gain of 1/0.3, not 1/√1e-3.
+        assert!((var.data()[1] - 0.09).abs() < 2e-3, "{:?}", var.data());
+        assert!((var.data()[2] - 1e-3).abs() < 1e-9, "{:?}", var.data());
     }
 }
