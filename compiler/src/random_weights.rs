@@ -56,7 +56,9 @@ pub fn requirement(graph: &Graph) -> Requirement {
         }
         let run = interp::run_requirement(graph);
         for (part, bytes) in &run.parts {
-            r.add(&format!("calibration {part}"), *bytes);
+            // The exact run and every shadow run hold their own intermediates.
+            let runs = if part == "intermediates" { 1 + SHADOW_RUNS as u64 } else { 1 };
+            r.add(&format!("calibration {part}"), bytes.saturating_mul(runs));
         }
         r.tensors.extend(run.tensors);
     }
@@ -70,9 +72,14 @@ fn has_batchnorm(graph: &Graph) -> bool {
         .any(|&id| matches!(graph.node(id).op, Op::BatchNorm { .. }))
 }
 
-/// Relative size of the simulated rounding error added to every value of the shadow run of
+/// Relative size of the simulated rounding error added to every value of the shadow runs of
 /// the calibration (about 16 f32 roundings).
 const SIMULATED_ROUNDING: f32 = 1e-6;
+
+/// Shadow runs of the calibration, each with its own random signs: the noise of a channel is
+/// their mean, so that it is not underestimated when the signs of one run happen to cancel
+/// (a channel with few elements, a batch of 2, has too few values to average that away).
+const SHADOW_RUNS: usize = 4;
 
 /// A calibrated batchnorm amplifies the simulated rounding noise of its input to at most
 /// `1 / NOISE_HEADROOM` of a unit-scale output.
@@ -81,9 +88,9 @@ const NOISE_HEADROOM: f64 = 1e5;
 /// Sets every batchnorm's running statistics from its input when the graph runs on inputs
 /// uniform in [-1, 1] drawn from `seed`: the per-channel mean, and the variance (plus 1e-3),
 /// but never less than `(NOISE_HEADROOM · noise)²`, where `noise` is how far the channel
-/// moves when every value computed before it carries a relative error of
-/// [`SIMULATED_ROUNDING`] (a second, "shadow" run of the graph, perturbed after every node,
-/// with the same statistics).
+/// moves (root mean square) when every value computed before it carries a rounding error of
+/// ±[`SIMULATED_ROUNDING`] of itself, with independent random signs ([`SHADOW_RUNS`]
+/// "shadow" runs of the graph, each perturbed after every node, with the same statistics).
 ///
 /// The floor is what keeps random models well-conditioned. A channel that is constant on
 /// the calibration inputs (a sum of softmax probabilities is always 1), or nearly so (a
@@ -113,14 +120,14 @@ fn calibrate_batchnorm(graph: &Graph, weights: &mut Weights, seed: u64) -> Resul
             *remaining.entry(operand).or_default() += 1;
         }
     }
-    // (exact value, perturbed shadow value) of every live node.
-    let mut values: HashMap<NodeId, (Tensor, Tensor)> = HashMap::new();
+    // The exact value of every live node, and its perturbed value in each shadow run.
+    let mut values: HashMap<NodeId, (Tensor, Vec<Tensor>)> = HashMap::new();
     for id in order {
         let operands = graph.operands(id);
         let node = graph.node(id);
         if let Op::BatchNorm { .. } = node.op {
-            let (exact, shadow) = &values[&operands[0]];
-            let (mean, var) = channel_statistics(exact, shadow);
+            let (exact, shadows) = &values[&operands[0]];
+            let (mean, var) = channel_statistics(exact, shadows);
             weights
                 .tensors
                 .insert(graph.param(node.params[2]).name.clone(), mean);
@@ -140,12 +147,17 @@ fn calibrate_batchnorm(graph: &Graph, weights: &mut Weights, seed: u64) -> Resul
             .collect();
         let exact_args: Vec<&Tensor> = operands.iter().map(|o| &values[o].0).collect();
         let exact = eval_node(graph, id, &exact_args, &params, &inputs)?;
-        let shadow_args: Vec<&Tensor> = operands.iter().map(|o| &values[o].1).collect();
-        let mut shadow = eval_node(graph, id, &shadow_args, &params, &inputs)?;
-        let noise = WeightRng::new(seed ^ fnv1a(&node.name) ^ 0x005e_ad0f_f5e7)
-            .try_uniform(node.shape.as_slice(), SIMULATED_ROUNDING)?;
-        for (v, e) in shadow.data_mut().iter_mut().zip(noise.data()) {
-            *v += *v * e;
+        let mut shadows = Vec::with_capacity(SHADOW_RUNS);
+        for run in 0..SHADOW_RUNS {
+            let shadow_args: Vec<&Tensor> = operands.iter().map(|o| &values[o].1[run]).collect();
+            let mut shadow = eval_node(graph, id, &shadow_args, &params, &inputs)?;
+            let signs = WeightRng::new(seed ^ fnv1a(&node.name) ^ 0x005e_ad0f_f5e7 ^ run as u64)
+                .try_uniform(node.shape.as_slice(), 1.0)?;
+            // Every value moves by exactly SIMULATED_ROUNDING of itself, up or down at random.
+            for (v, sign) in shadow.data_mut().iter_mut().zip(signs.data()) {
+                *v += (*v * SIMULATED_ROUNDING).copysign(*sign);
+            }
+            shadows.push(shadow);
         }
         for operand in operands {
             let uses = remaining.get_mut(&operand).expect("operand use counted");
@@ -155,35 +167,38 @@ fn calibrate_batchnorm(graph: &Graph, weights: &mut Weights, seed: u64) -> Resul
             }
         }
         if remaining.get(&id).copied().unwrap_or(0) > 0 {
-            values.insert(id, (exact, shadow));
+            values.insert(id, (exact, shadows));
         }
     }
     Ok(())
 }
 
 /// Per-channel (dimension 1) mean and calibrated variance of a rank-2 or rank-4 tensor
-/// `exact`, given its perturbed `shadow` (see [`calibrate_batchnorm`]): the biased variance
-/// plus 1e-3, at least `(NOISE_HEADROOM · rms(shadow − exact))²`.
-fn channel_statistics(exact: &Tensor, shadow: &Tensor) -> (Tensor, Tensor) {
+/// `exact`, given its perturbed `shadows` (see [`calibrate_batchnorm`]): the biased variance
+/// plus 1e-3, at least `NOISE_HEADROOM² · mean((shadow − exact)²)` over every element and
+/// shadow.
+fn channel_statistics(exact: &Tensor, shadows: &[Tensor]) -> (Tensor, Tensor) {
     let shape = exact.shape();
     let (n, c) = (shape[0], shape[1]);
     let inner: usize = shape[2..].iter().product();
     let mut sum = vec![0f64; c];
     let mut sum_sq = vec![0f64; c];
     let mut noise_sq = vec![0f64; c];
-    for (i, (&v, &w)) in exact.data().iter().zip(shadow.data()).enumerate() {
+    for (i, &v) in exact.data().iter().enumerate() {
         let ch = (i / inner) % c;
         let v = f64::from(v);
         sum[ch] += v;
         sum_sq[ch] += v * v;
-        noise_sq[ch] += (f64::from(w) - v).powi(2);
+        for shadow in shadows {
+            noise_sq[ch] += (f64::from(shadow.data()[i]) - v).powi(2);
+        }
     }
     let count = (n * inner) as f64;
     let mean: Vec<f32> = sum.iter().map(|s| (s / count) as f32).collect();
     let var: Vec<f32> = (0..c)
         .map(|ch| {
             let variance = (sum_sq[ch] / count - (sum[ch] / count).powi(2)).max(0.0);
-            let floor = NOISE_HEADROOM.powi(2) * noise_sq[ch] / count;
+            let floor = NOISE_HEADROOM.powi(2) * noise_sq[ch] / (count * shadows.len() as f64);
             (variance + 1e-3).max(floor) as f32
         })
         .collect();
@@ -245,7 +260,7 @@ mod tests {
         for (i, v) in shadow.data_mut().iter_mut().enumerate() {
             *v *= 1.0 + if i % 2 == 0 { 1e-6 } else { -1e-6 };
         }
-        let (mean, var) = channel_statistics(&exact, &shadow);
+        let (mean, var) = channel_statistics(&exact, std::slice::from_ref(&shadow));
         assert_eq!(mean.data(), &[0.0, 3.0, 0.0]);
         assert!(
             (var.data()[0] - (2.5 + 1e-3)).abs() < 1e-6,
