@@ -30,9 +30,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub use scc_compiler as compiler;
-pub use scc_compiler::LowerOptions;
 pub use scc_compiler::passes::{Optimized, PassError, PassOptions};
 pub use scc_compiler::weights::{BindOptions, BindReport, ProjectionReport, Weights};
+pub use scc_compiler::{DEFAULT_MAX_NODES, LowerOptions};
 pub use scc_lang as lang;
 pub use scc_lang::{Diagnostic, SourceFile};
 pub use scc_runtime as runtime;

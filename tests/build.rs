@@ -359,3 +359,23 @@ fn building_without_a_c_compiler_says_how_to_get_one() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_value_returned_twice_is_two_outputs_of_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_path = dir.path().join("twice.sc");
+    let source =
+        "model twice(x: [1, 4]) {\n    let c = relu(x);\n    return c, c, sigmoid(c);\n}\n";
+    std::fs::write(&model_path, source).unwrap();
+    let binary = build_alone(&model_path, &["--random-weights", "1"], dir.path(), "twice");
+    let model = Model::from_source("twice.sc", source, None).unwrap();
+    let weights = model.random_weights(1).unwrap();
+    let inputs = model.random_inputs(3).unwrap();
+    let inputs_path = dir.path().join("inputs.safetensors");
+    scc::runtime::write_safetensors(&inputs_path, &inputs).unwrap();
+    let got = run_saved(&binary, &inputs_path, "twice");
+    let names: Vec<&str> = got.keys().map(String::as_str).collect();
+    assert_eq!(names, ["c", "output1", "output2"]);
+    assert_eq!(got["c"], got["output1"]);
+    assert_equals_jit(&got, &model, &weights, &inputs, "twice");
+}

@@ -91,4 +91,6 @@ error_cases!(
     not_structured,
     alpha_and_weight,
     model_file_missing,
+    block_expansion_limit,
+    output_name_collision,
 );

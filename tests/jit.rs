@@ -137,6 +137,27 @@ fn a_compiled_model_runs_concurrently_from_many_threads() {
 }
 
 #[test]
+fn a_value_returned_twice_is_two_outputs() {
+    // As in PyTorch and ONNX: `return c, c` gives two outputs; the second, a name already
+    // returned, is named by its position.
+    let source = "model m(x: [2, 3, 4, 4]) {\n    let conv = conv2d(x, 3, kernel=3, pad=1);\n    let c = relu(conv);\n    return c, c, x, c + x;\n}\n";
+    let model = Model::from_source("twice.sc", source, None).unwrap();
+    let names: Vec<String> = model.outputs().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["c", "output1", "x", "output3"]);
+    let weights = model.random_weights(4).unwrap();
+    let inputs = model.random_inputs(4).unwrap();
+    let expected = model.interpret(&weights, &inputs).unwrap();
+    for threads in [1, 2] {
+        let (jit, interp) = engines(&model, &weights, threads);
+        let got = jit.run(&inputs).unwrap();
+        assert_eq!(got[0].1, got[1].1);
+        assert_eq!(got[2].1, inputs["x"]);
+        assert_all_close("jit", &got, &expected);
+        assert_all_close("interp", &interp.run(&inputs).unwrap(), &expected);
+    }
+}
+
+#[test]
 fn the_jit_rejects_wrong_inputs() {
     let model = Model::from_file(repo_path("examples/resnet20s.sc"), None).unwrap();
     let jit = scc::compile(

@@ -20,4 +20,4 @@ pub mod verify;
 pub mod weights;
 
 pub use ir::{Graph, Node, NodeId, Op};
-pub use lower::{LowerError, LowerOptions, lower, lower_with};
+pub use lower::{DEFAULT_MAX_NODES, LowerError, LowerOptions, lower, lower_with};

@@ -57,7 +57,11 @@ pub fn requirement(graph: &Graph) -> Requirement {
         let run = interp::run_requirement(graph);
         for (part, bytes) in &run.parts {
             // The exact run and every shadow run hold their own intermediates.
-            let runs = if part == "intermediates" { 1 + SHADOW_RUNS as u64 } else { 1 };
+            let runs = if part == "intermediates" {
+                1 + SHADOW_RUNS as u64
+            } else {
+                1
+            };
             r.add(&format!("calibration {part}"), bytes.saturating_mul(runs));
         }
         r.tensors.extend(run.tensors);

@@ -182,13 +182,14 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
 
 /// The help text.
 pub fn help(model: &Model, program: &str) -> String {
-    let column = model
-        .inputs
-        .iter()
-        .map(|t| t.name.len())
-        .chain(model.outputs.iter().map(|t| t.name.len()))
-        .max()
-        .unwrap_or(0);
+    let column = scc_runtime::limits::column_width(
+        model
+            .inputs
+            .iter()
+            .map(|t| t.name.len())
+            .chain(model.outputs.iter().map(|t| t.name.len())),
+        0,
+    );
     let list = |items: Vec<(&str, &[usize])>| -> String {
         if items.is_empty() {
             return "  (none)\n".into();

@@ -17,9 +17,35 @@ pub fn parse_threads(text: &str) -> Result<usize, String> {
     Ok(n)
 }
 
+/// The widest a text table's name column is padded to: longer names (identifiers have no
+/// length limit) are printed whole and push their row's other cells right.
+pub const MAX_COLUMN_WIDTH: usize = 48;
+
+/// The width of a text column holding values of these widths: the widest, at least `min`,
+/// at most [`MAX_COLUMN_WIDTH`] (formatting widths are bounded: never pad to an
+/// identifier's length).
+pub fn column_width(widths: impl IntoIterator<Item = usize>, min: usize) -> usize {
+    widths
+        .into_iter()
+        .max()
+        .unwrap_or(0)
+        .max(min)
+        .min(MAX_COLUMN_WIDTH.max(min))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn column_widths_are_bounded() {
+        assert_eq!(column_width([3, 7], 5), 7);
+        assert_eq!(column_width([], 5), 5);
+        assert_eq!(column_width([70_000], 5), MAX_COLUMN_WIDTH);
+        let name = "a".repeat(70_000);
+        let width = column_width([name.len()], 5);
+        assert_eq!(format!("{name:<width$}|").len(), 70_001);
+    }
 
     #[test]
     fn thread_counts_are_bounded() {

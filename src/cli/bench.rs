@@ -177,12 +177,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         );
     }
     if args.per_layer {
-        let width = per_layer
-            .iter()
-            .map(|l| l.0.len())
-            .max()
-            .unwrap_or(5)
-            .max(5);
+        let width = scc::runtime::limits::column_width(per_layer.iter().map(|l| l.0.len()), 5);
         println!(
             "{:<width$}  {:<16}  {:>12}  {:>12}  {:>8}  {:>10}",
             "layer", "op", "interp ms", "jit ms", "speedup", "GFLOP/s"

@@ -108,12 +108,8 @@ pub fn check(args: CheckArgs) -> Result<()> {
         .map(|(n, s)| format!("{n}: {}", format_shape(s)))
         .collect();
     println!("model `{}` ({})", model.name(), inputs.join(", "));
-    let name_width = costs
-        .iter()
-        .map(|c| graph.node(c.node).name.len())
-        .max()
-        .unwrap_or(4)
-        .max(5);
+    let name_width =
+        scc::runtime::limits::column_width(costs.iter().map(|c| graph.node(c.node).name.len()), 5);
     let row = |name: &str, op: &str, shape: &str, cells: [String; 5]| {
         println!(
             "{name:<name_width$}  {op:<16}  {shape:<20}  {:>11}  {:>15}  {:>15}  {:>13}  {:>20}",
@@ -170,11 +166,18 @@ pub fn check(args: CheckArgs) -> Result<()> {
             100.0 * totals.sumpool_adds as f64 / totals.structured_macs as f64
         );
     }
+    let unshared = if memory.naive_bytes > memory.arena_bytes {
+        format!(
+            "{:.1}x more",
+            memory.naive_bytes as f64 / memory.arena_bytes.max(1) as f64
+        )
+    } else {
+        "no buffer can be shared; the arena adds only alignment".to_string()
+    };
     println!(
-        "memory: arena {} bytes for all intermediates (their naive sum: {} bytes, {:.1}x more)",
+        "memory: arena {} bytes for all intermediates (each in its own buffer: {} bytes, {unshared})",
         thousands(memory.arena_bytes),
         thousands(memory.naive_bytes),
-        memory.naive_bytes as f64 / memory.arena_bytes.max(1) as f64
     );
     let outputs: Vec<String> = model
         .outputs()

@@ -15,6 +15,10 @@ pub struct ModelArgs {
     /// Replace an input's declared shape (repeatable), e.g. `--input-shape image=8,3,224,224`.
     #[arg(long = "input-shape", value_name = "NAME=D,D,...", value_parser = parse_input_shape)]
     input_shapes: Vec<(String, Vec<usize>)>,
+    /// The most nodes the model's graph may have once its blocks are instantiated.
+    #[arg(long, value_name = "N", default_value_t = scc::DEFAULT_MAX_NODES,
+          value_parser = clap::value_parser!(usize))]
+    max_nodes: usize,
 }
 
 /// `NAME=1,3,224,224` → (`NAME`, `[1, 3, 224, 224]`).
@@ -64,6 +68,7 @@ impl ModelArgs {
         }
         let options = scc::LowerOptions {
             input_shapes: self.input_shapes.iter().cloned().collect(),
+            max_nodes: self.max_nodes,
         };
         Ok(Model::from_file_with(
             &self.model,

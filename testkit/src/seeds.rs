@@ -105,8 +105,13 @@ mod tests {
     #[test]
     fn replay_only_reads_committed_cases_and_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let source: &'static str =
-            Box::leak(dir.path().join("case.rs").display().to_string().into_boxed_str());
+        let source: &'static str = Box::leak(
+            dir.path()
+                .join("case.rs")
+                .display()
+                .to_string()
+                .into_boxed_str(),
+        );
         let regressions = dir.path().join("case.proptest-regressions");
         let line = "cc 38f76f293080110ef4f8ceb2063d94a4f6d43f5fb05a72f28093ff209643fb32 # shrinks to seed = 1\n";
         std::fs::write(&regressions, line).unwrap();
