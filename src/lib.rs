@@ -41,6 +41,7 @@ pub use scc_runtime::{MemoryError, MemoryLimit, Requirement, Tensor};
 use scc_compiler::Graph;
 
 pub mod aot;
+pub mod report;
 pub use aot::{BuildOptions, BuildReport, Emit, build};
 pub mod onnx;
 pub use onnx::{ImportReport, OnnxOptions, advise, import_onnx};
