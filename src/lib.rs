@@ -80,6 +80,20 @@ pub enum Error {
 }
 
 impl Error {
+    /// The memory refusal behind this error, whichever stage raised it (the interpreter, the
+    /// JIT, random weights, translation validation or the memory check itself): a model
+    /// needing more memory than the limit, or an allocation the system refused.
+    pub fn memory_error(&self) -> Option<&MemoryError> {
+        match self {
+            Error::Memory(e)
+            | Error::Codegen(scc_compiler::codegen::CodegenError::Memory(e))
+            | Error::Run(scc_compiler::interp::RunError::Memory(e))
+            | Error::Weights(scc_compiler::weights::WeightError::Memory(e))
+            | Error::Pass(PassError::Memory(e)) => Some(e),
+            _ => None,
+        }
+    }
+
     /// The complete, human-readable report: for source errors the located diagnostic with
     /// the source line; otherwise `error: ` and the message.
     pub fn render(&self) -> String {
