@@ -60,8 +60,8 @@ fn kernels(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(500));
     for (name, source) in LAYERS {
         let model = Model::from_source("layer.sc", source, None).unwrap();
-        let weights = model.random_weights(1);
-        let inputs = model.random_inputs(1);
+        let weights = model.random_weights(1).unwrap();
+        let inputs = model.random_inputs(1).unwrap();
         let options = Options {
             threads: 1,
             passes: PassOptions::default(),

@@ -12,8 +12,8 @@ fn bench_model(c: &mut Criterion, name: &str, path: &Path) {
         eprintln!("skipping {name}: {} is absent", path.display());
         return;
     };
-    let weights = model.random_weights(1);
-    let inputs = model.random_inputs(1);
+    let weights = model.random_weights(1).unwrap();
+    let inputs = model.random_inputs(1).unwrap();
     let mut group = c.benchmark_group(name);
     group
         .sample_size(10)

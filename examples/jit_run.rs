@@ -10,7 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| "examples/resnet20s.sc".to_string());
     let model = Model::from_file(&path, None).map_err(|e| e.render())?;
     // Real weights would come from `Weights::load(model.graph(), path, &BindOptions::default())`.
-    let weights = Weights::random(model.graph(), 42);
+    let weights = Weights::random(model.graph(), 42)?;
     let compiled = scc::compile(&model, &weights, &Options::default()).map_err(|e| e.render())?;
     println!(
         "compiled `{}` in {:.1} ms for {} threads",
@@ -18,7 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         compiled.compile_time().as_secs_f64() * 1e3,
         compiled.threads()
     );
-    let inputs = model.random_inputs(7);
+    let inputs = model.random_inputs(7).map_err(|e| e.render())?;
     let started = std::time::Instant::now();
     let outputs = compiled.run(&inputs)?;
     println!("ran in {:.2} ms", started.elapsed().as_secs_f64() * 1e3);

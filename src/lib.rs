@@ -13,8 +13,8 @@
 //!     None,
 //! )
 //! .unwrap();
-//! let weights = Weights::random(model.graph(), 7);
-//! let inputs = model.random_inputs(1);
+//! let weights = Weights::random(model.graph(), 7).unwrap();
+//! let inputs = model.random_inputs(1).unwrap();
 //! // JIT-compile (Cranelift) and run; the interpreter runs behind the same interface.
 //! let compiled = scc::compile(&model, &weights, &Options::default()).unwrap();
 //! let outputs = compiled.run(&inputs).unwrap();
@@ -30,13 +30,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub use scc_compiler as compiler;
-pub use scc_compiler::LowerOptions;
 pub use scc_compiler::passes::{Optimized, PassError, PassOptions};
 pub use scc_compiler::weights::{BindOptions, BindReport, ProjectionReport, Weights};
+pub use scc_compiler::{DEFAULT_MAX_NODES, LowerOptions};
 pub use scc_lang as lang;
 pub use scc_lang::{Diagnostic, SourceFile};
 pub use scc_runtime as runtime;
-pub use scc_runtime::Tensor;
+pub use scc_runtime::{MemoryError, MemoryLimit, Requirement, Tensor};
 
 use scc_compiler::Graph;
 
@@ -72,11 +72,28 @@ pub enum Error {
     Codegen(#[from] scc_compiler::codegen::CodegenError),
     #[error(transparent)]
     Build(#[from] aot::BuildError),
+    /// The model needs more memory than the limit, or an allocation was refused.
+    #[error(transparent)]
+    Memory(#[from] MemoryError),
     #[error(transparent)]
     Onnx(#[from] scc_onnx::OnnxError),
 }
 
 impl Error {
+    /// The memory refusal behind this error, whichever stage raised it (the interpreter, the
+    /// JIT, random weights, translation validation or the memory check itself): a model
+    /// needing more memory than the limit, or an allocation the system refused.
+    pub fn memory_error(&self) -> Option<&MemoryError> {
+        match self {
+            Error::Memory(e)
+            | Error::Codegen(scc_compiler::codegen::CodegenError::Memory(e))
+            | Error::Run(scc_compiler::interp::RunError::Memory(e))
+            | Error::Weights(scc_compiler::weights::WeightError::Memory(e))
+            | Error::Pass(PassError::Memory(e)) => Some(e),
+            _ => None,
+        }
+    }
+
     /// The complete, human-readable report: for source errors the located diagnostic with
     /// the source line; otherwise `error: ` and the message.
     pub fn render(&self) -> String {
@@ -224,21 +241,33 @@ impl Model {
         )?)
     }
 
-    /// Deterministic, sensibly scaled weights (for benchmarks and tests).
-    pub fn random_weights(&self, seed: u64) -> Weights {
-        scc_compiler::weights::random(&self.graph, seed)
+    /// Deterministic, sensibly scaled weights (for benchmarks and tests), if they (and their
+    /// batchnorm calibration) fit in the memory available on this machine.
+    pub fn random_weights(&self, seed: u64) -> Result<Weights, Error> {
+        self.random_weights_within(seed, None)
     }
 
-    /// Deterministic inputs, uniform in [-1, 1], by input name.
-    pub fn random_inputs(&self, seed: u64) -> BTreeMap<String, Tensor> {
-        self.inputs()
-            .into_iter()
-            .enumerate()
-            .map(|(i, (name, shape))| {
-                let mut rng = scc_runtime::random::WeightRng::new(seed.wrapping_add(i as u64));
-                (name, rng.uniform(shape, 1.0))
-            })
-            .collect()
+    /// [`Model::random_weights`] within `max_memory` bytes (`None`: the memory available).
+    pub fn random_weights_within(
+        &self,
+        seed: u64,
+        max_memory: Option<u64>,
+    ) -> Result<Weights, Error> {
+        Ok(Weights::random_within(
+            &self.graph,
+            seed,
+            &MemoryLimit::from_option(max_memory),
+        )?)
+    }
+
+    /// Deterministic inputs, uniform in [-1, 1], by input name (allocated fallibly).
+    pub fn random_inputs(&self, seed: u64) -> Result<BTreeMap<String, Tensor>, Error> {
+        let mut inputs = BTreeMap::new();
+        for (i, (name, shape)) in self.inputs().into_iter().enumerate() {
+            let mut rng = scc_runtime::random::WeightRng::new(seed.wrapping_add(i as u64));
+            inputs.insert(name, rng.try_uniform(shape, 1.0)?);
+        }
+        Ok(inputs)
     }
 
     /// Runs the model, as lowered (no optimisation), with the reference interpreter;
@@ -293,6 +322,10 @@ pub struct Options {
     /// Worker threads of the JIT (0: all cores).
     pub threads: usize,
     pub engine: Engine,
+    /// The most memory the model may need, in bytes: weights, intermediate tensors, scratch,
+    /// inputs and outputs (`None`: the memory available on the machine). Checked before
+    /// anything is allocated; a model above it is [`Error::Memory`].
+    pub max_memory: Option<u64>,
 }
 
 impl Default for Options {
@@ -301,13 +334,22 @@ impl Default for Options {
             passes: PassOptions::default(),
             threads: 0,
             engine: Engine::Jit,
+            max_memory: None,
         }
     }
 }
 
 enum Executable {
     Jit(Box<scc_compiler::codegen::jit::CompiledModel>),
-    Interpreter { graph: Graph, weights: Weights },
+    Interpreter(Box<Interpreted>),
+}
+
+/// The optimised graph, its weights and the memory a run may use, for the interpreter.
+struct Interpreted {
+    graph: Graph,
+    weights: Weights,
+    limit: MemoryLimit,
+    requirement: Requirement,
 }
 
 /// A model ready to run: `Send + Sync`, and `run` may be called from many threads at once.
@@ -321,8 +363,8 @@ impl CompiledModel {
     pub fn run(&self, inputs: &BTreeMap<String, Tensor>) -> Result<Vec<(String, Tensor)>, Error> {
         Ok(match &self.executable {
             Executable::Jit(jit) => jit.run(inputs)?,
-            Executable::Interpreter { graph, weights } => {
-                scc_compiler::interp::run(graph, weights, inputs)?
+            Executable::Interpreter(i) => {
+                scc_compiler::interp::run_with(&i.graph, &i.weights, inputs, &i.limit, None)?
             }
         })
     }
@@ -335,9 +377,13 @@ impl CompiledModel {
         let mut times = std::collections::HashMap::new();
         let outputs = match &self.executable {
             Executable::Jit(jit) => jit.run_timed(inputs, Some(&mut times))?,
-            Executable::Interpreter { graph, weights } => {
-                scc_compiler::interp::run_timed(graph, weights, inputs, Some(&mut times))?
-            }
+            Executable::Interpreter(i) => scc_compiler::interp::run_with(
+                &i.graph,
+                &i.weights,
+                inputs,
+                &i.limit,
+                Some(&mut times),
+            )?,
         };
         Ok((outputs, times))
     }
@@ -346,7 +392,7 @@ impl CompiledModel {
     pub fn graph(&self) -> &Graph {
         match &self.executable {
             Executable::Jit(jit) => jit.graph(),
-            Executable::Interpreter { graph, .. } => graph,
+            Executable::Interpreter(i) => &i.graph,
         }
     }
 
@@ -355,11 +401,20 @@ impl CompiledModel {
         self.compile_time
     }
 
+    /// The memory a run needs (weights, intermediates, scratch, inputs, outputs), as checked
+    /// against the limit when compiling.
+    pub fn requirement(&self) -> &Requirement {
+        match &self.executable {
+            Executable::Jit(jit) => jit.requirement(),
+            Executable::Interpreter(i) => &i.requirement,
+        }
+    }
+
     /// Worker threads (1 for the interpreter).
     pub fn threads(&self) -> usize {
         match &self.executable {
             Executable::Jit(jit) => jit.threads(),
-            Executable::Interpreter { .. } => 1,
+            Executable::Interpreter(_) => 1,
         }
     }
 
@@ -367,7 +422,7 @@ impl CompiledModel {
     pub fn engine(&self) -> Engine {
         match &self.executable {
             Executable::Jit(_) => Engine::Jit,
-            Executable::Interpreter { .. } => Engine::Interpreter,
+            Executable::Interpreter(_) => Engine::Interpreter,
         }
     }
 }
@@ -387,19 +442,34 @@ pub fn compile(
         // Code generation executes structured layers only as sum-pool + small conv.
         only.push("decompose-structured".to_string());
     }
+    if passes.max_memory.is_none() {
+        passes.max_memory = options.max_memory;
+    }
+    let limit = MemoryLimit::from_option(options.max_memory);
     let optimized = model.optimize(Some(weights), &passes)?;
     let executable = match options.engine {
         Engine::Jit => Executable::Jit(Box::new(
-            scc_compiler::codegen::jit::CompiledModel::compile(
+            scc_compiler::codegen::jit::CompiledModel::compile_within(
                 &optimized.graph,
                 weights,
                 options.threads,
+                &limit,
             )?,
         )),
-        Engine::Interpreter => Executable::Interpreter {
-            graph: optimized.graph,
-            weights: weights.clone(),
-        },
+        Engine::Interpreter => {
+            let graph = optimized.graph;
+            let mut requirement = scc_compiler::interp::run_requirement(&graph);
+            for (name, id) in graph.inputs() {
+                requirement.add_tensor("inputs", name, &graph.node(*id).shape, "input");
+            }
+            requirement.check(&limit)?;
+            Executable::Interpreter(Box::new(Interpreted {
+                graph,
+                weights: weights.clone(),
+                limit,
+                requirement,
+            }))
+        }
     };
     Ok(CompiledModel {
         executable,

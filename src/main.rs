@@ -36,8 +36,32 @@ enum Command {
     Advise(cli::advise::AdviseArgs),
 }
 
+/// Restores the default action of SIGPIPE, which Rust programs start with ignored: a write
+/// to a closed pipe (`scc check m.sc | head -1`) then ends the process quietly, as it does
+/// `cat` and `grep`, instead of failing the write (and `println!` with a panic).
+fn end_quietly_on_closed_pipes() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to its default, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    end_quietly_on_closed_pipes();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // Usage errors exit with status 1, like every other error (`--help` and
+            // `--version` print to standard output and exit 0).
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     let result = match cli.command {
         Command::Check(args) => cli::check::check(args),
         Command::Run(args) => cli::run::run(args),

@@ -16,7 +16,7 @@ fn a_declared_structure_outside_the_candidates_is_scored_and_listed() {
         None,
     )
     .unwrap_or_else(|e| panic!("{}", e.render()));
-    let weights = model.random_weights(7);
+    let weights = model.random_weights(7).unwrap();
     let advice = advise(&model, &weights, 1e-3);
     let summary: Vec<(&str, &str, Vec<usize>, ScoredKernel)> = advice
         .layers

@@ -117,11 +117,17 @@ fn built_examples_equal_the_jit_bit_for_bit() {
         let path = repo_path(&format!("examples/{example}.sc"));
         let binary = build_alone(&path, &["--random-weights", "3"], dir.path(), example);
         let model = Model::from_file(&path, None).unwrap();
-        let inputs = model.random_inputs(9);
+        let inputs = model.random_inputs(9).unwrap();
         let inputs_path = binary.parent().unwrap().join("inputs.safetensors");
         scc::runtime::write_safetensors(&inputs_path, &inputs).unwrap();
         let got = run_saved(&binary, &inputs_path, example);
-        assert_equals_jit(&got, &model, &model.random_weights(3), &inputs, example);
+        assert_equals_jit(
+            &got,
+            &model,
+            &model.random_weights(3).unwrap(),
+            &inputs,
+            example,
+        );
     }
 }
 
@@ -142,7 +148,7 @@ fn resnet18s_builds_fast_into_a_small_binary() {
         "{report}"
     );
     let model = Model::from_file(repo_path("examples/resnet18s.sc"), None).unwrap();
-    let weights = model.random_weights(1);
+    let weights = model.random_weights(1).unwrap();
     let build = scc::build(
         &model,
         &weights,
@@ -150,6 +156,7 @@ fn resnet18s_builds_fast_into_a_small_binary() {
             output: dir.path().join("again"),
             emit: scc::Emit::Executable,
             passes: Default::default(),
+            ..Default::default()
         },
     )
     .unwrap();
@@ -303,10 +310,14 @@ fn the_c_embedding_example_runs() {
         "image".to_string(),
         Tensor::new(vec![1, 3, 32, 32], input).unwrap(),
     );
-    let jit = scc::compile(&model, &model.random_weights(1), &Options::default())
-        .unwrap()
-        .run(&inputs)
-        .unwrap();
+    let jit = scc::compile(
+        &model,
+        &model.random_weights(1).unwrap(),
+        &Options::default(),
+    )
+    .unwrap()
+    .run(&inputs)
+    .unwrap();
     assert_eq!(values, jit[0].1.data(), "C program and JIT differ");
     // An object file plus the runtime archive also links.
     scc_ok(&[
@@ -347,4 +358,24 @@ fn building_without_a_c_compiler_says_how_to_get_one() {
         stderr.contains("no C compiler found") && stderr.contains("apt-get install gcc"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_value_returned_twice_is_two_outputs_of_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_path = dir.path().join("twice.sc");
+    let source =
+        "model twice(x: [1, 4]) {\n    let c = relu(x);\n    return c, c, sigmoid(c);\n}\n";
+    std::fs::write(&model_path, source).unwrap();
+    let binary = build_alone(&model_path, &["--random-weights", "1"], dir.path(), "twice");
+    let model = Model::from_source("twice.sc", source, None).unwrap();
+    let weights = model.random_weights(1).unwrap();
+    let inputs = model.random_inputs(3).unwrap();
+    let inputs_path = dir.path().join("inputs.safetensors");
+    scc::runtime::write_safetensors(&inputs_path, &inputs).unwrap();
+    let got = run_saved(&binary, &inputs_path, "twice");
+    let names: Vec<&str> = got.keys().map(String::as_str).collect();
+    assert_eq!(names, ["c", "output1", "output2"]);
+    assert_eq!(got["c"], got["output1"]);
+    assert_equals_jit(&got, &model, &weights, &inputs, "twice");
 }

@@ -301,3 +301,130 @@ fn input_shape_replaces_a_declared_shape() {
         (40_813_184u64 - fc_macs) * 16 + fc_macs * 4
     );
 }
+
+#[test]
+fn max_nodes_sets_the_node_limit() {
+    let out = scc(&[
+        "check",
+        "tests/errors/block_expansion_limit.sc",
+        "--max-nodes",
+        "100",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: the model has more than 100 nodes\n"),
+        "{stderr}"
+    );
+    // A model within the limit is checked as usual.
+    scc_ok(&["check", "examples/resnet20s.sc", "--max-nodes", "1000"]);
+    let out = scc(&["check", "examples/resnet20s.sc", "--max-nodes", "ten"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+}
+
+/// `scc ARGS | head -1`, with the reader gone before scc writes anything: scc ends quietly
+/// (killed by SIGPIPE, as `cat` would be), with nothing on standard error.
+#[cfg(unix)]
+fn assert_quiet_on_a_closed_pipe(args: &[&str]) {
+    use std::os::unix::process::ExitStatusExt;
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scc"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr, "", "scc {args:?} on a closed pipe");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "scc {args:?}: {:?}",
+        out.status
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_every_printing_command_quietly() {
+    assert_quiet_on_a_closed_pipe(&["check", "examples/resnet18s.sc"]);
+    assert_quiet_on_a_closed_pipe(&["check", "examples/resnet18s.sc", "--json"]);
+    assert_quiet_on_a_closed_pipe(&["check", "examples/resnet20s.sc", "--print-after", "all"]);
+    assert_quiet_on_a_closed_pipe(&["dot", "examples/resnet20s.sc"]);
+    assert_quiet_on_a_closed_pipe(&["run", "examples/resnet20s.sc", "--random-weights", "1"]);
+    assert_quiet_on_a_closed_pipe(&[
+        "bench",
+        "examples/resnet20s.sc",
+        "--random-weights",
+        "1",
+        "--runs",
+        "1",
+        "--interp-runs",
+        "1",
+        "--per-layer",
+    ]);
+}
+
+#[test]
+fn identifiers_of_any_length_are_printed_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "a".repeat(70_000);
+    let path = dir.path().join("long.sc");
+    std::fs::write(
+        &path,
+        format!("model m(x: [1, 4]) {{ let {name} = relu(x); return {name}; }}\n"),
+    )
+    .unwrap();
+    let path = path.to_str().unwrap();
+    let table = scc_ok(&["check", path]);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with(&format!("{name}  relu "))),
+        "the long name's row"
+    );
+    assert!(
+        scc_ok(&["run", path, "--random-weights", "1"]).starts_with(&format!("{name}: [1, 4]"))
+    );
+    let bench = scc_ok(&[
+        "bench",
+        path,
+        "--random-weights",
+        "1",
+        "--runs",
+        "1",
+        "--interp-runs",
+        "1",
+        "--per-layer",
+    ]);
+    assert!(
+        bench.contains(&format!("{name}  relu")),
+        "{}",
+        &bench[..200]
+    );
+}
+
+#[test]
+fn usage_errors_exit_with_status_1() {
+    for args in [
+        &["check"][..],
+        &["check", "examples/resnet20s.sc", "--no-such-option"],
+        &["frobnicate"],
+        &[
+            "run",
+            "examples/resnet20s.sc",
+            "--random-weights",
+            "1",
+            "--threads",
+            "100000",
+        ],
+    ] {
+        let out = scc(args);
+        assert_eq!(out.status.code(), Some(1), "scc {args:?}: {out:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: "));
+    }
+    // Help and the version are not errors.
+    assert!(scc_ok(&["--help"]).contains("Usage: scc"));
+    assert!(scc_ok(&["--version"]).starts_with("scc "));
+}

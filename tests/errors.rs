@@ -100,4 +100,6 @@ error_cases!(
     pad_negative,
     scalar_out_of_range,
     affine_in_expression,
+    block_expansion_limit,
+    output_name_collision,
 );

@@ -76,8 +76,8 @@ fn jit_equals_the_interpreter_on_every_example() {
         "mobilenetv2",
     ] {
         let model = Model::from_file(repo_path(&format!("examples/{example}.sc")), None).unwrap();
-        let weights = model.random_weights(11);
-        let inputs = model.random_inputs(3);
+        let weights = model.random_weights(11).unwrap();
+        let inputs = model.random_inputs(3).unwrap();
         let (jit, interp) = engines(&model, &weights, 0);
         assert_all_close(
             example,
@@ -90,8 +90,8 @@ fn jit_equals_the_interpreter_on_every_example() {
 #[test]
 fn results_are_bit_identical_per_thread_count_and_close_across_counts() {
     let model = Model::from_file(repo_path("examples/resnet20s.sc"), None).unwrap();
-    let weights = model.random_weights(2);
-    let inputs = model.random_inputs(5);
+    let weights = model.random_weights(2).unwrap();
+    let inputs = model.random_inputs(5).unwrap();
     let runs: Vec<Vec<(String, Tensor)>> = [1, 2, 3]
         .iter()
         .map(|&threads| {
@@ -121,9 +121,10 @@ fn results_are_bit_identical_per_thread_count_and_close_across_counts() {
 #[test]
 fn a_compiled_model_runs_concurrently_from_many_threads() {
     let model = Model::from_file(repo_path("examples/resnet20s.sc"), None).unwrap();
-    let weights = model.random_weights(4);
+    let weights = model.random_weights(4).unwrap();
     let jit = std::sync::Arc::new(scc::compile(&model, &weights, &Options::default()).unwrap());
-    let inputs: Vec<BTreeMap<String, Tensor>> = (0..4).map(|i| model.random_inputs(i)).collect();
+    let inputs: Vec<BTreeMap<String, Tensor>> =
+        (0..4).map(|i| model.random_inputs(i).unwrap()).collect();
     let expected: Vec<_> = inputs.iter().map(|x| jit.run(x).unwrap()).collect();
     std::thread::scope(|scope| {
         for _ in 0..3 {
@@ -136,10 +137,36 @@ fn a_compiled_model_runs_concurrently_from_many_threads() {
 }
 
 #[test]
+fn a_value_returned_twice_is_two_outputs() {
+    // As in PyTorch and ONNX: `return c, c` gives two outputs; the second, a name already
+    // returned, is named by its position.
+    let source = "model m(x: [2, 3, 4, 4]) {\n    let conv = conv2d(x, 3, kernel=3, pad=1);\n    let c = relu(conv);\n    return c, c, x, c + x;\n}\n";
+    let model = Model::from_source("twice.sc", source, None).unwrap();
+    let names: Vec<String> = model.outputs().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["c", "output1", "x", "output3"]);
+    let weights = model.random_weights(4).unwrap();
+    let inputs = model.random_inputs(4).unwrap();
+    let expected = model.interpret(&weights, &inputs).unwrap();
+    for threads in [1, 2] {
+        let (jit, interp) = engines(&model, &weights, threads);
+        let got = jit.run(&inputs).unwrap();
+        assert_eq!(got[0].1, got[1].1);
+        assert_eq!(got[2].1, inputs["x"]);
+        assert_all_close("jit", &got, &expected);
+        assert_all_close("interp", &interp.run(&inputs).unwrap(), &expected);
+    }
+}
+
+#[test]
 fn the_jit_rejects_wrong_inputs() {
     let model = Model::from_file(repo_path("examples/resnet20s.sc"), None).unwrap();
-    let jit = scc::compile(&model, &model.random_weights(0), &Options::default()).unwrap();
-    let mut inputs = model.random_inputs(0);
+    let jit = scc::compile(
+        &model,
+        &model.random_weights(0).unwrap(),
+        &Options::default(),
+    )
+    .unwrap();
+    let mut inputs = model.random_inputs(0).unwrap();
     inputs.insert("image".into(), Tensor::zeros(vec![1, 3, 31, 32]));
     let err = jit.run(&inputs).unwrap_err();
     assert_eq!(
@@ -155,8 +182,8 @@ proptest! {
     fn jit_equals_the_interpreter_on_random_models(seed in any::<u64>(), threads in 1usize..=3) {
         let source = random_model(seed);
         let model = Model::from_source("generated.sc", &source, None).unwrap();
-        let weights = model.random_weights(seed);
-        let inputs = model.random_inputs(seed);
+        let weights = model.random_weights(seed).unwrap();
+        let inputs = model.random_inputs(seed).unwrap();
         let (jit, interp) = engines(&model, &weights, threads);
         let got = jit.run(&inputs).unwrap();
         let expected = interp.run(&inputs).unwrap();

@@ -95,7 +95,7 @@ proptest! {
     fn sumpool_execution_of_sconv2d_equals_conv2d_with_the_composed_kernel(case in sconv_case(), seed in 0u64..1000) {
         let structured = Model::from_source("s.sc", &source(&case, "sconv2d"), None).map_err(|e| TestCaseError::fail(e.render()))?;
         let dense = Model::from_source("d.sc", &source(&case, "conv2d"), None).map_err(|e| TestCaseError::fail(e.render()))?;
-        let weights = structured.random_weights(seed);
+        let weights = structured.random_weights(seed).unwrap();
         let alpha = weights.get("layer.alpha").unwrap();
         let mut dense_tensors: BTreeMap<String, Tensor> = BTreeMap::new();
         dense_tensors.insert("layer.weight".into(), compose_alpha(alpha, case.cg, case.kernel.0, case.kernel.1));
@@ -103,7 +103,7 @@ proptest! {
             dense_tensors.insert("layer.bias".into(), bias.clone());
         }
         let (dense_weights, _) = dense.bind_weights(dense_tensors, &BindOptions::default()).map_err(|e| TestCaseError::fail(e.render()))?;
-        let inputs = structured.random_inputs(seed);
+        let inputs = structured.random_inputs(seed).unwrap();
         let got = structured.interpret(&weights, &inputs).unwrap();
         let expected = dense.interpret(&dense_weights, &inputs).unwrap();
         common::assert_close("sconv2d", &got[0].1, &expected[0].1);
@@ -150,7 +150,7 @@ proptest! {
         let text = mutate(SOURCES[which], &edits);
         if let Ok(model) = Model::from_source("mutated.sc", &text, None) {
             // A model that still lowers must also bind random weights and check its inputs.
-            let weights = model.random_weights(0);
+            let weights = model.random_weights(0).unwrap();
             let (_, reports) = model.bind_weights(weights.into_map(), &BindOptions::default()).unwrap();
             prop_assert!(reports.is_empty());
         } else {

@@ -4,19 +4,21 @@
 //! Executes nodes in topological order with the plain kernels of `scc_runtime::kernels`.
 //! Structured layers run as the literal 3-D sum-pool followed by the small conv over
 //! `alpha` (never through a composed dense kernel). Every intermediate is freed after
-//! its last use.
+//! its last use. Before it allocates anything, a run adds up the bytes it will need
+//! ([`run_requirement`]) and checks them against the memory limit; every buffer is then
+//! allocated fallibly, so a model too large for the machine is a [`RunError::Memory`].
 
 use crate::ir::{
-    EpilogueStep, Graph, NodeId, Op, ParamId, ParamValue, SumPoolAlgorithm, UpsampleMode,
-    format_shape,
+    EpilogueStep, Graph, NodeId, Op, ParamValue, SumPoolAlgorithm, UpsampleMode, format_shape,
 };
-use crate::weights::{self, Weights};
+use crate::params::{ParamCache, ParamError};
+use crate::weights::Weights;
 use scc_runtime::Tensor;
-use scc_runtime::kernels::{self, Conv2dParams, Pool2dParams};
+use scc_runtime::kernels::{self, Conv2dParams, KernelResult, Pool2dParams};
+use scc_runtime::memory::{MemoryError, MemoryLimit, Requirement, f32_bytes, try_collect};
 use scc_runtime::structure;
 use scc_runtime::sumpool::{self, SumPoolSpec};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RunError {
@@ -33,6 +35,17 @@ pub enum RunError {
     },
     #[error("weight `{name}` is not bound")]
     MissingWeight { name: String },
+    #[error(transparent)]
+    Memory(#[from] MemoryError),
+}
+
+impl From<ParamError> for RunError {
+    fn from(e: ParamError) -> RunError {
+        match e {
+            ParamError::Missing { name } => RunError::MissingWeight { name },
+            ParamError::Memory(e) => RunError::Memory(e),
+        }
+    }
 }
 
 /// Checks that `inputs` holds exactly the graph's inputs with their declared shapes.
@@ -72,78 +85,130 @@ pub fn check_inputs(graph: &Graph, inputs: &BTreeMap<String, Tensor>) -> Result<
     Ok(())
 }
 
-/// Parameter values of one graph, resolved from bound weights on first use: external
-/// parameters by name, derived ones by evaluating their weight arithmetic.
-pub struct ParamCache<'w> {
-    weights: &'w Weights,
-    values: Vec<Option<Arc<Tensor>>>,
+/// Bytes the kernels of node `id` allocate besides its output (upper bounds of their
+/// temporaries: f64 accumulators, padded copies, the intermediate results of an epilogue).
+fn node_scratch_bytes(graph: &Graph, id: NodeId) -> u64 {
+    let node = graph.node(id);
+    let out = f32_bytes(&node.shape);
+    let input = graph
+        .operands(id)
+        .first()
+        .map_or(0, |&o| f32_bytes(&graph.node(o).shape));
+    let plane_f64 = |shape: &[usize]| 2 * f32_bytes(&shape[2..]);
+    let epilogue = |steps: &[EpilogueStep]| if steps.is_empty() { 0 } else { out };
+    match &node.op {
+        Op::Input { .. } => 0,
+        Op::Conv2d(a) => plane_f64(&node.shape) + epilogue(&a.epilogue),
+        Op::Linear(a) => epilogue(&a.epilogue),
+        // The literal sum-pool (two f64 passes over the padded input) and its f32 result.
+        Op::StructuredConv2d(_) => 6 * input.saturating_add(out) + plane_f64(&node.shape),
+        Op::StructuredLinear { .. } => input,
+        // Padded copy, width and height passes, and the line buffers (all f32).
+        Op::SumPool3d(a) => match a.algorithm {
+            SumPoolAlgorithm::RunningSum => 4 * input.saturating_add(out),
+            SumPoolAlgorithm::Direct => 6 * input.saturating_add(out),
+        },
+        Op::Softmax => 2 * out,
+        Op::SumPool(_) | Op::AvgPool(_) | Op::MaxPool(_) => 2 * out,
+        // Per-channel f64 sums, means and squares.
+        Op::BatchNormTraining { .. } => 24 * node.shape.get(1).copied().unwrap_or(0) as u64,
+        // Source indices and taps per output row and column.
+        Op::Upsample(_) => {
+            let axes: usize = node.shape.iter().skip(2).sum();
+            16 * axes as u64
+        }
+        Op::BatchNorm { .. }
+        | Op::Activation(_)
+        | Op::GlobalAvgPool
+        | Op::Flatten
+        | Op::Concat
+        | Op::Add
+        | Op::Mul
+        | Op::Sub
+        | Op::Div
+        | Op::Clamp { .. }
+        | Op::LeakyRelu { .. }
+        | Op::Pad(_)
+        | Op::Scalar(_)
+        | Op::Affine { .. }
+        | Op::SumPoolFeatures { .. } => 0,
+    }
 }
 
-impl<'w> ParamCache<'w> {
-    pub fn new(graph: &Graph, weights: &'w Weights) -> ParamCache<'w> {
-        ParamCache {
-            weights,
-            values: vec![None; graph.param_ids().count()],
+/// The bytes a run of `graph` by the interpreter allocates, before it allocates any: every
+/// intermediate tensor from the node that computes it to its last use (the interpreter frees
+/// each after its last use), the temporaries of the node running, derived parameters
+/// (folded batchnorms) and the returned outputs. The inputs and bound weights are the
+/// caller's and not counted.
+pub fn run_requirement(graph: &Graph) -> Requirement {
+    let mut r = Requirement::new(format!("running the model `{}` (interpreter)", graph.name));
+    let order = graph.topological_order();
+    let mut remaining: HashMap<NodeId, usize> = HashMap::new();
+    for &id in &order {
+        for operand in graph.operands(id) {
+            *remaining.entry(operand).or_default() += 1;
         }
     }
-
-    /// The value of `id`.
-    pub fn get(&mut self, graph: &Graph, id: ParamId) -> Result<Arc<Tensor>, RunError> {
-        if let Some(value) = &self.values[id.index()] {
-            return Ok(value.clone());
+    for (_, id) in graph.outputs() {
+        *remaining.entry(*id).or_default() += 1;
+    }
+    let (mut live, mut peak) = (0u64, 0u64);
+    for &id in &order {
+        let node = graph.node(id);
+        if let Op::Input { .. } = node.op {
+            continue;
         }
-        let param = graph.param(id);
-        let value = match &param.value {
-            ParamValue::External => Arc::new(
-                self.weights
-                    .get(&param.name)
-                    .ok_or_else(|| RunError::MissingWeight {
-                        name: param.name.clone(),
-                    })?
-                    .clone(),
-            ),
-            ParamValue::Constant(t) => t.clone(),
-            ParamValue::Derived(expr) => {
-                let mut operands = HashMap::new();
-                for operand in expr.operands() {
-                    operands.insert(operand, self.get(graph, operand)?);
+        let out = f32_bytes(&node.shape);
+        peak = peak.max(
+            live.saturating_add(out)
+                .saturating_add(node_scratch_bytes(graph, id)),
+        );
+        r.note_tensor(&node.name, &node.shape, "intermediate");
+        if remaining.get(&id).copied().unwrap_or(0) > 0 {
+            live = live.saturating_add(out);
+        }
+        for operand in graph.operands(id) {
+            if let Some(uses) = remaining.get_mut(&operand) {
+                *uses -= 1;
+                if *uses == 0 && !matches!(graph.node(operand).op, Op::Input { .. }) {
+                    live = live.saturating_sub(f32_bytes(&graph.node(operand).shape));
                 }
-                Arc::new(weights::derive(expr, &|p| operands[&p].as_ref()))
             }
-        };
-        self.values[id.index()] = Some(value.clone());
-        Ok(value)
+        }
     }
-
-    /// The values of a node's parameters, in order.
-    pub fn node_params(&mut self, graph: &Graph, id: NodeId) -> Result<Vec<Arc<Tensor>>, RunError> {
-        graph
-            .node(id)
-            .params
-            .clone()
-            .into_iter()
-            .map(|p| self.get(graph, p))
-            .collect()
+    r.add("intermediates", peak);
+    for p in graph.live_params() {
+        if let ParamValue::Derived(_) = graph.param(p).value {
+            r.add("derived weights", f32_bytes(&graph.param(p).shape));
+        }
     }
+    // The returned copies of the outputs (the tensors themselves are noted above).
+    for (_, id) in graph.outputs() {
+        r.add("outputs", f32_bytes(&graph.node(*id).shape));
+    }
+    r
 }
 
-/// Runs the graph on `inputs` (by input name); returns the outputs in `return` order.
+/// Runs the graph on `inputs` (by input name); returns the outputs in `return` order. The run's
+/// memory ([`run_requirement`]) is checked against the memory available on the machine first.
 pub fn run(
     graph: &Graph,
     weights: &Weights,
     inputs: &BTreeMap<String, Tensor>,
 ) -> Result<Vec<(String, Tensor)>, RunError> {
-    run_timed(graph, weights, inputs, None)
+    run_with(graph, weights, inputs, &MemoryLimit::available(), None)
 }
 
-/// [`run`], adding each node's wall time to `times` when given.
-pub fn run_timed(
+/// [`run`] against `limit`, adding each node's wall time to `times` when given.
+pub fn run_with(
     graph: &Graph,
     weights: &Weights,
     inputs: &BTreeMap<String, Tensor>,
+    limit: &MemoryLimit,
     mut times: Option<&mut HashMap<NodeId, std::time::Duration>>,
 ) -> Result<Vec<(String, Tensor)>, RunError> {
     check_inputs(graph, inputs)?;
+    run_requirement(graph).check(limit)?;
     let mut params = ParamCache::new(graph, weights);
     let order = graph.topological_order();
     let mut remaining_uses: HashMap<NodeId, usize> = HashMap::new();
@@ -163,7 +228,7 @@ pub fn run_timed(
         let result = {
             let args: Vec<&Tensor> = operands.iter().map(|o| &values[o]).collect();
             let param_refs: Vec<&Tensor> = node_params.iter().map(|p| p.as_ref()).collect();
-            eval_node(graph, id, &args, &param_refs, inputs)
+            eval_node(graph, id, &args, &param_refs, inputs)?
         };
         debug_assert_eq!(
             result.shape(),
@@ -187,25 +252,33 @@ pub fn run_timed(
             values.insert(id, result);
         }
     }
-    Ok(graph
+    graph
         .outputs()
         .iter()
-        .map(|(name, id)| (name.clone(), values[id].clone()))
-        .collect())
+        .map(|(name, id)| Ok((name.clone(), copy(&values[id], name)?)))
+        .collect()
 }
 
-fn apply_epilogue(mut value: Tensor, steps: &[EpilogueStep], extra: &[&Tensor]) -> Tensor {
+/// A fallibly allocated copy of `t`.
+fn copy(t: &Tensor, name: &str) -> Result<Tensor, MemoryError> {
+    let data = try_collect(t.len(), t.data().iter().copied(), || {
+        format!("the output `{name}`")
+    })?;
+    Ok(Tensor::new(t.shape().to_vec(), data).expect("same shape"))
+}
+
+fn apply_epilogue(mut value: Tensor, steps: &[EpilogueStep], extra: &[&Tensor]) -> KernelResult {
     let mut residuals = extra.iter();
     for step in steps {
         value = match step {
-            EpilogueStep::Activation(act) => kernels::activation(&value, *act),
+            EpilogueStep::Activation(act) => kernels::activation(&value, *act)?,
             EpilogueStep::Residual => kernels::add(
                 &value,
                 residuals.next().expect("a residual operand per step"),
-            ),
+            )?,
         };
     }
-    value
+    Ok(value)
 }
 
 /// Evaluates one node on its operand values and parameter values (in `Node::params` order).
@@ -215,11 +288,14 @@ pub fn eval_node(
     args: &[&Tensor],
     params: &[&Tensor],
     inputs: &BTreeMap<String, Tensor>,
-) -> Tensor {
+) -> KernelResult {
     let node = graph.node(id);
     let bias = |present: bool| if present { Some(params[1]) } else { None };
     match &node.op {
-        Op::Input { index } => inputs[&graph.inputs()[*index].0].clone(),
+        Op::Input { index } => {
+            let name = &graph.inputs()[*index].0;
+            copy(&inputs[name], name)
+        }
         Op::Conv2d(a) => {
             let conv = Conv2dParams {
                 stride: a.stride,
@@ -227,13 +303,13 @@ pub fn eval_node(
                 dilation: a.dilation,
                 groups: a.groups,
             };
-            let value = kernels::conv2d(args[0], params[0], bias(a.bias), &conv);
+            let value = kernels::conv2d(args[0], params[0], bias(a.bias), &conv)?;
             apply_epilogue(value, &a.epilogue, &args[1..])
         }
         Op::StructuredConv2d(a) => {
             let cg = args[0].shape()[1] / a.groups;
             let window = structure::structure_box(cg, a.c, a.kernel.0, a.n.0, a.kernel.1, a.n.1);
-            let pooled = kernels::sumpool3d(args[0], a.groups, window, a.pad);
+            let pooled = kernels::sumpool3d(args[0], a.groups, window, a.pad)?;
             let conv = Conv2dParams {
                 stride: a.stride,
                 pad: (0, 0),
@@ -243,14 +319,14 @@ pub fn eval_node(
             kernels::conv2d(&pooled, params[0], bias(a.bias), &conv)
         }
         Op::Linear(a) => apply_epilogue(
-            kernels::linear(args[0], params[0], bias(a.bias)),
+            kernels::linear(args[0], params[0], bias(a.bias))?,
             &a.epilogue,
             &args[1..],
         ),
         Op::StructuredLinear {
             c, bias: has_bias, ..
         } => {
-            let pooled = kernels::sumpool_features(args[0], args[0].shape()[1] - c + 1);
+            let pooled = kernels::sumpool_features(args[0], args[0].shape()[1] - c + 1)?;
             kernels::linear(&pooled, params[0], bias(*has_bias))
         }
         Op::BatchNorm { eps } => {
@@ -287,8 +363,8 @@ pub fn eval_node(
             match a.algorithm {
                 SumPoolAlgorithm::RunningSum => sumpool::sumpool_running(args[0], &spec),
                 SumPoolAlgorithm::Direct => {
-                    let full = kernels::sumpool3d(args[0], a.groups, a.window, a.pad);
-                    subsample(&full, a.stride)
+                    let full = kernels::sumpool3d(args[0], a.groups, a.window, a.pad)?;
+                    subsample(full, a.stride)
                 }
             }
         }
@@ -297,22 +373,18 @@ pub fn eval_node(
 }
 
 /// Keeps every `stride`-th row and column of a rank-4 tensor.
-fn subsample(x: &Tensor, stride: (usize, usize)) -> Tensor {
+fn subsample(x: Tensor, stride: (usize, usize)) -> KernelResult {
     if stride == (1, 1) {
-        return x.clone();
+        return Ok(x);
     }
     let s = x.shape();
     let (n, c, h, w) = (s[0], s[1], s[2], s[3]);
     let (oh, ow) = ((h - 1) / stride.0 + 1, (w - 1) / stride.1 + 1);
-    let mut out = Vec::with_capacity(n * c * oh * ow);
-    for plane in x.data().chunks(h * w) {
-        for y in 0..oh {
-            for xx in 0..ow {
-                out.push(plane[y * stride.0 * w + xx * stride.1]);
-            }
-        }
-    }
-    Tensor::new(vec![n, c, oh, ow], out).expect("subsampled shape")
+    let kept = x.data().chunks(h * w).flat_map(|plane| {
+        (0..oh).flat_map(move |y| (0..ow).map(move |xx| plane[y * stride.0 * w + xx * stride.1]))
+    });
+    let out = try_collect(n * c * oh * ow, kept, || "a strided sum-pool".to_string())?;
+    Ok(Tensor::new(vec![n, c, oh, ow], out).expect("subsampled shape"))
 }
 
 fn pool_params(p: &crate::ir::PoolAttrs) -> Pool2dParams {

@@ -20,13 +20,47 @@ pub use scc_runtime::kernels::Arith;
 use std::fmt;
 use std::sync::Arc;
 
-pub use crate::weights::WeightRole;
-
 /// A concrete tensor shape (rank 2 `[N, F]` or rank 4 `[N, C, H, W]`).
 pub type Shape = Vec<usize>;
 
 /// A spatial size: (height, width).
 pub type Pair = (usize, usize);
+
+/// What a weight tensor is for; decides its random initialisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WeightRole {
+    /// A conv or linear kernel; `fan_in` inputs contribute to each output.
+    Kernel {
+        fan_in: usize,
+    },
+    /// The `alpha` of a structured layer: `fan_in` = c·nh·nw taps over boxes of
+    /// `box_volume`; `dense_shape` is the shape of the dense kernel it stands for.
+    Alpha {
+        fan_in: usize,
+        box_volume: usize,
+        dense_shape: Vec<usize>,
+    },
+    Bias {
+        fan_in: usize,
+    },
+    BatchNormWeight,
+    BatchNormBias,
+    /// The per-channel factor of `affine`.
+    Scale,
+    /// The per-channel offset of `affine`.
+    Shift,
+    RunningMean,
+    RunningVar,
+    /// Computed by the compiler from other parameters.
+    Derived,
+}
+
+impl WeightRole {
+    /// Counted in parameters (running statistics are not; derived parameters are stored by the compiled layer).
+    pub fn is_learnable(&self) -> bool {
+        !matches!(self, WeightRole::RunningMean | WeightRole::RunningVar)
+    }
+}
 
 /// Typed handle of a node in a [`Graph`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -11,11 +11,13 @@ pub mod interp;
 pub mod ir;
 pub mod lower;
 pub mod memory;
+pub mod params;
 pub mod passes;
+pub mod random_weights;
 pub mod shape;
 pub mod stats;
 pub mod verify;
 pub mod weights;
 
 pub use ir::{Graph, Node, NodeId, Op};
-pub use lower::{LowerError, LowerOptions, lower, lower_with};
+pub use lower::{DEFAULT_MAX_NODES, LowerError, LowerOptions, lower, lower_with};

@@ -51,11 +51,27 @@ pub fn model_names(file: &ast::File) -> Vec<String> {
 }
 
 /// What the caller may change about a model when lowering it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct LowerOptions {
     /// Input shapes that replace the declared ones, by input name (e.g. a larger batch or
     /// another image size). Each must have the declared rank; unknown names are errors.
     pub input_shapes: BTreeMap<String, Vec<usize>>,
+    /// The most nodes the lowered graph may have (default [`DEFAULT_MAX_NODES`]): block
+    /// instances multiply their nodes, so a short file can describe an exponentially large
+    /// graph; lowering stops with an error at the op that would exceed the limit.
+    pub max_nodes: usize,
+}
+
+/// The default [`LowerOptions::max_nodes`].
+pub const DEFAULT_MAX_NODES: usize = 1_000_000;
+
+impl Default for LowerOptions {
+    fn default() -> Self {
+        LowerOptions {
+            input_shapes: BTreeMap::new(),
+            max_nodes: DEFAULT_MAX_NODES,
+        }
+    }
 }
 
 /// Lowers the model named `model` (or the file's only model when `None`) into a graph.
@@ -138,6 +154,7 @@ pub fn lower_with(file: &ast::File, model: Option<&str>, options: &LowerOptions)
         graph: Graph::new(&chosen.name.name),
         instances: Vec::new(),
         generated: 0,
+        max_nodes: options.max_nodes,
     };
     lowerer.lower_model(chosen, &options.input_shapes)?;
     Ok(lowerer.graph)
@@ -241,6 +258,7 @@ struct Lowerer<'a> {
     graph: Graph,
     instances: Vec<Instance>,
     generated: usize,
+    max_nodes: usize,
 }
 
 /// Nesting limit of block instances (a guard against runaway instantiation).
@@ -327,20 +345,34 @@ impl<'a> Lowerer<'a> {
             scope.define(&input.name, Value::Tensor(id))?;
         }
         let returned = self.lower_body(&model.body, &mut scope, model.span, &model.name.name)?;
-        let mut names: HashMap<String, Span> = HashMap::new();
+        // An output is named by its identifier, else (an expression, or a name returned a
+        // second time, as `return c, c`) `output<position>`.
+        let mut names: HashMap<String, (Span, bool)> = HashMap::new();
         for (i, expr) in returned.iter().enumerate() {
             let id = self.expect_tensor(expr, &mut scope, "a model output")?;
-            let name = match &expr.kind {
-                ExprKind::Name(name) => name.clone(),
-                _ => format!("output{i}"),
+            let (name, by_identifier) = match &expr.kind {
+                ExprKind::Name(name) if !matches!(names.get(name), Some((_, true))) => {
+                    (name.clone(), true)
+                }
+                _ => (format!("output{i}"), false),
             };
-            if let Some(previous) = names.insert(name.clone(), expr.span) {
+            if let Some((previous, previous_by_identifier)) =
+                names.insert(name.clone(), (expr.span, by_identifier))
+            {
+                let how = |by_identifier: bool| {
+                    if by_identifier {
+                        "named by its identifier"
+                    } else {
+                        "named by its position"
+                    }
+                };
                 return Err(LowerError::at(
                     expr.span,
-                    format!("output `{name}` is returned twice"),
-                    "returned again",
+                    format!("two outputs are named `{name}`"),
+                    format!("output {i}, {}", how(by_identifier)),
                 )
-                .secondary(previous, "first returned here"));
+                .secondary(previous, format!("an earlier output, {}", how(previous_by_identifier)))
+                .note("an output is named by its identifier when it is a bare name, else `output<position>`: rename the `let`"));
             }
             self.graph.add_output(&name, id);
         }
@@ -584,6 +616,17 @@ impl<'a> Lowerer<'a> {
         scope: &Scope,
         let_name: Option<&ast::Ident>,
     ) -> Result<NodeId> {
+        if self.graph.node_count() >= self.max_nodes {
+            return Err(self.in_context(
+                LowerError::at(
+                    span,
+                    format!("the model has more than {} nodes", self.max_nodes),
+                    "the node over the limit",
+                )
+                .note("block instances multiply their nodes: each call of a block adds all of its ops")
+                .note("raise the limit with --max-nodes N"),
+            ));
+        }
         let shapes: Vec<&Vec<usize>> = operands
             .iter()
             .map(|&id| &self.graph.node(id).shape)

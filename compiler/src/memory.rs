@@ -24,7 +24,9 @@
 //! decreasing size (ties: earlier `first`, then input order) and each is put in a gap left by
 //! the already placed buffers it overlaps in time, or after them. The plan is computed twice,
 //! choosing the lowest fitting gap (first fit) and the smallest fitting gap (best fit, TFLite
-//! GPU's `GreedyBySize`), and the smaller arena wins. Cost: O(n²) for n buffers.
+//! GPU's `GreedyBySize`), and the smaller arena wins. Cost: O(n log n + P log P) for n buffers
+//! of which P pairs are alive together (the buffers a placement must avoid are found without
+//! scanning all pairs), so a chain of 100,000 nodes plans in milliseconds.
 
 /// One tensor to place: it is written at step `first` and last read at step `last`
 /// (inclusive; `first <= last`), `bytes` long.
@@ -94,8 +96,9 @@ pub fn plan(buffers: &[Buffer], alignment: usize) -> MemoryPlan {
             .then(a.cmp(&b))
     });
 
-    let first_fit = place(buffers, &order, alignment, Fit::First);
-    let best_fit = place(buffers, &order, alignment, Fit::Best);
+    let overlaps = Overlaps::new(buffers);
+    let first_fit = place(buffers, &overlaps, &order, alignment, Fit::First);
+    let best_fit = place(buffers, &overlaps, &order, alignment, Fit::Best);
     let offsets = if arena_of(buffers, &best_fit) < arena_of(buffers, &first_fit) {
         best_fit
     } else {
@@ -109,11 +112,78 @@ pub fn plan(buffers: &[Buffer], alignment: usize) -> MemoryPlan {
     }
 }
 
-/// Greedy placement of `buffers` in the given `order`.
-fn place(buffers: &[Buffer], order: &[usize], alignment: usize, fit: Fit) -> Vec<usize> {
+/// For every buffer, the other non-empty buffers whose live ranges overlap its own, found in
+/// time proportional to their number (no scan over all pairs): those that start within its
+/// range (a contiguous run of the buffers sorted by first step) and those that started
+/// earlier and are still alive at its first step (a sweep over the first steps).
+struct Overlaps {
+    /// Non-empty buffers by `(first, index)`.
+    by_first: Vec<usize>,
+    /// For each buffer, the index of its `earlier` snapshot.
+    snapshot_of: Vec<usize>,
+    /// Per distinct first step: the buffers that started before it and are alive at it.
+    earlier: Vec<Vec<usize>>,
+}
+
+impl Overlaps {
+    fn new(buffers: &[Buffer]) -> Overlaps {
+        let mut by_first: Vec<usize> = (0..buffers.len())
+            .filter(|&i| buffers[i].bytes > 0)
+            .collect();
+        by_first.sort_unstable_by_key(|&i| (buffers[i].first, i));
+        let mut snapshot_of = vec![0; buffers.len()];
+        let mut earlier = Vec::new();
+        let mut active: Vec<usize> = Vec::new();
+        let mut k = 0;
+        while k < by_first.len() {
+            let first = buffers[by_first[k]].first;
+            active.retain(|&j| buffers[j].last >= first);
+            earlier.push(active.clone());
+            let start = k;
+            while k < by_first.len() && buffers[by_first[k]].first == first {
+                snapshot_of[by_first[k]] = earlier.len() - 1;
+                k += 1;
+            }
+            active.extend_from_slice(&by_first[start..k]);
+        }
+        Overlaps {
+            by_first,
+            snapshot_of,
+            earlier,
+        }
+    }
+
+    /// Calls `f` with every buffer other than `i` alive on some step of `i`'s range.
+    fn each(&self, buffers: &[Buffer], i: usize, mut f: impl FnMut(usize)) {
+        let b = &buffers[i];
+        for &j in &self.earlier[self.snapshot_of[i]] {
+            f(j);
+        }
+        let from = self
+            .by_first
+            .partition_point(|&j| buffers[j].first < b.first);
+        for &j in &self.by_first[from..] {
+            if buffers[j].first > b.last {
+                break;
+            }
+            if j != i {
+                f(j);
+            }
+        }
+    }
+}
+
+/// Greedy placement of `buffers` in the given `order`. Cost: O(n log n + P log P) for `P`
+/// pairs of buffers alive together.
+fn place(
+    buffers: &[Buffer],
+    overlaps: &Overlaps,
+    order: &[usize],
+    alignment: usize,
+    fit: Fit,
+) -> Vec<usize> {
     let mut offsets = vec![0; buffers.len()];
-    // Non-empty buffers placed so far, as indices into `buffers`.
-    let mut placed: Vec<usize> = Vec::with_capacity(buffers.len());
+    let mut placed = vec![false; buffers.len()];
     // Scratch: (offset, end) of the placed buffers alive together with the current one.
     let mut busy: Vec<(usize, usize)> = Vec::new();
     for &i in order {
@@ -122,12 +192,11 @@ fn place(buffers: &[Buffer], order: &[usize], alignment: usize, fit: Fit) -> Vec
             continue; // offset 0, occupies nothing
         }
         busy.clear();
-        busy.extend(
-            placed
-                .iter()
-                .filter(|&&j| buffers[j].overlaps_in_time(b))
-                .map(|&j| (offsets[j], offsets[j] + buffers[j].bytes)),
-        );
+        overlaps.each(buffers, i, |j| {
+            if placed[j] {
+                busy.push((offsets[j], offsets[j] + buffers[j].bytes));
+            }
+        });
         busy.sort_unstable();
 
         // Walk the gaps between the busy ranges (which may overlap one another: they need
@@ -155,7 +224,7 @@ fn place(buffers: &[Buffer], order: &[usize], alignment: usize, fit: Fit) -> Vec
             Some((offset, _)) => offset,
             None => candidate, // after everything alive with it
         };
-        placed.push(i);
+        placed[i] = true;
     }
     offsets
 }
@@ -422,6 +491,24 @@ mod tests {
 
     proptest! {
         #![proptest_config(scc_testkit::config(256))]
+
+        /// The overlap index finds exactly the pairs alive together (against all pairs).
+        #[test]
+        fn overlaps_are_exactly_the_buffers_alive_together(buffers in arb_buffers()) {
+            let overlaps = Overlaps::new(&buffers);
+            for (i, b) in buffers.iter().enumerate() {
+                if b.bytes == 0 {
+                    continue;
+                }
+                let mut found = Vec::new();
+                overlaps.each(&buffers, i, |j| found.push(j));
+                found.sort_unstable();
+                let want: Vec<usize> = (0..buffers.len())
+                    .filter(|&j| j != i && buffers[j].bytes > 0 && buffers[j].overlaps_in_time(b))
+                    .collect();
+                prop_assert_eq!(found, want);
+            }
+        }
 
         #[test]
         fn plans_are_valid_and_bounded(

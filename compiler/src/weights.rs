@@ -3,54 +3,20 @@
 //! [`weight_specs`] lists every tensor a graph reads (name, shape, role). [`bind`] checks a
 //! loaded safetensors map against that list, reporting *all* problems at once, projects
 //! dense `weight`s of structured layers onto their structure, and returns [`Weights`]
-//! holding exactly the specified tensors. [`random`] makes deterministic weights.
+//! holding exactly the specified tensors. Deterministic random weights are
+//! [`Weights::random`](crate::random_weights).
 //!
 //! A PyTorch `state_dict` binds as it is: its keys are mapped to `.sc` weight names by
 //! [`sc_weight_name`] (`layer1.0.conv1.weight` → `layer1_0.conv1.weight`), and its integer
 //! tensors and `num_batches_tracked` counters are passed over, listed in [`BindReport::skipped`].
 
-use crate::ir::{Graph, NodeId, Op, ParamExpr, ParamId, ParamValue, format_shape};
-use scc_runtime::random::WeightRng;
+use crate::ir::{Graph, Op, ParamId, ParamValue, format_shape};
 use scc_runtime::structure;
 use scc_runtime::{Checkpoint, SkippedTensor, Tensor};
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// What a weight tensor is for; decides its random initialisation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WeightRole {
-    /// A conv or linear kernel; `fan_in` inputs contribute to each output.
-    Kernel {
-        fan_in: usize,
-    },
-    /// The `alpha` of a structured layer: `fan_in` = c·nh·nw taps over boxes of
-    /// `box_volume`; `dense_shape` is the shape of the dense kernel it stands for.
-    Alpha {
-        fan_in: usize,
-        box_volume: usize,
-        dense_shape: Vec<usize>,
-    },
-    Bias {
-        fan_in: usize,
-    },
-    BatchNormWeight,
-    BatchNormBias,
-    /// The per-channel factor of `affine`.
-    Scale,
-    /// The per-channel offset of `affine`.
-    Shift,
-    RunningMean,
-    RunningVar,
-    /// Computed by the compiler from other parameters.
-    Derived,
-}
-
-impl WeightRole {
-    /// Counted in parameters (running statistics are not; derived parameters are stored by the compiled layer).
-    pub fn is_learnable(&self) -> bool {
-        !matches!(self, WeightRole::RunningMean | WeightRole::RunningVar)
-    }
-}
+pub use crate::ir::WeightRole;
 
 /// One tensor the graph reads from the weights file.
 #[derive(Debug, Clone, PartialEq)]
@@ -183,7 +149,7 @@ pub fn weight_specs(graph: &Graph) -> Vec<WeightSpec> {
 /// The tensors a graph reads, by weight name, exactly as [`weight_specs`] lists them.
 #[derive(Debug, Clone, Default)]
 pub struct Weights {
-    tensors: BTreeMap<String, Tensor>,
+    pub(crate) tensors: BTreeMap<String, Tensor>,
 }
 
 impl Weights {
@@ -195,11 +161,6 @@ impl Weights {
     ) -> Result<(Weights, BindReport), WeightError> {
         let checkpoint = scc_runtime::read_checkpoint(path)?;
         bind_checkpoint(graph, checkpoint, &path.display().to_string(), options)
-    }
-
-    /// Deterministic random weights for `graph` (see [`random`]).
-    pub fn random(graph: &Graph, seed: u64) -> Weights {
-        random(graph, seed)
     }
 
     pub fn get(&self, name: &str) -> Option<&Tensor> {
@@ -455,6 +416,9 @@ impl fmt::Display for WeightProblem {
 pub enum WeightError {
     #[error(transparent)]
     Io(#[from] scc_runtime::TensorIoError),
+    /// Random weights (and their batchnorm calibration) would not fit in memory.
+    #[error(transparent)]
+    Memory(#[from] scc_runtime::MemoryError),
     #[error("the weights file `{origin}` does not match the model:\n{}", list(.problems))]
     Mismatch {
         origin: String,
@@ -613,173 +577,6 @@ fn project(dense: &Tensor, alpha_shape: &[usize]) -> structure::Projection {
         [_, c] => structure::project_to_structure_linear(dense, *c),
         _ => unreachable!("alpha is rank 2 or 4"),
     }
-}
-
-/// Deterministic, sensibly scaled weights: He-uniform kernels (variance 2/fan-in, with
-/// alpha scaled by its box volume so the composed kernel has the same variance), small
-/// biases, and batchnorm statistics calibrated as training would leave them: each
-/// batchnorm's running mean and variance are those of its input when the model runs on
-/// seeded random inputs, so activations keep a unit scale through any depth. Same seed,
-/// same weights.
-pub fn random(graph: &Graph, seed: u64) -> Weights {
-    let mut weights = random_uncalibrated(graph, seed);
-    calibrate_batchnorm(graph, &mut weights, seed);
-    weights
-}
-
-/// Sets every batchnorm's running statistics to the per-channel mean and variance of its
-/// input, for the graph run on inputs uniform in [-1, 1] drawn from `seed`.
-fn calibrate_batchnorm(graph: &Graph, weights: &mut Weights, seed: u64) {
-    if !graph
-        .node_ids()
-        .iter()
-        .any(|&id| matches!(graph.node(id).op, Op::BatchNorm { .. }))
-    {
-        return;
-    }
-    let inputs: BTreeMap<String, Tensor> = graph
-        .inputs()
-        .iter()
-        .map(|(name, id)| {
-            let mut rng = WeightRng::new(seed ^ fnv1a(name));
-            (
-                name.clone(),
-                rng.uniform(graph.node(*id).shape.as_slice(), 1.0),
-            )
-        })
-        .collect();
-    let mut values: std::collections::HashMap<NodeId, Tensor> = std::collections::HashMap::new();
-    for id in graph.topological_order() {
-        let operands = graph.operands(id);
-        let node = graph.node(id);
-        if let Op::BatchNorm { .. } = node.op {
-            let (mean, var) = channel_statistics(&values[&operands[0]]);
-            weights
-                .tensors
-                .insert(graph.param(node.params[2]).name.clone(), mean);
-            weights
-                .tensors
-                .insert(graph.param(node.params[3]).name.clone(), var);
-        }
-        let params: Vec<&Tensor> = node
-            .params
-            .iter()
-            .map(|&p| {
-                weights
-                    .tensors
-                    .get(&graph.param(p).name)
-                    .expect("random weights are complete")
-            })
-            .collect();
-        let args: Vec<&Tensor> = operands.iter().map(|o| &values[o]).collect();
-        let value = crate::interp::eval_node(graph, id, &args, &params, &inputs);
-        values.insert(id, value);
-    }
-}
-
-/// Per-channel (dimension 1) mean and biased variance of a rank-2 or rank-4 tensor.
-fn channel_statistics(x: &Tensor) -> (Tensor, Tensor) {
-    let shape = x.shape();
-    let (n, c) = (shape[0], shape[1]);
-    let inner: usize = shape[2..].iter().product();
-    let mut sum = vec![0f64; c];
-    let mut sum_sq = vec![0f64; c];
-    for (i, &v) in x.data().iter().enumerate() {
-        let ch = (i / inner) % c;
-        sum[ch] += v as f64;
-        sum_sq[ch] += (v as f64) * (v as f64);
-    }
-    let count = (n * inner) as f64;
-    let mean: Vec<f32> = sum.iter().map(|s| (s / count) as f32).collect();
-    let var: Vec<f32> = sum
-        .iter()
-        .zip(&sum_sq)
-        .map(|(s, sq)| ((sq / count - (s / count).powi(2)).max(0.0) + 1e-3) as f32)
-        .collect();
-    (
-        Tensor::new(vec![c], mean).expect("shape matches"),
-        Tensor::new(vec![c], var).expect("shape matches"),
-    )
-}
-
-fn random_uncalibrated(graph: &Graph, seed: u64) -> Weights {
-    let tensors = weight_specs(graph)
-        .into_iter()
-        .map(|spec| {
-            let mut rng = WeightRng::new(seed ^ fnv1a(&spec.name));
-            let shape = spec.shape.clone();
-            let t = match spec.role {
-                WeightRole::Kernel { fan_in } => {
-                    rng.uniform(shape.as_slice(), (6.0 / fan_in as f32).sqrt())
-                }
-                WeightRole::Alpha {
-                    fan_in, box_volume, ..
-                } => rng.uniform(
-                    shape.as_slice(),
-                    (6.0 / (fan_in * box_volume) as f32).sqrt(),
-                ),
-                WeightRole::Bias { fan_in } => {
-                    rng.uniform(shape.as_slice(), 1.0 / (fan_in as f32).sqrt())
-                }
-                WeightRole::BatchNormWeight | WeightRole::Scale => {
-                    rng.uniform_range(shape.as_slice(), 0.8, 1.2)
-                }
-                WeightRole::BatchNormBias | WeightRole::Shift => rng.uniform(shape.as_slice(), 0.1),
-                WeightRole::RunningMean => rng.uniform(shape.as_slice(), 0.1),
-                WeightRole::RunningVar => rng.uniform_range(shape.as_slice(), 0.8, 1.2),
-                WeightRole::Derived => unreachable!("weight_specs lists only external parameters"),
-            };
-            (spec.name, t)
-        })
-        .collect();
-    Weights { tensors }
-}
-
-/// Evaluates compile-time weight arithmetic; `operand` gives the value of each parameter
-/// the expression reads.
-pub fn derive<'a>(expr: &ParamExpr, operand: &dyn Fn(ParamId) -> &'a Tensor) -> Tensor {
-    let factors = |bn: &crate::ir::BatchNormParams| -> Vec<f32> {
-        let gamma = operand(bn.weight).data();
-        let var = operand(bn.var).data();
-        gamma
-            .iter()
-            .zip(var)
-            .map(|(g, v)| g / (v + bn.eps).sqrt())
-            .collect()
-    };
-    match expr {
-        ParamExpr::BatchNormScale { weight, bn } => {
-            let scale = factors(bn);
-            let weight = operand(*weight);
-            let row = weight.len() / scale.len();
-            let data = weight
-                .data()
-                .iter()
-                .enumerate()
-                .map(|(i, w)| w * scale[i / row])
-                .collect();
-            Tensor::new(weight.shape().to_vec(), data).expect("same shape")
-        }
-        ParamExpr::BatchNormShift { bias, bn } => {
-            let scale = factors(bn);
-            let beta = operand(bn.bias).data();
-            let mean = operand(bn.mean).data();
-            let data = (0..scale.len())
-                .map(|o| {
-                    let b = bias.map_or(0.0, |b| operand(b).data()[o]);
-                    (b - mean[o]) * scale[o] + beta[o]
-                })
-                .collect();
-            Tensor::new(vec![scale.len()], data).expect("one value per channel")
-        }
-    }
-}
-
-/// 64-bit FNV-1a, a stable hash for per-tensor seeds.
-fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ fn check(source: &str) {
     let file = scc_lang::parse(&scc_lang::SourceFile::new("t.sc", source)).unwrap();
     let graph =
         scc_compiler::lower::lower(&file, None).unwrap_or_else(|e| panic!("{}", e.0.message));
-    let weights = scc_compiler::weights::random(&graph, 5);
+    let weights = scc_compiler::weights::Weights::random(&graph, 5).unwrap();
     let optimized = PassManager::new(PassOptions::default())
         .unwrap()
         .run(&graph, Some(&weights))

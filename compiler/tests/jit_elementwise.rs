@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 fn build(src: &str) -> (Graph, weights::Weights) {
     let file = scc_lang::parse(&scc_lang::SourceFile::new("t.sc", src)).expect("parses");
     let graph = scc_compiler::lower::lower(&file, None).expect("lowers");
-    let weights = weights::random(&graph, 11);
+    let weights = weights::Weights::random(&graph, 11).unwrap();
     let optimized = PassManager::new(PassOptions::default())
         .expect("pass options")
         .run(&graph, Some(&weights))

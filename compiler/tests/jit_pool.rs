@@ -91,7 +91,7 @@ fn check_source(source: &str, volume: usize) {
     let file = scc_lang::parse(&scc_lang::SourceFile::new("t.sc", source)).unwrap();
     let graph =
         scc_compiler::lower::lower(&file, None).unwrap_or_else(|e| panic!("{}", e.0.message));
-    let weights = scc_compiler::weights::random(&graph, 5);
+    let weights = scc_compiler::weights::Weights::random(&graph, 5).unwrap();
     let optimized = PassManager::new(PassOptions::default())
         .unwrap()
         .run(&graph, Some(&weights))
@@ -155,7 +155,7 @@ fn check_sumpool3d(
         let what = format!(
             "sumpool3d {input:?} groups={groups} window={window:?} pad={pad:?} stride={stride:?} {algorithm:?}"
         );
-        let weights = scc_compiler::weights::random(&graph, 0);
+        let weights = scc_compiler::weights::Weights::random(&graph, 0).unwrap();
         check_graph(
             &graph,
             &weights,
@@ -177,7 +177,7 @@ fn check_sumpool3d(
                 pad,
                 stride,
             };
-            let want = sumpool_running(&inputs["x"], &spec);
+            let want = sumpool_running(&inputs["x"], &spec).unwrap();
             assert_eq!(got[0].1.max_abs_diff(&want), 0.0, "{what}: offset inputs");
         }
     }
@@ -313,7 +313,7 @@ fn random_windowed_pools() {
         };
         let what = format!("{op:?} on {input:?}");
         let graph = single_node(&input, op);
-        let weights = scc_compiler::weights::random(&graph, 0);
+        let weights = scc_compiler::weights::Weights::random(&graph, 0).unwrap();
         check_graph(&graph, &weights, kh * kw, false, &what);
     }
 }
@@ -324,7 +324,7 @@ fn maxpool_propagates_nan_and_handles_infinities() {
     for (kernel, stride, pad) in [(3, 2, 1), (3, 1, 1), (2, 2, 0), (3, 3, 0), (5, 1, 2)] {
         let attrs = PoolAttrs::new((kernel, kernel), (stride, stride), (pad, pad));
         let graph = single_node(&shape, Op::MaxPool(attrs));
-        let weights = scc_compiler::weights::random(&graph, 0);
+        let weights = scc_compiler::weights::Weights::random(&graph, 0).unwrap();
         let mut x = WeightRng::new(3).uniform(shape, 1.0);
         // NaNs at borders and in the vectorised interior (first, middle and last taps of
         // windows), infinities elsewhere.
@@ -485,7 +485,7 @@ fn sumpools_are_accurate_on_adversarial_data() {
                 algorithm,
             };
             let graph = single_node(&input, Op::SumPool3d(attrs));
-            let weights = scc_compiler::weights::random(&graph, 0);
+            let weights = scc_compiler::weights::Weights::random(&graph, 0).unwrap();
             let got = run_jit(&graph, &weights, &inputs, what);
             let (wc, wh, ww) = window;
             let roundings = match algorithm {
@@ -533,7 +533,7 @@ fn feature_sumpools() {
         (5, 3),
     ] {
         let graph = single_node(&[3, features], Op::SumPoolFeatures { window });
-        let weights = scc_compiler::weights::random(&graph, 0);
+        let weights = scc_compiler::weights::Weights::random(&graph, 0).unwrap();
         check_graph(
             &graph,
             &weights,
@@ -550,7 +550,7 @@ fn check_structured(source: &str) {
     let file = scc_lang::parse(&scc_lang::SourceFile::new("t.sc", source)).unwrap();
     let graph =
         scc_compiler::lower::lower(&file, None).unwrap_or_else(|e| panic!("{}", e.0.message));
-    let weights = scc_compiler::weights::random(&graph, 5);
+    let weights = scc_compiler::weights::Weights::random(&graph, 5).unwrap();
     let optimized = PassManager::new(PassOptions::default())
         .unwrap()
         .run(&graph, Some(&weights))
@@ -575,7 +575,7 @@ fn check_structured(source: &str) {
                 );
                 // And with the algorithm the pass chose.
                 let single = single_node(&input, optimized.node(id).op.clone());
-                let w = scc_compiler::weights::random(&single, 0);
+                let w = scc_compiler::weights::Weights::random(&single, 0).unwrap();
                 let volume = a.window.0 * a.window.1 * a.window.2;
                 check_graph(
                     &single,
@@ -588,7 +588,7 @@ fn check_structured(source: &str) {
             Op::SumPoolFeatures { window } => {
                 pools += 1;
                 let single = single_node(&input.unwrap(), Op::SumPoolFeatures { window: *window });
-                let w = scc_compiler::weights::random(&single, 0);
+                let w = scc_compiler::weights::Weights::random(&single, 0).unwrap();
                 check_graph(&single, &w, *window, false, source);
             }
             _ => {}

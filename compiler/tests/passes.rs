@@ -6,7 +6,7 @@
 //! Header (leading `//` comment lines of the input):
 //! - `// passes: a,b,c` (first line, required): the passes to run; they always run in
 //!   pipeline order, so a pass that relies on an earlier one must list it too;
-//! - `// weights: random` (optional): bind `weights::random(&graph, 3)`, so that
+//! - `// weights: random` (optional): bind `weights::Weights::random(&graph, 3).unwrap()`, so that
 //!   `fold-constants` has values to fold; otherwise no weights are bound (translation
 //!   validation then draws random weights itself).
 //!
@@ -86,9 +86,12 @@ fn snapshot(path: &Path) -> Result<(Header, String), String> {
         validate: true,
         validation_seed: 1,
         print_after: vec![],
+        max_memory: None,
     })
     .map_err(|e| format!("{}: {e}", path.display()))?;
-    let bound = header.random_weights.then(|| weights::random(&graph, 3));
+    let bound = header
+        .random_weights
+        .then(|| weights::Weights::random(&graph, 3).unwrap());
     let optimized = manager
         .run(&graph, bound.as_ref())
         .map_err(|e| format!("{}: {e}", path.display()))?;

@@ -17,6 +17,7 @@ pub fn at_size(path: &str, batch: usize, height: usize, width: usize) -> Result<
     let (input, shape) = declared.inputs().remove(0);
     let options = LowerOptions {
         input_shapes: BTreeMap::from([(input, vec![batch, shape[1], height, width])]),
+        ..LowerOptions::default()
     };
     Model::from_file_with(path, None, &options).map_err(|e| e.render())
 }
@@ -42,9 +43,11 @@ pub fn zoo_case_calibrated_on(
     seed: u64,
     batch: usize,
 ) -> Result<(Model, Weights, BTreeMap<String, Tensor>), String> {
-    let weights = at_size(path, batch, height, width)?.random_weights(seed);
+    let weights = at_size(path, batch, height, width)?
+        .random_weights(seed)
+        .map_err(|e| e.render())?;
     let model = at_size(path, 1, height, width)?;
-    let inputs = model.random_inputs(seed);
+    let inputs = model.random_inputs(seed).map_err(|e| e.render())?;
     Ok((model, weights, inputs))
 }
 

@@ -211,6 +211,8 @@ fn arb_expr() -> impl Strategy<Value = String> {
 }
 
 proptest! {
+    #![proptest_config(scc_testkit::config(256))]
+
     #[test]
     fn generated_expressions_round_trip(e in arb_expr()) {
         let text = format!("model m(x: [1, 2]) {{ let y = {e}; return y; }}");

@@ -7,6 +7,7 @@ use crate::desc::{Model, format_shape};
 use crate::exec::effective_threads;
 use crate::preprocess::{self, IMAGENET_MEAN, IMAGENET_STD};
 use scc_runtime::Tensor;
+use scc_runtime::memory::{MemoryLimit, try_collect, try_vec};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -30,6 +31,8 @@ pub struct Options {
     pub bench: Option<usize>,
     pub mean: Option<[f32; 3]>,
     pub std: Option<[f32; 3]>,
+    /// `--max-memory`: bytes (`u64::MAX` for `unlimited`); `None`: the memory available.
+    pub max_memory: Option<u64>,
 }
 
 fn parse_number<T: std::str::FromStr>(flag: &str, value: &str, what: &str) -> Result<T, String> {
@@ -92,6 +95,7 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
             "--bench",
             "--mean",
             "--std",
+            "--max-memory",
         ];
         if !known.contains(&flag) {
             return Err(format!("unknown option `{flag}` (see --help)"));
@@ -111,8 +115,15 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
                 .replace(parse_number(flag, &value, "an unsigned integer")?)
                 .is_some(),
             "--threads" => {
-                options.threads = parse_number(flag, &value, "a thread count (0: all cores)")?;
+                options.threads = scc_runtime::limits::parse_threads(&value)
+                    .map_err(|e| format!("{flag}: {e}"))?;
                 false
+            }
+            "--max-memory" => {
+                let bytes = scc_runtime::memory::parse_size(&value)
+                    .map_err(|e| format!("{flag}: {e}"))?
+                    .unwrap_or(u64::MAX);
+                options.max_memory.replace(bytes).is_some()
             }
             "--bench" => {
                 let runs: usize = parse_number(flag, &value, "a number of runs")?;
@@ -171,13 +182,14 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
 
 /// The help text.
 pub fn help(model: &Model, program: &str) -> String {
-    let column = model
-        .inputs
-        .iter()
-        .map(|t| t.name.len())
-        .chain(model.outputs.iter().map(|t| t.name.len()))
-        .max()
-        .unwrap_or(0);
+    let column = scc_runtime::limits::column_width(
+        model
+            .inputs
+            .iter()
+            .map(|t| t.name.len())
+            .chain(model.outputs.iter().map(|t| t.name.len())),
+        0,
+    );
     let list = |items: Vec<(&str, &[usize])>| -> String {
         if items.is_empty() {
             return "  (none)\n".into();
@@ -215,8 +227,9 @@ Usage:
 Inputs:
 {inputs}Outputs:
 {outputs}
-Without --save, each output's shape, min, max and mean are printed, and for an [N, K]
-output the top-5 classes of each row (with IMAGE: raw score and softmax probability).
+Without --save, each output's shape, min, max and mean (of its finite values, with the
+count of NaN and infinite ones) are printed, and for an [N, K] output the top-5 classes of
+each row (with IMAGE: raw score and softmax probability).
 
 Arguments and options:
   IMAGE                 a PNG or JPEG file, for a model with one [1, 3, H, W] input. It is
@@ -227,11 +240,15 @@ Arguments and options:
   --mean M1,M2,M3       channel means for IMAGE (default {m0},{m1},{m2})
   --std S1,S2,S3        channel standard deviations for IMAGE (default {s0},{s1},{s2})
   --inputs FILE         read every input from a safetensors file by input name
-                        (F32, F16 or BF16; other tensors in the file are ignored)
+                        (F32, F16 or BF16; a tensor that is not an input is an error,
+                        as in `scc run --inputs`)
   --input-seed SEED     without IMAGE or --inputs the inputs are random, uniform in [-1, 1],
                         from this seed (default 0; the same values as `scc run --input-seed`)
   --save FILE           write the outputs to a safetensors file by output name (F32)
-  --threads N           worker threads (default 0: {default_threads})
+  --threads N           worker threads (default 0: {default_threads}; at most {max_threads})
+  --max-memory SIZE     the most memory a run may need (arena, inputs, outputs), checked
+                        before anything is allocated: e.g. 512M, 1.5GB, 8GiB, unlimited
+                        (default: the memory available on this machine)
   --bench N             after {BENCH_WARMUP} warm-up runs, time N runs and print the median,
                         min and max latency
   -h, --help            print this help
@@ -239,6 +256,7 @@ Arguments and options:
 Exit status: 0 on success, 1 on a usage or input error, 2 on an internal error.
 ",
         name = model.name,
+        max_threads = scc_runtime::limits::MAX_THREADS,
         default_threads = match model.threads_hint {
             0 => "all cores".to_string(),
             n => format!("{n}, as built"),
@@ -337,20 +355,36 @@ fn gather_inputs(model: &Model, options: &Options) -> Result<Vec<Vec<f32>>, Stri
                     format_shape(&spec.shape)
                 ));
             }
-            inputs.push(tensor.data().to_vec());
+            let data = try_collect(tensor.len(), tensor.data().iter().copied(), || {
+                format!("the input `{}`", spec.name)
+            })
+            .map_err(|e| e.to_string())?;
+            inputs.push(data);
+        }
+        // One rule with `scc run --inputs`: every tensor of the file must be an input.
+        if let Some((extra, tensor)) = tensors
+            .iter()
+            .find(|(name, _)| !model.inputs.iter().any(|spec| &spec.name == *name))
+        {
+            return Err(format!(
+                "`{}` holds tensor `{extra}` {}, which is not an input of the model; its inputs are {}",
+                path.display(),
+                format_shape(tensor.shape()),
+                describe_inputs(model)
+            ));
         }
         return Ok(inputs);
     }
     let seed = options.input_seed.unwrap_or(0);
-    Ok(model
-        .inputs
-        .iter()
-        .enumerate()
-        .map(|(i, spec)| {
-            let mut rng = scc_runtime::random::WeightRng::new(seed.wrapping_add(i as u64));
-            rng.uniform(spec.shape.clone(), 1.0).into_data()
-        })
-        .collect())
+    let mut inputs = Vec::with_capacity(model.inputs.len());
+    for (i, spec) in model.inputs.iter().enumerate() {
+        let mut rng = scc_runtime::random::WeightRng::new(seed.wrapping_add(i as u64));
+        let tensor = rng
+            .try_uniform(spec.shape.clone(), 1.0)
+            .map_err(|e| e.to_string())?;
+        inputs.push(tensor.into_data());
+    }
+    Ok(inputs)
 }
 
 fn describe_inputs(model: &Model) -> String {
@@ -390,9 +424,25 @@ fn execute(
             options.input_seed.unwrap_or(0)
         );
     }
+    // Everything a run needs, checked before any of it is allocated.
+    let limit = match options.max_memory {
+        Some(bytes) => MemoryLimit::given(bytes),
+        None => MemoryLimit::available(),
+    };
+    model
+        .requirement()
+        .check(&limit)
+        .map_err(|e| e.to_string())?;
     let inputs = gather_inputs(model, options)?;
     let input_slices: Vec<&[f32]> = inputs.iter().map(Vec::as_slice).collect();
-    let mut outputs: Vec<Vec<f32>> = model.outputs.iter().map(|o| vec![0.0; o.numel()]).collect();
+    let mut outputs: Vec<Vec<f32>> = Vec::with_capacity(model.outputs.len());
+    for spec in &model.outputs {
+        let buffer = try_vec(spec.numel(), 0.0f32, || {
+            format!("the output `{}`", spec.name)
+        })
+        .map_err(|e| e.to_string())?;
+        outputs.push(buffer);
+    }
     let threads = options.threads;
     run_once(model, &input_slices, &mut outputs, threads)?;
     if let Some(runs) = options.bench {
@@ -471,14 +521,11 @@ pub fn softmax(row: &[f32]) -> Vec<f64> {
 }
 
 fn print_summary(out: &mut dyn Write, name: &str, shape: &[usize], data: &[f32], probs: bool) {
-    let n = data.len().max(1) as f64;
-    let mean = data.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
-    let min = data.iter().copied().fold(f32::INFINITY, f32::min);
-    let max = data.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let _ = writeln!(
         out,
-        "{name}: {} min {min:.6} max {max:.6} mean {mean:.6}",
-        format_shape(shape)
+        "{name}: {} {}",
+        format_shape(shape),
+        scc_runtime::tensor::summary(data)
     );
     let [batch, classes] = *shape else { return };
     if classes == 0 {

@@ -4,6 +4,7 @@
 
 use crate::desc::{Arg, KernelFn, Location, Model, format_shape};
 use crate::pool::parallel_for;
+use scc_runtime::memory::{MemoryError, MemoryLimit, Requirement};
 use std::alloc::{Layout, alloc_zeroed, dealloc};
 use std::ptr::NonNull;
 use std::sync::Mutex;
@@ -38,6 +39,11 @@ pub enum RunError {
     },
     #[error("cannot allocate a {0}-byte arena")]
     OutOfMemory(usize),
+    /// The run needs more memory than the limit.
+    #[error(transparent)]
+    Memory(#[from] MemoryError),
+    #[error("{found} threads is more than the {max} a model may run with")]
+    Threads { found: usize, max: usize },
 }
 
 /// A zeroed, 64-byte-aligned allocation.
@@ -75,13 +81,18 @@ impl Drop for Arena {
 /// concurrent runs each take their own.
 static ARENAS: Mutex<Vec<Arena>> = Mutex::new(Vec::new());
 
-fn take_arena(bytes: usize) -> Option<Arena> {
+/// A cached arena of at least `bytes`, or a new one after `check` (the memory limit) passes.
+fn take_arena(
+    bytes: usize,
+    check: impl FnOnce() -> Result<(), MemoryError>,
+) -> Result<Arena, RunError> {
     let mut cache = ARENAS.lock().unwrap_or_else(|e| e.into_inner());
     match cache.iter().position(|a| a.bytes >= bytes) {
-        Some(i) => Some(cache.swap_remove(i)),
+        Some(i) => Ok(cache.swap_remove(i)),
         None => {
             drop(cache);
-            Arena::new(bytes)
+            check()?;
+            Arena::new(bytes).ok_or(RunError::OutOfMemory(bytes))
         }
     }
 }
@@ -97,13 +108,15 @@ fn return_arena(arena: Arena) {
     }
 }
 
-/// The thread count a run uses: `requested`, else the model's hint, else all cores.
+/// The thread count a run uses: `requested`, else the model's hint, else all cores (never
+/// more than [`scc_runtime::limits::MAX_THREADS`]).
 pub fn effective_threads(model: &Model, requested: usize) -> usize {
-    match (requested, model.threads_hint) {
+    let threads = match (requested, model.threads_hint) {
         (0, 0) => std::thread::available_parallelism().map_or(1, |n| n.get()),
         (0, hint) => hint,
         (n, _) => n,
-    }
+    };
+    threads.min(scc_runtime::limits::MAX_THREADS)
 }
 
 /// Pointers handed to kernels on other threads.
@@ -136,6 +149,25 @@ fn launch(kernel: KernelFn, args: Args, work_items: u64, threads: usize) {
 }
 
 impl Model {
+    /// The memory this model needs to run from its command line: the arena (intermediate
+    /// tensors), the scratch space, its inputs and its outputs (the weights are part of the
+    /// executable).
+    pub fn requirement(&self) -> Requirement {
+        let mut r = Requirement::new(format!("the model `{}`", self.name));
+        r.add(
+            "intermediates (arena)",
+            self.arena_bytes.next_multiple_of(ARENA_ALIGNMENT) as u64,
+        );
+        r.add("scratch", self.scratch_bytes as u64);
+        for spec in &self.inputs {
+            r.add_tensor("inputs", &spec.name, &spec.shape, "input");
+        }
+        for spec in &self.outputs {
+            r.add_tensor("outputs", &spec.name, &spec.shape, "output");
+        }
+        r
+    }
+
     /// Runs the model once: `inputs` in the model's input order, each holding exactly its
     /// elements; `outputs` likewise receive the outputs. `threads`: 0 for the model's hint or
     /// all cores.
@@ -194,9 +226,19 @@ impl Model {
         outputs: &[*mut f32],
         threads: usize,
     ) -> Result<(), RunError> {
+        if threads > scc_runtime::limits::MAX_THREADS {
+            return Err(RunError::Threads {
+                found: threads,
+                max: scc_runtime::limits::MAX_THREADS,
+            });
+        }
         let threads = effective_threads(self, threads);
         let bytes = self.run_bytes();
-        let arena = take_arena(bytes).ok_or(RunError::OutOfMemory(bytes))?;
+        let arena = take_arena(bytes, || {
+            let mut r = Requirement::new(format!("running the model `{}`", self.name));
+            r.add("arena (intermediates and scratch)", bytes as u64);
+            r.check(&MemoryLimit::available())
+        })?;
         let base = arena.ptr.as_ptr();
         // SAFETY (pointer arithmetic below): every offset was checked against the arena or
         // scratch size when the descriptor was decoded, and the allocation holds both.

@@ -17,8 +17,28 @@ pub mod preprocess;
 pub use desc::{DescError, KernelFn, Model};
 pub use exec::RunError;
 
-use std::ffi::{CStr, c_char, c_int};
+use std::cell::RefCell;
+use std::ffi::{CStr, CString, c_char, c_int};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+
+thread_local! {
+    /// The message of the last failed [`scc_native_run`] on this thread (empty if none).
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+/// Records `message` as this thread's last error.
+fn set_last_error(message: &str) {
+    let text = CString::new(message.replace('\0', " ")).unwrap_or_default();
+    LAST_ERROR.with(|e| *e.borrow_mut() = text);
+}
+
+/// The message of the last [`scc_native_run`] that failed on the calling thread, as a
+/// NUL-terminated string owned by the runtime (valid until the next run on this thread);
+/// empty if none failed. A successful run clears it.
+#[unsafe(no_mangle)]
+pub extern "C" fn scc_native_last_error() -> *const c_char {
+    LAST_ERROR.with(|e| e.borrow().as_ptr())
+}
 
 /// `scc_native_run`: success.
 pub const RUN_OK: c_int = 0;
@@ -34,9 +54,10 @@ pub const EXIT_INTERNAL_ERROR: c_int = 2;
 /// Runs the program once.
 ///
 /// `inputs[i]` holds the elements of input `i` (row-major, f32), `outputs[i]` receives those
-/// of output `i`. `threads`: 0 for the descriptor's hint or else all cores. Returns
-/// [`RUN_OK`], or [`RUN_BAD_ARGUMENTS`] / [`RUN_OUT_OF_MEMORY`] / [`RUN_INTERNAL_ERROR`]
-/// without running. May be called from several threads at once.
+/// of output `i`. `threads`: 0 for the descriptor's hint or else all cores, at most
+/// [`scc_runtime::limits::MAX_THREADS`]. Returns [`RUN_OK`], or [`RUN_BAD_ARGUMENTS`] /
+/// [`RUN_OUT_OF_MEMORY`] / [`RUN_INTERNAL_ERROR`] without running, with the reason in
+/// [`scc_native_last_error`]. May be called from several threads at once.
 ///
 /// # Safety
 /// The pointers must be as described in the crate README: `desc`, `kernels`, `consts`,
@@ -53,12 +74,11 @@ pub unsafe extern "C" fn scc_native_run(
     outputs: *const *mut f32,
     threads: u64,
 ) -> c_int {
-    let run = || -> c_int {
+    let run = || -> Result<(), (c_int, String)> {
+        let bad = |message: String| (RUN_BAD_ARGUMENTS, message);
         // SAFETY: by the caller.
-        let model = match unsafe { Model::from_raw(desc, kernels, consts, names) } {
-            Ok(model) => model,
-            Err(_) => return RUN_BAD_ARGUMENTS,
-        };
+        let model = unsafe { Model::from_raw(desc, kernels, consts, names) }
+            .map_err(|e| bad(e.to_string()))?;
         // SAFETY (pointer tables): by the caller, one entry per input and output.
         let table = |ptr: *const *const f32, count: usize| -> Option<Vec<*const f32>> {
             if count == 0 {
@@ -70,25 +90,38 @@ pub unsafe extern "C" fn scc_native_run(
             let list: Vec<*const f32> = (0..count).map(|i| unsafe { ptr.add(i).read() }).collect();
             (!list.iter().any(|p| p.is_null())).then_some(list)
         };
-        let Some(input_ptrs) = table(inputs, model.inputs.len()) else {
-            return RUN_BAD_ARGUMENTS;
-        };
-        let Some(output_ptrs) = table(outputs.cast(), model.outputs.len()) else {
-            return RUN_BAD_ARGUMENTS;
-        };
+        let input_ptrs = table(inputs, model.inputs.len())
+            .ok_or_else(|| bad("a null input pointer".to_string()))?;
+        let output_ptrs = table(outputs.cast(), model.outputs.len())
+            .ok_or_else(|| bad("a null output pointer".to_string()))?;
         let output_ptrs: Vec<*mut f32> = output_ptrs
             .into_iter()
             .map(<*const f32>::cast_mut)
             .collect();
-        let threads = usize::try_from(threads).unwrap_or(usize::MAX).min(1 << 12);
+        let threads = usize::try_from(threads).unwrap_or(usize::MAX);
         // SAFETY: by the caller, the buffers have the descriptor's sizes.
-        match unsafe { model.run_raw(&input_ptrs, &output_ptrs, threads) } {
-            Ok(()) => RUN_OK,
-            Err(RunError::OutOfMemory(_)) => RUN_OUT_OF_MEMORY,
-            Err(_) => RUN_BAD_ARGUMENTS,
-        }
+        unsafe { model.run_raw(&input_ptrs, &output_ptrs, threads) }.map_err(|e| {
+            let code = match e {
+                RunError::OutOfMemory(_) | RunError::Memory(_) => RUN_OUT_OF_MEMORY,
+                _ => RUN_BAD_ARGUMENTS,
+            };
+            (code, e.to_string())
+        })
     };
-    catch_unwind(AssertUnwindSafe(run)).unwrap_or(RUN_INTERNAL_ERROR)
+    match catch_unwind(AssertUnwindSafe(run)) {
+        Ok(Ok(())) => {
+            set_last_error("");
+            RUN_OK
+        }
+        Ok(Err((code, message))) => {
+            set_last_error(&message);
+            code
+        }
+        Err(_) => {
+            set_last_error("internal error in the scc runtime");
+            RUN_INTERNAL_ERROR
+        }
+    }
 }
 
 /// The whole command line of a standalone executable (`main` calls this with its `argc`,

@@ -266,7 +266,22 @@ fn argument_parsing() {
     for (args, message) in [
         (&["--bogus"][..], "unknown option `--bogus`"),
         (&["--threads"], "--threads needs a value"),
-        (&["--threads", "many"], "--threads expects a thread count"),
+        (
+            &["--threads", "many"],
+            "--threads: `many` is not a thread count",
+        ),
+        (
+            &["--threads", "100000"],
+            "--threads: 100000 threads is more than the 1024 a model may run with",
+        ),
+        (
+            &["--max-memory", "lots"],
+            "--max-memory: `lots` is not a memory size",
+        ),
+        (
+            &["--max-memory", "0"],
+            "--max-memory: memory size `0` must be at least 1 byte",
+        ),
         (&["--bench", "0"], "at least 1 run"),
         (&["a.png", "b.png"], "one IMAGE at most"),
         (&["a.png", "--inputs", "i.safetensors"], "not both"),
@@ -303,11 +318,23 @@ fn cli_safetensors_inputs_run_and_save() {
     let model = program.model();
     let x = Tensor::from_vec([1, 1, 2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
     let inputs = dir.path().join("in.safetensors");
+    write_safetensors(&inputs, &BTreeMap::from([("x".to_string(), x.clone())])).unwrap();
+    // A tensor that is not an input is an error, as for `scc run --inputs`.
+    let with_extra = dir.path().join("extra.safetensors");
     let extra = BTreeMap::from([
         ("x".to_string(), x.clone()),
         ("unused".to_string(), Tensor::zeros([2])),
     ]);
-    write_safetensors(&inputs, &extra).unwrap();
+    write_safetensors(&with_extra, &extra).unwrap();
+    let (status, _, err) = cli(&model, &["--inputs", arg(&with_extra)]);
+    assert_eq!(status, 1);
+    assert_eq!(
+        err,
+        format!(
+            "error: `{}` holds tensor `unused` [2], which is not an input of the model; its inputs are input(s) `x` [1, 1, 2, 3]\n",
+            with_extra.display()
+        )
+    );
 
     let (status, out, err) = cli(&model, &["--inputs", arg(&inputs), "--threads", "2"]);
     assert_eq!(status, 0, "{err}");

@@ -16,7 +16,8 @@ projection and export from PyTorch to ``.sc`` + ``.safetensors``.
 
 Every error is an ``scc.Error``: ``SourceError`` (model text, with ``line``/``column``),
 ``FileError``, ``WeightError``, ``RunError`` (inputs), ``PassError``, ``CodegenError``,
-``BuildError``, ``OnnxError``.
+``BuildError``, ``OnnxError``, ``ResourceError`` (a model needing more memory than the
+machine has, refused before anything is allocated).
 """
 
 from ._scc import (
@@ -28,6 +29,7 @@ from ._scc import (
     FileError,
     OnnxError,
     PassError,
+    ResourceError,
     RunError,
     SourceError,
     WeightError,
@@ -50,6 +52,7 @@ __all__ = [
     "FileError",
     "OnnxError",
     "PassError",
+    "ResourceError",
     "RunError",
     "SourceError",
     "WeightError",

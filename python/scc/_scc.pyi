@@ -71,6 +71,11 @@ class OnnxError(Error):
 class BuildError(Error):
     """``scc.build`` failed: no C compiler, linking, or writing the output."""
 
+class ResourceError(Error):
+    """The model needs more memory (weights, intermediates, scratch, inputs, outputs) than
+    the limit, the memory available on this machine: checked before anything is allocated;
+    the message names the largest tensors and their sizes."""
+
 class CompiledModel:
     """A model compiled for one engine. ``run`` may be called from many Python threads at
     once: the GIL is released while the model runs."""

@@ -74,6 +74,12 @@ create_exception!(
     Error,
     "`scc.build` failed: no C compiler, linking, or writing the output."
 );
+create_exception!(
+    scc,
+    ResourceError,
+    Error,
+    "The model needs more memory than the limit (the memory available on this machine), checked before anything is allocated; the message names the largest tensors."
+);
 
 /// The report of `err` as an exception of its stage: the message the CLI prints (without
 /// its `error: ` prefix), and the full printed report as `diagnostic`.
@@ -85,6 +91,7 @@ fn to_py_err(py: Python<'_>, err: scc::Error) -> PyErr {
         .trim_end()
         .to_string();
     let py_err = match &err {
+        _ if err.memory_error().is_some() => ResourceError::new_err(message),
         scc::Error::Source { .. } => SourceError::new_err(message),
         scc::Error::Read { .. } | scc::Error::Write { .. } | scc::Error::TensorIo(_) => {
             FileError::new_err(message)
@@ -95,6 +102,7 @@ fn to_py_err(py: Python<'_>, err: scc::Error) -> PyErr {
         scc::Error::Codegen(_) => CodegenError::new_err(message),
         scc::Error::Build(_) => BuildError::new_err(message),
         scc::Error::Onnx(_) => OnnxError::new_err(message),
+        scc::Error::Memory(_) => ResourceError::new_err(message),
     };
     let value = py_err.value(py);
     let _ = value.setattr(intern!(py, "diagnostic"), rendered.as_str());
@@ -343,7 +351,7 @@ fn bind(
             "<dict>",
             options,
         )?),
-        WeightSource::Random(seed) => Ok((model.random_weights(seed), BindReport::default())),
+        WeightSource::Random(seed) => Ok((model.random_weights(seed)?, BindReport::default())),
     }
 }
 
@@ -622,7 +630,7 @@ impl CompiledModel {
         }
         let inputs = match input_feed.filter(|f| !f.is_none()) {
             Some(feed) => self.feed(feed)?,
-            None => self.model.random_inputs(0),
+            None => self.model.random_inputs(0).map_err(|e| to_py_err(py, e))?,
         };
         let mut samples = detached(py, || {
             for _ in 0..warmup {
@@ -787,6 +795,8 @@ fn build<'py>(
             output,
             emit,
             passes: scc::PassOptions::default(),
+            max_memory: None,
+            symbol_prefix: None,
         };
         scc::build(&model, &weights, &options)
     })?;
@@ -1015,6 +1025,7 @@ fn _scc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RunError", py.get_type::<RunError>())?;
     m.add("PassError", py.get_type::<PassError>())?;
     m.add("CodegenError", py.get_type::<CodegenError>())?;
+    m.add("ResourceError", py.get_type::<ResourceError>())?;
     m.add("BuildError", py.get_type::<BuildError>())?;
     m.add("OnnxError", py.get_type::<OnnxError>())?;
     // Attributes every error has, whatever its stage.

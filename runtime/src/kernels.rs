@@ -1,7 +1,10 @@
 //! Reference kernels: one free function per op of the `.sc` language.
 //!
-//! Every kernel takes its inputs by reference and returns a new [`Tensor`]. Each has exactly the
-//! semantics of the PyTorch function named in its documentation (inference mode, f32, NCHW).
+//! Every kernel takes its inputs by reference and returns a new [`Tensor`] — or, if a buffer
+//! could not be allocated, a [`MemoryError`] (every output and scratch buffer is allocated
+//! fallibly: a model too large for the machine is an error, never an abort). Each has exactly
+//! the semantics of the PyTorch function named in its documentation (inference mode, f32,
+//! NCHW).
 //!
 //! # Preconditions
 //! Callers (the compiler's shape checker) guarantee that shapes and parameters are valid; each
@@ -16,7 +19,21 @@
 
 use std::ops::Range;
 
+use crate::memory::{MemoryError, try_collect, try_vec, try_with_capacity};
 use crate::tensor::Tensor;
+
+/// What a kernel returns: its output, or the buffer it could not allocate.
+pub type KernelResult = Result<Tensor, MemoryError>;
+
+/// An empty output buffer of `kernel` with room for `len` elements, allocated fallibly.
+fn output<T>(len: usize, kernel: &str) -> Result<Vec<T>, MemoryError> {
+    try_with_capacity(len, || format!("the output of {kernel}"))
+}
+
+/// A scratch buffer of `kernel`: `len` copies of `value`, allocated fallibly.
+fn scratch<T: Clone>(len: usize, value: T, kernel: &str) -> Result<Vec<T>, MemoryError> {
+    try_vec(len, value, || format!("the scratch space of {kernel}"))
+}
 
 /// The dimensions of a rank-4 tensor, or a panic naming `what`.
 #[track_caller]
@@ -154,7 +171,12 @@ impl Default for Conv2dParams {
 /// both `C` and `O`, `bias` (if any) is `[O]`, strides and dilations are at least 1 and the
 /// output is non-empty. The output is `[N, O, Ho, Wo]` with
 /// `Ho = floor((H + 2*pad.0 - dilation.0*(kh-1) - 1) / stride.0) + 1` (same for `Wo`).
-pub fn conv2d(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, p: &Conv2dParams) -> Tensor {
+pub fn conv2d(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    p: &Conv2dParams,
+) -> KernelResult {
     let (n, c, h, w) = dims4(x, "conv2d input");
     let (o, cg, kh, kw) = dims4(weight, "conv2d weight");
     let groups = p.groups;
@@ -177,8 +199,8 @@ pub fn conv2d(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, p: &Conv2dPara
     let xd = x.data();
     let wd = weight.data();
 
-    let mut out = Vec::with_capacity(n * o * ho * wo);
-    let mut acc = vec![0.0f64; ho * wo];
+    let mut out = output(n * o * ho * wo, "conv2d")?;
+    let mut acc = scratch(ho * wo, 0.0f64, "conv2d")?;
     for b in 0..n {
         for oc in 0..o {
             let group = oc / o_per_group;
@@ -205,14 +227,14 @@ pub fn conv2d(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, p: &Conv2dPara
             out.extend(acc.iter().map(|&v| v as f32));
         }
     }
-    Tensor::from_vec([n, o, ho, wo], out)
+    Ok(Tensor::from_vec([n, o, ho, wo], out))
 }
 
 /// Fully connected layer, exactly `F.linear(x, weight, bias)`: `out[n, o] = Σ_f x[n, f] *
 /// weight[o, f] + bias[o]`.
 ///
 /// Preconditions: `x` is `[N, F]`, `weight` is `[O, F]`, `bias` (if any) is `[O]`.
-pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Tensor {
+pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> KernelResult {
     let (n, f) = dims2(x, "linear input");
     let (o, wf) = dims2(weight, "linear weight");
     assert!(
@@ -224,7 +246,7 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Tensor {
     if let Some(b) = bias {
         check_vector(b, o, "linear bias");
     }
-    let mut out = Vec::with_capacity(n * o);
+    let mut out = output(n * o, "linear")?;
     for b in 0..n {
         let row = &x.data()[b * f..][..f];
         for oc in 0..o {
@@ -238,7 +260,7 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Tensor {
             out.push((dot + bias) as f32);
         }
     }
-    Tensor::from_vec([n, o], out)
+    Ok(Tensor::from_vec([n, o], out))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -259,7 +281,7 @@ pub fn sumpool3d(
     groups: usize,
     window: (usize, usize, usize),
     pad: (usize, usize),
-) -> Tensor {
+) -> KernelResult {
     let (n, c, h, w) = dims4(x, "sumpool3d input");
     let (wc, wh, ww) = window;
     let (ph, pw) = pad;
@@ -282,7 +304,7 @@ pub fn sumpool3d(
     let xd = x.data();
 
     // Step 1: sum `wc` consecutive channels of each group, writing into a zero-padded plane.
-    let mut chan = vec![0.0f64; n * co * hp * wp];
+    let mut chan = scratch(n * co * hp * wp, 0.0f64, "sumpool3d")?;
     for b in 0..n {
         for g in 0..groups {
             for a in 0..ca {
@@ -300,7 +322,7 @@ pub fn sumpool3d(
         }
     }
     // Step 2: sum `wh` consecutive rows: [.., hp, wp] -> [.., ho, wp].
-    let mut rows = vec![0.0f64; n * co * ho * wp];
+    let mut rows = scratch(n * co * ho * wp, 0.0f64, "sumpool3d")?;
     for (dst, src) in rows
         .chunks_exact_mut(ho * wp)
         .zip(chan.chunks_exact(hp * wp))
@@ -315,35 +337,36 @@ pub fn sumpool3d(
         }
     }
     // Step 3: sum `ww` consecutive columns: [.., ho, wp] -> [.., ho, wo].
-    let mut out = Vec::with_capacity(n * co * ho * wo);
+    drop(chan);
+    let mut out = output(n * co * ho * wo, "sumpool3d")?;
     for src_row in rows.chunks_exact(wp) {
         for x0 in 0..wo {
             let s: f64 = src_row[x0..x0 + ww].iter().sum();
             out.push(s as f32);
         }
     }
-    Tensor::from_vec([n, co, ho, wo], out)
+    Ok(Tensor::from_vec([n, co, ho, wo], out))
 }
 
 /// The 1-D sum-pooling of structured linear layers: `out[n, a] = Σ_{j<window} x[n, a + j]`,
 /// giving `[N, F - window + 1]`.
 ///
 /// Preconditions: `x` is `[N, F]` and `1 <= window <= F`.
-pub fn sumpool_features(x: &Tensor, window: usize) -> Tensor {
+pub fn sumpool_features(x: &Tensor, window: usize) -> KernelResult {
     let (n, f) = dims2(x, "sumpool_features input");
     assert!(
         (1..=f).contains(&window),
         "sumpool_features: window {window} does not fit {f} features"
     );
     let fo = f - window + 1;
-    let mut out = Vec::with_capacity(n * fo);
+    let mut out = output(n * fo, "sumpool_features")?;
     for row in x.data().chunks_exact(f) {
         for a in 0..fo {
             let s: f64 = row[a..a + window].iter().map(|&v| f64::from(v)).sum();
             out.push(s as f32);
         }
     }
-    Tensor::from_vec([n, fo], out)
+    Ok(Tensor::from_vec([n, fo], out))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -363,7 +386,7 @@ pub fn batchnorm(
     running_mean: &Tensor,
     running_var: &Tensor,
     eps: f32,
-) -> Tensor {
+) -> KernelResult {
     assert!(
         x.rank() >= 2,
         "batchnorm: expected [N, C] or [N, C, H, W], got {:?}",
@@ -375,7 +398,7 @@ pub fn batchnorm(
     check_vector(running_mean, c, "batchnorm running_mean");
     check_vector(running_var, c, "batchnorm running_var");
     let inner: usize = x.shape()[2..].iter().product();
-    let mut out = Vec::with_capacity(x.len());
+    let mut out = output(x.len(), "batchnorm")?;
     if inner > 0 {
         for (i, plane) in x.data().chunks_exact(inner).enumerate() {
             let ch = i % c;
@@ -390,7 +413,7 @@ pub fn batchnorm(
             );
         }
     }
-    Tensor::from_vec(x.shape(), out)
+    Ok(Tensor::from_vec(x.shape(), out))
 }
 
 /// The element-wise activation functions, each exactly its `torch.nn.functional` namesake.
@@ -483,8 +506,11 @@ impl Activation {
 }
 
 /// Applies `act` element-wise; the output has the shape of `x`.
-pub fn activation(x: &Tensor, act: Activation) -> Tensor {
-    Tensor::from_vec(x.shape(), x.data().iter().map(|&v| act.apply(v)).collect())
+pub fn activation(x: &Tensor, act: Activation) -> KernelResult {
+    let data = try_collect(x.len(), x.data().iter().map(|&v| act.apply(v)), || {
+        format!("the output of {}", act.name())
+    })?;
+    Ok(Tensor::from_vec(x.shape(), data))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -625,9 +651,9 @@ fn window_sums(
     p: &Pool2dParams,
     what: &str,
     divisor: impl Fn(&WindowSpan, &WindowSpan) -> f64,
-) -> (Vec<usize>, Vec<f32>) {
+) -> Result<(Vec<usize>, Vec<f32>), MemoryError> {
     let ((n, c, h, w), rows, cols) = pool_windows(x, p, what);
-    let mut out = Vec::with_capacity(n * c * rows.len() * cols.len());
+    let mut out = output(n * c * rows.len() * cols.len(), what)?;
     for plane in x.data().chunks_exact(h * w).take(n * c) {
         for ry in &rows {
             for rx in &cols {
@@ -641,7 +667,7 @@ fn window_sums(
             }
         }
     }
-    (vec![n, c, rows.len(), cols.len()], out)
+    Ok((vec![n, c, rows.len(), cols.len()], out))
 }
 
 /// Max pooling, exactly `F.max_pool2d(x, kernel, stride, padding, ceil_mode=ceil_mode)`:
@@ -651,7 +677,7 @@ fn window_sums(
 /// Preconditions: `x` is `[N, C, H, W]`, kernel and stride at least 1, `pad <= kernel / 2` on
 /// each axis (as PyTorch requires, so every window holds at least one real element), and a
 /// non-empty output (see [`pool_output_size`]).
-pub fn maxpool2d(x: &Tensor, p: &Pool2dParams) -> Tensor {
+pub fn maxpool2d(x: &Tensor, p: &Pool2dParams) -> KernelResult {
     let (kh, kw) = p.kernel;
     let (ph, pw) = p.pad;
     assert!(
@@ -661,7 +687,7 @@ pub fn maxpool2d(x: &Tensor, p: &Pool2dParams) -> Tensor {
         p.kernel
     );
     let ((n, c, h, w), rows, cols) = pool_windows(x, p, "maxpool2d");
-    let mut out = Vec::with_capacity(n * c * rows.len() * cols.len());
+    let mut out = output(n * c * rows.len() * cols.len(), "maxpool2d")?;
     for plane in x.data().chunks_exact(h * w).take(n * c) {
         for ry in &rows {
             for rx in &cols {
@@ -678,7 +704,7 @@ pub fn maxpool2d(x: &Tensor, p: &Pool2dParams) -> Tensor {
             }
         }
     }
-    Tensor::from_vec([n, c, rows.len(), cols.len()], out)
+    Ok(Tensor::from_vec([n, c, rows.len(), cols.len()], out))
 }
 
 /// Average pooling, exactly `F.avg_pool2d(x, kernel, stride, padding, ceil_mode,
@@ -688,7 +714,7 @@ pub fn maxpool2d(x: &Tensor, p: &Pool2dParams) -> Tensor {
 ///
 /// Preconditions: as [`maxpool2d`] (PyTorch also requires `pad <= kernel / 2`; this kernel does
 /// not rely on it).
-pub fn avgpool2d(x: &Tensor, p: &Pool2dParams) -> Tensor {
+pub fn avgpool2d(x: &Tensor, p: &Pool2dParams) -> KernelResult {
     let include = p.count_include_pad;
     let (shape, values) = window_sums(x, p, "avgpool2d", |ry, rx| {
         if include {
@@ -696,8 +722,8 @@ pub fn avgpool2d(x: &Tensor, p: &Pool2dParams) -> Tensor {
         } else {
             (ry.inputs.len() * rx.inputs.len()) as f64
         }
-    });
-    Tensor::from_vec(shape, values)
+    })?;
+    Ok(Tensor::from_vec(shape, values))
 }
 
 /// Sum pooling: `F.avg_pool2d(x, kernel, stride, padding, count_include_pad=True) * kh * kw`,
@@ -705,31 +731,28 @@ pub fn avgpool2d(x: &Tensor, p: &Pool2dParams) -> Tensor {
 /// used: the language's `sumpool` has neither).
 ///
 /// Preconditions: `x` is `[N, C, H, W]`, kernel and stride at least 1, non-empty output.
-pub fn sumpool2d(x: &Tensor, p: &Pool2dParams) -> Tensor {
+pub fn sumpool2d(x: &Tensor, p: &Pool2dParams) -> KernelResult {
     let p = Pool2dParams::new(p.kernel, p.stride, p.pad);
-    let (shape, values) = window_sums(x, &p, "sumpool2d", |_, _| 1.0);
-    Tensor::from_vec(shape, values)
+    let (shape, values) = window_sums(x, &p, "sumpool2d", |_, _| 1.0)?;
+    Ok(Tensor::from_vec(shape, values))
 }
 
 /// Global average pooling, exactly `F.adaptive_avg_pool2d(x, 1)`: `[N, C, H, W] -> [N, C, 1, 1]`.
 ///
 /// Preconditions: `x` is `[N, C, H, W]` with `H * W > 0`.
-pub fn global_avgpool(x: &Tensor) -> Tensor {
+pub fn global_avgpool(x: &Tensor) -> KernelResult {
     let (n, c, h, w) = dims4(x, "global_avgpool input");
     assert!(
         h * w > 0,
         "global_avgpool: empty spatial size in {:?}",
         x.shape()
     );
-    let out = x
-        .data()
-        .chunks_exact(h * w)
-        .map(|plane| {
-            let s: f64 = plane.iter().map(|&v| f64::from(v)).sum();
-            (s / (h * w) as f64) as f32
-        })
-        .collect();
-    Tensor::from_vec([n, c, 1, 1], out)
+    let means = x.data().chunks_exact(h * w).map(|plane| {
+        let s: f64 = plane.iter().map(|&v| f64::from(v)).sum();
+        (s / (h * w) as f64) as f32
+    });
+    let out = try_collect(n * c, means, || "the output of global_avgpool".into())?;
+    Ok(Tensor::from_vec([n, c, 1, 1], out))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -739,7 +762,7 @@ pub fn global_avgpool(x: &Tensor) -> Tensor {
 /// `torch.flatten(x, 1)`: `[N, d1, d2, ...] -> [N, d1*d2*...]`.
 ///
 /// Preconditions: `x` has rank at least 2.
-pub fn flatten(x: &Tensor) -> Tensor {
+pub fn flatten(x: &Tensor) -> KernelResult {
     assert!(
         x.rank() >= 2,
         "flatten: expected rank >= 2, got {:?}",
@@ -747,12 +770,14 @@ pub fn flatten(x: &Tensor) -> Tensor {
     );
     let n = x.shape()[0];
     let rest: usize = x.shape()[1..].iter().product();
-    Tensor::from_vec([n, rest], x.data().to_vec())
+    let mut out = output(x.len(), "flatten")?;
+    out.extend_from_slice(x.data());
+    Ok(Tensor::from_vec([n, rest], out))
 }
 
 /// `F.softmax(x, 1)`: softmax over dimension 1 of `[N, C]` or `[N, C, H, W]` (any rank >= 2),
 /// computed stably by subtracting the maximum.
-pub fn softmax_dim1(x: &Tensor) -> Tensor {
+pub fn softmax_dim1(x: &Tensor) -> KernelResult {
     assert!(
         x.rank() >= 2,
         "softmax: expected [N, C] or [N, C, H, W], got {:?}",
@@ -760,17 +785,20 @@ pub fn softmax_dim1(x: &Tensor) -> Tensor {
     );
     let c = x.shape()[1];
     let inner: usize = x.shape()[2..].iter().product();
-    let mut out = vec![0.0f32; x.len()];
+    let mut out = scratch(x.len(), 0.0f32, "softmax")?;
     if c * inner == 0 {
-        return Tensor::from_vec(x.shape(), out);
+        return Ok(Tensor::from_vec(x.shape(), out));
     }
+    let mut max = scratch(inner, f32::NEG_INFINITY, "softmax")?;
+    let mut exps = scratch(c * inner, 0.0f64, "softmax")?;
+    let mut sums = scratch(inner, 0.0f64, "softmax")?;
     for (src, dst) in x
         .data()
         .chunks_exact(c * inner)
         .zip(out.chunks_exact_mut(c * inner))
     {
         // Walk the channels plane by plane so memory is read contiguously.
-        let mut max = vec![f32::NEG_INFINITY; inner];
+        max.fill(f32::NEG_INFINITY);
         for plane in src.chunks_exact(inner) {
             for (m, &v) in max.iter_mut().zip(plane) {
                 if v > *m || v.is_nan() {
@@ -778,8 +806,7 @@ pub fn softmax_dim1(x: &Tensor) -> Tensor {
                 }
             }
         }
-        let mut exps = vec![0.0f64; c * inner];
-        let mut sums = vec![0.0f64; inner];
+        sums.fill(0.0);
         for (plane, e_plane) in src.chunks_exact(inner).zip(exps.chunks_exact_mut(inner)) {
             for s in 0..inner {
                 let e = (f64::from(plane[s]) - f64::from(max[s])).exp();
@@ -793,14 +820,14 @@ pub fn softmax_dim1(x: &Tensor) -> Tensor {
             }
         }
     }
-    Tensor::from_vec(x.shape(), out)
+    Ok(Tensor::from_vec(x.shape(), out))
 }
 
 /// `torch.cat(xs, dim=1)`.
 ///
 /// Preconditions: `xs` is non-empty and all tensors have the same rank (>= 2) and the same
 /// dimensions except dimension 1.
-pub fn concat_dim1(xs: &[&Tensor]) -> Tensor {
+pub fn concat_dim1(xs: &[&Tensor]) -> KernelResult {
     assert!(!xs.is_empty(), "concat: no tensors to concatenate");
     let first = xs[0];
     assert!(
@@ -821,7 +848,7 @@ pub fn concat_dim1(xs: &[&Tensor]) -> Tensor {
     let n = first.shape()[0];
     let inner: usize = first.shape()[2..].iter().product();
     let total_c: usize = xs.iter().map(|t| t.shape()[1]).sum();
-    let mut out = Vec::with_capacity(n * total_c * inner);
+    let mut out = output(n * total_c * inner, "concat")?;
     for b in 0..n {
         for t in xs {
             let block = t.shape()[1] * inner;
@@ -830,7 +857,7 @@ pub fn concat_dim1(xs: &[&Tensor]) -> Tensor {
     }
     let mut shape = first.shape().to_vec();
     shape[1] = total_c;
-    Tensor::from_vec(shape, out)
+    Ok(Tensor::from_vec(shape, out))
 }
 
 /// How [`resize`] maps output to input coordinates: the modes of `F.interpolate`.
@@ -938,7 +965,12 @@ pub fn linear_taps(
 /// then the rows, in f32.
 ///
 /// Preconditions: `x` is `[N, C, H, W]` with `H, W >= 1`; both output sizes at least 1.
-pub fn resize(x: &Tensor, size: (usize, usize), scale: Option<f64>, mode: Resample) -> Tensor {
+pub fn resize(
+    x: &Tensor,
+    size: (usize, usize),
+    scale: Option<f64>,
+    mode: Resample,
+) -> KernelResult {
     let (n, c, h, w) = dims4(x, "upsample input");
     let (ho, wo) = size;
     assert!(
@@ -946,7 +978,7 @@ pub fn resize(x: &Tensor, size: (usize, usize), scale: Option<f64>, mode: Resamp
         "upsample: empty size: input {:?}, output {size:?}",
         x.shape()
     );
-    let mut out = Vec::with_capacity(n * c * ho * wo);
+    let mut out = output(n * c * ho * wo, "upsample")?;
     match mode {
         Resample::Nearest | Resample::NearestExact => {
             let exact = mode == Resample::NearestExact;
@@ -984,13 +1016,13 @@ pub fn resize(x: &Tensor, size: (usize, usize), scale: Option<f64>, mode: Resamp
             }
         }
     }
-    Tensor::from_vec([n, c, ho, wo], out)
+    Ok(Tensor::from_vec([n, c, ho, wo], out))
 }
 
 /// `F.interpolate(x, scale_factor=scale, mode="nearest")`: [`resize`] to `(H·scale, W·scale)`.
 ///
 /// Preconditions: `x` is `[N, C, H, W]` with `H, W >= 1`, `scale >= 1`.
-pub fn upsample_nearest(x: &Tensor, scale: usize) -> Tensor {
+pub fn upsample_nearest(x: &Tensor, scale: usize) -> KernelResult {
     let (_, _, h, w) = dims4(x, "upsample input");
     assert!(
         scale >= 1,
@@ -1008,7 +1040,7 @@ pub fn upsample_nearest(x: &Tensor, scale: usize) -> Tensor {
 /// `(H·scale, W·scale)`.
 ///
 /// Preconditions: `x` is `[N, C, H, W]` with `H, W >= 1`, `scale >= 1`.
-pub fn upsample_bilinear(x: &Tensor, scale: usize) -> Tensor {
+pub fn upsample_bilinear(x: &Tensor, scale: usize) -> KernelResult {
     let (_, _, h, w) = dims4(x, "upsample input");
     assert!(
         scale >= 1,
@@ -1032,11 +1064,11 @@ pub fn upsample_bilinear(x: &Tensor, scale: usize) -> Tensor {
 /// non-negative pads: `[N, C, H, W] -> [N, C, top + H + bottom, left + W + right]`.
 ///
 /// Preconditions: `x` is `[N, C, H, W]`.
-pub fn pad2d(x: &Tensor, pads: [usize; 4], value: f32) -> Tensor {
+pub fn pad2d(x: &Tensor, pads: [usize; 4], value: f32) -> KernelResult {
     let (n, c, h, w) = dims4(x, "pad input");
     let [top, left, bottom, right] = pads;
     let (ho, wo) = (top + h + bottom, left + w + right);
-    let mut out = Vec::with_capacity(n * c * ho * wo);
+    let mut out = output(n * c * ho * wo, "pad")?;
     for plane in x.data().chunks_exact((h * w).max(1)).take(n * c) {
         out.extend(std::iter::repeat_n(value, top * wo));
         for row in plane.chunks_exact(w.max(1)).take(h) {
@@ -1046,34 +1078,29 @@ pub fn pad2d(x: &Tensor, pads: [usize; 4], value: f32) -> Tensor {
         }
         out.extend(std::iter::repeat_n(value, bottom * wo));
     }
-    Tensor::from_vec([n, c, ho, wo], out)
+    Ok(Tensor::from_vec([n, c, ho, wo], out))
 }
 
 /// `torch.clamp(x, min, max)`: `std::min(std::max(x, min), max)` as PyTorch computes it (so
 /// `max` wins when `min > max`, and `-0.0` stays `-0.0` against a bound of `0.0`); NaN stays NaN.
-pub fn clamp(x: &Tensor, min: f32, max: f32) -> Tensor {
-    Tensor::from_vec(
-        x.shape(),
-        x.data()
-            .iter()
-            .map(|&v| {
-                let low = if v < min { min } else { v };
-                if max < low { max } else { low }
-            })
-            .collect(),
-    )
+pub fn clamp(x: &Tensor, min: f32, max: f32) -> KernelResult {
+    let values = x.data().iter().map(|&v| {
+        let low = if v < min { min } else { v };
+        if max < low { max } else { low }
+    });
+    let data = try_collect(x.len(), values, || "the output of clamp".to_string())?;
+    Ok(Tensor::from_vec(x.shape(), data))
 }
 
 /// `F.leaky_relu(x, negative_slope)`: `x` where `x > 0`, else `x · negative_slope` (one f32
 /// rounding, as PyTorch).
-pub fn leaky_relu(x: &Tensor, negative_slope: f32) -> Tensor {
-    Tensor::from_vec(
-        x.shape(),
-        x.data()
-            .iter()
-            .map(|&v| if v > 0.0 { v } else { v * negative_slope })
-            .collect(),
-    )
+pub fn leaky_relu(x: &Tensor, negative_slope: f32) -> KernelResult {
+    let values = x
+        .data()
+        .iter()
+        .map(|&v| if v > 0.0 { v } else { v * negative_slope });
+    let data = try_collect(x.len(), values, || "the output of leaky_relu".to_string())?;
+    Ok(Tensor::from_vec(x.shape(), data))
 }
 
 /// An arithmetic operation of the language on tensors.
@@ -1113,27 +1140,24 @@ impl Arith {
 
 /// `x ∘ value` (or `value ∘ x` when `value_first`) for a scalar `value`, as PyTorch's
 /// tensor–scalar arithmetic in f32.
-pub fn scalar(x: &Tensor, op: Arith, value: f32, value_first: bool) -> Tensor {
-    Tensor::from_vec(
-        x.shape(),
-        x.data()
-            .iter()
-            .map(|&v| {
-                if value_first {
-                    op.apply(value, v)
-                } else {
-                    op.apply(v, value)
-                }
-            })
-            .collect(),
-    )
+pub fn scalar(x: &Tensor, op: Arith, value: f32, value_first: bool) -> KernelResult {
+    let values = x.data().iter().map(|&v| {
+        if value_first {
+            op.apply(value, v)
+        } else {
+            op.apply(v, value)
+        }
+    });
+    let data = try_collect(x.len(), values, || "the output of scalar".to_string())?;
+    Ok(Tensor::from_vec(x.shape(), data))
 }
 
 /// A per-channel affine map, `x · weight[c] + bias[c]` over dimension 1 (PyTorch:
 /// `x * weight.view(1, C, 1, 1) + bias.view(1, C, 1, 1)`), evaluated in f64 and rounded once.
 ///
 /// Preconditions: `x` has rank >= 2 with `C` channels; `weight` and `bias` (if any) are `[C]`.
-pub fn affine(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Tensor {
+pub fn affine(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> KernelResult {
+    let what = "affine";
     assert!(
         x.rank() >= 2,
         "affine: expected [N, C] or [N, C, H, W], got {:?}",
@@ -1145,7 +1169,7 @@ pub fn affine(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Tensor {
         check_vector(bias, c, "affine bias");
     }
     let inner: usize = x.shape()[2..].iter().product();
-    let mut out = Vec::with_capacity(x.len());
+    let mut out = output(x.len(), what)?;
     if inner > 0 {
         for (i, plane) in x.data().chunks_exact(inner).enumerate() {
             let ch = i % c;
@@ -1154,7 +1178,7 @@ pub fn affine(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Tensor {
             out.extend(plane.iter().map(|&v| (f64::from(v) * wv + bv) as f32));
         }
     }
-    Tensor::from_vec(x.shape(), out)
+    Ok(Tensor::from_vec(x.shape(), out))
 }
 
 /// Batch normalisation with batch statistics, exactly the output of `F.batch_norm(x,
@@ -1164,7 +1188,13 @@ pub fn affine(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Tensor {
 /// f64.
 ///
 /// Preconditions: `x` is `[N, C]` or `[N, C, H, W]`; `weight` and `bias` are `[C]`.
-pub fn batchnorm_batch_statistics(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f32) -> Tensor {
+pub fn batchnorm_batch_statistics(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    eps: f32,
+) -> KernelResult {
+    let what = "batchnorm";
     assert!(
         x.rank() >= 2,
         "batchnorm: expected [N, C] or [N, C, H, W], got {:?}",
@@ -1188,7 +1218,7 @@ pub fn batchnorm_batch_statistics(x: &Tensor, weight: &Tensor, bias: &Tensor, ep
             .map(|&v| (f64::from(v) - m).powi(2))
             .sum::<f64>();
     }
-    let mut out = Vec::with_capacity(x.len());
+    let mut out = output(x.len(), what)?;
     if inner > 0 {
         for (i, plane) in x.data().chunks_exact(inner).enumerate() {
             let ch = i % c;
@@ -1202,7 +1232,7 @@ pub fn batchnorm_batch_statistics(x: &Tensor, weight: &Tensor, bias: &Tensor, ep
             );
         }
     }
-    Tensor::from_vec(x.shape(), out)
+    Ok(Tensor::from_vec(x.shape(), out))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1212,15 +1242,16 @@ pub fn batchnorm_batch_statistics(x: &Tensor, weight: &Tensor, bias: &Tensor, ep
 /// Applies `f(a, b)` element-wise, broadcasting `b` over `a`'s shape: `b` has `a`'s rank and each
 /// of its dimensions equals `a`'s or is 1 (so `[N, C, 1, 1]` over `[N, C, H, W]`).
 #[track_caller]
-fn broadcast_binary(a: &Tensor, b: &Tensor, what: &str, f: impl Fn(f32, f32) -> f32) -> Tensor {
+fn broadcast_binary(
+    a: &Tensor,
+    b: &Tensor,
+    what: &str,
+    f: impl Fn(f32, f32) -> f32,
+) -> KernelResult {
     if a.shape() == b.shape() {
-        let data = a
-            .data()
-            .iter()
-            .zip(b.data())
-            .map(|(&x, &y)| f(x, y))
-            .collect();
-        return Tensor::from_vec(a.shape(), data);
+        let values = a.data().iter().zip(b.data()).map(|(&x, &y)| f(x, y));
+        let data = try_collect(a.len(), values, || format!("the output of {what}"))?;
+        return Ok(Tensor::from_vec(a.shape(), data));
     }
     assert!(
         a.rank() == b.rank()
@@ -1241,7 +1272,7 @@ fn broadcast_binary(a: &Tensor, b: &Tensor, what: &str, f: impl Fn(f32, f32) -> 
         stride *= b.shape()[d];
     }
     let mut index = vec![0usize; rank]; // multi-index into `a`, advanced like an odometer
-    let mut out = Vec::with_capacity(a.len());
+    let mut out = output(a.len(), what)?;
     for &x in a.data() {
         let offset: usize = index.iter().zip(&b_strides).map(|(i, s)| i * s).sum();
         out.push(f(x, b.data()[offset]));
@@ -1253,27 +1284,27 @@ fn broadcast_binary(a: &Tensor, b: &Tensor, what: &str, f: impl Fn(f32, f32) -> 
             index[d] = 0;
         }
     }
-    Tensor::from_vec(a.shape(), out)
+    Ok(Tensor::from_vec(a.shape(), out))
 }
 
 /// `a + b` with PyTorch broadcasting of `b` over `a`: `b` has the same shape as `a`, or is
 /// `[N, C, 1, 1]` for a `[N, C, H, W]` `a` (more generally: same rank, each dimension equal or 1).
-pub fn add(a: &Tensor, b: &Tensor) -> Tensor {
+pub fn add(a: &Tensor, b: &Tensor) -> KernelResult {
     broadcast_binary(a, b, "add", |x, y| x + y)
 }
 
 /// `a * b` with the broadcasting of [`add`] (e.g. squeeze-excite channel scaling).
-pub fn mul(a: &Tensor, b: &Tensor) -> Tensor {
+pub fn mul(a: &Tensor, b: &Tensor) -> KernelResult {
     broadcast_binary(a, b, "mul", |x, y| x * y)
 }
 
 /// `a - b` with the broadcasting of [`add`].
-pub fn sub(a: &Tensor, b: &Tensor) -> Tensor {
+pub fn sub(a: &Tensor, b: &Tensor) -> KernelResult {
     broadcast_binary(a, b, "sub", |x, y| x - y)
 }
 
 /// `a / b` with the broadcasting of [`add`].
-pub fn div(a: &Tensor, b: &Tensor) -> Tensor {
+pub fn div(a: &Tensor, b: &Tensor) -> KernelResult {
     broadcast_binary(a, b, "div", |x, y| x / y)
 }
 
@@ -1336,7 +1367,7 @@ mod tests {
         let x = t(&[1, 1, 3, 3], &[1., 2., 3., 4., 5., 6., 7., 8., 9.]);
         let w = t(&[1, 1, 2, 2], &[1., 0., 0., -1.]);
         let b = t(&[1], &[0.5]);
-        let y = conv2d(&x, &w, Some(&b), &Conv2dParams::default());
+        let y = conv2d(&x, &w, Some(&b), &Conv2dParams::default()).unwrap();
         // x[i,j] - x[i+1,j+1] = -4 everywhere.
         assert_close(&y, &t(&[1, 1, 2, 2], &[-3.5; 4]), 0.0);
 
@@ -1346,7 +1377,7 @@ mod tests {
             pad: (1, 1),
             ..Conv2dParams::default()
         };
-        let y = conv2d(&x, &ones, None, &p);
+        let y = conv2d(&x, &ones, None, &p).unwrap();
         let want = t(
             &[1, 1, 3, 3],
             &[12., 21., 16., 27., 45., 33., 24., 39., 28.],
@@ -1360,7 +1391,7 @@ mod tests {
             ..Conv2dParams::default()
         };
         assert_close(
-            &conv2d(&x, &ones, None, &p),
+            &conv2d(&x, &ones, None, &p).unwrap(),
             &t(&[1, 1, 2, 2], &[12., 16., 24., 28.]),
             0.0,
         );
@@ -1371,11 +1402,11 @@ mod tests {
         let x = t(&[2, 3], &[1., 2., 3., -1., 0., 1.]);
         let w = t(&[2, 3], &[1., 1., 1., 0.5, 0., -2.]);
         let b = t(&[2], &[10., 0.]);
-        let y = linear(&x, &w, Some(&b));
+        let y = linear(&x, &w, Some(&b)).unwrap();
         assert_close(&y, &t(&[2, 2], &[16., -5.5, 10., -2.5]), 0.0);
-        let y = linear(&x, &w, None);
+        let y = linear(&x, &w, None).unwrap();
         assert_close(&y, &t(&[2, 2], &[6., -5.5, 0., -2.5]), 0.0);
-        let empty = linear(&Tensor::zeros([2, 0]), &Tensor::zeros([2, 0]), Some(&b));
+        let empty = linear(&Tensor::zeros([2, 0]), &Tensor::zeros([2, 0]), Some(&b)).unwrap();
         assert_close(&empty, &t(&[2, 2], &[10., 0., 10., 0.]), 0.0);
     }
 
@@ -1383,22 +1414,22 @@ mod tests {
     fn sumpool3d_hand_computed() {
         // 1 group of 3 channels, window 2 channels x 1 x 1: adjacent channel sums.
         let x = t(&[1, 3, 1, 2], &[1., 2., 10., 20., 100., 200.]);
-        let y = sumpool3d(&x, 1, (2, 1, 1), (0, 0));
+        let y = sumpool3d(&x, 1, (2, 1, 1), (0, 0)).unwrap();
         assert_close(&y, &t(&[1, 2, 1, 2], &[11., 22., 110., 220.]), 0.0);
         // 3 groups of one channel each, window 1 x 2 x 2 with padding 1 on height only.
         let x = t(&[1, 1, 2, 2], &[1., 2., 3., 4.]);
-        let y = sumpool3d(&x, 1, (1, 2, 2), (1, 0));
+        let y = sumpool3d(&x, 1, (1, 2, 2), (1, 0)).unwrap();
         assert_close(&y, &t(&[1, 1, 3, 1], &[3., 10., 7.]), 0.0);
         // Two groups keep their channels apart.
         let x = t(&[1, 4, 1, 1], &[1., 2., 3., 4.]);
-        let y = sumpool3d(&x, 2, (2, 1, 1), (0, 0));
+        let y = sumpool3d(&x, 2, (2, 1, 1), (0, 0)).unwrap();
         assert_close(&y, &t(&[1, 2, 1, 1], &[3., 7.]), 0.0);
     }
 
     #[test]
     fn sumpool_features_hand_computed() {
         let x = t(&[2, 4], &[1., 2., 3., 4., 0., -1., 5., 1.]);
-        let y = sumpool_features(&x, 3);
+        let y = sumpool_features(&x, 3).unwrap();
         assert_close(&y, &t(&[2, 2], &[6., 9., 4., 5.]), 0.0);
     }
 
@@ -1409,10 +1440,10 @@ mod tests {
         let b = t(&[2], &[0.5, -1.]);
         let mean = t(&[2], &[1., 10.]);
         let var = t(&[2], &[4., 100.]);
-        let y = batchnorm(&x, &w, &b, &mean, &var, 0.0);
+        let y = batchnorm(&x, &w, &b, &mean, &var, 0.0).unwrap();
         assert_close(&y, &t(&[1, 2, 1, 2], &[0.5, 2.5, -1., 0.]), 1e-7);
         let x2 = t(&[2, 2], &[1., 10., 3., 20.]);
-        let y2 = batchnorm(&x2, &w, &b, &mean, &var, 0.0);
+        let y2 = batchnorm(&x2, &w, &b, &mean, &var, 0.0).unwrap();
         assert_close(&y2, &t(&[2, 2], &[0.5, -1., 2.5, 0.]), 1e-7);
         // eps enters under the square root.
         let y3 = batchnorm(
@@ -1422,7 +1453,8 @@ mod tests {
             &t(&[1], &[0.]),
             &t(&[1], &[3.]),
             1.0,
-        );
+        )
+        .unwrap();
         assert_close(&y3, &t(&[1, 1], &[1.]), 1e-7);
     }
 
@@ -1455,7 +1487,7 @@ mod tests {
             assert_eq!(Activation::from_name(a.name()), Some(a));
         }
         assert_eq!(Activation::from_name("gelu"), None);
-        let y = activation(&t(&[1, 3], &[-1., 0.5, 8.]), Relu6);
+        let y = activation(&t(&[1, 3], &[-1., 0.5, 8.]), Relu6).unwrap();
         assert_eq!(y.data(), &[0., 0.5, 6.]);
     }
 
@@ -1464,7 +1496,7 @@ mod tests {
         let x = t(&[1, 1, 2, 2], &[-1., -2., -3., -4.]);
         let p = Pool2dParams::new((2, 2), (1, 1), (1, 1));
         // Zero padding would give 0 everywhere; -inf padding keeps the negative values.
-        let y = maxpool2d(&x, &p);
+        let y = maxpool2d(&x, &p).unwrap();
         assert_close(
             &y,
             &t(
@@ -1475,10 +1507,14 @@ mod tests {
         );
         let x = t(&[1, 1, 2, 4], &[1., 5., 2., 0., 3., 4., 8., 7.]);
         let p = Pool2dParams::new((2, 2), (2, 2), (0, 0));
-        assert_close(&maxpool2d(&x, &p), &t(&[1, 1, 1, 2], &[5., 8.]), 0.0);
+        assert_close(
+            &maxpool2d(&x, &p).unwrap(),
+            &t(&[1, 1, 1, 2], &[5., 8.]),
+            0.0,
+        );
         let x = t(&[1, 1, 1, 2], &[f32::NAN, 1.0]);
         let p = Pool2dParams::new((1, 2), (1, 1), (0, 0));
-        assert!(maxpool2d(&x, &p).data()[0].is_nan());
+        assert!(maxpool2d(&x, &p).unwrap().data()[0].is_nan());
     }
 
     #[test]
@@ -1487,34 +1523,34 @@ mod tests {
         let p = Pool2dParams::new((2, 2), (2, 2), (1, 1));
         // Windows: {1}, {2}, {3}, {4}, each divided by 4.
         assert_close(
-            &avgpool2d(&x, &p),
+            &avgpool2d(&x, &p).unwrap(),
             &t(&[1, 1, 2, 2], &[0.25, 0.5, 0.75, 1.0]),
             0.0,
         );
         assert_close(
-            &sumpool2d(&x, &p),
+            &sumpool2d(&x, &p).unwrap(),
             &t(&[1, 1, 2, 2], &[1., 2., 3., 4.]),
             0.0,
         );
         let p = Pool2dParams::new((2, 2), (1, 1), (0, 0));
-        assert_close(&avgpool2d(&x, &p), &t(&[1, 1, 1, 1], &[2.5]), 0.0);
-        assert_close(&sumpool2d(&x, &p), &t(&[1, 1, 1, 1], &[10.]), 0.0);
+        assert_close(&avgpool2d(&x, &p).unwrap(), &t(&[1, 1, 1, 1], &[2.5]), 0.0);
+        assert_close(&sumpool2d(&x, &p).unwrap(), &t(&[1, 1, 1, 1], &[10.]), 0.0);
     }
 
     #[test]
     fn global_pool_flatten() {
         let x = t(&[1, 2, 1, 2], &[1., 2., 3., 5.]);
-        let g = global_avgpool(&x);
+        let g = global_avgpool(&x).unwrap();
         assert_close(&g, &t(&[1, 2, 1, 1], &[1.5, 4.]), 0.0);
-        assert_eq!(flatten(&g).shape(), &[1, 2]);
-        assert_eq!(flatten(&x).shape(), &[1, 4]);
-        assert_eq!(flatten(&x).data(), x.data());
+        assert_eq!(flatten(&g).unwrap().shape(), &[1, 2]);
+        assert_eq!(flatten(&x).unwrap().shape(), &[1, 4]);
+        assert_eq!(flatten(&x).unwrap().data(), x.data());
     }
 
     #[test]
     fn softmax_sums_to_one() {
         let x = t(&[2, 3], &[1., 2., 3., 1000., 1000., -1000.]);
-        let y = softmax_dim1(&x);
+        let y = softmax_dim1(&x).unwrap();
         let e = [1f32.exp(), 2f32.exp(), 3f32.exp()];
         let s: f32 = e.iter().sum();
         assert_close(
@@ -1523,7 +1559,7 @@ mod tests {
             1e-6,
         );
         let x = t(&[1, 3, 1, 2], &[0., 1., 0., 2., 0., 3.]);
-        let y = softmax_dim1(&x);
+        let y = softmax_dim1(&x).unwrap();
         for s in 0..2 {
             let total: f32 = (0..3).map(|c| y.data()[c * 2 + s]).sum();
             assert!((total - 1.0).abs() < 1e-6);
@@ -1549,30 +1585,30 @@ mod tests {
     fn concat_channels() {
         let a = t(&[2, 1, 1, 2], &[1., 2., 3., 4.]);
         let b = t(&[2, 2, 1, 2], &[5., 6., 7., 8., 9., 10., 11., 12.]);
-        let y = concat_dim1(&[&a, &b]);
+        let y = concat_dim1(&[&a, &b]).unwrap();
         assert_eq!(y.shape(), &[2, 3, 1, 2]);
         assert_eq!(
             y.data(),
             &[1., 2., 5., 6., 7., 8., 3., 4., 9., 10., 11., 12.]
         );
-        let y = concat_dim1(&[&t(&[1, 2], &[1., 2.]), &t(&[1, 1], &[3.])]);
+        let y = concat_dim1(&[&t(&[1, 2], &[1., 2.]), &t(&[1, 1], &[3.])]).unwrap();
         assert_eq!(y.data(), &[1., 2., 3.]);
     }
 
     #[test]
     fn upsample_nearest_repeats() {
         let x = t(&[1, 1, 2, 2], &[1., 2., 3., 4.]);
-        let y = upsample_nearest(&x, 2);
+        let y = upsample_nearest(&x, 2).unwrap();
         assert_eq!(
             y.data(),
             &[
                 1., 1., 2., 2., 1., 1., 2., 2., 3., 3., 4., 4., 3., 3., 4., 4.
             ]
         );
-        let y = upsample_nearest(&t(&[1, 1, 1, 2], &[1., 2.]), 3);
+        let y = upsample_nearest(&t(&[1, 1, 1, 2], &[1., 2.]), 3).unwrap();
         assert_eq!(y.shape(), &[1, 1, 3, 6]);
         assert_eq!(&y.data()[..6], &[1., 1., 1., 2., 2., 2.]);
-        assert_eq!(upsample_nearest(&x, 1), x);
+        assert_eq!(upsample_nearest(&x, 1).unwrap(), x);
     }
 
     #[test]
@@ -1594,19 +1630,19 @@ mod tests {
         let x = t(&[1, 1, 1, 2], &[10., 20.]);
         // Width 2 -> 3, ratio 2/3: nearest reads floor(0), floor(0.67), floor(1.33) = 0, 0, 1;
         // nearest-exact floor(0.33), floor(1.0), floor(1.67) = 0, 1, 1.
-        let y = resize(&x, (1, 3), None, Resample::Nearest);
+        let y = resize(&x, (1, 3), None, Resample::Nearest).unwrap();
         assert_eq!(y.data(), &[10., 10., 20.]);
-        let y = resize(&x, (1, 3), None, Resample::NearestExact);
+        let y = resize(&x, (1, 3), None, Resample::NearestExact).unwrap();
         assert_eq!(y.data(), &[10., 20., 20.]);
         // align_corners: sources d·(2−1)/(4−1) = 0, 1/3, 2/3, 1 on [0, 3].
         let x = t(&[1, 1, 1, 2], &[0., 3.]);
         let corners = Resample::Bilinear {
             align_corners: true,
         };
-        let y = resize(&x, (1, 4), None, corners);
+        let y = resize(&x, (1, 4), None, corners).unwrap();
         assert_close(&y, &t(&[1, 1, 1, 4], &[0., 1., 2., 3.]), 1e-6);
         // Height 1 -> 2 with align_corners: both rows read row 0.
-        let y = resize(&x, (2, 2), None, corners);
+        let y = resize(&x, (2, 2), None, corners).unwrap();
         assert_eq!(y.data(), &[0., 3., 0., 3.]);
         // align_corners=False to size 3 from 2 (ratio 2/3): sources 0, 0.5, 1.1667 (clamped
         // to the last index, weight 1).
@@ -1617,7 +1653,8 @@ mod tests {
             Resample::Bilinear {
                 align_corners: false,
             },
-        );
+        )
+        .unwrap();
         assert_close(&y, &t(&[1, 1, 1, 3], &[0., 1.5, 3.]), 1e-6);
         // A scale factor and the size it gives agree.
         let x = t(&[1, 1, 2, 2], &[1., 2., 3., 4.]);
@@ -1628,8 +1665,8 @@ mod tests {
             },
         ] {
             assert_eq!(
-                resize(&x, (6, 6), Some(3.0), mode),
-                resize(&x, (6, 6), None, mode)
+                resize(&x, (6, 6), Some(3.0), mode).unwrap(),
+                resize(&x, (6, 6), None, mode).unwrap()
             );
         }
         // A fractional scale factor maps by 1 / scale, not by in / out: width 5 -> 7 at 1.5
@@ -1639,9 +1676,9 @@ mod tests {
         let bilinear = Resample::Bilinear {
             align_corners: false,
         };
-        let y = resize(&row, (1, 7), Some(1.5), bilinear);
+        let y = resize(&row, (1, 7), Some(1.5), bilinear).unwrap();
         assert!((y.data()[6] - 3.833_333_3).abs() < 1e-5, "{:?}", y.data());
-        let y = resize(&row, (1, 7), None, bilinear);
+        let y = resize(&row, (1, 7), None, bilinear).unwrap();
         assert!((y.data()[6] - 4.0).abs() < 1e-6, "{:?}", y.data());
     }
 
@@ -1662,10 +1699,10 @@ mod tests {
         let x = t(&[1, 1, 3, 3], &[1., 2., 3., 4., 5., 6., 7., 8., 9.]);
         let mut p = Pool2dParams::new((2, 2), (2, 2), (0, 0));
         p.ceil_mode = true;
-        assert_eq!(maxpool2d(&x, &p).data(), &[5., 6., 8., 9.]);
+        assert_eq!(maxpool2d(&x, &p).unwrap().data(), &[5., 6., 8., 9.]);
         // PyTorch: F.avg_pool2d(x, 2, 2, ceil_mode=True) = [[3, 4.5], [7.5, 9]] (the
         // overhanging windows divide by their size within the input).
-        assert_eq!(avgpool2d(&x, &p).data(), &[3., 4.5, 7.5, 9.]);
+        assert_eq!(avgpool2d(&x, &p).unwrap().data(), &[3., 4.5, 7.5, 9.]);
     }
 
     #[test]
@@ -1673,51 +1710,78 @@ mod tests {
         let x = t(&[1, 1, 2, 2], &[1., 2., 3., 4.]);
         let mut p = Pool2dParams::new((2, 2), (2, 2), (1, 1));
         p.count_include_pad = false;
-        assert_eq!(avgpool2d(&x, &p).data(), &[1., 2., 3., 4.]);
+        assert_eq!(avgpool2d(&x, &p).unwrap().data(), &[1., 2., 3., 4.]);
         let mut p = Pool2dParams::new((3, 3), (1, 1), (1, 1));
-        assert_close(&avgpool2d(&x, &p), &t(&[1, 1, 2, 2], &[10. / 9.; 4]), 1e-7);
+        assert_close(
+            &avgpool2d(&x, &p).unwrap(),
+            &t(&[1, 1, 2, 2], &[10. / 9.; 4]),
+            1e-7,
+        );
         p.count_include_pad = false;
-        assert_eq!(avgpool2d(&x, &p).data(), &[2.5; 4]);
+        assert_eq!(avgpool2d(&x, &p).unwrap().data(), &[2.5; 4]);
     }
 
     #[test]
     fn pad_clamp_leaky_relu_scalars_and_affine() {
         let x = t(&[1, 1, 1, 2], &[1., 2.]);
-        let y = pad2d(&x, [1, 0, 0, 2], 9.);
+        let y = pad2d(&x, [1, 0, 0, 2], 9.).unwrap();
         assert_eq!(y.shape(), &[1, 1, 2, 4]);
         assert_eq!(y.data(), &[9., 9., 9., 9., 1., 2., 9., 9.]);
-        assert_eq!(pad2d(&x, [0; 4], 0.), x);
+        assert_eq!(pad2d(&x, [0; 4], 0.).unwrap(), x);
 
-        let y = clamp(&t(&[1, 4], &[-2., 0.5, 3., f32::NAN]), -1., 1.);
+        let y = clamp(&t(&[1, 4], &[-2., 0.5, 3., f32::NAN]), -1., 1.).unwrap();
         assert_eq!(&y.data()[..3], &[-1., 0.5, 1.]);
         assert!(y.data()[3].is_nan());
         // min > max: everything is max, as torch.clamp.
-        assert_eq!(clamp(&t(&[1, 2], &[0., 5.]), 2., 1.).data(), &[1., 1.]);
         assert_eq!(
-            clamp(&t(&[1, 2], &[-7., 7.]), f32::NEG_INFINITY, 6.).data(),
+            clamp(&t(&[1, 2], &[0., 5.]), 2., 1.).unwrap().data(),
+            &[1., 1.]
+        );
+        assert_eq!(
+            clamp(&t(&[1, 2], &[-7., 7.]), f32::NEG_INFINITY, 6.)
+                .unwrap()
+                .data(),
             &[-7., 6.]
         );
 
-        let y = leaky_relu(&t(&[1, 4], &[-2., -0., 3., f32::NAN]), 0.1);
+        let y = leaky_relu(&t(&[1, 4], &[-2., -0., 3., f32::NAN]), 0.1).unwrap();
         assert_eq!(&y.data()[..3], &[-0.2, -0., 3.]);
         assert!(y.data()[1].is_sign_negative());
         assert!(y.data()[3].is_nan());
 
         let x = t(&[1, 2], &[1., 2.]);
-        assert_eq!(scalar(&x, Arith::Sub, 3., true).data(), &[2., 1.]);
-        assert_eq!(scalar(&x, Arith::Sub, 3., false).data(), &[-2., -1.]);
-        assert_eq!(scalar(&x, Arith::Div, 2., false).data(), &[0.5, 1.]);
-        assert_eq!(scalar(&x, Arith::Div, 2., true).data(), &[2., 1.]);
-        assert_eq!(scalar(&x, Arith::Add, 0.5, false).data(), &[1.5, 2.5]);
-        assert_eq!(scalar(&x, Arith::Mul, -1., true).data(), &[-1., -2.]);
+        assert_eq!(scalar(&x, Arith::Sub, 3., true).unwrap().data(), &[2., 1.]);
+        assert_eq!(
+            scalar(&x, Arith::Sub, 3., false).unwrap().data(),
+            &[-2., -1.]
+        );
+        assert_eq!(
+            scalar(&x, Arith::Div, 2., false).unwrap().data(),
+            &[0.5, 1.]
+        );
+        assert_eq!(scalar(&x, Arith::Div, 2., true).unwrap().data(), &[2., 1.]);
+        assert_eq!(
+            scalar(&x, Arith::Add, 0.5, false).unwrap().data(),
+            &[1.5, 2.5]
+        );
+        assert_eq!(
+            scalar(&x, Arith::Mul, -1., true).unwrap().data(),
+            &[-1., -2.]
+        );
 
         let x = t(&[1, 2, 1, 2], &[1., 2., 3., 4.]);
         let w = t(&[2], &[2., -1.]);
         let b = t(&[2], &[0.5, 1.]);
-        assert_eq!(affine(&x, &w, Some(&b)).data(), &[2.5, 4.5, -2., -3.]);
-        assert_eq!(affine(&x, &w, None).data(), &[2., 4., -3., -4.]);
+        assert_eq!(
+            affine(&x, &w, Some(&b)).unwrap().data(),
+            &[2.5, 4.5, -2., -3.]
+        );
+        assert_eq!(affine(&x, &w, None).unwrap().data(), &[2., 4., -3., -4.]);
         let x2 = t(&[2, 2], &[1., 2., 3., 4.]);
-        assert_eq!(affine(&x2, &w, Some(&b)).data(), &[2.5, -1., 6.5, -3.]);
+        assert_eq!(
+            affine(&x2, &w, Some(&b)).unwrap().data(),
+            &[2.5, -1., 6.5, -3.]
+        );
     }
 
     #[test]
@@ -1726,7 +1790,7 @@ mod tests {
         let x = t(&[2, 1, 1, 2], &[1., 2., 3., 4.]);
         let one = t(&[1], &[1.]);
         let zero = t(&[1], &[0.]);
-        let y = batchnorm_batch_statistics(&x, &one, &zero, 0.0);
+        let y = batchnorm_batch_statistics(&x, &one, &zero, 0.0).unwrap();
         let s = 1.25f64.sqrt();
         let want: Vec<f32> = [-1.5, -0.5, 0.5, 1.5]
             .iter()
@@ -1737,7 +1801,7 @@ mod tests {
         let x = t(&[1, 2, 1, 2], &[0., 2., 10., 14.]);
         let w = t(&[2], &[2., 1.]);
         let b = t(&[2], &[1., -1.]);
-        let y = batchnorm_batch_statistics(&x, &w, &b, 0.0);
+        let y = batchnorm_batch_statistics(&x, &w, &b, 0.0).unwrap();
         assert_eq!(y.data(), &[-1., 3., -2., 0.]);
     }
 
@@ -1745,14 +1809,14 @@ mod tests {
     fn sub_div_broadcast() {
         let a = t(&[1, 2, 1, 2], &[1., 2., 3., 4.]);
         let b = t(&[1, 2, 1, 1], &[1., 2.]);
-        assert_eq!(sub(&a, &b).data(), &[0., 1., 1., 2.]);
-        assert_eq!(div(&a, &b).data(), &[1., 2., 1.5, 2.]);
+        assert_eq!(sub(&a, &b).unwrap().data(), &[0., 1., 1., 2.]);
+        assert_eq!(div(&a, &b).unwrap().data(), &[1., 2., 1.5, 2.]);
     }
 
     #[test]
     fn upsample_bilinear_matches_pytorch() {
         let x = t(&[1, 1, 2, 2], &[1., 2., 3., 4.]);
-        let y = upsample_bilinear(&x, 2);
+        let y = upsample_bilinear(&x, 2).unwrap();
         #[rustfmt::skip]
         let want = t(&[1, 1, 4, 4], &[
             1.0, 1.25, 1.75, 2.0,
@@ -1762,7 +1826,7 @@ mod tests {
         ]);
         assert_close(&y, &want, 1e-6);
         // Scale 3 on a row [0, 3]: sources max(0, (d + 0.5)/3 - 0.5) = 0, 0, 1/3, 2/3, 1, 1.
-        let y = upsample_bilinear(&t(&[1, 1, 1, 2], &[0., 3.]), 3);
+        let y = upsample_bilinear(&t(&[1, 1, 1, 2], &[0., 3.]), 3).unwrap();
         assert_close(
             &y,
             &t(
@@ -1773,24 +1837,24 @@ mod tests {
             ),
             1e-6,
         );
-        assert_close(&upsample_bilinear(&x, 1), &x, 0.0);
+        assert_close(&upsample_bilinear(&x, 1).unwrap(), &x, 0.0);
     }
 
     #[test]
     fn add_mul_broadcast() {
         let a = t(&[1, 2, 1, 2], &[1., 2., 3., 4.]);
         let b = t(&[1, 2, 1, 1], &[10., 100.]);
-        assert_eq!(add(&a, &b).data(), &[11., 12., 103., 104.]);
-        assert_eq!(mul(&a, &b).data(), &[10., 20., 300., 400.]);
-        assert_eq!(add(&a, &a).data(), &[2., 4., 6., 8.]);
+        assert_eq!(add(&a, &b).unwrap().data(), &[11., 12., 103., 104.]);
+        assert_eq!(mul(&a, &b).unwrap().data(), &[10., 20., 300., 400.]);
+        assert_eq!(add(&a, &a).unwrap().data(), &[2., 4., 6., 8.]);
         let a2 = t(&[2, 2], &[1., 2., 3., 4.]);
-        assert_eq!(mul(&a2, &a2).data(), &[1., 4., 9., 16.]);
+        assert_eq!(mul(&a2, &a2).unwrap().data(), &[1., 4., 9., 16.]);
     }
 
     #[test]
     #[should_panic(expected = "cannot be broadcast")]
     fn add_rejects_bad_broadcast() {
-        let _ = add(&Tensor::zeros([1, 2, 2, 2]), &Tensor::zeros([1, 3, 1, 1]));
+        let _ = add(&Tensor::zeros([1, 2, 2, 2]), &Tensor::zeros([1, 3, 1, 1])).unwrap();
     }
 
     #[test]
@@ -1804,6 +1868,7 @@ mod tests {
                 groups: 2,
                 ..Conv2dParams::default()
             },
-        );
+        )
+        .unwrap();
     }
 }

@@ -24,6 +24,8 @@
 pub mod candidates;
 pub mod io;
 pub mod kernels;
+pub mod limits;
+pub mod memory;
 pub mod random;
 pub mod structure;
 pub mod sumpool;
@@ -33,4 +35,5 @@ pub use io::{
     Checkpoint, SkippedTensor, TensorIoError, parse_checkpoint, parse_safetensors, read_checkpoint,
     read_safetensors, serialize_safetensors, write_safetensors,
 };
+pub use memory::{MemoryError, MemoryLimit, Requirement};
 pub use tensor::{ShapeError, Tensor};

@@ -8,6 +8,7 @@
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::memory::MemoryError;
 use crate::tensor::Tensor;
 
 /// A seeded source of weight tensors.
@@ -59,18 +60,41 @@ impl WeightRng {
 
     /// A tensor of values uniform in `[lo, hi]`: `lo + (hi − lo)·u` in f32, `u` uniform on the
     /// 2²⁴-point grid of `[0, 1)` (rounding can produce `hi` itself).
+    ///
+    /// Panics if the tensor cannot be allocated; [`WeightRng::try_uniform_range`] reports it.
     pub fn uniform_range(&mut self, shape: impl Into<Vec<usize>>, lo: f32, hi: f32) -> Tensor {
-        let mut t = Tensor::zeros(shape);
+        let shape = shape.into();
+        self.try_uniform_range(shape.clone(), lo, hi)
+            .unwrap_or_else(|e| panic!("uniform tensor {shape:?}: {e}"))
+    }
+
+    /// [`WeightRng::uniform_range`], allocated fallibly.
+    pub fn try_uniform_range(
+        &mut self,
+        shape: impl Into<Vec<usize>>,
+        lo: f32,
+        hi: f32,
+    ) -> Result<Tensor, MemoryError> {
+        let mut t = Tensor::try_zeros(shape)?;
         for v in t.data_mut() {
             *v = lo + (hi - lo) * self.unit_f32();
         }
-        t
+        Ok(t)
     }
 
     /// A tensor of values uniform in `[−bound, bound]` (PyTorch's default layer initialisation
-    /// uses `bound = 1/√fan_in`).
+    /// uses `bound = 1/√fan_in`). Panics if it cannot be allocated.
     pub fn uniform(&mut self, shape: impl Into<Vec<usize>>, bound: f32) -> Tensor {
         self.uniform_range(shape, -bound, bound)
+    }
+
+    /// [`WeightRng::uniform`], allocated fallibly.
+    pub fn try_uniform(
+        &mut self,
+        shape: impl Into<Vec<usize>>,
+        bound: f32,
+    ) -> Result<Tensor, MemoryError> {
+        self.try_uniform_range(shape, -bound, bound)
     }
 
     /// A tensor of normal samples with mean 0 and standard deviation `std`, by the polar form of

@@ -113,7 +113,13 @@
 //! (see [`SumPoolSpec::output_shape`]) are caught by `assert!`s naming the function and the
 //! offending values.
 
+use crate::memory::{MemoryError, try_vec};
 use crate::tensor::Tensor;
+
+/// A scratch or output buffer of the sum-pool, allocated fallibly.
+fn buffer(len: usize) -> Result<Vec<f32>, MemoryError> {
+    try_vec(len, 0.0f32, || "a sum-pool buffer".to_string())
+}
 
 /// Largest window a pass always sums directly (`w − 1` additions per kept output); larger
 /// windows use blocks of prefix and suffix sums unless direct sums are cheaper (see
@@ -381,20 +387,17 @@ fn slide_axis(
     window: usize,
     stride: usize,
     adds: &mut AddCounter,
-) -> Vec<f32> {
+) -> Result<Vec<f32>, MemoryError> {
     debug_assert_eq!(data.len(), outer * len * inner);
     debug_assert!((1..=len).contains(&window) && stride >= 1);
     let kept = (len - window) / stride + 1;
-    let mut out = vec![0.0f32; outer * kept * inner];
-    let mut line = vec![0.0f32; len];
-    let mut full = vec![
-        0.0f32;
-        match line_scheme(len, window, stride) {
-            LineScheme::Direct => 0,
-            LineScheme::Blocks => len - window + 1,
-        }
-    ];
-    let mut sums = vec![0.0f32; kept];
+    let mut out = buffer(outer * kept * inner)?;
+    let mut line = buffer(len)?;
+    let mut full = buffer(match line_scheme(len, window, stride) {
+        LineScheme::Direct => 0,
+        LineScheme::Blocks => len - window + 1,
+    })?;
+    let mut sums = buffer(kept)?;
     for o in 0..outer {
         for j in 0..inner {
             for (k, v) in line.iter_mut().enumerate() {
@@ -406,11 +409,14 @@ fn slide_axis(
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// [`sumpool_running`], also returning the number of f32 additions performed.
-pub(crate) fn sumpool_running_counted(x: &Tensor, spec: &SumPoolSpec) -> (Tensor, u64) {
+pub(crate) fn sumpool_running_counted(
+    x: &Tensor,
+    spec: &SumPoolSpec,
+) -> Result<(Tensor, u64), MemoryError> {
     let g = spec.geometry(x.shape(), "sumpool_running");
     let (wc, wh, ww) = spec.window;
     let (ph, pw) = spec.pad;
@@ -418,7 +424,7 @@ pub(crate) fn sumpool_running_counted(x: &Tensor, spec: &SumPoolSpec) -> (Tensor
     let mut adds = AddCounter::default();
 
     // Zero padding: [N*C, H, W] -> [N*C, Hp, Wp].
-    let mut padded = vec![0.0f32; g.n * g.c * g.hp * g.wp];
+    let mut padded = buffer(g.n * g.c * g.hp * g.wp)?;
     if g.h * g.w > 0 {
         for (dst, src) in padded
             .chunks_exact_mut(g.hp * g.wp)
@@ -430,9 +436,11 @@ pub(crate) fn sumpool_running_counted(x: &Tensor, spec: &SumPoolSpec) -> (Tensor
         }
     }
     // Width: [N*C*Hp, Wp] -> [N*C*Hp, Wo].
-    let rows = slide_axis(&padded, (g.n * g.c * g.hp, g.wp, 1), ww, sw, &mut adds);
+    let rows = slide_axis(&padded, (g.n * g.c * g.hp, g.wp, 1), ww, sw, &mut adds)?;
+    drop(padded);
     // Height: [N*C, Hp, Wo] -> [N*C, Ho, Wo].
-    let cols = slide_axis(&rows, (g.n * g.c, g.hp, g.wo), wh, sh, &mut adds);
+    let cols = slide_axis(&rows, (g.n * g.c, g.hp, g.wo), wh, sh, &mut adds)?;
+    drop(rows);
     // Channels, within each group: [N*groups, Cg, Ho*Wo] -> [N*groups, Ca, Ho*Wo].
     let out = slide_axis(
         &cols,
@@ -440,9 +448,9 @@ pub(crate) fn sumpool_running_counted(x: &Tensor, spec: &SumPoolSpec) -> (Tensor
         wc,
         1,
         &mut adds,
-    );
+    )?;
     let shape = [g.n, spec.groups * g.ca, g.ho, g.wo];
-    (Tensor::from_vec(shape, out), adds.0)
+    Ok((Tensor::from_vec(shape, out), adds.0))
 }
 
 /// The 3-D sum-pool of `x` (`[N, C, H, W]`) by the sliding-window algorithm of the
@@ -458,9 +466,10 @@ pub(crate) fn sumpool_running_counted(x: &Tensor, spec: &SumPoolSpec) -> (Tensor
 /// with every `sh`-th row and `sw`-th column kept. It performs exactly
 /// [`sumpool_running_adds`]`(x.shape(), spec)` f32 additions (and no subtraction).
 ///
-/// Panics under the conditions listed in [`SumPoolSpec::output_shape`].
-pub fn sumpool_running(x: &Tensor, spec: &SumPoolSpec) -> Tensor {
-    sumpool_running_counted(x, spec).0
+/// Panics under the conditions listed in [`SumPoolSpec::output_shape`]; a buffer the allocator
+/// refuses is a [`MemoryError`].
+pub fn sumpool_running(x: &Tensor, spec: &SumPoolSpec) -> Result<Tensor, MemoryError> {
+    Ok(sumpool_running_counted(x, spec)?.0)
 }
 
 /// The number of f32 additions one pass of [`sumpool_running`] performs on a line of length
@@ -535,7 +544,10 @@ pub fn sumpool_direct_adds(input: &[usize], spec: &SumPoolSpec) -> u64 {
 }
 
 /// [`sumpool_features_running`], also returning the number of f32 additions performed.
-pub(crate) fn sumpool_features_running_counted(x: &Tensor, window: usize) -> (Tensor, u64) {
+pub(crate) fn sumpool_features_running_counted(
+    x: &Tensor,
+    window: usize,
+) -> Result<(Tensor, u64), MemoryError> {
     let [n, f] = *x.shape() else {
         panic!(
             "sumpool_features_running: expected a rank-2 [N, F] tensor, got shape {:?}",
@@ -547,8 +559,8 @@ pub(crate) fn sumpool_features_running_counted(x: &Tensor, window: usize) -> (Te
         "sumpool_features_running: window {window} does not fit {f} features"
     );
     let mut adds = AddCounter::default();
-    let out = slide_axis(x.data(), (n, f, 1), window, 1, &mut adds);
-    (Tensor::from_vec([n, f - window + 1], out), adds.0)
+    let out = slide_axis(x.data(), (n, f, 1), window, 1, &mut adds)?;
+    Ok((Tensor::from_vec([n, f - window + 1], out), adds.0))
 }
 
 /// The 1-D sum-pool of structured linear layers by the line schemes of [`sumpool_running`]
@@ -559,8 +571,8 @@ pub(crate) fn sumpool_features_running_counted(x: &Tensor, window: usize) -> (Te
 /// and performs exactly [`sumpool_features_adds`]`(N, F, window)` additions.
 ///
 /// Panics unless `x` has rank 2 and `1 <= window <= F`.
-pub fn sumpool_features_running(x: &Tensor, window: usize) -> Tensor {
-    sumpool_features_running_counted(x, window).0
+pub fn sumpool_features_running(x: &Tensor, window: usize) -> Result<Tensor, MemoryError> {
+    Ok(sumpool_features_running_counted(x, window)?.0)
 }
 
 /// The exact number of f32 additions [`sumpool_features_running`] performs on
@@ -744,7 +756,7 @@ mod tests {
             pad: (0, 0),
             stride: (1, 1),
         };
-        let (y, adds) = sumpool_running_counted(&x, &spec);
+        let (y, adds) = sumpool_running_counted(&x, &spec).unwrap();
         assert_eq!(y.shape(), &[1, 1, 2, 2]);
         assert_eq!(y.data(), &[33., 55., 99., 121.]);
         // Width: 4 rows of length 3, window 2: two direct sums of 1 add. Height: window 1, no
@@ -758,8 +770,8 @@ mod tests {
     fn features_match_reference_and_count() {
         let x = WeightRng::new(3).uniform([3, 300], 1.0);
         for window in [1, 2, 5, 300] {
-            let (y, adds) = sumpool_features_running_counted(&x, window);
-            let want = sumpool_features(&x, window);
+            let (y, adds) = sumpool_features_running_counted(&x, window).unwrap();
+            let want = sumpool_features(&x, window).unwrap();
             assert!(y.max_abs_diff(&want) <= 1e-5 * window as f32);
             assert_eq!(adds, sumpool_features_adds(3, 300, window));
         }
@@ -803,12 +815,12 @@ mod tests {
         #[test]
         fn counter_matches_formula((shape, spec, seed) in spec_and_input()) {
             let x = WeightRng::new(seed).uniform(shape.as_slice(), 1.0);
-            let (y, adds) = sumpool_running_counted(&x, &spec);
+            let (y, adds) = sumpool_running_counted(&x, &spec).unwrap();
             prop_assert_eq!(adds, sumpool_running_adds(&shape, &spec));
             let out_shape = spec.output_shape(&shape);
             prop_assert_eq!(y.shape(), out_shape.as_slice());
             if spec.stride == (1, 1) {
-                let want = sumpool3d(&x, spec.groups, spec.window, spec.pad);
+                let want = sumpool3d(&x, spec.groups, spec.window, spec.pad).unwrap();
                 let (wc, wh, ww) = spec.window;
                 let tol = 1e-5 * want.max_abs().max(1.0) * (wc * wh * ww) as f32;
                 prop_assert!(y.max_abs_diff(&want) <= tol);
@@ -819,7 +831,7 @@ mod tests {
         fn features_counter_matches_formula(n in 0usize..3, f in 1usize..200, w in 1usize..10) {
             let w = w.min(f);
             let x = WeightRng::new(f as u64).uniform([n, f], 1.0);
-            let (_, adds) = sumpool_features_running_counted(&x, w);
+            let (_, adds) = sumpool_features_running_counted(&x, w).unwrap();
             prop_assert_eq!(adds, sumpool_features_adds(n, f, w));
         }
     }

@@ -1,5 +1,7 @@
 //! A dense, row-major (C order) `f32` tensor.
 
+use crate::memory::MemoryError;
+
 /// Why a [`Tensor`] could not be built or reshaped.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ShapeError {
@@ -84,6 +86,15 @@ impl Tensor {
     /// A tensor of zeros. Panics if the element count overflows `usize`.
     pub fn zeros(shape: impl Into<Vec<usize>>) -> Tensor {
         Tensor::full(shape, 0.0)
+    }
+
+    /// A tensor of zeros, allocated fallibly: a shape too large for memory is a
+    /// [`MemoryError`], never an abort.
+    pub fn try_zeros(shape: impl Into<Vec<usize>>) -> Result<Tensor, MemoryError> {
+        let shape = shape.into();
+        let n = checked_numel(&shape).unwrap_or(usize::MAX);
+        let data = crate::memory::try_vec(n, 0.0f32, || format!("a tensor of shape {shape:?}"))?;
+        Ok(Tensor { shape, data })
     }
 
     /// A tensor with every element equal to `value`. Panics if the element count overflows
@@ -241,5 +252,59 @@ mod tests {
         let d = Tensor::from_vec([1, 3], vec![1.0, f32::NAN, f32::INFINITY]);
         assert_eq!(a.max_abs_diff(&d), f32::INFINITY);
         assert_eq!(a.max_abs_diff(&a), 0.0);
+    }
+}
+
+/// A one-line summary of `data`, as `scc run` and built binaries print outputs: minimum,
+/// maximum and mean of the finite values, then how many are NaN, +∞ or −∞ if any, e.g.
+/// `min -1.000000 max 2.000000 mean 0.500000 (2 NaN, 1 +inf)`. A NaN is never hidden in a
+/// mean or a range.
+pub fn summary(data: &[f32]) -> String {
+    let finite: Vec<f32> = data.iter().copied().filter(|v| v.is_finite()).collect();
+    let nan = data.iter().filter(|v| v.is_nan()).count();
+    let pos_inf = data.iter().filter(|&&v| v == f32::INFINITY).count();
+    let neg_inf = data.iter().filter(|&&v| v == f32::NEG_INFINITY).count();
+    let mut text = if finite.is_empty() {
+        "no finite values".to_string()
+    } else {
+        let mean = finite.iter().map(|&v| f64::from(v)).sum::<f64>() / finite.len() as f64;
+        let min = finite.iter().copied().fold(f32::INFINITY, f32::min);
+        let max = finite.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        format!("min {min:.6} max {max:.6} mean {mean:.6}")
+    };
+    let special: Vec<String> = [(nan, "NaN"), (pos_inf, "+inf"), (neg_inf, "-inf")]
+        .iter()
+        .filter(|(count, _)| *count > 0)
+        .map(|(count, what)| format!("{count} {what}"))
+        .collect();
+    if !special.is_empty() {
+        text.push_str(&format!(" ({})", special.join(", ")));
+    }
+    text
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::summary;
+
+    #[test]
+    fn summaries_count_nan_and_infinities() {
+        assert_eq!(
+            summary(&[1.0, 3.0]),
+            "min 1.000000 max 3.000000 mean 2.000000"
+        );
+        assert_eq!(
+            summary(&[
+                2.5,
+                f32::NAN,
+                9.0,
+                f32::INFINITY,
+                f32::NAN,
+                f32::NEG_INFINITY
+            ]),
+            "min 2.500000 max 9.000000 mean 5.750000 (2 NaN, 1 +inf, 1 -inf)"
+        );
+        assert_eq!(summary(&[f32::NAN]), "no finite values (1 NaN)");
+        assert_eq!(summary(&[]), "no finite values");
     }
 }

@@ -76,7 +76,7 @@ fn relative_residual(w: &Tensor, approx: &Tensor) -> f64 {
 proptest! {
     #![proptest_config(scc_testkit::config(1000))]
 
-    /// conv2d(x, compose(alpha)) == conv2d(sumpool3d(pad(x), box), alpha) at the layer's stride
+    /// conv2d(x, compose(alpha)).unwrap() == conv2d(sumpool3d(pad(x), box), alpha).unwrap() at the layer's stride
     /// and no padding.
     #[test]
     fn sconv2d_identity(case in sconv_case()) {
@@ -98,18 +98,18 @@ proptest! {
             dilation: (1, 1),
             groups: case.groups,
         };
-        let want = conv2d(&x, &dense, bias, &p);
+        let want = conv2d(&x, &dense, bias, &p).unwrap();
 
         let window = structure_box(case.cg, case.c, kh, nh, kw, nw);
-        let pooled = sumpool3d(&x, case.groups, window, case.pad);
+        let pooled = sumpool3d(&x, case.groups, window, case.pad).unwrap();
         prop_assert_eq!(pooled.shape()[1], case.groups * case.c);
-        let got = conv2d(&pooled, &alpha, bias, &Conv2dParams { pad: (0, 0), ..p });
+        let got = conv2d(&pooled, &alpha, bias, &Conv2dParams { pad: (0, 0), ..p }).unwrap();
         prop_assert_eq!(got.shape(), want.shape());
         let diff = got.max_abs_diff(&want);
         prop_assert!(diff <= tolerance(&want), "diff {} for {:?}", diff, case);
     }
 
-    /// linear(x, compose(alpha)) == linear(sumpool_features(x, F - c + 1), alpha).
+    /// linear(x, compose(alpha)).unwrap() == linear(sumpool_features(x, F - c + 1), alpha).unwrap().
     #[test]
     fn slinear_identity(
         (n, f, out, bias_on, seed) in (1usize..=3, 1usize..=12, 1usize..=5, any::<bool>(), any::<u64>()),
@@ -121,8 +121,8 @@ proptest! {
         let alpha = rng.uniform([out, c], 1.0);
         let b = rng.uniform([out], 1.0);
         let bias = bias_on.then_some(&b);
-        let want = linear(&x, &compose_alpha_linear(&alpha, f), bias);
-        let got = linear(&sumpool_features(&x, f - c + 1), &alpha, bias);
+        let want = linear(&x, &compose_alpha_linear(&alpha, f), bias).unwrap();
+        let got = linear(&sumpool_features(&x, f - c + 1).unwrap(), &alpha, bias).unwrap();
         prop_assert!(got.max_abs_diff(&want) <= tolerance(&want));
     }
 
@@ -160,7 +160,7 @@ proptest! {
             w.data().iter().zip(composed.data()).map(|(a, b)| a - b).collect(),
         );
         let window = structure_box(case.cg, case.c, kh, nh, kw, nw);
-        let normal = sumpool3d(&residual, 1, window, (0, 0));
+        let normal = sumpool3d(&residual, 1, window, (0, 0)).unwrap();
         prop_assert_eq!(normal.shape(), p.alpha.shape());
         prop_assert!(normal.max_abs() < 1e-4, "{:?}", normal);
 

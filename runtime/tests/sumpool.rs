@@ -29,7 +29,7 @@ fn subsample(t: &Tensor, (sh, sw): (usize, usize)) -> Tensor {
 /// `sumpool3d` followed by subsampling: the expected result of `sumpool_running`.
 fn reference(x: &Tensor, spec: &SumPoolSpec) -> Tensor {
     subsample(
-        &sumpool3d(x, spec.groups, spec.window, spec.pad),
+        &sumpool3d(x, spec.groups, spec.window, spec.pad).unwrap(),
         spec.stride,
     )
 }
@@ -87,8 +87,8 @@ proptest! {
     fn stride_one_matches_sumpool3d(case in case()) {
         let spec = SumPoolSpec { stride: (1, 1), ..case.spec };
         let x = WeightRng::new(case.seed).uniform(case.shape, case.scale);
-        let got = sumpool_running(&x, &spec);
-        let want = sumpool3d(&x, spec.groups, spec.window, spec.pad);
+        let got = sumpool_running(&x, &spec).unwrap();
+        let want = sumpool3d(&x, spec.groups, spec.window, spec.pad).unwrap();
         let out_shape = spec.output_shape(&case.shape);
         prop_assert_eq!(got.shape(), out_shape.as_slice());
         let d = got.max_abs_diff(&want);
@@ -98,7 +98,7 @@ proptest! {
     #[test]
     fn strided_matches_subsampled_sumpool3d(case in case()) {
         let x = WeightRng::new(case.seed).uniform(case.shape, case.scale);
-        let got = sumpool_running(&x, &case.spec);
+        let got = sumpool_running(&x, &case.spec).unwrap();
         let want = reference(&x, &case.spec);
         prop_assert_eq!(got.shape(), want.shape());
         let out_shape = case.spec.output_shape(&case.shape);
@@ -131,8 +131,8 @@ proptest! {
     ) {
         let window = window.min(f);
         let x = WeightRng::new(seed).uniform([n, f], 1.0);
-        let got = sumpool_features_running(&x, window);
-        let want = sumpool_features(&x, window);
+        let got = sumpool_features_running(&x, window).unwrap();
+        let want = sumpool_features(&x, window).unwrap();
         prop_assert_eq!(got.shape(), want.shape());
         let tol = 1e-5 * want.max_abs().max(1.0) * window as f32;
         prop_assert!(got.max_abs_diff(&want) <= tol);
@@ -158,8 +158,8 @@ fn assert_accurate(window: (usize, usize, usize), shape: [usize; 4], seed: u64) 
         stride: (1, 1),
     };
     let x = WeightRng::new(seed).uniform_range(shape, 99.0, 101.0);
-    let got = sumpool_running(&x, &spec);
-    let want = sumpool3d(&x, 1, spec.window, spec.pad);
+    let got = sumpool_running(&x, &spec).unwrap();
+    let want = sumpool3d(&x, 1, spec.window, spec.pad).unwrap();
     let rel = max_relative_error(&got, &want);
     assert!(rel <= 1e-4, "window {window:?}: relative error {rel}");
 }
@@ -175,8 +175,8 @@ fn long_lines_stay_accurate() {
 
     let x = WeightRng::new(44).uniform_range([2, 512], 99.0, 101.0);
     for window in [3, 5] {
-        let got = sumpool_features_running(&x, window);
-        let rel = max_relative_error(&got, &sumpool_features(&x, window));
+        let got = sumpool_features_running(&x, window).unwrap();
+        let rel = max_relative_error(&got, &sumpool_features(&x, window).unwrap());
         assert!(rel <= 1e-4, "relative error {rel}");
     }
 }
@@ -198,7 +198,7 @@ fn hand_computed_values() {
         11., 24., 28., 15.,
         7., 15., 17., 9.,
     ];
-    let y = sumpool_running(&x, &spec);
+    let y = sumpool_running(&x, &spec).unwrap();
     assert_eq!(y.shape(), &[1, 1, 4, 4]);
     assert_eq!(y.data(), &want);
     // Stride 2 keeps rows and columns 0 and 2.
@@ -208,7 +208,8 @@ fn hand_computed_values() {
             stride: (2, 2),
             ..spec
         },
-    );
+    )
+    .unwrap();
     assert_eq!(y.data(), &[1., 5., 11., 28.]);
     // Two groups of two channels, window 2 channels: one output channel per group.
     let x = Tensor::from_vec([1, 4, 1, 1], vec![1., 2., 3., 4.]);
@@ -218,9 +219,11 @@ fn hand_computed_values() {
         pad: (0, 0),
         stride: (1, 1),
     };
-    assert_eq!(sumpool_running(&x, &spec).data(), &[3., 7.]);
+    assert_eq!(sumpool_running(&x, &spec).unwrap().data(), &[3., 7.]);
     assert_eq!(
-        sumpool_features_running(&Tensor::from_vec([1, 4], vec![1., 2., 3., 4.]), 2).data(),
+        sumpool_features_running(&Tensor::from_vec([1, 4], vec![1., 2., 3., 4.]), 2)
+            .unwrap()
+            .data(),
         &[3., 5., 7.]
     );
 }
@@ -331,7 +334,7 @@ fn rejects_oversized_window() {
         pad: (1, 0),
         stride: (1, 1),
     };
-    let _ = sumpool_running(&Tensor::zeros([1, 1, 1, 1]), &spec);
+    let _ = sumpool_running(&Tensor::zeros([1, 1, 1, 1]), &spec).unwrap();
 }
 
 #[test]
@@ -355,7 +358,7 @@ const U: f64 = f32::EPSILON as f64 / 2.0;
 /// the line are.
 fn assert_meets_bound(what: &str, data: Vec<f32>, shape: [usize; 4], spec: &SumPoolSpec) {
     let x = Tensor::from_vec(shape, data);
-    let got = sumpool_running(&x, spec);
+    let got = sumpool_running(&x, spec).unwrap();
     let (want, magnitude) = scc_testkit::reference::sumpool3d(
         x.data(),
         shape,

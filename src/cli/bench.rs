@@ -1,6 +1,7 @@
 //! `scc bench`: interpreted and compiled execution of the same optimised graph, timed.
 
 use super::common::{ModelArgs, WeightArgs, thousands};
+use super::values::{MemoryArgs, ThreadArgs, parse_runs};
 use anyhow::Result;
 use clap::Args;
 use scc::Tensor;
@@ -13,14 +14,15 @@ pub struct BenchArgs {
     model: ModelArgs,
     #[command(flatten)]
     weights: WeightArgs,
-    /// Worker threads of the JIT (default: all cores).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    threads: usize,
-    /// Timed runs of the compiled model (after warm-up).
-    #[arg(long, value_name = "N", default_value_t = 20)]
+    #[command(flatten)]
+    threads: ThreadArgs,
+    #[command(flatten)]
+    memory: MemoryArgs,
+    /// Timed runs of the compiled model (after warm-up; at least 1).
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = parse_runs)]
     runs: usize,
-    /// Timed runs of the interpreter (after one warm-up run).
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    /// Timed runs of the interpreter (after one warm-up run; at least 1).
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = parse_runs)]
     interp_runs: usize,
     /// Also print the time of every node under both engines.
     #[arg(long)]
@@ -50,7 +52,7 @@ pub fn time_runs(
         compiled.run(inputs)?;
     }
     let mut samples = Vec::with_capacity(runs);
-    for _ in 0..runs.max(1) {
+    for _ in 0..runs {
         let started = std::time::Instant::now();
         compiled.run(inputs)?;
         samples.push(started.elapsed().as_secs_f64() * 1e3);
@@ -64,12 +66,14 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let model = args.model.load()?;
     let parse_ms = started.elapsed().as_secs_f64() * 1e3;
-    let weights = args.weights.load(&model)?;
+    let max_memory = args.memory.max_memory;
+    let weights = args.weights.load(&model, max_memory)?;
     let jit = scc::compile(
         &model,
         &weights,
         &scc::Options {
-            threads: args.threads,
+            threads: args.threads.threads(),
+            max_memory,
             ..scc::Options::default()
         },
     )?;
@@ -79,10 +83,11 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         &weights,
         &scc::Options {
             engine: scc::Engine::Interpreter,
+            max_memory,
             ..scc::Options::default()
         },
     )?;
-    let inputs = model.random_inputs(0);
+    let inputs = model.random_inputs(0)?;
     let (jit_ms, jit_min, jit_max) = summarize(time_runs(&jit, &inputs, 3, args.runs)?);
     let (interp_ms, interp_min, interp_max) =
         summarize(time_runs(&interp, &inputs, 1, args.interp_runs)?);
@@ -149,11 +154,11 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     println!("compile (parse to ready-to-run): {compile_ms:.1} ms");
     println!(
         "interpreted: {interp_ms:.2} ms median ({interp_min:.2} to {interp_max:.2}, {} runs)",
-        args.interp_runs.max(1)
+        args.interp_runs
     );
     println!(
         "compiled:    {jit_ms:.3} ms median ({jit_min:.3} to {jit_max:.3}, {} runs)",
-        args.runs.max(1)
+        args.runs
     );
     println!("speedup:     {:.1}x", interp_ms / jit_ms);
     println!(
@@ -172,12 +177,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         );
     }
     if args.per_layer {
-        let width = per_layer
-            .iter()
-            .map(|l| l.0.len())
-            .max()
-            .unwrap_or(5)
-            .max(5);
+        let width = scc::runtime::limits::column_width(per_layer.iter().map(|l| l.0.len()), 5);
         println!(
             "{:<width$}  {:<16}  {:>12}  {:>12}  {:>8}  {:>10}",
             "layer", "op", "interp ms", "jit ms", "speedup", "GFLOP/s"

@@ -1,6 +1,7 @@
 //! `scc build`: ahead-of-time compilation to an executable, an object file or a static library.
 
 use super::common::{ModelArgs, PassArgs, WeightArgs};
+use super::values::MemoryArgs;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
@@ -29,6 +30,12 @@ pub struct BuildArgs {
     /// What to write.
     #[arg(long, value_enum, default_value = "exe")]
     emit: EmitKind,
+    #[command(flatten)]
+    memory: MemoryArgs,
+    /// Prefix of the C symbols and header macros (`PREFIX_run`, `PREFIX_NUM_INPUTS`), a C
+    /// identifier (default: the file name of -o).
+    #[arg(long, value_name = "PREFIX")]
+    symbol_prefix: Option<String>,
 }
 
 pub fn megabytes(bytes: u64) -> String {
@@ -37,7 +44,7 @@ pub fn megabytes(bytes: u64) -> String {
 
 pub fn build(args: BuildArgs) -> Result<()> {
     let model = args.model.load()?;
-    let weights = args.weights.load(&model)?;
+    let weights = args.weights.load(&model, args.memory.max_memory)?;
     let emit = match args.emit {
         EmitKind::Exe => scc::Emit::Executable,
         EmitKind::Obj => scc::Emit::Object,
@@ -47,6 +54,8 @@ pub fn build(args: BuildArgs) -> Result<()> {
         output: args.output.clone(),
         emit,
         passes: args.passes.options(true),
+        max_memory: args.memory.max_memory,
+        symbol_prefix: args.symbol_prefix.clone(),
     };
     let report = scc::build(&model, &weights, &options)?;
     let other = report

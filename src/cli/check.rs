@@ -1,6 +1,7 @@
 //! `scc check`: parse, lower, shape-check and count a model.
 
 use super::common::{ModelArgs, PassArgs, print_dumps, thousands};
+use super::values::{MemoryArgs, parse_tolerance};
 use anyhow::Result;
 use clap::Args;
 use scc::BindOptions;
@@ -23,8 +24,10 @@ pub struct CheckArgs {
     #[arg(long, value_name = "W.safetensors")]
     weights: Option<PathBuf>,
     /// Tolerance on the relative residual of projected dense kernels (reported, not enforced, by check).
-    #[arg(long, value_name = "TOL", default_value_t = scc::compiler::weights::DEFAULT_MAX_STRUCTURE_ERROR)]
+    #[arg(long, value_name = "TOL", default_value_t = scc::compiler::weights::DEFAULT_MAX_STRUCTURE_ERROR, value_parser = parse_tolerance)]
     max_structure_error: f64,
+    #[command(flatten)]
+    memory: MemoryArgs,
 }
 
 pub fn check(args: CheckArgs) -> Result<()> {
@@ -43,7 +46,9 @@ pub fn check(args: CheckArgs) -> Result<()> {
         }
         None => (None, None),
     };
-    let optimized = model.optimize(weights.as_ref(), &args.passes.options(true))?;
+    let mut passes = args.passes.options(true);
+    passes.max_memory = args.memory.max_memory;
+    let optimized = model.optimize(weights.as_ref(), &passes)?;
     print_dumps(&optimized, args.json);
     let graph = &optimized.graph;
     let costs = stats::costs(graph);
@@ -67,12 +72,8 @@ pub fn check(args: CheckArgs) -> Result<()> {
         .map(|(n, s)| format!("{n}: {}", format_shape(s)))
         .collect();
     println!("model `{}` ({})", model.name(), inputs.join(", "));
-    let name_width = costs
-        .iter()
-        .map(|c| graph.node(c.node).name.len())
-        .max()
-        .unwrap_or(4)
-        .max(5);
+    let name_width =
+        scc::runtime::limits::column_width(costs.iter().map(|c| graph.node(c.node).name.len()), 5);
     let row = |name: &str, op: &str, shape: &str, cells: [String; 5]| {
         println!(
             "{name:<name_width$}  {op:<16}  {shape:<20}  {:>11}  {:>15}  {:>15}  {:>13}  {:>20}",
@@ -129,11 +130,18 @@ pub fn check(args: CheckArgs) -> Result<()> {
             100.0 * totals.sumpool_adds as f64 / totals.structured_macs as f64
         );
     }
+    let unshared = if memory.naive_bytes > memory.arena_bytes {
+        format!(
+            "{:.1}x more",
+            memory.naive_bytes as f64 / memory.arena_bytes.max(1) as f64
+        )
+    } else {
+        "no buffer can be shared; the arena adds only alignment".to_string()
+    };
     println!(
-        "memory: arena {} bytes for all intermediates (their naive sum: {} bytes, {:.1}x more)",
+        "memory: arena {} bytes for all intermediates (each in its own buffer: {} bytes, {unshared})",
         thousands(memory.arena_bytes),
         thousands(memory.naive_bytes),
-        memory.naive_bytes as f64 / memory.arena_bytes.max(1) as f64
     );
     let outputs: Vec<String> = model
         .outputs()

@@ -15,6 +15,10 @@ pub struct ModelArgs {
     /// Replace an input's declared shape (repeatable), e.g. `--input-shape image=8,3,224,224`.
     #[arg(long = "input-shape", value_name = "NAME=D,D,...", value_parser = parse_input_shape)]
     input_shapes: Vec<(String, Vec<usize>)>,
+    /// The most nodes the model's graph may have once its blocks are instantiated.
+    #[arg(long, value_name = "N", default_value_t = scc::DEFAULT_MAX_NODES,
+          value_parser = clap::value_parser!(usize))]
+    max_nodes: usize,
 }
 
 /// `NAME=1,3,224,224` → (`NAME`, `[1, 3, 224, 224]`).
@@ -64,6 +68,7 @@ impl ModelArgs {
         }
         let options = scc::LowerOptions {
             input_shapes: self.input_shapes.iter().cloned().collect(),
+            max_nodes: self.max_nodes,
         };
         Ok(Model::from_file_with(
             &self.model,
@@ -113,6 +118,7 @@ impl PassArgs {
             validate: self.verify,
             validation_seed: 0,
             print_after: self.print_after.clone(),
+            max_memory: None,
         }
     }
 }
@@ -155,12 +161,14 @@ pub struct WeightArgs {
     #[arg(long, value_name = "SEED")]
     random_weights: Option<u64>,
     /// Largest accepted relative residual when projecting a dense kernel onto a structured layer.
-    #[arg(long, value_name = "TOL", default_value_t = scc::compiler::weights::DEFAULT_MAX_STRUCTURE_ERROR)]
+    #[arg(long, value_name = "TOL", default_value_t = scc::compiler::weights::DEFAULT_MAX_STRUCTURE_ERROR, value_parser = super::values::parse_tolerance)]
     max_structure_error: f64,
 }
 
 impl WeightArgs {
-    pub fn load(&self, model: &Model) -> Result<Weights> {
+    /// The weights: from the file, random within `max_memory` bytes (`None`: the memory
+    /// available), or those the model file brings.
+    pub fn load(&self, model: &Model, max_memory: Option<u64>) -> Result<Weights> {
         let options = BindOptions {
             max_structure_error: self.max_structure_error,
             allow_structure_error: false,
@@ -171,7 +179,7 @@ impl WeightArgs {
                 print_bind_report(&report, self.max_structure_error);
                 Ok(weights)
             }
-            (None, Some(seed)) => Ok(model.random_weights(seed)),
+            (None, Some(seed)) => Ok(model.random_weights_within(seed, max_memory)?),
             (None, None) => match model.bind_embedded_weights(&options)? {
                 Some((weights, _)) => Ok(weights),
                 None => bail!(

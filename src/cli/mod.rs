@@ -8,3 +8,4 @@ pub mod common;
 pub mod dot;
 pub mod import;
 pub mod run;
+pub mod values;

@@ -1,6 +1,7 @@
 //! `scc run`: run a model on inputs and print or save its outputs.
 
 use super::common::{Engine, ModelArgs, PassArgs, WeightArgs, print_dumps};
+use super::values::{MemoryArgs, ThreadArgs};
 use anyhow::Result;
 use clap::Args;
 use scc::Tensor;
@@ -28,28 +29,34 @@ pub struct RunArgs {
     /// Execution engine.
     #[arg(long, value_enum, default_value = "jit")]
     engine: Engine,
-    /// Worker threads of the JIT (default: all cores).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    threads: usize,
+    #[command(flatten)]
+    threads: ThreadArgs,
+    #[command(flatten)]
+    memory: MemoryArgs,
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
     let model = args.model.load()?;
-    let weights = args.weights.load(&model)?;
-    let inputs: BTreeMap<String, Tensor> = match &args.inputs {
-        Some(path) => scc::runtime::read_safetensors(path).map_err(scc::Error::from)?,
-        None => model.random_inputs(args.input_seed),
-    };
-    let passes = args.passes.options(true);
+    let max_memory = args.memory.max_memory;
+    let weights = args.weights.load(&model, max_memory)?;
+    let mut passes = args.passes.options(true);
+    passes.max_memory = max_memory;
     if !passes.print_after.is_empty() {
         print_dumps(&model.optimize(Some(&weights), &passes)?, true);
     }
     let options = scc::Options {
         passes,
-        threads: args.threads,
+        threads: args.threads.threads(),
         engine: args.engine.engine(),
+        max_memory,
     };
+    // Compiling checks the memory the model needs (its inputs included) before anything of
+    // that size is allocated.
     let compiled = scc::compile(&model, &weights, &options)?;
+    let inputs: BTreeMap<String, Tensor> = match &args.inputs {
+        Some(path) => scc::runtime::read_safetensors(path).map_err(scc::Error::from)?,
+        None => model.random_inputs(args.input_seed)?,
+    };
     let outputs = compiled.run(&inputs)?;
     if let Some(path) = &args.save {
         let map: BTreeMap<String, Tensor> = outputs.iter().cloned().collect();
@@ -65,13 +72,10 @@ pub fn run(args: RunArgs) -> Result<()> {
 
 pub fn print_summary(name: &str, tensor: &Tensor) {
     let data = tensor.data();
-    let n = data.len().max(1) as f64;
-    let mean = data.iter().map(|&v| v as f64).sum::<f64>() / n;
-    let min = data.iter().copied().fold(f32::INFINITY, f32::min);
-    let max = data.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     println!(
-        "{name}: {} min {min:.6} max {max:.6} mean {mean:.6}",
-        format_shape(tensor.shape())
+        "{name}: {} {}",
+        format_shape(tensor.shape()),
+        scc::runtime::tensor::summary(data)
     );
     if let [batch, classes] = *tensor.shape() {
         for b in 0..batch {

@@ -10,9 +10,11 @@
 //!   index, 2 scratch offset, 3 const index;
 //! - `P_kernels` (function pointers), `P_consts` (pointers to the re-packed weights, each
 //!   a read-only data object), `P_names` (model, input and output names, NUL-terminated);
-//! - `int P_run(const float *const *inputs, float *const *outputs)`, which calls
-//!   `scc_native_run`, and, for executables, `int main(int argc, char **argv)`, which calls
-//!   `scc_native_main`.
+//! - `int P_run(const float *const *inputs, float *const *outputs)` and
+//!   `int P_run_threads(const float *const *inputs, float *const *outputs, unsigned threads)`,
+//!   which call `scc_native_run` (with 0 threads — the default — or `threads`),
+//!   `const char *P_last_error(void)`, which calls `scc_native_last_error`, and, for
+//!   executables, `int main(int argc, char **argv)`, which calls `scc_native_main`.
 
 use super::{Buf, CodegenError, Program, generate, host_isa};
 use crate::ir::{Graph, Op};
@@ -189,8 +191,19 @@ pub fn emit_object(
         "scc_native_run",
         &tables,
         &[I64, I64],
-        true,
+        Threads::Default,
     )?;
+    // int P_run_threads(const float *const *inputs, float *const *outputs, unsigned threads)
+    emit_trampoline(
+        &mut module,
+        &format!("{prefix}_run_threads"),
+        "scc_native_run",
+        &tables,
+        &[I64, I64, I32],
+        Threads::Given,
+    )?;
+    // const char *P_last_error(void)
+    emit_last_error(&mut module, &format!("{prefix}_last_error"))?;
     if with_main {
         emit_trampoline(
             &mut module,
@@ -198,7 +211,7 @@ pub fn emit_object(
             "scc_native_main",
             &tables,
             &[I32, I64],
-            false,
+            Threads::None,
         )?;
     }
     let code_bytes = program.code_bytes;
@@ -211,16 +224,32 @@ pub fn emit_object(
     })
 }
 
+/// The thread-count argument a trampoline passes on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Threads {
+    /// None (`scc_native_main`).
+    None,
+    /// 0: the default.
+    Default,
+    /// The trampoline's last parameter (an `unsigned`), widened to 64 bits.
+    Given,
+}
+
 /// Defines `name(params...) -> i32` as a call of `target(desc, kernels, consts, names,
-/// params..., [0 threads when `threads_arg`])`.
+/// params..., [threads])`.
 fn emit_trampoline(
     module: &mut ObjectModule,
     name: &str,
     target: &str,
     tables: &[DataId; 4],
     params: &[cranelift_codegen::ir::Type],
-    threads_arg: bool,
+    threads: Threads,
 ) -> Result<FuncId, CodegenError> {
+    let forwarded = if threads == Threads::Given {
+        &params[..params.len() - 1]
+    } else {
+        params
+    };
     let call_conv = module.isa().default_call_conv();
     let mut signature = Signature::new(call_conv);
     for &ty in params {
@@ -231,10 +260,10 @@ fn emit_trampoline(
     for _ in 0..4 {
         callee_signature.params.push(AbiParam::new(I64));
     }
-    for &ty in params {
+    for &ty in forwarded {
         callee_signature.params.push(AbiParam::new(ty));
     }
-    if threads_arg {
+    if threads != Threads::None {
         callee_signature.params.push(AbiParam::new(I64));
     }
     callee_signature.returns.push(AbiParam::new(I32));
@@ -258,12 +287,50 @@ fn emit_trampoline(
             let global = module.declare_data_in_func(*table, b.func);
             args.push(b.ins().symbol_value(I64, global));
         }
-        args.extend(b.block_params(entry).to_vec());
-        if threads_arg {
-            args.push(b.ins().iconst(I64, 0));
+        let own = b.block_params(entry).to_vec();
+        args.extend_from_slice(&own[..forwarded.len()]);
+        match threads {
+            Threads::None => {}
+            Threads::Default => args.push(b.ins().iconst(I64, 0)),
+            Threads::Given => {
+                let widened = b.ins().uextend(I64, own[forwarded.len()]);
+                args.push(widened);
+            }
         }
         let callee_ref = module.declare_func_in_func(callee, b.func);
         let call = b.ins().call(callee_ref, &args);
+        let result = b.inst_results(call)[0];
+        b.ins().return_(&[result]);
+        b.seal_all_blocks();
+        b.finalize(module.isa().frontend_config());
+    }
+    module
+        .define_function(func, &mut context)
+        .map_err(|e| err(name, format!("{e:?}")))?;
+    Ok(func)
+}
+
+/// Defines `const char *name(void)` as a call of `scc_native_last_error()`.
+fn emit_last_error(module: &mut ObjectModule, name: &str) -> Result<FuncId, CodegenError> {
+    let call_conv = module.isa().default_call_conv();
+    let mut signature = Signature::new(call_conv);
+    signature.returns.push(AbiParam::new(I64));
+    let func = module
+        .declare_function(name, Linkage::Export, &signature)
+        .map_err(|e| err(name, e))?;
+    let callee = module
+        .declare_function("scc_native_last_error", Linkage::Import, &signature)
+        .map_err(|e| err("scc_native_last_error", e))?;
+    let mut context = module.make_context();
+    context.func.signature = signature;
+    context.func.name = UserFuncName::user(0, func.as_u32());
+    let mut builder_context = FunctionBuilderContext::new();
+    {
+        let mut b = FunctionBuilder::new(&mut context.func, &mut builder_context);
+        let entry = b.create_block();
+        b.switch_to_block(entry);
+        let callee_ref = module.declare_func_in_func(callee, b.func);
+        let call = b.ins().call(callee_ref, &[]);
         let result = b.inst_results(call)[0];
         b.ins().return_(&[result]);
         b.seal_all_blocks();

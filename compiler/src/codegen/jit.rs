@@ -9,6 +9,7 @@ use crate::weights::Weights;
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::default_libcall_names;
 use scc_runtime::Tensor;
+use scc_runtime::memory::{MemoryLimit, Requirement, f32_bytes, try_collect, try_vec};
 use std::collections::{BTreeMap, HashMap};
 use std::mem::ManuallyDrop;
 use std::time::{Duration, Instant};
@@ -30,6 +31,8 @@ pub struct CompiledModel {
     /// Arenas of finished runs, reused so that steady-state runs allocate (and fault in)
     /// no memory; concurrent runs each take their own.
     arenas: std::sync::Mutex<Vec<Vec<f32>>>,
+    /// The memory a run needs (checked against the limit when compiling).
+    requirement: Requirement,
     module: ManuallyDrop<JITModule>,
 }
 
@@ -53,12 +56,28 @@ unsafe impl Sync for SendPtr {}
 
 impl CompiledModel {
     /// Compiles `graph` (after `decompose-structured`) with `weights`, for `threads`
-    /// worker threads (0: all cores).
+    /// worker threads (0: all cores), within the memory available on the machine.
     pub fn compile(
         graph: &Graph,
         weights: &Weights,
         threads: usize,
     ) -> Result<CompiledModel, CodegenError> {
+        CompiledModel::compile_within(graph, weights, threads, &MemoryLimit::available())
+    }
+
+    /// [`CompiledModel::compile`], checking first that the model fits in `limit`: its
+    /// re-packed weights, the arena of its intermediate tensors, its scratch space, inputs and
+    /// outputs ([`requirement`]; scratch is known once the kernels are generated, and checked
+    /// then, before any run allocates it).
+    pub fn compile_within(
+        graph: &Graph,
+        weights: &Weights,
+        threads: usize,
+        limit: &MemoryLimit,
+    ) -> Result<CompiledModel, CodegenError> {
+        let memory = plan_graph(graph);
+        let mut need = requirement(graph, &memory, 0);
+        need.check(limit)?;
         let (isa, has_fma) = host_isa(false)?;
         let mut module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
         let (program, ids) = generate(&mut module, has_fma, "scc", graph, weights)?;
@@ -76,7 +95,8 @@ impl CompiledModel {
                 unsafe { std::mem::transmute::<*const u8, KernelFn>(code) }
             })
             .collect();
-        let memory = plan_graph(graph);
+        need = requirement(graph, &memory, program.scratch_bytes);
+        need.check(limit)?;
         let offsets = memory
             .placements
             .iter()
@@ -101,6 +121,7 @@ impl CompiledModel {
             pool,
             threads,
             arenas: std::sync::Mutex::new(Vec::new()),
+            requirement: need,
             module: ManuallyDrop::new(module),
         })
     }
@@ -120,6 +141,11 @@ impl CompiledModel {
     /// Arena bytes per run (node values plus the largest scratch).
     pub fn arena_bytes(&self) -> usize {
         self.memory.arena_bytes.next_multiple_of(64) + self.program.scratch_bytes
+    }
+
+    /// The memory the model needs: weights, arena, scratch, inputs and outputs.
+    pub fn requirement(&self) -> &Requirement {
+        &self.requirement
     }
 
     /// Runs the model; outputs in `return` order.
@@ -143,7 +169,12 @@ impl CompiledModel {
             .lock()
             .map(|mut arenas| arenas.pop())
             .unwrap_or(None);
-        let mut arena = reused.unwrap_or_else(|| vec![0f32; arena_floats]);
+        let mut arena = match reused {
+            Some(arena) => arena,
+            None => try_vec(arena_floats, 0f32, || {
+                format!("the arena of the model `{}`", self.graph.name)
+            })?,
+        };
         // Align the arena base to 64 bytes.
         let misalignment = (arena.as_ptr() as usize % 64) / 4;
         let base_index = (16 - misalignment) % 16;
@@ -174,27 +205,25 @@ impl CompiledModel {
                 *times.entry(step.node).or_default() += started.elapsed();
             }
         }
-        let outputs = self
-            .graph
-            .outputs()
-            .iter()
-            .map(|(name, id)| {
-                let node = self.graph.node(*id);
-                let len: usize = node.shape.iter().product();
-                let data = match node.op {
-                    Op::Input { .. } => inputs
-                        [&self.graph.inputs().iter().find(|(_, i)| i == id).unwrap().0]
-                        .data()
-                        .to_vec(),
-                    _ => unsafe { std::slice::from_raw_parts(base.add(self.offsets[id] / 4), len) }
-                        .to_vec(),
-                };
-                (
-                    name.clone(),
-                    Tensor::new(node.shape.clone(), data).expect("output shape"),
-                )
-            })
-            .collect();
+        let mut outputs = Vec::with_capacity(self.graph.outputs().len());
+        for (name, id) in self.graph.outputs() {
+            let node = self.graph.node(*id);
+            let len: usize = node.shape.iter().product();
+            let source = match node.op {
+                Op::Input { .. } => {
+                    inputs[&self.graph.inputs().iter().find(|(_, i)| i == id).unwrap().0].data()
+                }
+                // SAFETY: the output's arena slot holds `len` floats written by the steps.
+                _ => unsafe { std::slice::from_raw_parts(base.add(self.offsets[id] / 4), len) },
+            };
+            let data = try_collect(len, source.iter().copied(), || {
+                format!("the output `{name}`")
+            })?;
+            outputs.push((
+                name.clone(),
+                Tensor::new(node.shape.clone(), data).expect("output shape"),
+            ));
+        }
         if let Ok(mut arenas) = self.arenas.lock() {
             arenas.push(arena);
         }
@@ -222,4 +251,28 @@ impl CompiledModel {
             }
         });
     }
+}
+
+/// The memory a JIT-compiled `graph` needs: its re-packed weights (every parameter its nodes
+/// read), the arena of its intermediate tensors (`memory`), `scratch_bytes` of kernel scratch,
+/// its inputs (the caller's) and the outputs a run returns.
+pub fn requirement(graph: &Graph, memory: &GraphMemoryPlan, scratch_bytes: usize) -> Requirement {
+    let mut r = Requirement::new(format!("the model `{}` (JIT)", graph.name));
+    for p in graph.live_params() {
+        let param = graph.param(p);
+        r.add_tensor("weights", &param.name, &param.shape, "weight");
+    }
+    for (name, id) in graph.inputs() {
+        r.add_tensor("inputs", name, &graph.node(*id).shape, "input");
+    }
+    r.add("intermediates (arena)", memory.arena_bytes as u64);
+    for (id, _, _) in &memory.placements {
+        let node = graph.node(*id);
+        r.note_tensor(&node.name, &node.shape, "intermediate");
+    }
+    r.add("scratch", scratch_bytes as u64);
+    for (_, id) in graph.outputs() {
+        r.add("outputs", f32_bytes(&graph.node(*id).shape));
+    }
+    r
 }

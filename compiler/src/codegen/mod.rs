@@ -19,8 +19,8 @@ pub mod peak;
 mod pool;
 mod sumpool;
 
-use crate::interp::ParamCache;
 use crate::ir::{Arith, Graph, NodeId, Op};
+use crate::params::ParamCache;
 use crate::weights::Weights;
 use cranelift_codegen::ir::UserFuncName;
 use cranelift_codegen::isa::TargetIsa;
@@ -41,6 +41,8 @@ pub enum CodegenError {
     Cranelift { kernel: String, message: String },
     #[error("weight `{0}` is not bound")]
     MissingWeight(String),
+    #[error(transparent)]
+    Memory(#[from] scc_runtime::MemoryError),
 }
 
 /// Where a kernel argument points.
@@ -273,9 +275,10 @@ pub fn generate<M: Module>(
     };
     let mut cache = ParamCache::new(graph, weights);
     for id in graph.topological_order() {
-        let params = cache
-            .node_params(graph, id)
-            .map_err(|e| CodegenError::MissingWeight(e.to_string()))?;
+        let params = cache.node_params(graph, id).map_err(|e| match e {
+            crate::params::ParamError::Missing { name } => CodegenError::MissingWeight(name),
+            crate::params::ParamError::Memory(e) => CodegenError::Memory(e),
+        })?;
         let info = NodeInfo { graph, id, params };
         builder.node = Some(id);
         builder.node_scratch = 0;

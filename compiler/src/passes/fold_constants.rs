@@ -6,8 +6,8 @@
 //! weights (e.g. `scc check`) the graph is left unchanged.
 
 use super::{Pass, PassContext};
-use crate::interp::ParamCache;
 use crate::ir::{Graph, ParamValue};
+use crate::params::ParamCache;
 
 pub struct FoldConstants;
 

@@ -16,11 +16,12 @@ mod fuse_epilogue;
 mod fuse_sumpools;
 mod select_sumpool_algorithm;
 
-use crate::interp;
+use crate::interp::{self, RunError};
 use crate::ir::Graph;
-use crate::weights::{self, Weights};
-use scc_runtime::Tensor;
+use crate::weights::{WeightError, Weights};
+use scc_runtime::memory::MemoryLimit;
 use scc_runtime::random::WeightRng;
+use scc_runtime::{MemoryError, Tensor};
 use std::collections::BTreeMap;
 
 /// What a pass may read besides the graph.
@@ -77,6 +78,9 @@ pub struct PassOptions {
     pub validation_seed: u64,
     /// Passes after which the graph is dumped (`"all"` for every pass).
     pub print_after: Vec<String>,
+    /// The most memory translation validation may use, in bytes (`None`: the memory
+    /// available on the machine).
+    pub max_memory: Option<u64>,
 }
 
 impl Default for PassOptions {
@@ -87,6 +91,7 @@ impl Default for PassOptions {
             validate: false,
             validation_seed: 0,
             print_after: Vec::new(),
+            max_memory: None,
         }
     }
 }
@@ -120,6 +125,9 @@ pub enum PassError {
     },
     #[error("translation validation could not run the graph after pass `{pass}`: {problem}")]
     ValidationRun { pass: String, problem: String },
+    /// Translation validation would need more memory than allowed.
+    #[error("translation validation: {0}")]
+    Memory(MemoryError),
 }
 
 /// The result of running the pipeline.
@@ -166,15 +174,17 @@ impl PassManager {
     pub fn run(&self, graph: &Graph, weights: Option<&Weights>) -> Result<Optimized, PassError> {
         let mut graph = graph.clone();
         let mut dumps = Vec::new();
-        let validation = self
-            .options
-            .validate
-            .then(|| Validation::new(&graph, weights, self.options.validation_seed));
+        let validation = match self.options.validate {
+            true => Some(Validation::new(
+                &graph,
+                weights,
+                self.options.validation_seed,
+                MemoryLimit::from_option(self.options.max_memory),
+            )?),
+            false => None,
+        };
         let mut reference = match &validation {
-            Some(v) => Some(v.run(&graph).map_err(|problem| PassError::ValidationRun {
-                pass: "(none)".into(),
-                problem,
-            })?),
+            Some(v) => Some(v.run(&graph, "(none)")?),
             None => None,
         };
         let context = PassContext { weights };
@@ -187,12 +197,7 @@ impl PassManager {
                 })?;
             }
             if let (true, Some(validation), Some(before)) = (changed, &validation, &reference) {
-                let after = validation
-                    .run(&graph)
-                    .map_err(|problem| PassError::ValidationRun {
-                        pass: pass.name().to_string(),
-                        problem,
-                    })?;
+                let after = validation.run(&graph, pass.name())?;
                 compare(pass.name(), before, &after)?;
                 reference = Some(after);
             }
@@ -213,30 +218,57 @@ impl PassManager {
 struct Validation {
     weights: Weights,
     inputs: BTreeMap<String, Tensor>,
+    limit: MemoryLimit,
 }
 
 impl Validation {
-    fn new(graph: &Graph, weights: Option<&Weights>, seed: u64) -> Validation {
-        let weights = weights
-            .cloned()
-            .unwrap_or_else(|| weights::random(graph, seed));
-        let inputs = graph
-            .inputs()
-            .iter()
-            .enumerate()
-            .map(|(i, (name, id))| {
-                let mut rng = WeightRng::new(seed.wrapping_add(1000 + i as u64));
-                (
-                    name.clone(),
-                    rng.uniform(graph.node(*id).shape.as_slice(), 1.0),
-                )
-            })
-            .collect();
-        Validation { weights, inputs }
+    /// Random weights (unless bound) and inputs, after checking that they and a run of the
+    /// graph fit in `limit`.
+    fn new(
+        graph: &Graph,
+        weights: Option<&Weights>,
+        seed: u64,
+        limit: MemoryLimit,
+    ) -> Result<Validation, PassError> {
+        let mut need = interp::run_requirement(graph);
+        for (name, id) in graph.inputs() {
+            need.add_tensor("inputs", name, &graph.node(*id).shape, "input");
+        }
+        need.check(&limit).map_err(PassError::Memory)?;
+        let weights = match weights {
+            Some(w) => w.clone(),
+            None => Weights::random_within(graph, seed, &limit).map_err(|e| match e {
+                WeightError::Memory(e) => PassError::Memory(e),
+                other => PassError::ValidationRun {
+                    pass: "(none)".into(),
+                    problem: other.to_string(),
+                },
+            })?,
+        };
+        let mut inputs = BTreeMap::new();
+        for (i, (name, id)) in graph.inputs().iter().enumerate() {
+            let mut rng = WeightRng::new(seed.wrapping_add(1000 + i as u64));
+            let tensor = rng
+                .try_uniform(graph.node(*id).shape.as_slice(), 1.0)
+                .map_err(PassError::Memory)?;
+            inputs.insert(name.clone(), tensor);
+        }
+        Ok(Validation {
+            weights,
+            inputs,
+            limit,
+        })
     }
 
-    fn run(&self, graph: &Graph) -> Result<Vec<(String, Tensor)>, String> {
-        interp::run(graph, &self.weights, &self.inputs).map_err(|e| e.to_string())
+    fn run(&self, graph: &Graph, pass: &str) -> Result<Vec<(String, Tensor)>, PassError> {
+        interp::run_with(graph, &self.weights, &self.inputs, &self.limit, None).map_err(|e| match e
+        {
+            RunError::Memory(e) => PassError::Memory(e),
+            other => PassError::ValidationRun {
+                pass: pass.to_string(),
+                problem: other.to_string(),
+            },
+        })
     }
 }
 

@@ -1,0 +1,4 @@
+model m(x: [1, 3, 8, 8]) {
+    let conv = conv2d(x, 8, kernel=3, padding=1);
+    return conv;
+}
