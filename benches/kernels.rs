@@ -51,7 +51,7 @@ const LAYERS: &[(&str, &str)] = &[
 ];
 
 fn kernels(c: &mut Criterion) {
-    let peak = scc::compiler::codegen::peak::fma_peak_gflops().unwrap();
+    let peak = scc::compiler::codegen::peak::fma_peak_gflops(scc::Tier::V128).unwrap();
     println!("f32x4 FMA peak (one core, measured now): {peak:.2} GFLOP/s");
     let mut group = c.benchmark_group("conv kernels (1 thread)");
     group

@@ -140,6 +140,7 @@ fn main() -> Result<()> {
                 output: binary.clone(),
                 emit: Emit::Executable,
                 passes: Default::default(),
+                ..Default::default()
             },
         )
         .map_err(|e| e.render())?;

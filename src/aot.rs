@@ -7,7 +7,7 @@
 //! `scc build` works wherever `scc` was installed). A binary depends on nothing but the C
 //! library.
 
-use crate::{Error, Model, PassOptions, Weights};
+use crate::{Error, Model, PassOptions, Target, TargetCpu, Tier, Weights};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -44,6 +44,24 @@ pub struct BuildOptions {
     pub output: PathBuf,
     pub emit: Emit,
     pub passes: PassOptions,
+    /// The CPU the code is for: its features are recorded in the output, and an executable
+    /// refuses to start on a CPU without them.
+    pub target_cpu: TargetCpu,
+    /// The vector tier (`None`: the best `target_cpu` has).
+    pub tier: Option<Tier>,
+}
+
+impl Default for BuildOptions {
+    /// An executable named by `output` (empty: set it), all passes, for this CPU at its best tier.
+    fn default() -> Self {
+        BuildOptions {
+            output: PathBuf::new(),
+            emit: Emit::Executable,
+            passes: PassOptions::default(),
+            target_cpu: TargetCpu::Native,
+            tier: None,
+        }
+    }
 }
 
 /// What [`build`] produced.
@@ -58,6 +76,8 @@ pub struct BuildReport {
     /// Bytes of generated machine code in it.
     pub code_bytes: usize,
     pub time: Duration,
+    /// The target CPU and tier the code is for.
+    pub target: Target,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,17 +150,15 @@ pub fn build(
     options: &BuildOptions,
 ) -> Result<BuildReport, Error> {
     let started = Instant::now();
-    let mut passes = options.passes.clone();
-    if let Some(only) = &mut passes.only
-        && !only.iter().any(|p| p == "decompose-structured")
-    {
-        only.push("decompose-structured".to_string());
-    }
+    let target = Target::new(options.target_cpu, options.tier)?;
+    let mut passes = crate::codegen_passes(&options.passes);
+    passes.tier = target.tier;
     let optimized = model.optimize(Some(weights), &passes)?;
     let with_main = options.emit == Emit::Executable;
     let object = scc_compiler::codegen::aot::emit_object(
         &optimized.graph,
         weights,
+        &target,
         model.name(),
         with_main,
     )?;
@@ -238,5 +256,6 @@ pub fn build(
         weight_bytes: object.weight_bytes,
         code_bytes: object.code_bytes,
         time: started.elapsed(),
+        target,
     })
 }

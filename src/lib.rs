@@ -32,6 +32,7 @@ use std::path::Path;
 pub use scc_compiler as compiler;
 pub use scc_compiler::LowerOptions;
 pub use scc_compiler::passes::{Optimized, PassError, PassOptions};
+pub use scc_compiler::target::{Target, TargetCpu, TargetError, Tier};
 pub use scc_compiler::weights::{BindOptions, ProjectionReport, Weights};
 pub use scc_lang as lang;
 pub use scc_lang::{Diagnostic, SourceFile};
@@ -66,6 +67,8 @@ pub enum Error {
     Codegen(#[from] scc_compiler::codegen::CodegenError),
     #[error(transparent)]
     Build(#[from] aot::BuildError),
+    #[error(transparent)]
+    Target(#[from] TargetError),
 }
 
 impl Error {
@@ -269,11 +272,15 @@ pub enum Engine {
 /// How [`compile`] builds a model.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The optimisation passes (the JIT always decomposes structured layers).
+    /// The optimisation passes (the JIT always decomposes structured layers and chooses
+    /// layouts; `passes.tier` is set from `tier`).
     pub passes: PassOptions,
     /// Worker threads of the JIT (0: all cores).
     pub threads: usize,
     pub engine: Engine,
+    /// The vector tier of the kernels; `None`: the best this CPU has. A tier the CPU lacks is
+    /// an error ([`TargetError`]).
+    pub tier: Option<Tier>,
 }
 
 impl Default for Options {
@@ -282,8 +289,29 @@ impl Default for Options {
             passes: PassOptions::default(),
             threads: 0,
             engine: Engine::Jit,
+            tier: None,
         }
     }
+}
+
+/// The tier `tier` resolves to on this machine (`None`: its best), or why it cannot run here.
+pub fn host_tier(tier: Option<Tier>) -> Result<Tier, Error> {
+    Ok(Target::host_with(tier)?.tier)
+}
+
+/// `passes` with the passes code generation needs added to a restricted list.
+pub(crate) fn codegen_passes(passes: &PassOptions) -> PassOptions {
+    let mut passes = passes.clone();
+    if let Some(only) = &mut passes.only {
+        // Code generation executes structured layers only as sum-pool + small conv, and
+        // reads the layouts chosen for its tier.
+        for needed in ["decompose-structured", "choose-layout"] {
+            if !only.iter().any(|p| p == needed) {
+                only.push(needed.to_string());
+            }
+        }
+    }
+    passes
 }
 
 enum Executable {
@@ -360,20 +388,19 @@ pub fn compile(
     options: &Options,
 ) -> Result<CompiledModel, Error> {
     let started = std::time::Instant::now();
-    let mut passes = options.passes.clone();
-    if options.engine == Engine::Jit
-        && let Some(only) = &mut passes.only
-        && !only.iter().any(|p| p == "decompose-structured")
-    {
-        // Code generation executes structured layers only as sum-pool + small conv.
-        only.push("decompose-structured".to_string());
-    }
+    let target = Target::host_with(options.tier)?;
+    let mut passes = match options.engine {
+        Engine::Jit => codegen_passes(&options.passes),
+        Engine::Interpreter => options.passes.clone(),
+    };
+    passes.tier = target.tier;
     let optimized = model.optimize(Some(weights), &passes)?;
     let executable = match options.engine {
         Engine::Jit => Executable::Jit(Box::new(
             scc_compiler::codegen::jit::CompiledModel::compile(
                 &optimized.graph,
                 weights,
+                &target,
                 options.threads,
             )?,
         )),

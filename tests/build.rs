@@ -150,6 +150,7 @@ fn resnet18s_builds_fast_into_a_small_binary() {
             output: dir.path().join("again"),
             emit: scc::Emit::Executable,
             passes: Default::default(),
+            ..Default::default()
         },
     )
     .unwrap();

@@ -139,6 +139,7 @@ fn interpreter_jit_and_binary_match_pytorch() {
                 output: binary.clone(),
                 emit: Emit::Executable,
                 passes: Default::default(),
+                ..Default::default()
             },
         )
         .unwrap_or_else(|e| panic!("{}", e.render()));

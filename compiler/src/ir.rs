@@ -19,6 +19,7 @@ use scc_runtime::kernels::Activation;
 use std::fmt;
 use std::sync::Arc;
 
+pub use crate::target::Tier;
 pub use crate::weights::WeightRole;
 
 /// A concrete tensor shape (rank 2 `[N, F]` or rank 4 `[N, C, H, W]`).
@@ -183,6 +184,38 @@ impl UpsampleMode {
     }
 }
 
+/// The physical layout of a node's value in memory. Values are always logically NCHW (the
+/// interpreter ignores layouts); codegen reads and writes them as laid out here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Layout {
+    /// Row-major `[N, C, H, W]` (or `[N, F]`), as at the model boundary.
+    #[default]
+    Plain,
+    /// Channel-blocked `[N, ceil(C/lanes), H, W, lanes]` (NCHW{lanes}c); the lanes of the
+    /// last block beyond `C` hold +0.0.
+    Blocked(usize),
+}
+
+impl Layout {
+    /// `nchw` or `nchw16c`.
+    pub fn name(self) -> String {
+        match self {
+            Layout::Plain => "nchw".to_string(),
+            Layout::Blocked(lanes) => format!("nchw{lanes}c"),
+        }
+    }
+
+    /// Elements a value of logical shape `shape` occupies in this layout.
+    pub fn elements(self, shape: &[usize]) -> usize {
+        match self {
+            Layout::Plain => shape.iter().product(),
+            Layout::Blocked(lanes) => {
+                shape[0] * shape[1].div_ceil(lanes) * lanes * shape[2..].iter().product::<usize>()
+            }
+        }
+    }
+}
+
 /// The operation of a node. Every `match` on it is exhaustive (no `_ =>`), so adding
 /// a variant shows every place to extend: see ARCHITECTURE.md.
 #[derive(Debug, Clone, PartialEq)]
@@ -221,6 +254,11 @@ pub enum Op {
     /// `[N, F] → [N, F − window + 1]`, sums of `window` consecutive features.
     SumPoolFeatures {
         window: usize,
+    },
+    /// The identity on values, converting the operand's physical layout to `to` (inserted by
+    /// `choose-layout`; never written in source).
+    Reorder {
+        to: Layout,
     },
 }
 
@@ -278,6 +316,7 @@ impl Op {
             Op::Mul => "*",
             Op::SumPool3d(_) => "sumpool3d",
             Op::SumPoolFeatures { .. } => "sumpool_features",
+            Op::Reorder { .. } => "reorder",
         }
     }
 
@@ -302,7 +341,8 @@ impl Op {
             | Op::Add
             | Op::Mul
             | Op::SumPool3d(_)
-            | Op::SumPoolFeatures { .. } => false,
+            | Op::SumPoolFeatures { .. }
+            | Op::Reorder { .. } => false,
         }
     }
 
@@ -394,6 +434,7 @@ impl Op {
                 }
             ),
             Op::SumPoolFeatures { window } => format!("window={window}"),
+            Op::Reorder { to } => format!("to={}", to.name()),
             Op::Activation(_)
             | Op::GlobalAvgPool
             | Op::Flatten
@@ -430,6 +471,10 @@ pub struct Graph {
     inputs: Vec<(String, NodeId)>,
     outputs: Vec<(String, NodeId)>,
     params: Vec<Param>,
+    /// Physical layouts of node values other than [`Layout::Plain`] (set by `choose-layout`).
+    layouts: std::collections::BTreeMap<NodeId, Layout>,
+    /// The vector tier the graph's layouts were chosen for (`None` before `choose-layout`).
+    tier: Option<Tier>,
 }
 
 impl Graph {
@@ -440,7 +485,30 @@ impl Graph {
             inputs: Vec::new(),
             outputs: Vec::new(),
             params: Vec::new(),
+            layouts: std::collections::BTreeMap::new(),
+            tier: None,
         }
+    }
+
+    /// The physical layout of `id`'s value.
+    pub fn layout(&self, id: NodeId) -> Layout {
+        self.layouts.get(&id).copied().unwrap_or_default()
+    }
+
+    pub fn set_layout(&mut self, id: NodeId, layout: Layout) {
+        match layout {
+            Layout::Plain => self.layouts.remove(&id),
+            blocked => self.layouts.insert(id, blocked),
+        };
+    }
+
+    /// The tier the layouts were chosen for.
+    pub fn tier(&self) -> Option<Tier> {
+        self.tier
+    }
+
+    pub fn set_tier(&mut self, tier: Option<Tier>) {
+        self.tier = tier;
     }
 
     /// Adds a node computing `node.op` over `operands` (in operand order).
@@ -517,6 +585,7 @@ impl Graph {
     /// Removes a node and its edges. Its users must have been redirected first.
     pub fn remove_node(&mut self, id: NodeId) {
         self.graph.remove_node(id.0);
+        self.layouts.remove(&id);
     }
 
     /// Makes every user of `old` (and every output naming it) read `new` instead.
@@ -537,6 +606,15 @@ impl Graph {
         for (user, port) in uses {
             self.graph.add_edge(new.0, user, port);
         }
+        for (_, output) in &mut self.outputs {
+            if *output == old {
+                *output = new;
+            }
+        }
+    }
+
+    /// Makes every model output naming `old` name `new` (users of `old` are unchanged).
+    pub fn redirect_output(&mut self, old: NodeId, new: NodeId) {
         for (_, output) in &mut self.outputs {
             if *output == old {
                 *output = new;
@@ -674,8 +752,12 @@ impl Graph {
             .iter()
             .map(|(name, id)| format!("{name}={id}"))
             .collect();
+        let tier = self
+            .tier
+            .map(|t| format!(" tier={}", t.name()))
+            .unwrap_or_default();
         let mut out = format!(
-            "graph {}({}) -> ({})\n",
+            "graph {}({}) -> ({}){tier}\n",
             self.name,
             inputs.join(", "),
             outputs.join(", ")
@@ -696,6 +778,9 @@ impl Graph {
                 write!(out, " {attrs}").unwrap();
             }
             write!(out, " : {}", format_shape(&node.shape)).unwrap();
+            if let layout @ Layout::Blocked(_) = self.layout(id) {
+                write!(out, " layout={}", layout.name()).unwrap();
+            }
             if !node.params.is_empty() {
                 let params: Vec<String> = node
                     .params

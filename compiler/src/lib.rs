@@ -13,6 +13,7 @@ pub mod memory;
 pub mod passes;
 pub mod shape;
 pub mod stats;
+pub mod target;
 pub mod verify;
 pub mod weights;
 

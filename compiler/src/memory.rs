@@ -483,7 +483,8 @@ pub fn plan_graph(graph: &crate::ir::Graph) -> GraphMemoryPlan {
         }
         let last_use = graph.users(id).iter().map(|u| step[u]).max().unwrap_or(i);
         let last = if graph.is_output(id) { end } else { last_use };
-        let bytes = graph.node(id).shape.iter().product::<usize>() * std::mem::size_of::<f32>();
+        // In its physical layout: a channel-blocked value pads its channels to whole blocks.
+        let bytes = graph.layout(id).elements(&graph.node(id).shape) * std::mem::size_of::<f32>();
         planned.push(id);
         buffers.push(Buffer {
             first: i,

@@ -71,7 +71,8 @@ pub fn node_cost(graph: &Graph, id: NodeId) -> NodeCost {
         | Op::Add
         | Op::Mul
         | Op::SumPool3d(_)
-        | Op::SumPoolFeatures { .. } => (0, 0),
+        | Op::SumPoolFeatures { .. }
+        | Op::Reorder { .. } => (0, 0),
     };
     let sumpool_adds = match &node.op {
         Op::SumPool3d(a) => {
@@ -127,7 +128,8 @@ pub fn node_cost(graph: &Graph, id: NodeId) -> NodeCost {
         | Op::Concat
         | Op::Upsample { .. }
         | Op::Add
-        | Op::Mul => 0,
+        | Op::Mul
+        | Op::Reorder { .. } => 0,
     } as usize;
     NodeCost {
         node: id,

@@ -137,7 +137,8 @@ pub fn op_weights(op: &Op, input: &[usize]) -> Vec<(&'static str, Vec<usize>, We
         | Op::Add
         | Op::Mul
         | Op::SumPool3d(_)
-        | Op::SumPoolFeatures { .. } => {}
+        | Op::SumPoolFeatures { .. }
+        | Op::Reorder { .. } => {}
     }
     out
 }

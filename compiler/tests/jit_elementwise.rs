@@ -11,6 +11,7 @@ use scc_compiler::codegen::jit::CompiledModel;
 use scc_compiler::interp;
 use scc_compiler::ir::{EpilogueStep, Graph, Op};
 use scc_compiler::passes::{PassManager, PassOptions};
+use scc_compiler::target::{Target, Tier};
 use scc_compiler::weights;
 use scc_runtime::Tensor;
 use scc_runtime::random::WeightRng;
@@ -63,7 +64,13 @@ fn compare_within(
         let expected = interp::run(graph, weights, &inputs).expect("interpreter runs");
         let mut previous: Option<Vec<(String, Tensor)>> = None;
         for threads in [1, 3] {
-            let model = CompiledModel::compile(graph, weights, threads).expect("compiles");
+            let model = CompiledModel::compile(
+                graph,
+                weights,
+                &Target::host_with(Some(Tier::V128)).unwrap(),
+                threads,
+            )
+            .expect("compiles");
             let got = model.run(&inputs).expect("runs");
             assert_eq!(got.len(), expected.len());
             for ((name, got), (want_name, want)) in got.iter().zip(&expected) {

@@ -7,6 +7,7 @@
 use scc_compiler::codegen::jit::CompiledModel;
 use scc_compiler::ir::{Graph, Node, Op, PoolAttrs, SumPool3dAttrs, SumPoolAlgorithm};
 use scc_compiler::passes::{PassManager, PassOptions};
+use scc_compiler::target::{Target, Tier};
 use scc_compiler::weights::Weights;
 use scc_runtime::Tensor;
 use scc_runtime::random::WeightRng;
@@ -39,8 +40,13 @@ fn run_jit(
 ) -> Vec<(String, Tensor)> {
     let mut first: Option<Vec<(String, Tensor)>> = None;
     for threads in [1, 3] {
-        let compiled = CompiledModel::compile(graph, weights, threads)
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let compiled = CompiledModel::compile(
+            graph,
+            weights,
+            &Target::host_with(Some(Tier::V128)).unwrap(),
+            threads,
+        )
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
         let got = compiled.run(inputs).unwrap();
         if let Some(first) = &first {
             for ((name, a), (_, b)) in first.iter().zip(&got) {

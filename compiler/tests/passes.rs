@@ -86,6 +86,7 @@ fn snapshot(path: &Path) -> Result<(Header, String), String> {
         validate: true,
         validation_seed: 1,
         print_after: vec![],
+        ..PassOptions::default()
     })
     .map_err(|e| format!("{}: {e}", path.display()))?;
     let bound = header.random_weights.then(|| weights::random(&graph, 3));

@@ -1,6 +1,6 @@
 //! `scc bench`: interpreted and compiled execution of the same optimised graph, timed.
 
-use super::common::{ModelArgs, WeightArgs, thousands};
+use super::common::{ModelArgs, TierArgs, WeightArgs, thousands};
 use anyhow::Result;
 use clap::Args;
 use scc::Tensor;
@@ -28,9 +28,11 @@ pub struct BenchArgs {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
-    /// Also measure the single-core f32x4 FMA peak (a JIT-compiled FMA loop) for reference.
+    /// Also measure the single-core FMA peak of the tier in use (its FMA loop) for reference.
     #[arg(long)]
     peak: bool,
+    #[command(flatten)]
+    tier: TierArgs,
 }
 
 /// Median and spread of a list of durations, in milliseconds.
@@ -70,15 +72,18 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         &weights,
         &scc::Options {
             threads: args.threads,
+            tier: args.tier.requested(),
             ..scc::Options::default()
         },
     )?;
     let compile_ms = parse_ms + jit.compile_time().as_secs_f64() * 1e3;
+    let tier = args.tier.resolve()?;
     let interp = scc::compile(
         &model,
         &weights,
         &scc::Options {
             engine: scc::Engine::Interpreter,
+            tier: args.tier.requested(),
             ..scc::Options::default()
         },
     )?;
@@ -89,7 +94,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     let totals = stats::totals(&stats::costs(jit.graph()));
     let gflops = |macs: usize, ms: f64| 2.0 * macs as f64 / (ms * 1e-3) / 1e9;
     let peak = if args.peak {
-        Some(scc::compiler::codegen::peak::fma_peak_gflops()?)
+        Some(scc::compiler::codegen::peak::fma_peak_gflops(tier)?)
     } else {
         None
     };
@@ -140,12 +145,18 @@ pub fn bench(args: BenchArgs) -> Result<()> {
             "jit_gflops_executed": gflops(totals.structured_macs, jit_ms),
             "jit_gflops_dense_equivalent": gflops(totals.dense_macs, jit_ms),
             "fma_peak_gflops_per_core": peak,
+            "tier": tier.name(),
             "layers": layers,
         });
         println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(());
     }
-    println!("model `{}`: {} threads", model.name(), jit.threads());
+    println!(
+        "model `{}`: {} threads, tier {}",
+        model.name(),
+        jit.threads(),
+        tier
+    );
     println!("compile (parse to ready-to-run): {compile_ms:.1} ms");
     println!(
         "interpreted: {interp_ms:.2} ms median ({interp_min:.2} to {interp_max:.2}, {} runs)",
@@ -166,7 +177,8 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     if let Some(peak) = peak {
         let all = peak * jit.threads() as f64;
         println!(
-            "f32x4 FMA peak: {peak:.2} GFLOP/s per core, {all:.2} on {} threads; compiled reaches {:.0}% of it (executed MACs)",
+            "{}-bit FMA peak (tier {tier}): {peak:.2} GFLOP/s per core, {all:.2} on {} threads; compiled reaches {:.0}% of it (executed MACs)",
+            tier.bits(),
             jit.threads(),
             100.0 * gflops(totals.structured_macs, jit_ms) / all
         );

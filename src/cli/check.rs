@@ -1,6 +1,6 @@
 //! `scc check`: parse, lower, shape-check and count a model.
 
-use super::common::{ModelArgs, PassArgs, print_dumps, thousands};
+use super::common::{ModelArgs, PassArgs, TierArgs, print_dumps, thousands};
 use anyhow::Result;
 use clap::Args;
 use scc::BindOptions;
@@ -25,6 +25,8 @@ pub struct CheckArgs {
     /// Tolerance on the relative residual of projected dense kernels (reported, not enforced, by check).
     #[arg(long, value_name = "TOL", default_value_t = scc::compiler::weights::DEFAULT_MAX_STRUCTURE_ERROR)]
     max_structure_error: f64,
+    #[command(flatten)]
+    tier: TierArgs,
 }
 
 pub fn check(args: CheckArgs) -> Result<()> {
@@ -40,7 +42,9 @@ pub fn check(args: CheckArgs) -> Result<()> {
         }
         None => (None, None),
     };
-    let optimized = model.optimize(weights.as_ref(), &args.passes.options(true))?;
+    let mut passes = args.passes.options(true);
+    passes.tier = args.tier.resolve()?;
+    let optimized = model.optimize(weights.as_ref(), &passes)?;
     print_dumps(&optimized, args.json);
     let graph = &optimized.graph;
     let costs = stats::costs(graph);

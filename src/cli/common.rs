@@ -90,6 +90,7 @@ impl PassArgs {
             validate: self.verify,
             validation_seed: 0,
             print_after: self.print_after.clone(),
+            ..PassOptions::default()
         }
     }
 }
@@ -102,6 +103,46 @@ pub fn print_dumps(optimized: &Optimized, to_stderr: bool) {
         } else {
             println!("{text}");
         }
+    }
+}
+
+/// `--tier`: the vector tier of the kernels.
+#[derive(Args)]
+pub struct TierArgs {
+    /// Vector tier of the kernels: `128` (Cranelift's 128-bit kernels), `avx2` (256-bit
+    /// AVX2+FMA micro-kernels, NCHW8c activations) or `avx512` (512-bit AVX-512F, NCHW16c).
+    /// Default: the best this CPU has.
+    #[arg(long, value_enum, value_name = "TIER")]
+    tier: Option<TierName>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum TierName {
+    #[value(name = "128")]
+    V128,
+    Avx2,
+    Avx512,
+}
+
+impl TierName {
+    pub fn tier(self) -> scc::Tier {
+        match self {
+            TierName::V128 => scc::Tier::V128,
+            TierName::Avx2 => scc::Tier::Avx2,
+            TierName::Avx512 => scc::Tier::Avx512,
+        }
+    }
+}
+
+impl TierArgs {
+    /// The tier asked for (`None`: the host's best).
+    pub fn requested(&self) -> Option<scc::Tier> {
+        self.tier.map(TierName::tier)
+    }
+
+    /// The tier on this machine (an error when the CPU lacks it).
+    pub fn resolve(&self) -> Result<scc::Tier> {
+        Ok(scc::host_tier(self.requested())?)
     }
 }
 

@@ -1,6 +1,6 @@
 //! `scc run`: run a model on inputs and print or save its outputs.
 
-use super::common::{Engine, ModelArgs, PassArgs, WeightArgs, print_dumps};
+use super::common::{Engine, ModelArgs, PassArgs, TierArgs, WeightArgs, print_dumps};
 use anyhow::Result;
 use clap::Args;
 use scc::Tensor;
@@ -31,6 +31,8 @@ pub struct RunArgs {
     /// Worker threads of the JIT (default: all cores).
     #[arg(long, value_name = "N", default_value_t = 0)]
     threads: usize,
+    #[command(flatten)]
+    tier: TierArgs,
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
@@ -40,7 +42,8 @@ pub fn run(args: RunArgs) -> Result<()> {
         Some(path) => scc::runtime::read_safetensors(path).map_err(scc::Error::from)?,
         None => model.random_inputs(args.input_seed),
     };
-    let passes = args.passes.options(true);
+    let mut passes = args.passes.options(true);
+    passes.tier = args.tier.resolve()?;
     if !passes.print_after.is_empty() {
         print_dumps(&model.optimize(Some(&weights), &passes)?, true);
     }
@@ -48,6 +51,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         passes,
         threads: args.threads,
         engine: args.engine.engine(),
+        tier: args.tier.requested(),
     };
     let compiled = scc::compile(&model, &weights, &options)?;
     let outputs = compiled.run(&inputs)?;

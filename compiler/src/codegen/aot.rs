@@ -14,9 +14,10 @@
 //!   `scc_native_run`, and, for executables, `int main(int argc, char **argv)`, which calls
 //!   `scc_native_main`.
 
-use super::{Buf, CodegenError, Program, generate, host_isa};
+use super::{Buf, CodegenError, Program, generate};
 use crate::ir::{Graph, Op};
 use crate::memory::plan_graph;
+use crate::target::Target;
 use crate::weights::Weights;
 use cranelift_codegen::ir::types::{I32, I64};
 use cranelift_codegen::ir::{AbiParam, InstBuilder, Signature, UserFuncName};
@@ -105,14 +106,15 @@ pub fn descriptor(graph: &Graph, program: &Program) -> Vec<u64> {
 pub fn emit_object(
     graph: &Graph,
     weights: &Weights,
+    target: &Target,
     prefix: &str,
     with_main: bool,
 ) -> Result<ObjectFile, CodegenError> {
-    let (isa, has_fma) = host_isa(true)?;
+    let isa = target.isa(true)?;
     let builder =
         ObjectBuilder::new(isa, prefix, default_libcall_names()).map_err(|e| err("object", e))?;
     let mut module = ObjectModule::new(builder);
-    let (program, kernels) = generate(&mut module, has_fma, prefix, graph, weights)?;
+    let (program, kernels) = generate(&mut module, target, prefix, graph, weights)?;
     let mut weight_bytes = 0;
     let mut consts: Vec<DataId> = Vec::new();
     for (i, data) in program.consts.iter().enumerate() {

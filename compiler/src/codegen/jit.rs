@@ -1,10 +1,11 @@
 //! Just-in-time compilation and execution: all kernels of a model in one `JITModule`,
 //! finalised at once, run over a per-call arena by a thread pool.
 
-use super::{Buf, CodegenError, Program, generate, host_isa};
+use super::{Buf, CodegenError, Program, generate};
 use crate::interp::{RunError, check_inputs};
 use crate::ir::{Graph, NodeId, Op};
 use crate::memory::{GraphMemoryPlan, plan_graph};
+use crate::target::Target;
 use crate::weights::Weights;
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::default_libcall_names;
@@ -52,16 +53,19 @@ unsafe impl Send for SendPtr {}
 unsafe impl Sync for SendPtr {}
 
 impl CompiledModel {
-    /// Compiles `graph` (after `decompose-structured`) with `weights`, for `threads`
-    /// worker threads (0: all cores).
+    /// Compiles `graph` (after `decompose-structured`, and `choose-layout` for `target`'s tier)
+    /// with `weights` for `target` (a host target), for `threads` worker threads (0: all cores).
     pub fn compile(
         graph: &Graph,
         weights: &Weights,
+        target: &Target,
         threads: usize,
     ) -> Result<CompiledModel, CodegenError> {
-        let (isa, has_fma) = host_isa(false)?;
-        let mut module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
-        let (program, ids) = generate(&mut module, has_fma, "scc", graph, weights)?;
+        let isa = target.isa(false)?;
+        let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
+        builder.symbols(scc_kernels::symbols());
+        let mut module = JITModule::new(builder);
+        let (program, ids) = generate(&mut module, target, "scc", graph, weights)?;
         module
             .finalize_definitions()
             .map_err(|e| CodegenError::Cranelift {

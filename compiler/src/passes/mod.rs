@@ -6,6 +6,7 @@
 //! ([`PassOptions::validate`]), which interprets the graph before and after each pass on
 //! seeded random inputs and fails naming the pass and the first differing value.
 
+pub mod choose_layout;
 mod cse;
 mod dce;
 mod decompose_structured;
@@ -17,6 +18,7 @@ mod select_sumpool_algorithm;
 
 use crate::interp;
 use crate::ir::Graph;
+use crate::target::Tier;
 use crate::weights::{self, Weights};
 use scc_runtime::Tensor;
 use scc_runtime::random::WeightRng;
@@ -26,6 +28,8 @@ use std::collections::BTreeMap;
 pub struct PassContext<'w> {
     /// Bound weights, when known: constant folding evaluates weight arithmetic with them.
     pub weights: Option<&'w Weights>,
+    /// The vector tier the graph is compiled for (layouts and execution choices follow it).
+    pub tier: Tier,
 }
 
 /// A graph rewrite.
@@ -48,6 +52,7 @@ pub fn default_pipeline() -> Vec<Box<dyn Pass>> {
         Box::new(dce::DeadNodes),
         Box::new(select_sumpool_algorithm::SelectSumPoolAlgorithm),
         Box::new(fold_constants::FoldConstants),
+        Box::new(choose_layout::ChooseLayout),
     ]
 }
 
@@ -75,6 +80,9 @@ pub struct PassOptions {
     pub validation_seed: u64,
     /// Passes after which the graph is dumped (`"all"` for every pass).
     pub print_after: Vec<String>,
+    /// The vector tier the graph is compiled for: `choose-layout` picks channel-blocked
+    /// layouts on the wide tiers. The default, the 128-bit tier, keeps every value plain.
+    pub tier: Tier,
 }
 
 impl Default for PassOptions {
@@ -85,6 +93,7 @@ impl Default for PassOptions {
             validate: false,
             validation_seed: 0,
             print_after: Vec::new(),
+            tier: Tier::V128,
         }
     }
 }
@@ -175,7 +184,10 @@ impl PassManager {
             })?),
             None => None,
         };
-        let context = PassContext { weights };
+        let context = PassContext {
+            weights,
+            tier: self.options.tier,
+        };
         for pass in &self.passes {
             let changed = pass.run(&mut graph, &context);
             if self.options.verify {
@@ -205,6 +217,18 @@ impl PassManager {
         }
         Ok(Optimized { graph, dumps })
     }
+}
+
+/// `graph` with the layouts of `tier` chosen (only the `choose-layout` pass, verified): what
+/// code generation for `tier` needs after the other passes.
+pub fn with_layouts(graph: &Graph, tier: Tier) -> Result<Graph, PassError> {
+    let options = PassOptions {
+        only: Some(vec!["choose-layout".to_string()]),
+        verify: true,
+        tier,
+        ..PassOptions::default()
+    };
+    Ok(PassManager::new(options)?.run(graph, None)?.graph)
 }
 
 /// Inputs and weights for translation validation.

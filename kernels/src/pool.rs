@@ -1,0 +1,222 @@
+//! A small persistent fork-join pool: `parallel_for(threads, parts, f)` calls `f(0..parts)`
+//! on the calling thread and up to `threads − 1` pooled workers, and returns when every part
+//! has run. Parts are handed out dynamically, one at a time, so their assignment to threads
+//! varies between runs: callers make parts independent.
+//!
+//! The workers live for the rest of the process (started on first use, more added when a run
+//! asks for more threads). One launch uses the pool at a time; a launch that finds it busy
+//! (another thread is running a model concurrently) runs its parts on its own thread.
+
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, TryLockError};
+
+/// Spins before a waiting thread blocks: kernels follow each other within microseconds, and
+/// a futex wake-up costs more than that. Past `SPIN_ROUNDS / 16` rounds the spinning thread
+/// yields its core each round (for more threads than cores).
+const SPIN_ROUNDS: u32 = 1 << 14;
+
+/// One round of waiting.
+fn spin(round: u32) {
+    if round < SPIN_ROUNDS / 16 {
+        std::hint::spin_loop();
+    } else {
+        std::thread::yield_now();
+    }
+}
+
+type PartFn = dyn Fn(usize) + Sync;
+
+struct Job {
+    /// Borrowed from the launching call, which outlives every call of it (see `launch`).
+    f: *const PartFn,
+    parts: usize,
+    /// Workers with an index below this take part.
+    helpers: usize,
+    next: AtomicUsize,
+    done: AtomicUsize,
+    panicked: AtomicBool,
+    finished: Mutex<bool>,
+    finished_cv: Condvar,
+}
+
+// SAFETY: `f` is `Sync`; the pointer is only dereferenced while the launch waits.
+unsafe impl Send for Job {}
+unsafe impl Sync for Job {}
+
+impl Job {
+    /// Runs parts until none is left.
+    fn work(&self) {
+        loop {
+            let part = self.next.fetch_add(1, Ordering::Relaxed);
+            if part >= self.parts {
+                return;
+            }
+            // SAFETY: `part < parts`, so the launch has not returned (it waits for `done`
+            // to reach `parts`, which needs this part).
+            let f = unsafe { &*self.f };
+            if catch_unwind(AssertUnwindSafe(|| f(part))).is_err() {
+                self.panicked.store(true, Ordering::Relaxed);
+            }
+            if self.done.fetch_add(1, Ordering::AcqRel) + 1 == self.parts {
+                *self.finished.lock().unwrap_or_else(|e| e.into_inner()) = true;
+                self.finished_cv.notify_all();
+            }
+        }
+    }
+
+    fn wait(&self) {
+        for round in 0..SPIN_ROUNDS {
+            if self.done.load(Ordering::Acquire) == self.parts {
+                return;
+            }
+            spin(round);
+        }
+        let mut finished = self.finished.lock().unwrap_or_else(|e| e.into_inner());
+        while !*finished {
+            finished = self
+                .finished_cv
+                .wait(finished)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    generation: u64,
+    job: Option<Arc<Job>>,
+}
+
+#[derive(Default)]
+struct Pool {
+    state: Mutex<State>,
+    wake: Condvar,
+    /// Mirrors `State::generation` for spinning workers.
+    generation: AtomicU64,
+    /// Held for the duration of a launch; also guards the worker count.
+    launch: Mutex<usize>,
+}
+
+fn pool() -> &'static Pool {
+    static POOL: OnceLock<Pool> = OnceLock::new();
+    POOL.get_or_init(Pool::default)
+}
+
+fn worker(pool: &'static Pool, index: usize) {
+    let mut seen = 0u64;
+    loop {
+        let mut round = 0;
+        while pool.generation.load(Ordering::Acquire) == seen && round < SPIN_ROUNDS {
+            spin(round);
+            round += 1;
+        }
+        let job = {
+            let mut state = pool.state.lock().unwrap_or_else(|e| e.into_inner());
+            while state.generation == seen {
+                state = pool.wake.wait(state).unwrap_or_else(|e| e.into_inner());
+            }
+            seen = state.generation;
+            state.job.clone()
+        };
+        if let Some(job) = job
+            && index < job.helpers
+        {
+            job.work();
+        }
+    }
+}
+
+/// Calls `f(part)` for every part in `0..parts`, on at most `threads` threads (the caller's
+/// included), and returns when all have run. A panic in `f` is re-raised here.
+pub fn parallel_for(threads: usize, parts: usize, f: &(dyn Fn(usize) + Sync)) {
+    if threads <= 1 || parts <= 1 {
+        (0..parts).for_each(f);
+        return;
+    }
+    let pool = pool();
+    let mut workers = match pool.launch.try_lock() {
+        Ok(guard) => guard,
+        Err(TryLockError::Poisoned(e)) => e.into_inner(),
+        // Another model run holds the pool: run here, serially.
+        Err(TryLockError::WouldBlock) => {
+            (0..parts).for_each(f);
+            return;
+        }
+    };
+    let helpers = threads - 1;
+    while *workers < helpers {
+        let index = *workers;
+        let spawned = std::thread::Builder::new()
+            .name(format!("scc-worker-{index}"))
+            .spawn(move || worker(pool, index));
+        if spawned.is_err() {
+            break;
+        }
+        *workers += 1;
+    }
+    // SAFETY: erases the borrow's lifetime; `f` is only called for parts below `parts`, and
+    // this function returns only after all of them have completed (`job.wait()`), so no call
+    // outlives the borrow. A worker that picks up the job late finds no part left.
+    let f_static: *const PartFn =
+        unsafe { std::mem::transmute::<&(dyn Fn(usize) + Sync), &'static PartFn>(f) };
+    let job = Arc::new(Job {
+        f: f_static,
+        parts,
+        helpers: helpers.min(*workers),
+        next: AtomicUsize::new(0),
+        done: AtomicUsize::new(0),
+        panicked: AtomicBool::new(false),
+        finished: Mutex::new(false),
+        finished_cv: Condvar::new(),
+    });
+    {
+        let mut state = pool.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.generation += 1;
+        state.job = Some(job.clone());
+        pool.generation.store(state.generation, Ordering::Release);
+    }
+    pool.wake.notify_all();
+    job.work();
+    job.wait();
+    pool.state.lock().unwrap_or_else(|e| e.into_inner()).job = None;
+    drop(workers);
+    if job.panicked.load(Ordering::Relaxed) {
+        resume_unwind(Box::new("a parallel part panicked"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_part_runs_once() {
+        for threads in [1, 2, 3, 8] {
+            for parts in [0, 1, 2, 7, 100] {
+                let hits: Vec<AtomicUsize> = (0..parts).map(|_| AtomicUsize::new(0)).collect();
+                parallel_for(threads, parts, &|p| {
+                    hits[p].fetch_add(1, Ordering::Relaxed);
+                });
+                assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1));
+            }
+        }
+    }
+
+    #[test]
+    fn concurrent_launches() {
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..200 {
+                        let sum = AtomicUsize::new(0);
+                        parallel_for(3, 16, &|p| {
+                            sum.fetch_add(p, Ordering::Relaxed);
+                        });
+                        assert_eq!(sum.load(Ordering::Relaxed), 120);
+                    }
+                });
+            }
+        });
+    }
+}
