@@ -1,4 +1,7 @@
-//! A small persistent fork-join pool: `parallel_for(threads, parts, f)` calls `f(0..parts)`
+//! A small persistent fork-join pool, shared by the JIT and native binaries, and [`launch`],
+//! which splits a step into as many tasks as its work warrants.
+//!
+//! `parallel_for(threads, parts, f)` calls `f(0..parts)`
 //! on the calling thread and up to `threads − 1` pooled workers, and returns when every part
 //! has run. Parts are handed out dynamically, one at a time, so their assignment to threads
 //! varies between runs: callers make parts independent.
@@ -184,6 +187,67 @@ pub fn parallel_for(threads: usize, parts: usize, f: &(dyn Fn(usize) + Sync)) {
     if job.panicked.load(Ordering::Relaxed) {
         resume_unwind(Box::new("a parallel part panicked"));
     }
+}
+
+/// A step kernel: runs work items `start..end` over the buffers `args`.
+pub type KernelFn = unsafe extern "C" fn(args: *const *mut f32, start: u64, end: u64);
+
+/// Estimated single-core work (nanoseconds) per task: a step with less runs as one task on
+/// the calling thread, so small steps pay no hand-off to other threads.
+pub const GRAIN_NS: u64 = 20_000;
+/// Most tasks per thread (dynamic hand-out balances uneven ones).
+pub const TASKS_PER_THREAD: u64 = 4;
+
+/// How many tasks a step of `items` work items and `work_ns` estimated work is split into on
+/// `threads` threads: one per grain of work, at most one per item and [`TASKS_PER_THREAD`]
+/// per thread, at least one.
+pub fn tasks(work_ns: u64, items: u64, threads: usize) -> u64 {
+    let by_work = (work_ns / GRAIN_NS).max(1);
+    by_work
+        .min(items)
+        .min(threads as u64 * TASKS_PER_THREAD)
+        .max(1)
+}
+
+/// Pointers handed to kernels on other threads.
+#[derive(Clone, Copy)]
+struct Args(*const *mut f32);
+// SAFETY: the pointed-to buffers outlive the launch, and tasks write disjoint elements.
+unsafe impl Send for Args {}
+unsafe impl Sync for Args {}
+
+impl Args {
+    /// (A method, so that closures capture the `Sync` wrapper, not the raw field.)
+    fn get(self) -> *const *mut f32 {
+        self.0
+    }
+}
+
+/// Runs `kernel` over `0..items`, split into [`tasks`] contiguous ranges on `threads` threads.
+///
+/// # Safety
+/// `args` must be what `kernel` expects, valid for the whole launch; work items must write
+/// disjoint elements (so any split gives the same results).
+pub unsafe fn launch(
+    kernel: KernelFn,
+    args: *const *mut f32,
+    items: u64,
+    work_ns: u64,
+    threads: usize,
+) {
+    let parts = tasks(work_ns, items, threads);
+    if threads <= 1 || parts <= 1 {
+        // SAFETY: by the caller.
+        unsafe { kernel(args, 0, items) };
+        return;
+    }
+    let args = Args(args);
+    let bound = |part: u64| (u128::from(items) * u128::from(part) / u128::from(parts)) as u64;
+    parallel_for(threads, parts as usize, &|part| {
+        let (start, end) = (bound(part as u64), bound(part as u64 + 1));
+        // SAFETY: by the caller; the ranges are disjoint.
+        unsafe { kernel(args.get(), start, end) };
+    });
 }
 
 #[cfg(test)]

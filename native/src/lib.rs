@@ -11,7 +11,6 @@
 pub mod cli;
 pub mod desc;
 pub mod exec;
-mod pool;
 pub mod preprocess;
 
 pub use desc::{DescError, KernelFn, Model};
@@ -28,6 +27,8 @@ pub const RUN_BAD_ARGUMENTS: c_int = 1;
 pub const RUN_OUT_OF_MEMORY: c_int = 2;
 /// `scc_native_run`: a panic inside the runtime (a bug).
 pub const RUN_INTERNAL_ERROR: c_int = 3;
+/// `scc_native_run`: this CPU lacks instruction-set features the code needs.
+pub const RUN_UNSUPPORTED_CPU: c_int = 4;
 /// `scc_native_main`: exit status of an internal error (a bad descriptor, a bug).
 pub const EXIT_INTERNAL_ERROR: c_int = 2;
 
@@ -35,8 +36,8 @@ pub const EXIT_INTERNAL_ERROR: c_int = 2;
 ///
 /// `inputs[i]` holds the elements of input `i` (row-major, f32), `outputs[i]` receives those
 /// of output `i`. `threads`: 0 for the descriptor's hint or else all cores. Returns
-/// [`RUN_OK`], or [`RUN_BAD_ARGUMENTS`] / [`RUN_OUT_OF_MEMORY`] / [`RUN_INTERNAL_ERROR`]
-/// without running. May be called from several threads at once.
+/// [`RUN_OK`], or [`RUN_BAD_ARGUMENTS`] / [`RUN_OUT_OF_MEMORY`] / [`RUN_INTERNAL_ERROR`] /
+/// [`RUN_UNSUPPORTED_CPU`] without running. May be called from several threads at once.
 ///
 /// # Safety
 /// The pointers must be as described in the crate README: `desc`, `kernels`, `consts`,
@@ -85,6 +86,7 @@ pub unsafe extern "C" fn scc_native_run(
         match unsafe { model.run_raw(&input_ptrs, &output_ptrs, threads) } {
             Ok(()) => RUN_OK,
             Err(RunError::OutOfMemory(_)) => RUN_OUT_OF_MEMORY,
+            Err(RunError::UnsupportedCpu(_)) => RUN_UNSUPPORTED_CPU,
             Err(_) => RUN_BAD_ARGUMENTS,
         }
     };
@@ -144,6 +146,12 @@ pub unsafe extern "C" fn scc_native_main(
                 return EXIT_INTERNAL_ERROR;
             }
         };
+        // Before anything runs: the kernels may use instructions this CPU does not have.
+        let missing = model.missing_cpu_features();
+        if !missing.is_empty() {
+            eprintln!("error: {}", exec::cpu_message(&missing));
+            return 1;
+        }
         let stdout = std::io::stdout();
         let stderr = std::io::stderr();
         cli::run_cli(&model, &args, &mut stdout.lock(), &mut stderr.lock())

@@ -3,11 +3,12 @@
 //!
 //! For a model with symbol prefix `P` the object defines (ABI version 1, shared with the
 //! `scc-native` runtime that executables link):
-//! - `P_desc`: u64 words `[1, inputs, outputs, arena_bytes, scratch_bytes, steps,
-//!   kernels, consts, 0]`, then per input `[rank, d0..d3]`, per output `[rank, d0..d3,
-//!   location kind (0 arena offset, 1 input index), location]`, per step `[kernel,
-//!   work_items, args, (kind, value) × args]` with arg kinds 0 arena offset, 1 input
-//!   index, 2 scratch offset, 3 const index;
+//! - `P_desc`: u64 words `[2, inputs, outputs, arena_bytes, scratch_bytes, steps,
+//!   kernels, consts, 0, cpu features]`, then per input `[rank, d0..d3]`, per output
+//!   `[rank, d0..d3, location kind (0 arena offset, 1 input index), location]`, per step
+//!   `[kernel, work_items, work_ns, args, (kind, value) × args]` with arg kinds 0 arena
+//!   offset, 1 input index, 2 scratch offset, 3 const index; the cpu features are bits of
+//!   `scc_kernels::cpu::KNOWN_FEATURES` (what the code may use, checked at start-up);
 //! - `P_kernels` (function pointers), `P_consts` (pointers to the re-packed weights, each
 //!   a read-only data object), `P_names` (model, input and output names, NUL-terminated);
 //! - `int P_run(const float *const *inputs, float *const *outputs)`, which calls
@@ -44,7 +45,9 @@ fn err(what: &str, e: impl std::fmt::Display) -> CodegenError {
 }
 
 /// The `P_desc` words of a program over `graph`.
-pub fn descriptor(graph: &Graph, program: &Program) -> Vec<u64> {
+pub fn descriptor(graph: &Graph, program: &Program) -> Result<Vec<u64>, CodegenError> {
+    let features = scc_kernels::cpu::feature_mask(program.features.iter().map(String::as_str))
+        .map_err(|f| CodegenError::UnsupportedHost(format!("cannot record CPU feature `{f}`")))?;
     let memory = plan_graph(graph);
     let offsets: HashMap<_, _> = memory
         .placements
@@ -65,7 +68,7 @@ pub fn descriptor(graph: &Graph, program: &Program) -> Vec<u64> {
         words
     };
     let mut words = vec![
-        1,
+        2,
         graph.inputs().len() as u64,
         graph.outputs().len() as u64,
         memory.arena_bytes.next_multiple_of(64) as u64,
@@ -74,6 +77,7 @@ pub fn descriptor(graph: &Graph, program: &Program) -> Vec<u64> {
         program.kernels.len() as u64,
         program.consts.len() as u64,
         0,
+        features,
     ];
     for (_, id) in graph.inputs() {
         words.extend(dims(&graph.node(*id).shape));
@@ -86,7 +90,12 @@ pub fn descriptor(graph: &Graph, program: &Program) -> Vec<u64> {
         }
     }
     for step in &program.steps {
-        words.extend([step.kernel as u64, step.work_items, step.args.len() as u64]);
+        words.extend([
+            step.kernel as u64,
+            step.work_items,
+            step.work_ns,
+            step.args.len() as u64,
+        ]);
         for arg in &step.args {
             words.extend(match arg {
                 Buf::Node(id) => match input_index.get(id) {
@@ -98,7 +107,7 @@ pub fn descriptor(graph: &Graph, program: &Program) -> Vec<u64> {
             });
         }
     }
-    words
+    Ok(words)
 }
 
 /// Emits the object file of `graph` (after `decompose-structured`) with `weights`.
@@ -145,7 +154,7 @@ pub fn emit_object(
     };
     // P_desc
     let mut description = DataDescription::new();
-    let words: Vec<u8> = descriptor(graph, &program)
+    let words: Vec<u8> = descriptor(graph, &program)?
         .iter()
         .flat_map(|w| w.to_le_bytes())
         .collect();

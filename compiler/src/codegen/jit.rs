@@ -26,7 +26,6 @@ pub struct CompiledModel {
     memory: GraphMemoryPlan,
     /// Arena byte offset of every planned node value.
     offsets: HashMap<NodeId, usize>,
-    pool: rayon::ThreadPool,
     threads: usize,
     /// Arenas of finished runs, reused so that steady-state runs allocate (and fault in)
     /// no memory; concurrent runs each take their own.
@@ -45,12 +44,6 @@ impl Drop for CompiledModel {
         unsafe { ManuallyDrop::take(&mut self.module).free_memory() };
     }
 }
-
-/// Raw pointers handed to kernels on other threads.
-#[derive(Clone, Copy)]
-struct SendPtr(*const *mut f32);
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
 
 impl CompiledModel {
     /// Compiles `graph` (after `decompose-structured`, and `choose-layout` for `target`'s tier)
@@ -91,18 +84,12 @@ impl CompiledModel {
         } else {
             threads
         };
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("scc-worker-{i}"))
-            .build()
-            .map_err(|e| CodegenError::UnsupportedHost(e.to_string()))?;
         Ok(CompiledModel {
             graph: graph.clone(),
             program,
             kernels,
             memory,
             offsets,
-            pool,
             threads,
             arenas: std::sync::Mutex::new(Vec::new()),
             module: ManuallyDrop::new(module),
@@ -173,7 +160,7 @@ impl CompiledModel {
                 })
                 .collect();
             let started = times.as_ref().map(|_| Instant::now());
-            self.launch(self.kernels[step.kernel], &args, step.work_items);
+            self.launch(self.kernels[step.kernel], &args, step);
             if let (Some(times), Some(started)) = (times.as_deref_mut(), started) {
                 *times.entry(step.node).or_default() += started.elapsed();
             }
@@ -205,25 +192,19 @@ impl CompiledModel {
         Ok(outputs)
     }
 
-    /// Runs one kernel over `0..work_items`, split into contiguous ranges over the pool.
-    fn launch(&self, kernel: KernelFn, args: &[*mut f32], work_items: u64) {
-        let pointer = SendPtr(args.as_ptr());
-        let parts = (self.threads as u64 * 4).min(work_items).max(1);
-        if self.threads == 1 || parts == 1 {
-            // SAFETY: the arguments point to buffers sized by the plan for this kernel.
-            unsafe { kernel(pointer.0, 0, work_items) };
-            return;
-        }
-        self.pool.scope(|scope| {
-            for part in 0..parts {
-                let start = work_items * part / parts;
-                let end = work_items * (part + 1) / parts;
-                scope.spawn(move |_| {
-                    let pointer = pointer;
-                    // SAFETY: as above; ranges are disjoint, and work items write disjoint elements.
-                    unsafe { kernel(pointer.0, start, end) };
-                });
-            }
-        });
+    /// Runs one step's kernel over its work items, split into as many tasks as its work
+    /// warrants ([`scc_kernels::pool::launch`]).
+    fn launch(&self, kernel: KernelFn, args: &[*mut f32], step: &super::Step) {
+        // SAFETY: the arguments point to buffers sized by the plan for this kernel; work
+        // items write disjoint elements.
+        unsafe {
+            scc_kernels::pool::launch(
+                kernel,
+                args.as_ptr(),
+                step.work_items,
+                step.work_ns,
+                self.threads,
+            )
+        };
     }
 }

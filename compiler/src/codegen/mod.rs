@@ -77,6 +77,9 @@ pub struct Step {
     pub work_items: u64,
     /// The node this step computes (for per-node timing).
     pub node: NodeId,
+    /// Estimated single-core time in nanoseconds ([`estimate_ns`]): the executors split the
+    /// step into one task per grain of it (`scc_kernels::pool::tasks`).
+    pub work_ns: u64,
 }
 
 /// Everything but the machine code: the schedule and its data.
@@ -138,6 +141,7 @@ impl ProgramBuilder {
             args,
             work_items,
             node,
+            work_ns: 0,
         });
     }
 
@@ -315,7 +319,12 @@ pub fn generate<M: Module>(
         let info = NodeInfo { graph, id, params };
         builder.node = Some(id);
         builder.node_scratch = 0;
+        let first_step = builder.program.steps.len();
         lower_node(&mut emitter, &info, &mut builder)?;
+        let work_ns = estimate_ns(graph, id, target.tier);
+        for step in &mut builder.program.steps[first_step..] {
+            step.work_ns = work_ns;
+        }
     }
     builder.program.kernels = emitter.functions.iter().map(|(n, _)| n.clone()).collect();
     builder.program.code_bytes = emitter.code_bytes;
@@ -323,6 +332,29 @@ pub fn generate<M: Module>(
     builder.program.features = target.features();
     let ids = emitter.functions.iter().map(|(_, f)| *f).collect();
     Ok((builder.program, ids))
+}
+
+/// Estimated single-core time of node `id` in nanoseconds: its flops (2 per executed MAC, 1 per
+/// sum-pool addition) at a sustained rate of the tier, plus the bytes it reads and writes
+/// at a per-core memory rate. Coarse on purpose: it only decides how many tasks a step is
+/// worth (every step of the node gets the node's estimate).
+pub fn estimate_ns(graph: &Graph, id: NodeId, tier: Tier) -> u64 {
+    // Sustained flops per nanosecond of one core.
+    let flops_per_ns = match tier {
+        Tier::V128 => 40.0,
+        Tier::Avx2 | Tier::Avx512 => 90.0,
+    };
+    /// Bytes per nanosecond of one core from the caches shared by the layers.
+    const BYTES_PER_NS: f64 = 10.0;
+    let cost = crate::stats::node_cost(graph, id);
+    let flops = 2.0 * cost.structured_macs as f64 + cost.sumpool_adds as f64;
+    let elements: usize = graph
+        .operands(id)
+        .iter()
+        .chain(std::iter::once(&id))
+        .map(|&n| graph.layout(n).elements(&graph.node(n).shape))
+        .sum();
+    (flops / flops_per_ns + 4.0 * elements as f64 / BYTES_PER_NS) as u64
 }
 
 /// Lowers one node to kernels and steps (exhaustive over the ops).
