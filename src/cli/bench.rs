@@ -22,7 +22,8 @@ pub struct BenchArgs {
     /// Timed runs of the interpreter (after one warm-up run).
     #[arg(long, value_name = "N", default_value_t = 3)]
     interp_runs: usize,
-    /// Also print the time of every node under both engines.
+    /// Also print the time of every node under both engines (compiled: means over the middle
+    /// 60 % of `--runs` runs, with the whole time of the same runs they add up to).
     #[arg(long)]
     per_layer: bool,
     /// Print one JSON object.
@@ -98,8 +99,38 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     } else {
         None
     };
+    let mut timed_whole_ms = 0.0;
     let per_layer = if args.per_layer {
-        let (_, jit_times) = jit.run_timed(&inputs)?;
+        // Per-layer times are means over the middle 60 % of `--runs` timed runs (ranked by
+        // their whole time; the slowest and fastest fifth dropped), and so is the whole time
+        // they are compared with: means add up, so the layers' sum differs from the whole
+        // only by what runs between the steps.
+        let mut runs: Vec<(f64, scc::NodeTimes)> = Vec::new();
+        for _ in 0..args.runs.max(1) {
+            let started = std::time::Instant::now();
+            let (_, times) = jit.run_timed(&inputs)?;
+            runs.push((started.elapsed().as_secs_f64() * 1e3, times));
+        }
+        runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let drop = runs.len() / 5;
+        let kept = &runs[drop..runs.len() - drop];
+        let mut sums: std::collections::HashMap<scc::compiler::NodeId, f64> =
+            std::collections::HashMap::new();
+        for (_, times) in kept {
+            for (id, t) in times {
+                *sums.entry(*id).or_default() += t.as_secs_f64();
+            }
+        }
+        let jit_times: std::collections::HashMap<_, _> = sums
+            .into_iter()
+            .map(|(id, total)| {
+                (
+                    id,
+                    std::time::Duration::from_secs_f64(total / kept.len() as f64),
+                )
+            })
+            .collect();
+        timed_whole_ms = kept.iter().map(|r| r.0).sum::<f64>() / kept.len() as f64;
         let (_, interp_times) = interp.run_timed(&inputs)?;
         let graph = jit.graph();
         graph
@@ -121,6 +152,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     } else {
         Vec::new()
     };
+    let layers_ms: f64 = per_layer.iter().map(|l| l.3).sum();
     if args.json {
         let layers: Vec<serde_json::Value> = per_layer
             .iter()
@@ -147,6 +179,8 @@ pub fn bench(args: BenchArgs) -> Result<()> {
             "fma_peak_gflops_per_core": peak,
             "tier": tier.name(),
             "layers": layers,
+            "layers_sum_jit_ms": if args.per_layer { Some(layers_ms) } else { None },
+            "layers_whole_jit_ms": if args.per_layer { Some(timed_whole_ms) } else { None },
         });
         println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(());
@@ -184,6 +218,11 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         );
     }
     if args.per_layer {
+        println!(
+            "per-layer times (compiled: means over the middle 60% of {} runs) add up to {layers_ms:.3} ms, {:.1}% of those runs' mean whole time ({timed_whole_ms:.3} ms)",
+            args.runs.max(1),
+            100.0 * layers_ms / timed_whole_ms
+        );
         let width = per_layer
             .iter()
             .map(|l| l.0.len())
