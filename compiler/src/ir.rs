@@ -106,6 +106,13 @@ pub enum ParamExpr {
         bias: Option<ParamId>,
         bn: BatchNormParams,
     },
+    /// The dense kernel `[O, group_channels, kh, kw]` of a structured conv, rebuilt from its
+    /// `alpha` (`scc_runtime::structure::compose_alpha`).
+    ComposeStructured {
+        alpha: ParamId,
+        group_channels: usize,
+        kernel: Pair,
+    },
 }
 
 impl ParamExpr {
@@ -118,6 +125,7 @@ impl ParamExpr {
                 .copied()
                 .chain([bn.weight, bn.bias, bn.mean, bn.var])
                 .collect(),
+            ParamExpr::ComposeStructured { alpha, .. } => vec![*alpha],
         }
     }
 }
@@ -128,6 +136,34 @@ pub enum EpilogueStep {
     Activation(Activation),
     /// Adds the node's next extra operand (operands after the first), same shape.
     Residual,
+}
+
+/// How a structured layer executes (chosen by `choose-execution`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Execution {
+    /// A sum-pool pass into memory, then the small conv over `alpha`.
+    Decomposed,
+    /// The small conv computes the sum-pool inside its register tiles (the pooled tensor is
+    /// never stored): 1×1 structured layers on the wide tiers.
+    Fused,
+    /// One dense conv with the kernel rebuilt from `alpha` at compile time.
+    Composed,
+}
+
+impl Execution {
+    pub const ALL: [Execution; 3] = [Execution::Decomposed, Execution::Fused, Execution::Composed];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Execution::Decomposed => "decomposed",
+            Execution::Fused => "fused",
+            Execution::Composed => "composed",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Execution> {
+        Execution::ALL.into_iter().find(|e| e.name() == name)
+    }
 }
 
 /// A dense convolution (`conv2d`).
@@ -145,6 +181,9 @@ pub struct ConvAttrs {
     /// Taps of the dense layer this conv stands for when it is the small conv of a
     /// decomposed structured layer (for cost reports); `None` for an ordinary conv.
     pub dense_taps: Option<usize>,
+    /// How the structured layer this conv executes runs (`None`: an ordinary conv, or the
+    /// small conv of a decomposed layer, the default).
+    pub execution: Option<Execution>,
 }
 
 /// A structured convolution (`sconv2d`): kernel `kernel` composed from
@@ -159,6 +198,8 @@ pub struct StructuredConvAttrs {
     pub pad: Pair,
     pub groups: usize,
     pub bias: bool,
+    /// The execution `choose-execution` picked (`None` before it runs: decomposed).
+    pub execution: Option<Execution>,
 }
 
 /// `maxpool`, `avgpool` and `sumpool` windows.
@@ -194,6 +235,9 @@ pub enum Layout {
     /// Channel-blocked `[N, ceil(C/lanes), H, W, lanes]` (NCHW{lanes}c); the lanes of the
     /// last block beyond `C` hold +0.0.
     Blocked(usize),
+    /// Not stored at all: the value's only user (a fused structured conv) computes it inside
+    /// its register tiles from the value's own operand.
+    Fused,
 }
 
 impl Layout {
@@ -202,6 +246,7 @@ impl Layout {
         match self {
             Layout::Plain => "nchw".to_string(),
             Layout::Blocked(lanes) => format!("nchw{lanes}c"),
+            Layout::Fused => "fused".to_string(),
         }
     }
 
@@ -212,6 +257,7 @@ impl Layout {
             Layout::Blocked(lanes) => {
                 shape[0] * shape[1].div_ceil(lanes) * lanes * shape[2..].iter().product::<usize>()
             }
+            Layout::Fused => 0,
         }
     }
 }
@@ -355,6 +401,10 @@ impl Op {
                 format!("({}, {})", p.0, p.1)
             }
         }
+        fn execution(e: Option<Execution>) -> String {
+            e.map(|e| format!(" execution={}", e.name()))
+                .unwrap_or_default()
+        }
         fn epilogue(steps: &[EpilogueStep], dense_taps: Option<usize>) -> String {
             let mut out = String::new();
             if !steps.is_empty() {
@@ -375,7 +425,7 @@ impl Op {
         match self {
             Op::Input { index } => format!("index={index}"),
             Op::Conv2d(a) => format!(
-                "out={} kernel={} stride={} pad={} dilation={} groups={} bias={}{}",
+                "out={} kernel={} stride={} pad={} dilation={} groups={} bias={}{}{}",
                 a.out_channels,
                 pair(a.kernel),
                 pair(a.stride),
@@ -383,10 +433,12 @@ impl Op {
                 pair(a.dilation),
                 a.groups,
                 a.bias,
-                epilogue(&a.epilogue, a.dense_taps)
+                epilogue(&a.epilogue, a.dense_taps),
+                // The default (decomposed) is not printed.
+                execution(a.execution.filter(|e| *e != Execution::Decomposed))
             ),
             Op::StructuredConv2d(a) => format!(
-                "out={} kernel={} c={} n={} stride={} pad={} groups={} bias={}",
+                "out={} kernel={} c={} n={} stride={} pad={} groups={} bias={}{}",
                 a.out_channels,
                 pair(a.kernel),
                 a.c,
@@ -394,7 +446,8 @@ impl Op {
                 pair(a.stride),
                 pair(a.pad),
                 a.groups,
-                a.bias
+                a.bias,
+                execution(a.execution)
             ),
             Op::Linear(a) => {
                 format!(
@@ -778,8 +831,8 @@ impl Graph {
                 write!(out, " {attrs}").unwrap();
             }
             write!(out, " : {}", format_shape(&node.shape)).unwrap();
-            if let layout @ Layout::Blocked(_) = self.layout(id) {
-                write!(out, " layout={}", layout.name()).unwrap();
+            if self.layout(id) != Layout::Plain {
+                write!(out, " layout={}", self.layout(id).name()).unwrap();
             }
             if !node.params.is_empty() {
                 let params: Vec<String> = node
@@ -808,6 +861,9 @@ impl Graph {
                     self.describe_param(*weight),
                     self.bn_name(bn)
                 )
+            }
+            ParamValue::Derived(ParamExpr::ComposeStructured { alpha, .. }) => {
+                format!("compose({})", self.describe_param(*alpha))
             }
             ParamValue::Derived(ParamExpr::BatchNormShift { bias, bn }) => match bias {
                 Some(bias) => format!(

@@ -135,6 +135,7 @@ fn conv(
         bias: true,
         epilogue,
         dense_taps: None,
+        execution: None,
     });
     let x = input.to_vec();
     let out_shape = scc_compiler::shape::infer(
@@ -148,6 +149,7 @@ fn conv(
             bias: true,
             epilogue: vec![],
             dense_taps: None,
+            execution: None,
         }),
         &[&x],
     )
@@ -350,6 +352,7 @@ fn after_conv(input: [usize; 4], op: Op, extra: &[Vec<usize>]) -> Graph {
         bias: true,
         epilogue: vec![],
         dense_taps: None,
+        execution: None,
     };
     let conv_op = Op::Conv2d(attrs);
     let params = scc_compiler::weights::op_weights(&conv_op, &input)
@@ -518,6 +521,67 @@ fn linear_layers() {
             &single_node(&[vec![n, f]], op, Some("fc")),
             &format!("linear {n}x{f} -> {o}"),
         );
+    }
+}
+
+/// Structured layers in every execution, forced, on every tier (and the 128-bit tier):
+/// within the tolerance of the interpreter running them as lowered.
+#[test]
+fn every_execution_of_structured_layers() {
+    use scc_compiler::ir::Execution;
+    let source = "model m(x: [2, 40, 9, 9]) {
+        let e = sconv2d(x, 96, kernel=1, c=20, n=1);
+        let d = sconv2d(relu6(e), 96, kernel=3, pad=1, groups=96, c=1, n=2);
+        let p = sconv2d(relu6(d), 40, kernel=1, c=48, n=1);
+        let s = sconv2d(p + x, 48, kernel=3, stride=2, pad=1, c=20, n=2);
+        let q = sconv2d(s, 64, kernel=1, stride=2, c=16, n=1);
+        return q;
+    }";
+    let file = scc_lang::parse(&scc_lang::SourceFile::new("t.sc", source)).unwrap();
+    let graph = scc_compiler::lower::lower(&file, None).unwrap();
+    let weights = scc_compiler::weights::random(&graph, 5);
+    let inputs = random_inputs(&graph, 2);
+    let expected = scc_compiler::interp::run(&graph, &weights, &inputs).unwrap();
+    let mut tiers = vec![Tier::V128];
+    tiers.extend(wide_tiers());
+    for tier in tiers {
+        for execution in Execution::ALL {
+            let options = PassOptions {
+                tier,
+                verify: true,
+                force_execution: Some(execution),
+                ..PassOptions::default()
+            };
+            let optimized = PassManager::new(options)
+                .unwrap()
+                .run(&graph, Some(&weights))
+                .unwrap()
+                .graph;
+            let dump = optimized.dump();
+            let fused_layers = dump.matches("execution=fused").count();
+            if execution == Execution::Fused && tier.is_wide() {
+                // The three 1×1 layers without padding and one group fuse.
+                assert_eq!(fused_layers, 3, "{dump}");
+            } else {
+                assert_eq!(fused_layers, 0, "{dump}");
+            }
+            let target = Target::host_with(Some(tier)).unwrap();
+            for threads in [1, 2] {
+                let got = CompiledModel::compile(&optimized, &weights, &target, threads)
+                    .unwrap()
+                    .run(&inputs)
+                    .unwrap();
+                for ((name, g), (_, e)) in got.iter().zip(&expected) {
+                    let scale = e.data().iter().fold(1f32, |m, v| m.max(v.abs()));
+                    assert!(
+                        g.max_abs_diff(e) <= 1e-4 * scale,
+                        "{} ({tier}, {threads} threads): {name} differs by {}\n{dump}",
+                        execution.name(),
+                        g.max_abs_diff(e)
+                    );
+                }
+            }
+        }
     }
 }
 

@@ -166,6 +166,31 @@ pub struct LinearGeometry {
     pub epilogue: [i64; MAX_EPILOGUE],
 }
 
+/// One call of a fused structured 1×1 conv: `pixels` consecutive output pixels, each the
+/// channel sum-pool (window `window` over `channels` input channels, one group) of its input
+/// pixel computed into registers and an L1 tile, then the 1×1 conv over the pooled channels
+/// for every output block (weights: chunks of up to the tier's widest tile, each
+/// `[pooled block][in lane][out block][lane]`), bias, epilogue, padding lanes zeroed.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PooledConvGeometry {
+    pub channels: i64,
+    pub window: i64,
+    pub in_blocks: i64,
+    /// Input elements between channel blocks (`H · W · lanes`).
+    pub in_block: i64,
+    /// Input elements between neighbouring output pixels (`stride · lanes`).
+    pub in_pixel: i64,
+    /// Blocks of pooled channels (`ceil((channels − window + 1) / lanes)`).
+    pub pooled_blocks: i64,
+    /// Output elements between output blocks.
+    pub out_block: i64,
+    pub out_blocks: i64,
+    /// Valid lanes of the last output block.
+    pub last_lanes: i64,
+    pub epilogue: [i64; MAX_EPILOGUE],
+}
+
 /// A geometry record: `#[repr(C)]` with only `i64` fields.
 ///
 /// # Safety
@@ -188,6 +213,7 @@ unsafe impl Record for PoolGeometry {}
 unsafe impl Record for GlobalPoolGeometry {}
 unsafe impl Record for ChannelPoolGeometry {}
 unsafe impl Record for LinearGeometry {}
+unsafe impl Record for PooledConvGeometry {}
 
 /// The epilogue record of up to [`MAX_EPILOGUE`] codes.
 pub fn epilogue(codes: &[i64]) -> [i64; MAX_EPILOGUE] {

@@ -5,8 +5,9 @@
 //!
 //! Also the depthwise kernel: channels in lanes, one vector FMA per pixel and tap.
 
-use crate::abi::{self, ConvGeometry, DepthwiseGeometry};
+use crate::abi::{self, ConvGeometry, DepthwiseGeometry, PooledConvGeometry};
 use crate::math;
+use crate::ops::{Lines, pool_pixel};
 use crate::simd::Simd;
 
 /// Applies the epilogue (bias already added) to `acc[p][o]`, whose element `(p, o)` sits at
@@ -310,6 +311,86 @@ pub unsafe fn depthwise<S: Simd>(
                 cols,
             );
             p0 += 1;
+        }
+    }
+}
+
+/// Pixels pooled per tile of a fused structured 1×1 conv (reused by every output block).
+pub const POOL_TILE: usize = 12;
+
+/// A fused structured 1×1 conv over `pixels` output pixels: per tile of [`POOL_TILE`]
+/// pixels, the channel sums of each pixel into an L1 tile (`[pooled block][pixel][lane]`),
+/// then every output-block chunk's conv tiles over it (`row` runs one chunk; `max_blocks`
+/// is the tier's widest chunk).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn pooled<S: Simd>(
+    g: &PooledConvGeometry,
+    out: *mut f32,
+    input: *const f32,
+    weights: *const f32,
+    bias: *const f32,
+    residuals: *const *const f32,
+    pixels: usize,
+    max_blocks: usize,
+    row: impl Fn(&ConvGeometry, *mut f32, *const f32, *const f32, *const f32, *const *const f32, usize),
+) {
+    unsafe {
+        let lanes = S::LANES;
+        let pooled_blocks = g.pooled_blocks as usize;
+        let mut lines = Lines::new();
+        let mut tile = vec![0f32; pooled_blocks * POOL_TILE * lanes];
+        let count = residual_count(&g.epilogue);
+        let chunks = (g.out_blocks as usize).div_ceil(max_blocks);
+        let mut p0 = 0;
+        while p0 < pixels {
+            let t = POOL_TILE.min(pixels - p0);
+            for p in 0..t {
+                pool_pixel::<S>(
+                    &mut lines,
+                    1,
+                    g.channels as usize,
+                    g.window as usize,
+                    input.offset((p0 + p) as isize * g.in_pixel as isize),
+                    g.in_blocks as usize,
+                    g.in_block as usize,
+                    tile.as_mut_ptr().add(p * lanes),
+                    pooled_blocks,
+                    POOL_TILE * lanes,
+                );
+            }
+            let mut w = weights;
+            for chunk in 0..chunks {
+                let first = chunk * max_blocks;
+                let nb = max_blocks.min(g.out_blocks as usize - first);
+                let last = chunk + 1 == chunks;
+                let conv = ConvGeometry {
+                    in_pixel: lanes as i64,
+                    in_block: (POOL_TILE * lanes) as i64,
+                    in_blocks: pooled_blocks as i64,
+                    in_row: 0,
+                    in_col: 0,
+                    w_row: 0,
+                    w_block: (lanes * nb * lanes) as i64,
+                    out_block: g.out_block,
+                    out_blocks: nb as i64,
+                    last_lanes: if last { g.last_lanes } else { lanes as i64 },
+                    epilogue: g.epilogue,
+                };
+                let offset = p0 * lanes + first * g.out_block as usize;
+                let moved = advance(residuals, count, offset);
+                row(
+                    &conv,
+                    out.add(offset),
+                    tile.as_ptr(),
+                    w,
+                    bias.add(first * lanes),
+                    moved.as_ptr(),
+                    t,
+                );
+                w = w.add(pooled_blocks * lanes * nb * lanes);
+            }
+            p0 += t;
         }
     }
 }

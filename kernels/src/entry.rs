@@ -9,7 +9,7 @@
 
 #![allow(clippy::missing_safety_doc, clippy::too_many_arguments)]
 
-use crate::abi::{ConvGeometry, DepthwiseGeometry};
+use crate::abi::{ConvGeometry, DepthwiseGeometry, PooledConvGeometry};
 use crate::simd::{Avx2, Avx512, Simd};
 use crate::{conv, ops, peak};
 
@@ -152,3 +152,47 @@ range_entry!(
     Avx512
 );
 range_entry!(scc_avx512_linear, "avx512f,avx2,fma", linear, Avx512);
+
+macro_rules! pooled_entry {
+    ($name:ident, $features:literal, $S:ty, $row:ident, $max:expr) => {
+        /// A fused structured 1×1 conv (`PooledConvGeometry`) over `pixels` output pixels.
+        #[unsafe(no_mangle)]
+        #[target_feature(enable = $features)]
+        pub unsafe extern "C" fn $name(
+            g: *const PooledConvGeometry,
+            out: *mut f32,
+            input: *const f32,
+            weights: *const f32,
+            bias: *const f32,
+            residuals: *const *const f32,
+            pixels: u64,
+        ) {
+            unsafe {
+                conv::pooled::<$S>(
+                    &*g,
+                    out,
+                    input,
+                    weights,
+                    bias,
+                    residuals,
+                    pixels as usize,
+                    $max,
+                    |geometry, out, input, w, bias, res, pixels| {
+                        conv::$row::<{ <$S>::LANES }>(
+                            geometry, out, input, w, bias, res, pixels, 1, 1,
+                        )
+                    },
+                )
+            }
+        }
+    };
+}
+
+pooled_entry!(scc_avx2_conv_pooled, "avx2,fma", Avx2, conv_avx2, 2);
+pooled_entry!(
+    scc_avx512_conv_pooled,
+    "avx512f,avx2,fma",
+    Avx512,
+    conv_avx512,
+    4
+);

@@ -50,5 +50,7 @@ pub fn symbols() -> Vec<(&'static str, *const u8)> {
         scc_avx512_global_average,
         scc_avx512_channel_pool,
         scc_avx512_linear,
+        scc_avx2_conv_pooled,
+        scc_avx512_conv_pooled,
     ]
 }

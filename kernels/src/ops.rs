@@ -213,13 +213,135 @@ pub unsafe fn global_average<S: Simd>(args: *const *mut f32, start: u64, end: u6
     }
 }
 
-/// The channel pass of a 3-D sum-pool; items `(n, input row)`.
+/// Per-pixel scratch lines of the channel pass (on the stack of the caller).
+pub struct Lines {
+    line: [f32; LINE],
+    suffix: [f32; LINE],
+    prefix: [f32; LINE],
+    result: [f32; LINE],
+}
+
+/// Floats per line: the most channels plus a vector of slack.
+const LINE: usize = abi::MAX_POOL_CHANNELS + 16;
+
+impl Lines {
+    pub fn new() -> Lines {
+        Lines {
+            line: [0.0; LINE],
+            suffix: [0.0; LINE],
+            prefix: [0.0; LINE],
+            result: [0.0; LINE],
+        }
+    }
+}
+
+impl Default for Lines {
+    fn default() -> Self {
+        Lines::new()
+    }
+}
+
+/// The channel sums of one pixel: the input's `in_blocks` blocks at `input` (`in_stride`
+/// elements apart) into `out_blocks` blocks at `out` (`out_stride` apart), zero padding lanes.
 ///
-/// Per pixel, the channels are gathered into a line; per group, when every window contains
-/// the channel `s = window − 1` (`group_channels ≤ 2 · window − 1`), window `k` is
-/// `suffix[k] + prefix[k]` with `suffix[k] = x[k] + … + x[s − 1]` and `prefix[k] = x[s] + … +
-/// x[s + k]` (in-register scans, then carries: one addition per output, no subtraction);
-/// otherwise each window is summed directly. The output line is scattered back into blocks.
+/// Per group, when every window contains the channel `s = window − 1` (`group_channels ≤
+/// 2 · window − 1`), window `k` is `suffix[k] + prefix[k]` with `suffix[k] = x[k] + … +
+/// x[s − 1]` and `prefix[k] = x[s] + … + x[s + k]` (in-register scans, then carries: one
+/// addition per output, no subtraction); otherwise each window is summed directly.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn pool_pixel<S: Simd>(
+    lines: &mut Lines,
+    groups: usize,
+    cg: usize,
+    wc: usize,
+    input: *const f32,
+    in_blocks: usize,
+    in_stride: usize,
+    out: *mut f32,
+    out_blocks: usize,
+    out_stride: usize,
+) {
+    unsafe {
+        let lanes = S::LANES;
+        let k_out = cg - wc + 1;
+        let s = wc - 1;
+        for b in 0..in_blocks {
+            let v = S::load(input.add(b * in_stride));
+            S::store(lines.line.as_mut_ptr().add(b * lanes), v);
+        }
+        for group in 0..groups {
+            let x0 = lines.line.as_ptr().add(group * cg);
+            let r0 = lines.result.as_mut_ptr().add(group * k_out);
+            if cg < 2 * wc {
+                // suffix over [0, s): vectors from the right, each scanned then carried.
+                let sv = s.div_ceil(lanes);
+                let mut carry = S::zero();
+                for j in (0..sv).rev() {
+                    let valid = (s - j * lanes).min(lanes);
+                    let mut v = S::load_first(x0.add(j * lanes), valid);
+                    let mut k = 1;
+                    while k < lanes {
+                        v = S::add(v, S::shift_down(v, k));
+                        k *= 2;
+                    }
+                    v = S::add(v, carry);
+                    carry = S::lane(v, 0);
+                    S::store(lines.suffix.as_mut_ptr().add(j * lanes), v);
+                }
+                // Suffix entries at and beyond s are zero (masked loads above; the vector
+                // holding s scans zeros there and gets no carry).
+                for k in sv * lanes..k_out.max(sv * lanes) {
+                    lines.suffix[k] = 0.0;
+                }
+                // prefix over [s, cg), stored from index 0.
+                let pv = (cg - s).div_ceil(lanes);
+                let mut carry = S::zero();
+                for j in 0..pv {
+                    let valid = (cg - s - j * lanes).min(lanes);
+                    let mut v = S::load_first(x0.add(s + j * lanes), valid);
+                    let mut k = 1;
+                    while k < lanes {
+                        v = S::add(v, S::shift_up(v, k));
+                        k *= 2;
+                    }
+                    v = S::add(v, carry);
+                    carry = S::lane(v, lanes - 1);
+                    S::store(lines.prefix.as_mut_ptr().add(j * lanes), v);
+                }
+                let mut k = 0;
+                while k < k_out {
+                    let valid = (k_out - k).min(lanes);
+                    let v = S::add(
+                        S::load(lines.suffix.as_ptr().add(k)),
+                        S::load(lines.prefix.as_ptr().add(k)),
+                    );
+                    S::store_first(r0.add(k), v, valid);
+                    k += lanes;
+                }
+            } else {
+                let mut k = 0;
+                while k < k_out {
+                    let valid = (k_out - k).min(lanes);
+                    let mut acc = S::load(x0.add(k));
+                    for d in 1..wc {
+                        acc = S::add(acc, S::load(x0.add(k + d)));
+                    }
+                    S::store_first(r0.add(k), acc, valid);
+                    k += lanes;
+                }
+            }
+        }
+        let total = groups * k_out;
+        for b in 0..out_blocks {
+            let valid = (total - b * lanes).min(lanes);
+            let v = S::load_first(lines.result.as_ptr().add(b * lanes), valid);
+            S::store(out.add(b * out_stride), v);
+        }
+    }
+}
+
+/// The channel pass of a 3-D sum-pool; items `(n, input row)`: [`pool_pixel`] per pixel.
 #[inline(always)]
 pub unsafe fn channel_pool<S: Simd>(args: *const *mut f32, start: u64, end: u64) {
     unsafe {
@@ -227,103 +349,25 @@ pub unsafe fn channel_pool<S: Simd>(args: *const *mut f32, start: u64, end: u64)
         let (out, input) = (arg(args, 1), arg(args, 2).cast_const());
         let lanes = S::LANES;
         let (h, w) = (g.h as usize, g.w as usize);
-        let (cg, wc, groups) = (
-            g.group_channels as usize,
-            g.window as usize,
-            g.groups as usize,
-        );
-        let k_out = cg - wc + 1;
         let plane = h * w;
-        const LINE: usize = abi::MAX_POOL_CHANNELS + 16;
-        let mut line = [0f32; LINE];
-        let mut suffix = [0f32; LINE];
-        let mut prefix = [0f32; LINE];
-        let mut result = [0f32; LINE];
-        let split = cg <= 2 * wc - 1;
-        let s = wc - 1;
+        let (in_blocks, out_blocks) = (g.in_blocks as usize, g.out_blocks as usize);
+        let mut lines = Lines::new();
         for item in start as usize..end as usize {
             let (n, y) = (item / h, item % h);
             for x in 0..w {
                 let pixel = y * w + x;
-                for b in 0..g.in_blocks as usize {
-                    let v = S::load(
-                        input.add(((n * g.in_blocks as usize + b) * plane + pixel) * lanes),
-                    );
-                    S::store(line.as_mut_ptr().add(b * lanes), v);
-                }
-                for group in 0..groups {
-                    let x0 = line.as_ptr().add(group * cg);
-                    let r0 = result.as_mut_ptr().add(group * k_out);
-                    if split {
-                        // suffix over [0, s): vectors from the right, each scanned then carried.
-                        let sv = s.div_ceil(lanes);
-                        let mut carry = S::zero();
-                        for j in (0..sv).rev() {
-                            let valid = (s - j * lanes).min(lanes);
-                            let mut v = S::load_first(x0.add(j * lanes), valid);
-                            let mut k = 1;
-                            while k < lanes {
-                                v = S::add(v, S::shift_down(v, k));
-                                k *= 2;
-                            }
-                            v = S::add(v, carry);
-                            carry = S::lane(v, 0);
-                            S::store(suffix.as_mut_ptr().add(j * lanes), v);
-                        }
-                        // prefix over [s, cg), stored from index 0.
-                        let pv = (cg - s).div_ceil(lanes);
-                        let mut carry = S::zero();
-                        for j in 0..pv {
-                            let valid = (cg - s - j * lanes).min(lanes);
-                            let mut v = S::load_first(x0.add(s + j * lanes), valid);
-                            let mut k = 1;
-                            while k < lanes {
-                                v = S::add(v, S::shift_up(v, k));
-                                k *= 2;
-                            }
-                            v = S::add(v, carry);
-                            carry = S::lane(v, lanes - 1);
-                            S::store(prefix.as_mut_ptr().add(j * lanes), v);
-                        }
-                        // Suffix entries at and beyond s are zero (masked loads above; the
-                        // vector holding s scans zeros there and gets no carry).
-                        if sv * lanes <= k_out {
-                            for k in sv * lanes..k_out {
-                                suffix[k] = 0.0;
-                            }
-                        }
-                        let mut k = 0;
-                        while k < k_out {
-                            let valid = (k_out - k).min(lanes);
-                            let v = S::add(
-                                S::load(suffix.as_ptr().add(k)),
-                                S::load(prefix.as_ptr().add(k)),
-                            );
-                            S::store_first(r0.add(k), v, valid);
-                            k += lanes;
-                        }
-                    } else {
-                        let mut k = 0;
-                        while k < k_out {
-                            let valid = (k_out - k).min(lanes);
-                            let mut acc = S::load(x0.add(k));
-                            for d in 1..wc {
-                                acc = S::add(acc, S::load(x0.add(k + d)));
-                            }
-                            S::store_first(r0.add(k), acc, valid);
-                            k += lanes;
-                        }
-                    }
-                }
-                let total = groups * k_out;
-                for b in 0..g.out_blocks as usize {
-                    let valid = (total - b * lanes).min(lanes);
-                    let v = S::load_first(result.as_ptr().add(b * lanes), valid);
-                    S::store(
-                        out.add(((n * g.out_blocks as usize + b) * plane + pixel) * lanes),
-                        v,
-                    );
-                }
+                pool_pixel::<S>(
+                    &mut lines,
+                    g.groups as usize,
+                    g.group_channels as usize,
+                    g.window as usize,
+                    input.add((n * in_blocks * plane + pixel) * lanes),
+                    in_blocks,
+                    plane * lanes,
+                    out.add((n * out_blocks * plane + pixel) * lanes),
+                    out_blocks,
+                    plane * lanes,
+                );
             }
         }
     }

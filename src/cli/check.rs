@@ -74,6 +74,8 @@ pub fn check(args: CheckArgs) -> Result<()> {
                     "sumpool_adds": c.sumpool_adds,
                     "arena_offset": offset,
                     "bytes": bytes,
+                    "execution": execution(node).map(|e| e.name()),
+                    "layout": graph.layout(c.node).name(),
                 })
             })
             .collect();
@@ -87,6 +89,7 @@ pub fn check(args: CheckArgs) -> Result<()> {
             "sumpool_adds": totals.sumpool_adds,
             "arena_bytes": memory.arena_bytes,
             "naive_bytes": memory.naive_bytes,
+            "tier": graph.tier().map(|t| t.name()),
             "layers": layers,
         });
         if let Some(reports) = &residuals {
@@ -103,17 +106,22 @@ pub fn check(args: CheckArgs) -> Result<()> {
         .iter()
         .map(|(n, s)| format!("{n}: {}", format_shape(s)))
         .collect();
-    println!("model `{}` ({})", model.name(), inputs.join(", "));
+    println!(
+        "model `{}` ({}), compiled for tier {}",
+        model.name(),
+        inputs.join(", "),
+        graph.tier().map_or("(layouts not chosen)", |t| t.name())
+    );
     let name_width = costs
         .iter()
         .map(|c| graph.node(c.node).name.len())
         .max()
         .unwrap_or(4)
         .max(5);
-    let row = |name: &str, op: &str, shape: &str, cells: [String; 5]| {
+    let row = |name: &str, op: &str, shape: &str, cells: [String; 7]| {
         println!(
-            "{name:<name_width$}  {op:<16}  {shape:<20}  {:>11}  {:>15}  {:>15}  {:>13}  {:>20}",
-            cells[0], cells[1], cells[2], cells[3], cells[4]
+            "{name:<name_width$}  {op:<16}  {shape:<20}  {:>11}  {:>15}  {:>15}  {:>13}  {:>20}  {:<10}  {}",
+            cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6]
         );
     };
     row(
@@ -126,6 +134,8 @@ pub fn check(args: CheckArgs) -> Result<()> {
             "executed MACs".into(),
             "sum-pool adds".into(),
             "arena bytes@offset".into(),
+            "execution".into(),
+            "layout".into(),
         ],
     );
     for c in &costs {
@@ -144,6 +154,8 @@ pub fn check(args: CheckArgs) -> Result<()> {
                 thousands(c.structured_macs),
                 thousands(c.sumpool_adds),
                 buffer,
+                execution(node).map_or(String::new(), |e| e.name().to_string()),
+                graph.layout(c.node).name(),
             ],
         );
     }
@@ -157,6 +169,8 @@ pub fn check(args: CheckArgs) -> Result<()> {
             thousands(totals.structured_macs),
             thousands(totals.sumpool_adds),
             thousands(memory.arena_bytes),
+            String::new(),
+            String::new(),
         ],
     );
     if totals.structured_macs > 0 && totals.structured_macs < totals.dense_macs {
@@ -195,4 +209,16 @@ pub fn check(args: CheckArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// How a node of a structured layer executes (`None` for other nodes).
+fn execution(node: &scc::compiler::Node) -> Option<scc::compiler::ir::Execution> {
+    match &node.op {
+        scc::compiler::Op::Conv2d(a) => a.execution,
+        scc::compiler::Op::StructuredConv2d(a) => Some(
+            a.execution
+                .unwrap_or(scc::compiler::ir::Execution::Decomposed),
+        ),
+        _ => None,
+    }
 }

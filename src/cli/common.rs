@@ -71,6 +71,18 @@ pub struct PassArgs {
     /// Print the graph after this pass (repeatable; `all` for every pass).
     #[arg(long, value_name = "PASS|all")]
     print_after: Vec<String>,
+    /// How structured conv layers execute: `auto` (the cost model's choice per layer),
+    /// or every layer `decomposed`, `fused` (where available, else decomposed) or `composed`.
+    #[arg(long, value_enum, value_name = "HOW", default_value = "auto")]
+    execution: ExecutionName,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ExecutionName {
+    Auto,
+    Decomposed,
+    Fused,
+    Composed,
 }
 
 impl PassArgs {
@@ -90,6 +102,12 @@ impl PassArgs {
             validate: self.verify,
             validation_seed: 0,
             print_after: self.print_after.clone(),
+            force_execution: match self.execution {
+                ExecutionName::Auto => None,
+                ExecutionName::Decomposed => Some(scc::compiler::ir::Execution::Decomposed),
+                ExecutionName::Fused => Some(scc::compiler::ir::Execution::Fused),
+                ExecutionName::Composed => Some(scc::compiler::ir::Execution::Composed),
+            },
             ..PassOptions::default()
         }
     }

@@ -9,13 +9,17 @@
 //!   `+`/`*` when an operand is blocked;
 //! - every operand is in the layout its user's kernel reads ([`operand_layout`]): `reorder`
 //!   nodes are inserted where it is not, one per value and layout, named `<value>.<layout>`;
-//! - model inputs and outputs are plain.
+//! - model inputs and outputs are plain;
+//! - a conv whose structured layer chose the fused execution reads its sum-pool inside its
+//!   tiles: the pool's value is [`Layout::Fused`] (never stored) and its operand blocked.
+//!   Where that is not possible (the pool has another user, a shape the fused kernel does not
+//!   cover, the 128-bit tier) the conv's execution becomes decomposed.
 //!
 //! Values are unchanged (a reorder is the identity on values), so the interpreter and
 //! translation validation are unaffected.
 
 use super::{Pass, PassContext};
-use crate::ir::{Graph, Layout, Node, NodeId, Op};
+use crate::ir::{Execution, Graph, Layout, Node, NodeId, Op};
 use crate::target::Tier;
 use std::collections::HashMap;
 
@@ -99,6 +103,49 @@ fn node_layout(
     }
 }
 
+/// Whether conv `id` (execution fused) can read its operand sum-pool inside its tiles.
+fn fusable(graph: &Graph, id: NodeId, lanes: usize) -> bool {
+    let Op::Conv2d(conv) = &graph.node(id).op else {
+        return false;
+    };
+    let pool = graph.operands(id)[0];
+    let Op::SumPool3d(p) = &graph.node(pool).op else {
+        return false;
+    };
+    let input = &graph.node(graph.operands(pool)[0]).shape;
+    let shapes = graph.operand_shapes(id);
+    conv.kernel == (1, 1)
+        && conv.pad == (0, 0)
+        && conv.groups == 1
+        && blocked_kernel(&graph.node(id).op, &shapes, lanes)
+        && p.groups == 1
+        && (p.window.1, p.window.2) == (1, 1)
+        && p.pad == (0, 0)
+        && p.stride == (1, 1)
+        && input[1] <= scc_kernels::abi::MAX_POOL_CHANNELS
+        && graph.users(pool) == [id]
+        && !graph.is_output(pool)
+}
+
+/// Marks the fused pools and makes every other fused execution decomposed.
+fn place_fused_pools(graph: &mut Graph, tier: Tier) -> Vec<NodeId> {
+    let mut pools = Vec::new();
+    for id in graph.node_ids() {
+        let Op::Conv2d(a) = &graph.node(id).op else {
+            continue;
+        };
+        if a.execution != Some(Execution::Fused) {
+            continue;
+        }
+        if tier.is_wide() && fusable(graph, id, tier.lanes()) {
+            pools.push(graph.operands(id)[0]);
+        } else if let Op::Conv2d(a) = &mut graph.node_mut(id).op {
+            a.execution = Some(Execution::Decomposed);
+        }
+    }
+    pools
+}
+
 impl Pass for ChooseLayout {
     fn name(&self) -> &'static str {
         "choose-layout"
@@ -106,6 +153,7 @@ impl Pass for ChooseLayout {
 
     fn run(&self, graph: &mut Graph, context: &PassContext) -> bool {
         graph.set_tier(Some(context.tier));
+        let fused = place_fused_pools(graph, context.tier);
         if context.tier == Tier::V128 {
             return false;
         }
@@ -118,12 +166,20 @@ impl Pass for ChooseLayout {
                 layouts.insert(id, Layout::Plain);
                 continue;
             }
-            let layout = node_layout(graph, id, &layouts, lanes);
+            let layout = if fused.contains(&id) {
+                Layout::Fused
+            } else {
+                node_layout(graph, id, &layouts, lanes)
+            };
             let operands = graph.operands(id);
             let mut rewired = operands.clone();
             for (position, operand) in operands.iter().enumerate() {
                 let current = layouts[operand];
-                let wanted = operand_layout(graph, id, position, layout, current);
+                let wanted = if layout == Layout::Fused {
+                    Layout::Blocked(lanes)
+                } else {
+                    operand_layout(graph, id, position, layout, current)
+                };
                 if wanted != current {
                     rewired[position] =
                         reorder(graph, &mut reorders, &mut layouts, *operand, wanted);

@@ -6,6 +6,7 @@
 //! ([`PassOptions::validate`]), which interprets the graph before and after each pass on
 //! seeded random inputs and fails naming the pass and the first differing value.
 
+pub mod choose_execution;
 pub mod choose_layout;
 mod cse;
 mod dce;
@@ -17,7 +18,7 @@ mod fuse_sumpools;
 mod select_sumpool_algorithm;
 
 use crate::interp;
-use crate::ir::Graph;
+use crate::ir::{Execution, Graph};
 use crate::target::Tier;
 use crate::weights::{self, Weights};
 use scc_runtime::Tensor;
@@ -30,6 +31,8 @@ pub struct PassContext<'w> {
     pub weights: Option<&'w Weights>,
     /// The vector tier the graph is compiled for (layouts and execution choices follow it).
     pub tier: Tier,
+    /// The execution every structured layer gets where available (`None`: the cost model's).
+    pub force_execution: Option<Execution>,
 }
 
 /// A graph rewrite.
@@ -43,6 +46,7 @@ pub trait Pass {
 /// Every pass, in the default pipeline order.
 pub fn default_pipeline() -> Vec<Box<dyn Pass>> {
     vec![
+        Box::new(choose_execution::ChooseExecution),
         Box::new(decompose_structured::DecomposeStructured),
         Box::new(fold_batchnorm::FoldBatchNorm),
         Box::new(fuse_epilogue::FuseEpilogue),
@@ -83,6 +87,9 @@ pub struct PassOptions {
     /// The vector tier the graph is compiled for: `choose-layout` picks channel-blocked
     /// layouts on the wide tiers. The default, the 128-bit tier, keeps every value plain.
     pub tier: Tier,
+    /// Structured layers all execute this way where it is available, instead of the cost
+    /// model's choice (`choose-execution`).
+    pub force_execution: Option<Execution>,
 }
 
 impl Default for PassOptions {
@@ -94,6 +101,7 @@ impl Default for PassOptions {
             validation_seed: 0,
             print_after: Vec::new(),
             tier: Tier::V128,
+            force_execution: None,
         }
     }
 }
@@ -187,6 +195,7 @@ impl PassManager {
         let context = PassContext {
             weights,
             tier: self.options.tier,
+            force_execution: self.options.force_execution,
         };
         for pass in &self.passes {
             let changed = pass.run(&mut graph, &context);

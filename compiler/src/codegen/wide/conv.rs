@@ -137,6 +137,9 @@ pub fn lower<M: Module>(
 ) -> Result<(), CodegenError> {
     let x = node.operand_shape(0);
     let (c, groups) = (x[1], attrs.groups);
+    if node.graph.layout(node.operands()[0]) == Layout::Fused {
+        return lower_pooled(em, node, attrs, program);
+    }
     if groups > 1 && c / groups == 1 && attrs.out_channels == c {
         return lower_depthwise(em, node, attrs, program);
     }
@@ -534,5 +537,154 @@ fn lower_depthwise<M: Module>(
         });
     })?;
     program.step(kernel, args, (n * blocks * oh) as u64);
+    Ok(())
+}
+
+/// Output pixels per work item of a fused structured 1×1 conv with stride 1 (the pixels of
+/// an image are one run: four pool tiles).
+const POOLED_RUN: usize = 4 * scc_kernels::conv::POOL_TILE;
+
+/// A fused structured 1×1 conv: the operand is a channel sum-pool (laid out `fused`, never
+/// stored) of a blocked value, computed per tile inside `scc_<tier>_conv_pooled`. Items:
+/// `(image, run of POOLED_RUN pixels)` at stride 1, else `(image, output row)`.
+fn lower_pooled<M: Module>(
+    em: &mut Emitter<M>,
+    node: &NodeInfo,
+    attrs: &ConvAttrs,
+    program: &mut ProgramBuilder,
+) -> Result<(), CodegenError> {
+    let lanes = em.tier.lanes();
+    let pool = node.operands()[0];
+    let crate::ir::Op::SumPool3d(pool_attrs) = &node.graph.node(pool).op else {
+        return Err(CodegenError::Layout {
+            node: node.name().to_string(),
+            problem: "a fused conv reads a sum-pool".into(),
+        });
+    };
+    let source = node.graph.operands(pool)[0];
+    let x = node.graph.node(source).shape.clone();
+    let (n, c, h, w) = (x[0], x[1], x[2], x[3]);
+    let wc = pool_attrs.window.0;
+    let pooled = c - wc + 1;
+    let out = node.shape().to_vec();
+    let (oc, oh, ow) = (out[1], out[2], out[3]);
+    let pooled_blocks = pooled.div_ceil(lanes);
+    let out_blocks = oc.div_ceil(lanes);
+    let max_blocks = max_out_blocks(em.tier);
+    let weight = node.params[0].data();
+    let mut packed = Vec::new();
+    let mut first = 0;
+    while first < out_blocks {
+        let nb = max_blocks.min(out_blocks - first);
+        let mut chunk = vec![0.0f32; pooled_blocks * lanes * nb * lanes];
+        for o_block in 0..nb {
+            for l in 0..lanes {
+                let o = (first + o_block) * lanes + l;
+                if o >= oc {
+                    continue;
+                }
+                for ic in 0..pooled {
+                    let (pb, il) = (ic / lanes, ic % lanes);
+                    chunk[((pb * lanes + il) * nb + o_block) * lanes + l] = weight[o * pooled + ic];
+                }
+            }
+        }
+        packed.extend(chunk);
+        first += nb;
+    }
+    let mut bias = vec![0.0f32; out_blocks * lanes];
+    if attrs.bias {
+        bias[..oc].copy_from_slice(node.params[1].data());
+    }
+    let codes = epilogue_codes(&attrs.epilogue);
+    let geometry = abi::PooledConvGeometry {
+        channels: c as i64,
+        window: wc as i64,
+        in_blocks: c.div_ceil(lanes) as i64,
+        in_block: (h * w * lanes) as i64,
+        in_pixel: (attrs.stride.1 * lanes) as i64,
+        pooled_blocks: pooled_blocks as i64,
+        out_block: (oh * ow * lanes) as i64,
+        out_blocks: out_blocks as i64,
+        last_lanes: (oc - (out_blocks - 1) * lanes) as i64,
+        epilogue: abi::epilogue(&codes),
+    };
+    let record = program.words(&geometry.words());
+    let weights = program.constant(packed);
+    let bias = program.constant(bias);
+    let mut args = vec![Buf::Node(node.id), Buf::Node(source), weights, bias, record];
+    args.extend(node.operands()[1..].iter().map(|&id| Buf::Node(id)));
+    let residuals = residual_count(&attrs.epilogue);
+    let flat = attrs.stride == (1, 1);
+    let (runs, run) = if flat {
+        ((oh * ow).div_ceil(POOLED_RUN), POOLED_RUN)
+    } else {
+        (oh, ow)
+    };
+    let (l, ohw, hw) = (lanes as i64, (oh * ow) as i64, (h * w) as i64);
+    let in_image = c.div_ceil(lanes) as i64 * hw * l;
+    let out_image = out_blocks as i64 * ohw * l;
+    let pixels_total = ohw;
+    let entry = symbol(em.tier, "conv_pooled");
+    let name = format!("{}_pooled_conv{}", node.name(), lanes);
+    let (sh, iw) = (attrs.stride.0 as i64, w as i64);
+    let kernel = em.kernel_calling(&name, &[(entry, 7)], |kb, calls| {
+        let out = kb.arg(0);
+        let input = kb.arg(1);
+        let weights = kb.arg(2);
+        let bias = kb.arg(3);
+        let record = kb.arg(4);
+        let residual_args: Vec<Value> = (0..residuals).map(|i| kb.arg(5 + i)).collect();
+        let slot = kb.b.create_sized_stack_slot(StackSlotData::new(
+            StackSlotKind::ExplicitSlot,
+            (8 * residuals.max(1)) as u32,
+            3,
+        ));
+        let (start, end) = (kb.start, kb.end);
+        kb.for_range(start, end, 1, |kb, item| {
+            let (image, r) = kb.divmod(item, runs);
+            // First output pixel of the item, its input pixel and the pixel count.
+            let (first, first_in, pixels) = if flat {
+                let first = kb.b.ins().imul_imm_s(r, run as i64);
+                let total = kb.iconst(pixels_total);
+                let remaining = kb.b.ins().isub(total, first);
+                let limit = kb.iconst(run as i64);
+                let pixels = kb.b.ins().smin(remaining, limit);
+                (first, first, pixels)
+            } else {
+                let first = kb.b.ins().imul_imm_s(r, ow as i64);
+                let first_in = kb.b.ins().imul_imm_s(r, sh * iw);
+                let pixels = kb.iconst(ow as i64);
+                (first, first_in, pixels)
+            };
+            let out_elems = kb.b.ins().imul_imm_s(image, out_image);
+            let out_pixel = kb.b.ins().imul_imm_s(first, l);
+            let out_elems = kb.b.ins().iadd(out_elems, out_pixel);
+            let out_offset = kb.b.ins().imul_imm_s(out_elems, F);
+            let out_ptr = kb.b.ins().iadd(out, out_offset);
+            let in_elems = kb.b.ins().imul_imm_s(image, in_image);
+            let in_pixel = kb.b.ins().imul_imm_s(first_in, l);
+            let in_elems = kb.b.ins().iadd(in_elems, in_pixel);
+            let in_ptr = kb.addr(input, in_elems, F);
+            for (i, &r) in residual_args.iter().enumerate() {
+                let r = kb.b.ins().iadd(r, out_offset);
+                kb.b.ins().stack_store(I64, r, slot, (8 * i) as i32);
+            }
+            let residual_table = kb.b.ins().stack_addr(I64, slot, 0);
+            kb.b.ins().call(
+                calls[0],
+                &[
+                    record,
+                    out_ptr,
+                    in_ptr,
+                    weights,
+                    bias,
+                    residual_table,
+                    pixels,
+                ],
+            );
+        });
+    })?;
+    program.step(kernel, args, (n * runs) as u64);
     Ok(())
 }

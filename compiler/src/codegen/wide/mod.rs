@@ -96,6 +96,6 @@ fn trampoline<M: Module>(
 fn lanes(node: &NodeInfo, tier: Tier) -> usize {
     match node.graph.layout(node.id) {
         Layout::Blocked(lanes) => lanes,
-        Layout::Plain => tier.lanes(),
+        Layout::Plain | Layout::Fused => tier.lanes(),
     }
 }

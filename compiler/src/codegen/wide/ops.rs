@@ -274,6 +274,10 @@ pub fn lower_sumpool3d<M: Module>(
     attrs: &SumPool3dAttrs,
     program: &mut ProgramBuilder,
 ) -> Result<(), CodegenError> {
+    if node.graph.layout(node.id) == Layout::Fused {
+        // Computed inside the tiles of its only user (a fused structured conv).
+        return Ok(());
+    }
     let lanes = lanes(node, em.tier);
     let input = node.operand_shape(0);
     let output = node.shape().to_vec();
