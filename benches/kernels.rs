@@ -52,7 +52,11 @@ const LAYERS: &[(&str, &str)] = &[
 ];
 
 /// Mean time of the conv node (not the reorders around it) over `runs` runs, in seconds.
-fn conv_seconds(jit: &scc::CompiledModel, inputs: &std::collections::BTreeMap<String, scc::Tensor>, runs: usize) -> f64 {
+fn conv_seconds(
+    jit: &scc::CompiledModel,
+    inputs: &std::collections::BTreeMap<String, scc::Tensor>,
+    runs: usize,
+) -> f64 {
     let graph = jit.graph();
     let conv = graph
         .node_ids()
@@ -75,7 +79,10 @@ fn kernels(c: &mut Criterion) {
     let mut summary = Vec::new();
     for tier in tiers {
         let peak = scc::compiler::codegen::peak::fma_peak_gflops(tier).unwrap();
-        println!("tier {tier}: {}-bit FMA peak (one core, measured now): {peak:.2} GFLOP/s", tier.bits());
+        println!(
+            "tier {tier}: {}-bit FMA peak (one core, measured now): {peak:.2} GFLOP/s",
+            tier.bits()
+        );
         let mut group = c.benchmark_group(format!("conv kernels, tier {tier} (1 thread)"));
         group
             .sample_size(20)

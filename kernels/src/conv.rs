@@ -338,7 +338,7 @@ pub unsafe fn pooled<S: Simd>(
     unsafe {
         let lanes = S::LANES;
         let pooled_blocks = g.pooled_blocks as usize;
-        let mut lines = Lines::new();
+        let mut lines = Lines::new(g.channels as usize);
         let mut tile = vec![0f32; pooled_blocks * POOL_TILE * lanes];
         let count = residual_count(&g.epilogue);
         let chunks = (g.out_blocks as usize).div_ceil(max_blocks);

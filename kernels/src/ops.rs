@@ -213,31 +213,25 @@ pub unsafe fn global_average<S: Simd>(args: *const *mut f32, start: u64, end: u6
     }
 }
 
-/// Per-pixel scratch lines of the channel pass (on the stack of the caller).
+/// Per-pixel scratch lines of the channel pass, sized for one geometry (zeroed once, so that
+/// every read, including the lanes past the last channel a vector load touches, is defined).
 pub struct Lines {
-    line: [f32; LINE],
-    suffix: [f32; LINE],
-    prefix: [f32; LINE],
-    result: [f32; LINE],
+    line: Vec<f32>,
+    suffix: Vec<f32>,
+    prefix: Vec<f32>,
+    result: Vec<f32>,
 }
-
-/// Floats per line: the most channels plus a vector of slack.
-const LINE: usize = abi::MAX_POOL_CHANNELS + 16;
 
 impl Lines {
-    pub fn new() -> Lines {
+    /// Lines for `channels` input channels (a vector of slack each).
+    pub fn new(channels: usize) -> Lines {
+        let len = channels + 2 * 16;
         Lines {
-            line: [0.0; LINE],
-            suffix: [0.0; LINE],
-            prefix: [0.0; LINE],
-            result: [0.0; LINE],
+            line: vec![0.0; len],
+            suffix: vec![0.0; len],
+            prefix: vec![0.0; len],
+            result: vec![0.0; len],
         }
-    }
-}
-
-impl Default for Lines {
-    fn default() -> Self {
-        Lines::new()
     }
 }
 
@@ -351,7 +345,7 @@ pub unsafe fn channel_pool<S: Simd>(args: *const *mut f32, start: u64, end: u64)
         let (h, w) = (g.h as usize, g.w as usize);
         let plane = h * w;
         let (in_blocks, out_blocks) = (g.in_blocks as usize, g.out_blocks as usize);
-        let mut lines = Lines::new();
+        let mut lines = Lines::new(g.channels as usize);
         for item in start as usize..end as usize {
             let (n, y) = (item / h, item % h);
             for x in 0..w {
