@@ -33,7 +33,7 @@ pub use scc_compiler as compiler;
 pub use scc_compiler::LowerOptions;
 pub use scc_compiler::passes::{Optimized, PassError, PassOptions};
 pub use scc_compiler::target::{Target, TargetCpu, TargetError, Tier};
-pub use scc_compiler::weights::{BindOptions, ProjectionReport, Weights};
+pub use scc_compiler::weights::{BindOptions, BindReport, ProjectionReport, Weights};
 pub use scc_lang as lang;
 pub use scc_lang::{Diagnostic, SourceFile};
 pub use scc_runtime as runtime;
@@ -43,6 +43,9 @@ use scc_compiler::Graph;
 
 pub mod aot;
 pub use aot::{BuildOptions, BuildReport, Emit, build};
+pub mod onnx;
+pub use onnx::{ImportReport, OnnxOptions, advise, import_onnx};
+pub use scc_onnx;
 
 /// Any failure of the public API.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +58,8 @@ pub enum Error {
     },
     #[error("cannot read `{path}`: {error}")]
     Read { path: String, error: std::io::Error },
+    #[error("cannot write `{path}`: {error}")]
+    Write { path: String, error: std::io::Error },
     #[error(transparent)]
     Weights(#[from] scc_compiler::weights::WeightError),
     #[error(transparent)]
@@ -69,6 +74,8 @@ pub enum Error {
     Build(#[from] aot::BuildError),
     #[error(transparent)]
     Target(#[from] TargetError),
+    #[error(transparent)]
+    Onnx(#[from] scc_onnx::OnnxError),
 }
 
 impl Error {
@@ -87,6 +94,8 @@ impl Error {
 pub struct Model {
     source: SourceFile,
     graph: Graph,
+    /// The weights that came with the model (an ONNX file's initializers), by `.sc` name.
+    embedded: Option<std::sync::Arc<BTreeMap<String, Tensor>>>,
 }
 
 impl Model {
@@ -139,7 +148,11 @@ impl Model {
             }
         };
         match scc_compiler::lower_with(&ast, model, options) {
-            Ok(graph) => Ok(Model { source, graph }),
+            Ok(graph) => Ok(Model {
+                source,
+                graph,
+                embedded: None,
+            }),
             Err(err) => Err(Error::Source {
                 diagnostic: err.0,
                 file: source,
@@ -178,28 +191,33 @@ impl Model {
     }
 
     /// Loads weights from a safetensors file and checks them against the model; dense
-    /// kernels of structured layers are projected (one report per projected layer).
+    /// kernels of structured layers are projected (one report per projected layer). A
+    /// PyTorch `state_dict` loads as saved: keys in PyTorch's naming are mapped by
+    /// [`compiler::weights::sc_weight_name`] (`layer1.0.conv1.weight` →
+    /// `layer1_0.conv1.weight`); integer tensors and `num_batches_tracked` counters are
+    /// skipped and listed in [`BindReport::skipped`].
     pub fn load_weights(
         &self,
         path: impl AsRef<Path>,
         options: &BindOptions,
-    ) -> Result<(Weights, Vec<ProjectionReport>), Error> {
+    ) -> Result<(Weights, BindReport), Error> {
         let path = path.as_ref();
-        let tensors = scc_runtime::read_safetensors(path)?;
-        Ok(scc_compiler::weights::bind(
+        let checkpoint = scc_runtime::read_checkpoint(path)?;
+        Ok(scc_compiler::weights::bind_checkpoint(
             &self.graph,
-            tensors,
+            checkpoint,
             &path.display().to_string(),
             options,
         )?)
     }
 
-    /// Checks an in-memory set of named tensors against the model, as [`Model::load_weights`].
+    /// Checks an in-memory set of named tensors against the model, as [`Model::load_weights`]
+    /// (PyTorch's names mapped, `num_batches_tracked` skipped).
     pub fn bind_weights(
         &self,
         tensors: BTreeMap<String, Tensor>,
         options: &BindOptions,
-    ) -> Result<(Weights, Vec<ProjectionReport>), Error> {
+    ) -> Result<(Weights, BindReport), Error> {
         Ok(scc_compiler::weights::bind(
             &self.graph,
             tensors,

@@ -29,6 +29,11 @@ enum Command {
     /// Compile a model ahead of time into a standalone executable, an object file or a
     /// static library with a C header.
     Build(cli::build::BuildArgs),
+    /// Import an ONNX model: write it as readable `.sc` and its weights as safetensors.
+    Import(cli::import::ImportArgs),
+    /// Candidate structures (c, n) for every dense conv and linear layer of a trained model,
+    /// with the residual of each projection, its params and MACs.
+    Advise(cli::advise::AdviseArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +44,8 @@ fn main() -> ExitCode {
         Command::Dot(args) => cli::dot::dot(args),
         Command::Bench(args) => cli::bench::bench(args),
         Command::Build(args) => cli::build::build(args),
+        Command::Import(args) => cli::import::import(args),
+        Command::Advise(args) => cli::advise::advise(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

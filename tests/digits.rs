@@ -241,3 +241,122 @@ fn recorded_costs_match_scc_check() {
     assert_eq!(stats["structured_macs"], recorded["structured"]["macs"]);
     assert_eq!(stats["dense_macs"], recorded["dense_equivalent"]["macs"]);
 }
+
+/// `train.py` also exports variant (b) — dense kernels trained with Structural
+/// Regularization — to ONNX as PyTorch deploys it (batchnorms folded into the convolutions).
+/// `scc import --structure auto` finds the trained structure of both layers (c = C/2, n = 2)
+/// and compiles the structured model, which reproduces variant (b)'s logits and accuracy.
+#[test]
+fn onnx_import_with_structure_auto_recovers_the_structured_model() {
+    let out = tempfile::tempdir().unwrap();
+    let sc = out.path().join("digits_imported.sc");
+    let options = scc::OnnxOptions {
+        structure: scc::scc_onnx::StructureOptions {
+            auto: Some(scc::compiler::weights::DEFAULT_MAX_STRUCTURE_ERROR),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let report = scc::import_onnx(dir().join("digits_regularized.onnx"), &sc, &options)
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    let chosen: Vec<(&str, usize, (usize, usize))> = report
+        .structured
+        .iter()
+        .map(|l| (l.layer.as_str(), l.structure.c, l.structure.n))
+        .collect();
+    assert_eq!(chosen, [("conv2", 8, (2, 2)), ("conv3", 16, (2, 2))]);
+    assert!(report.structured.iter().all(|l| l.relative_residual < 1e-5));
+    let model = Model::from_file(&sc, None).unwrap_or_else(|e| panic!("{}", e.render()));
+    let stats = scc::compiler::stats::totals(&scc::compiler::stats::costs(model.graph()));
+    let recorded = &results()["structured"];
+    assert_eq!(
+        stats.structured_macs as u64,
+        recorded["macs"].as_u64().unwrap()
+    );
+    let (weights, _) = model
+        .load_weights(sc.with_extension("safetensors"), &BindOptions::default())
+        .unwrap();
+    let inputs: BTreeMap<String, Tensor> = [(
+        "images".to_string(),
+        tensor("test_images.safetensors", "images"),
+    )]
+    .into();
+    let logits = scc::compile(&model, &weights, &Options::default())
+        .unwrap()
+        .run(&inputs)
+        .unwrap();
+    let expected = tensor("test_logits_regularized.safetensors", "logits");
+    check(
+        "imported ONNX, --structure auto",
+        &logits[0].1,
+        &expected,
+        &labels(),
+        "regularized",
+    );
+}
+
+/// `scc advise` finds the trained structure in variant (b)'s ONNX export, and none in the
+/// plain dense variant (a); `--json` is one object.
+#[test]
+fn advise_recommends_the_trained_structures() {
+    let bin = env!("CARGO_BIN_EXE_scc");
+    let advise = |args: &[&str]| -> serde_json::Value {
+        let out = Command::new(bin).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let best = |advice: &serde_json::Value| -> Vec<(String, Option<(u64, u64)>)> {
+        advice["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                let pick = l["best"].as_u64().map(|b| {
+                    let c = &l["candidates"][b as usize];
+                    (c["c"].as_u64().unwrap(), c["n"][0].as_u64().unwrap())
+                });
+                (l["layer"].as_str().unwrap().to_string(), pick)
+            })
+            .collect()
+    };
+    let onnx = dir().join("digits_regularized.onnx");
+    let advice = advise(&["advise", onnx.to_str().unwrap(), "--json"]);
+    assert_eq!(
+        best(&advice),
+        [
+            ("conv1".to_string(), None),
+            ("conv2".to_string(), Some((8, 2))),
+            ("conv3".to_string(), Some((16, 2))),
+            ("fc".to_string(), None)
+        ]
+    );
+    assert!(advice["advised_macs"].as_u64() < advice["dense_macs"].as_u64());
+    // Variant (a) as a dense .sc model: no layer is near a structure.
+    let dense_sc = "model digits(images: [360, 1, 8, 8]) {
+        let conv1 = conv2d(images, 16, kernel=3, pad=1);
+        let bn1 = batchnorm(conv1);
+        let conv2 = conv2d(relu(bn1), 32, kernel=3, pad=1);
+        let bn2 = batchnorm(conv2);
+        let pool = maxpool(relu(bn2), 2);
+        let conv3 = conv2d(pool, 32, kernel=3, pad=1);
+        let bn3 = batchnorm(conv3);
+        let fc = linear(flatten(global_avgpool(relu(bn3))), 10);
+        return fc;
+    }";
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("dense.sc");
+    std::fs::write(&path, dense_sc).unwrap();
+    let weights = dir().join("weights_dense.safetensors");
+    let advice = advise(&[
+        "advise",
+        path.to_str().unwrap(),
+        "--weights",
+        weights.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(best(&advice).iter().all(|(_, b)| b.is_none()), "{advice}");
+}

@@ -151,9 +151,7 @@ fn the_jit_rejects_wrong_inputs() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("SCC_RANDOM_MODELS").ok().and_then(|v| v.parse().ok()).unwrap_or(300)
-    ))]
+    #![proptest_config(scc_testkit::config(scc_testkit::random_models(300)))]
 
     #[test]
     fn jit_equals_the_interpreter_on_random_models(seed in any::<u64>(), threads in 1usize..=3) {

@@ -112,9 +112,7 @@ fn optimised_resnet18s_does_the_papers_work() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("SCC_RANDOM_MODELS").ok().and_then(|v| v.parse().ok()).unwrap_or(200)
-    ))]
+    #![proptest_config(scc_testkit::config(scc_testkit::random_models(200)))]
 
     #[test]
     fn translation_validation_passes_on_random_models(seed in any::<u64>()) {

@@ -89,7 +89,7 @@ fn source(case: &SconvCase, op: &str) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(scc_testkit::config(96))]
 
     #[test]
     fn sumpool_execution_of_sconv2d_equals_conv2d_with_the_composed_kernel(case in sconv_case(), seed in 0u64..1000) {
@@ -140,7 +140,7 @@ fn mutate(source: &str, edits: &[(usize, u8, char)]) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(400))]
+    #![proptest_config(scc_testkit::config(400))]
 
     #[test]
     fn parsing_and_lowering_never_panic_on_mutated_sources(

@@ -593,6 +593,17 @@ impl Graph {
         self.outputs.push((name.to_string(), id));
     }
 
+    /// Renames the input at `index` (e.g. to the name in the ONNX graph it was imported from;
+    /// such names need not be identifiers).
+    pub fn rename_input(&mut self, index: usize, name: &str) {
+        self.inputs[index].0 = name.to_string();
+    }
+
+    /// Renames the output at `index`, as [`Graph::rename_input`].
+    pub fn rename_output(&mut self, index: usize, name: &str) {
+        self.outputs[index].0 = name.to_string();
+    }
+
     /// Adds a parameter to the table.
     pub fn add_param(&mut self, param: Param) -> ParamId {
         self.params.push(param);

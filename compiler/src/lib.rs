@@ -4,6 +4,7 @@
 //! Invariant: a [`ir::Graph`] that leaves this crate is well formed: acyclic, every node's
 //! shape equals [`shape::infer`] of its operands, every weighted node has a unique weight path.
 
+pub mod advise;
 pub mod codegen;
 pub mod dot;
 pub mod interp;

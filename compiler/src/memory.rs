@@ -421,6 +421,8 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(scc_testkit::config(256))]
+
         #[test]
         fn plans_are_valid_and_bounded(
             buffers in arb_buffers(),

@@ -4,11 +4,15 @@
 //! loaded safetensors map against that list, reporting *all* problems at once, projects
 //! dense `weight`s of structured layers onto their structure, and returns [`Weights`]
 //! holding exactly the specified tensors. [`random`] makes deterministic weights.
+//!
+//! A PyTorch `state_dict` binds as it is: its keys are mapped to `.sc` weight names by
+//! [`sc_weight_name`] (`layer1.0.conv1.weight` → `layer1_0.conv1.weight`), and its integer
+//! tensors and `num_batches_tracked` counters are passed over, listed in [`BindReport::skipped`].
 
 use crate::ir::{Graph, NodeId, Op, ParamExpr, ParamId, ParamValue, format_shape};
-use scc_runtime::Tensor;
 use scc_runtime::random::WeightRng;
 use scc_runtime::structure;
+use scc_runtime::{Checkpoint, SkippedTensor, Tensor};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -172,9 +176,9 @@ impl Weights {
         graph: &Graph,
         path: &std::path::Path,
         options: &BindOptions,
-    ) -> Result<(Weights, Vec<ProjectionReport>), WeightError> {
-        let tensors = scc_runtime::read_safetensors(path)?;
-        bind(graph, tensors, &path.display().to_string(), options)
+    ) -> Result<(Weights, BindReport), WeightError> {
+        let checkpoint = scc_runtime::read_checkpoint(path)?;
+        bind_checkpoint(graph, checkpoint, &path.display().to_string(), options)
     }
 
     /// Deterministic random weights for `graph` (see [`random`]).
@@ -212,6 +216,107 @@ pub struct ProjectionReport {
     pub relative_residual: f64,
 }
 
+/// What binding a weights file did besides checking it: the dense kernels it projected onto
+/// their structure, the tensors it passed over and the keys it renamed. Dereferences to the
+/// projections.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BindReport {
+    /// One report per structured layer given a dense `weight`.
+    pub projections: Vec<ProjectionReport>,
+    /// Integer and boolean tensors, and `num_batches_tracked` counters of any dtype: not
+    /// weights, so not bound (in name order).
+    pub skipped: Vec<SkippedTensor>,
+    /// Keys written in PyTorch's naming, with the `.sc` name each was bound as (see
+    /// [`sc_weight_name`]), in key order.
+    pub renamed: Vec<(String, String)>,
+}
+
+impl std::ops::Deref for BindReport {
+    type Target = [ProjectionReport];
+
+    fn deref(&self) -> &[ProjectionReport] {
+        &self.projections
+    }
+}
+
+impl IntoIterator for BindReport {
+    type Item = ProjectionReport;
+    type IntoIter = std::vec::IntoIter<ProjectionReport>;
+
+    /// The projections.
+    fn into_iter(self) -> Self::IntoIter {
+        self.projections.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a BindReport {
+    type Item = &'a ProjectionReport;
+    type IntoIter = std::slice::Iter<'a, ProjectionReport>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.projections.iter()
+    }
+}
+
+impl BindReport {
+    /// The one-line note a user sees about skipped tensors (`None` when nothing was skipped):
+    /// every skipped key, grouped by last name part and dtype, e.g. ``skipped 2 tensors that
+    /// are not weights: `num_batches_tracked` (I64) of bn1, layer1.0.bn1``.
+    pub fn skipped_note(&self) -> Option<String> {
+        if self.skipped.is_empty() {
+            return None;
+        }
+        let mut groups: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
+        for t in &self.skipped {
+            let (owner, last) = t.name.rsplit_once('.').unwrap_or(("", t.name.as_str()));
+            groups
+                .entry((last, t.dtype.as_str()))
+                .or_default()
+                .push(owner);
+        }
+        let parts: Vec<String> = groups
+            .into_iter()
+            .map(|((last, dtype), owners)| {
+                let owners: Vec<&str> = owners.into_iter().filter(|o| !o.is_empty()).collect();
+                if owners.is_empty() {
+                    format!("`{last}` ({dtype})")
+                } else {
+                    format!("`{last}` ({dtype}) of {}", owners.join(", "))
+                }
+            })
+            .collect();
+        let count = self.skipped.len();
+        let plural = if count == 1 { "tensor" } else { "tensors" };
+        Some(format!(
+            "skipped {count} {plural} that are not weights: {}",
+            parts.join("; ")
+        ))
+    }
+}
+
+/// The `.sc` weight name of a weights-file key: every `.` followed by digits becomes `_`
+/// (`s/\.([0-9]+)/_\1/g`), so PyTorch's `state_dict` keys bind to the examples' names:
+/// `layer1.0.conv1.weight` → `layer1_0.conv1.weight`, `features.2.conv.1.0.weight` →
+/// `features_2.conv_1_0.weight`. A `.sc` weight name never has a digit after a dot (its
+/// parts are identifiers), so it maps to itself.
+pub fn sc_weight_name(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    let mut chars = key.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '.' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('_');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Whether a key names one of PyTorch's batchnorm step counters, which are never weights.
+fn is_counter(key: &str) -> bool {
+    key == "num_batches_tracked" || key.ends_with(".num_batches_tracked")
+}
+
 /// The default largest accepted relative residual when projecting a dense kernel.
 pub const DEFAULT_MAX_STRUCTURE_ERROR: f64 = 1e-3;
 
@@ -242,6 +347,8 @@ pub enum WeightProblem {
     Unexpected {
         name: String,
         shape: Vec<usize>,
+        /// The key in the file, when it differs from `name` (PyTorch's naming).
+        key: Option<String>,
     },
     WrongShape {
         name: String,
@@ -261,6 +368,12 @@ pub enum WeightProblem {
     NonFinite {
         name: String,
     },
+    /// Two keys of the file that name the same weight once mapped by [`sc_weight_name`].
+    SameName {
+        name: String,
+        first: String,
+        second: String,
+    },
 }
 
 impl fmt::Display for WeightProblem {
@@ -273,13 +386,18 @@ impl fmt::Display for WeightProblem {
                     format_shape(expected)
                 )
             }
-            WeightProblem::Unexpected { name, shape } => {
-                write!(
+            WeightProblem::Unexpected { name, shape, key } => match key {
+                Some(key) => write!(
+                    f,
+                    "unexpected weight `{name}` {} (key `{key}`; the model has no such weight)",
+                    format_shape(shape)
+                ),
+                None => write!(
                     f,
                     "unexpected weight `{name}` {} (the model has no such weight)",
                     format_shape(shape)
-                )
-            }
+                ),
+            },
             WeightProblem::WrongShape {
                 name,
                 expected,
@@ -305,6 +423,14 @@ impl fmt::Display for WeightProblem {
             WeightProblem::NonFinite { name } => {
                 write!(f, "weight `{name}` holds NaN or infinite values")
             }
+            WeightProblem::SameName {
+                name,
+                first,
+                second,
+            } => write!(
+                f,
+                "keys `{first}` and `{second}` both name the weight `{name}` (a `.` before digits reads as `_`)"
+            ),
         }
     }
 }
@@ -326,14 +452,61 @@ fn list(problems: &[WeightProblem]) -> String {
 }
 
 /// Checks `tensors` (from the file `origin`) against the graph and projects dense
-/// structured kernels. Returns the weights and one report per projected layer.
+/// structured kernels; keys are mapped by [`sc_weight_name`] and counters skipped, as
+/// [`bind_checkpoint`] does.
 pub fn bind(
     graph: &Graph,
-    mut tensors: BTreeMap<String, Tensor>,
+    tensors: BTreeMap<String, Tensor>,
     origin: &str,
     options: &BindOptions,
-) -> Result<(Weights, Vec<ProjectionReport>), WeightError> {
+) -> Result<(Weights, BindReport), WeightError> {
+    let checkpoint = Checkpoint {
+        tensors,
+        skipped: Vec::new(),
+    };
+    bind_checkpoint(graph, checkpoint, origin, options)
+}
+
+/// Checks a weights file's float tensors against the graph (every problem at once) and
+/// projects dense structured kernels. Keys are mapped to `.sc` names by [`sc_weight_name`];
+/// `num_batches_tracked` counters are skipped like the file's integer tensors, and both are
+/// listed in the report.
+pub fn bind_checkpoint(
+    graph: &Graph,
+    checkpoint: Checkpoint,
+    origin: &str,
+    options: &BindOptions,
+) -> Result<(Weights, BindReport), WeightError> {
+    let mut skipped = checkpoint.skipped;
+    let mut renamed = Vec::new();
     let mut problems = Vec::new();
+    let mut tensors: BTreeMap<String, Tensor> = BTreeMap::new();
+    let mut keys: BTreeMap<String, String> = BTreeMap::new();
+    for (key, tensor) in checkpoint.tensors {
+        if is_counter(&key) {
+            skipped.push(SkippedTensor {
+                name: key,
+                dtype: "F32".to_string(),
+                shape: tensor.shape().to_vec(),
+            });
+            continue;
+        }
+        let name = sc_weight_name(&key);
+        if let Some(first) = keys.get(&name) {
+            problems.push(WeightProblem::SameName {
+                name,
+                first: first.clone(),
+                second: key,
+            });
+            continue;
+        }
+        if name != key {
+            renamed.push((key.clone(), name.clone()));
+        }
+        keys.insert(name.clone(), key);
+        tensors.insert(name, tensor);
+    }
+    skipped.sort_by(|a, b| a.name.cmp(&b.name));
     let mut reports = Vec::new();
     let mut bound = BTreeMap::new();
     for spec in weight_specs(graph) {
@@ -396,13 +569,20 @@ pub fn bind(
         }
     }
     for (name, t) in tensors {
+        let key = keys.remove(&name).filter(|key| *key != name);
         problems.push(WeightProblem::Unexpected {
             name,
             shape: t.shape().to_vec(),
+            key,
         });
     }
     if problems.is_empty() {
-        Ok((Weights { tensors: bound }, reports))
+        let report = BindReport {
+            projections: reports,
+            skipped,
+            renamed,
+        };
+        Ok((Weights { tensors: bound }, report))
     } else {
         Err(WeightError::Mismatch {
             origin: origin.to_string(),
@@ -592,4 +772,28 @@ fn fnv1a(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pytorch_keys_map_to_sc_names() {
+        let cases = [
+            ("layer1.0.conv1.weight", "layer1_0.conv1.weight"),
+            ("features.2.conv.1.0.weight", "features_2.conv_1_0.weight"),
+            ("layer4.1.bn2.running_var", "layer4_1.bn2.running_var"),
+            ("blocks.12.se.fc1.bias", "blocks_12.se.fc1.bias"),
+            ("fc.bias", "fc.bias"),
+            ("layer1_0.conv1.weight", "layer1_0.conv1.weight"),
+            ("v2.weight", "v2.weight"),
+            ("trailing.", "trailing."),
+        ];
+        for (key, name) in cases {
+            assert_eq!(sc_weight_name(key), name, "{key}");
+        }
+        assert!(is_counter("bn1.num_batches_tracked"));
+        assert!(!is_counter("bn1.running_mean"));
+    }
 }

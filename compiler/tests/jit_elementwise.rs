@@ -383,3 +383,40 @@ fn flatten() {
         &[],
     );
 }
+
+/// Every activation, JIT-compiled and interpreted, within 1e-6 relative of float64 over the
+/// whole f32 range — every binade of both signs, subnormals included (relative to the value
+/// itself, or to the smallest normal f32 below it: see `scc_testkit::accuracy`) — with
+/// PyTorch's ±∞ and NaN (`silu(-∞)` and `hardswish(-∞)` are NaN, `tanh(±∞) = ±1`). The input
+/// length is odd, so both the f32x4 loop and the scalar tail run.
+#[test]
+fn activations_are_accurate_over_the_whole_f32_range() {
+    let sweep = scc_testkit::accuracy::f32_sweep(1 << 18);
+    let len = sweep.len() | 1;
+    let mut values = sweep;
+    values.resize(len, 1e-8);
+    for name in [
+        "relu",
+        "relu6",
+        "sigmoid",
+        "tanh",
+        "silu",
+        "hardswish",
+        "hardsigmoid",
+    ] {
+        let src = format!("model m(v: [1, {len}]) {{ return {name}(v); }}");
+        let (graph, weights) = build(&src);
+        let inputs: BTreeMap<String, Tensor> =
+            [("v".to_string(), Tensor::from_vec([1, len], values.clone()))].into();
+        let reference = scc_testkit::reference::activation(name).unwrap();
+        let want: Vec<f64> = values.iter().map(|&v| reference(f64::from(v))).collect();
+        let model = CompiledModel::compile(&graph, &weights, &Target::host_with(Some(Tier::V128)).unwrap(), 2).expect("compiles");
+        let jit = model.run(&inputs).expect("runs");
+        let jit = scc_testkit::relative(jit[0].1.data(), &want);
+        let interpreted = interp::run(&graph, &weights, &inputs).expect("interpreter runs");
+        let interpreted = scc_testkit::relative(interpreted[0].1.data(), &want);
+        eprintln!("{name}: JIT {jit}; interpreter {interpreted}");
+        jit.assert_within(1e-6, &format!("JIT {name}"));
+        interpreted.assert_within(1e-6, &format!("interpreter {name}"));
+    }
+}

@@ -1,8 +1,9 @@
 //! JIT pooling kernels equal the interpreter: max/avg/sum pools and global average pooling
 //! (from `.sc` models and random configurations), 3-D sum-pools on their own (both
-//! algorithms, random and edge-case configurations: depthwise, channel-only, wide windows
-//! with restarts, padding wider than the window, strides), feature sum-pools, and
-//! structured layers end to end. Thread counts 1 and 3 give bit-identical results.
+//! algorithms, random and edge-case configurations: depthwise, channel-only, wide windows,
+//! padding wider than the window, strides; and their accuracy against float64 on adversarial
+//! data), feature sum-pools, and structured layers end to end. Thread counts 1 and 3 give
+//! bit-identical results.
 
 use scc_compiler::codegen::jit::CompiledModel;
 use scc_compiler::ir::{Graph, Node, Op, PoolAttrs, SumPool3dAttrs, SumPoolAlgorithm};
@@ -137,9 +138,9 @@ fn single_node(input: &[usize], op: Op) -> Graph {
     graph
 }
 
-/// A 3-D sum-pool on its own, with both algorithms: running sums equal the runtime's
-/// `sumpool_running` exactly (same operations; skipped padding zeros change no value), the
-/// direct sum the f64 reference within tolerance.
+/// A 3-D sum-pool on its own, with both algorithms: the sliding-window sums equal the
+/// runtime's `sumpool_running` exactly (same operations; skipped padding zeros change no
+/// value), the direct sum the f64 reference within tolerance.
 fn check_sumpool3d(
     input: [usize; 4],
     groups: usize,
@@ -169,7 +170,7 @@ fn check_sumpool3d(
             &what,
         );
         if algorithm == SumPoolAlgorithm::RunningSum {
-            // Also with a large common offset, where the running sums' rounding shows.
+            // Also with a large common offset, where any difference in rounding shows.
             let inputs: BTreeMap<String, Tensor> = [(
                 "x".to_string(),
                 WeightRng::new(9).uniform_range(input.to_vec(), 99.0, 101.0),
@@ -401,6 +402,107 @@ fn sumpool3d_edge_cases() {
     }
     // Channel blocks: planes larger than one block of positions, with a tail.
     check_sumpool3d([1, 6, 23, 29], 2, (2, 2, 3), (1, 1), (1, 1));
+    // Long lines with wide windows: loops over interior blocks, with loops inside each block.
+    check_sumpool3d([1, 2, 3, 150], 1, (1, 1, 20), (0, 9), (1, 1));
+    check_sumpool3d([1, 2, 131, 3], 2, (1, 13, 1), (4, 0), (1, 1));
+    check_sumpool3d([1, 300, 2, 5], 1, (33, 1, 1), (0, 0), (1, 1));
+    check_sumpool3d([1, 1, 2, 200], 1, (1, 1, 9), (3, 3), (1, 2));
+}
+
+/// The f32 unit roundoff, 2⁻²⁴.
+const U: f64 = f32::EPSILON as f64 / 2.0;
+
+/// The JIT's sum-pools against float64 on adversarial data, per output relative to the size
+/// of its terms (`Σ|terms|`): the sliding-window algorithm within its bound
+/// `(wc + wh + ww − 3)·u`, the direct one within `(wc·wh·ww − 1)·u` — both at most the worst
+/// case of summing every output's terms one by one, and independent of the other values of
+/// the line (a running sum `+x − x` let one huge channel spoil every later one).
+#[test]
+fn sumpools_are_accurate_on_adversarial_data() {
+    use scc_testkit::reference::adversarial;
+    // (what, input shape, groups, window, pad, stride, data)
+    let one_huge =
+        |input: [usize; 4], channel, seed| adversarial::one_huge_channel(input, channel, 1e6, seed);
+    let cases = [
+        // The case: sconv2d(x: [1, 64, 4, 4], 8, kernel=1, c=32, n=1), channel 0 at 3e4.
+        (
+            "one huge channel",
+            [1, 64, 4, 4],
+            SumPoolSpec {
+                groups: 1,
+                window: (33, 1, 1),
+                pad: (0, 0),
+                stride: (1, 1),
+            },
+            adversarial::one_huge_channel([1, 64, 4, 4], 0, 3e4, 1),
+        ),
+        (
+            "one huge channel, every axis",
+            [2, 48, 19, 23],
+            SumPoolSpec {
+                groups: 2,
+                window: (9, 5, 7),
+                pad: (2, 3),
+                stride: (1, 1),
+            },
+            one_huge([2, 48, 19, 23], 11, 2),
+        ),
+        (
+            "one huge channel, strided",
+            [1, 40, 21, 21],
+            SumPoolSpec {
+                groups: 1,
+                window: (17, 4, 6),
+                pad: (1, 2),
+                stride: (2, 3),
+            },
+            one_huge([1, 40, 21, 21], 3, 3),
+        ),
+        (
+            "wide dynamic range",
+            [1, 40, 17, 33],
+            SumPoolSpec {
+                groups: 1,
+                window: (21, 8, 8),
+                pad: (3, 3),
+                stride: (1, 1),
+            },
+            adversarial::wide_range(40 * 17 * 33, 12.0, 4),
+        ),
+    ];
+    for (what, input, spec, data) in cases {
+        let SumPoolSpec {
+            groups,
+            window,
+            pad,
+            stride,
+        } = spec;
+        let (want, magnitude) =
+            scc_testkit::reference::sumpool3d(&data, input, groups, window, pad, stride);
+        let inputs: BTreeMap<String, Tensor> =
+            [("x".to_string(), Tensor::from_vec(input, data))].into();
+        for algorithm in [SumPoolAlgorithm::RunningSum, SumPoolAlgorithm::Direct] {
+            let attrs = SumPool3dAttrs {
+                groups,
+                window,
+                pad,
+                stride,
+                algorithm,
+            };
+            let graph = single_node(&input, Op::SumPool3d(attrs));
+            let weights = scc_compiler::weights::random(&graph, 0);
+            let got = run_jit(&graph, &weights, &inputs, what);
+            let (wc, wh, ww) = window;
+            let roundings = match algorithm {
+                SumPoolAlgorithm::RunningSum => wc + wh + ww - 3,
+                SumPoolAlgorithm::Direct => wc * wh * ww - 1,
+            };
+            scc_testkit::scaled(got[0].1.data(), &want, &magnitude).assert_within(
+                roundings as f64 * U * 1.01,
+                &format!("{what} ({algorithm:?})"),
+            );
+        }
+    }
 }
 
 #[test]

@@ -224,13 +224,37 @@ def count_stats(n_images):
     return dense_params, struct_params, dense_macs, struct_macs
 
 
+def export_onnx(model, path, n_images):
+    """The model as PyTorch deploys it, exported to ONNX (legacy exporter, opset 17, weights
+    inline; in eval mode the batchnorms fold into the convolutions, which keeps a structured
+    kernel structured: each output channel is only scaled). `scc import --structure auto` turns
+    it back into `sconv2d` layers."""
+    model.eval()
+    torch.onnx.export(model, (torch.zeros(n_images, 1, 8, 8),), path, dynamo=False, opset_version=17,
+                      input_names=["images"], output_names=["logits"])
+
+
+def export_onnx_only(out):
+    """Exports variant (b) from the committed weights, without training again."""
+    from safetensors.torch import load_file
+
+    model = Digits("dense")
+    model.load_state_dict(load_file(os.path.join(HERE, "weights_regularized.safetensors")), strict=False)
+    export_onnx(model, os.path.join(out, "digits_regularized.onnx"), 360)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--onnx-only", action="store_true",
+                        help="only export variant (b) to ONNX from the committed weights")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--lam", type=float, default=1.0, help="weight of the structural regulariser")
     parser.add_argument("--out", default=HERE, help="where to write the exported files")
     args = parser.parse_args()
     torch.set_num_threads(min(2, os.cpu_count() or 1))
+    if args.onnx_only:
+        export_onnx_only(args.out)
+        return
 
     digits = load_digits()
     images = (digits.images / 16.0).astype(np.float32)[:, None]  # [1797, 1, 8, 8] in [0, 1]
@@ -285,6 +309,7 @@ def main():
     save_file(export_state(models["alpha"][1]), os.path.join(out, "weights_alpha.safetensors"))
     save_file({"images": x_test.contiguous()}, os.path.join(out, "test_images.safetensors"))
     save_file({"labels": y_test.float().contiguous()}, os.path.join(out, "test_labels.safetensors"))
+    export_onnx(models["regularized"][0], os.path.join(out, "digits_regularized.onnx"), n_test)
 
     # PyTorch's logits of the deployable models, exactly as exported (f32 alphas composed
     # to W), evaluated in f64 and rounded once to f32.

@@ -175,12 +175,7 @@ fn every_activation_in_the_epilogue() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 64,
-        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5cc0_c0de),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(scc_testkit::config(64))]
 
     #[test]
     fn random_convs(

@@ -7,9 +7,11 @@ pub mod ast;
 pub mod diagnostic;
 pub mod dump;
 pub mod parser;
+pub mod print;
 pub mod span;
 
 pub use diagnostic::{Diagnostic, Label};
 pub use dump::{dump, dump_with_source};
 pub use parser::parse;
+pub use print::{print, print_annotated};
 pub use span::{SourceFile, Span};

@@ -153,7 +153,7 @@ fn check(text: String) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(scc_testkit::config(512))]
 
     #[test]
     fn mutated_sources_never_panic(

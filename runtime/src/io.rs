@@ -1,6 +1,8 @@
 //! Reading and writing tensors in the safetensors format.
 //!
 //! Reading accepts `F32`, `F16` and `BF16` tensors (the latter two are widened exactly to `f32`);
+//! [`read_checkpoint`] also passes over integer and boolean tensors (PyTorch's counters), listing
+//! them;
 //! writing always produces little-endian `F32`. No input, however corrupt, makes these functions
 //! panic: every problem is a [`TensorIoError`] that names the file (or origin) concerned.
 
@@ -65,18 +67,78 @@ pub enum TensorIoError {
 
 /// Reads every tensor of a safetensors file, widening F16/BF16 to f32.
 pub fn read_safetensors(path: &Path) -> Result<BTreeMap<String, Tensor>, TensorIoError> {
-    let bytes = std::fs::read(path).map_err(|source| TensorIoError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = read_bytes(path)?;
     parse_safetensors(&bytes, &path.display().to_string())
 }
 
 /// Parses the bytes of a safetensors file. `origin` (usually the file path) is quoted in errors.
+/// Every tensor must be F32, F16 or BF16.
 pub fn parse_safetensors(
     bytes: &[u8],
     origin: &str,
 ) -> Result<BTreeMap<String, Tensor>, TensorIoError> {
+    decode(bytes, origin, false).map(|checkpoint| checkpoint.tensors)
+}
+
+/// A tensor of a checkpoint that holds no float weight (an integer counter such as
+/// batchnorm's `num_batches_tracked`, a boolean mask), passed over by name and dtype.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedTensor {
+    /// The tensor's name in the file.
+    pub name: String,
+    /// Its dtype, as safetensors spells it (`I64`, `BOOL`, ...).
+    pub dtype: String,
+    /// Its shape.
+    pub shape: Vec<usize>,
+}
+
+/// The float tensors of a weights file (a PyTorch `state_dict` saved as safetensors), with the
+/// integer and boolean tensors it also holds listed rather than read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Checkpoint {
+    /// The F32 tensors, and the F16/BF16 ones widened, by name.
+    pub tensors: BTreeMap<String, Tensor>,
+    /// The integer and boolean tensors, in name order.
+    pub skipped: Vec<SkippedTensor>,
+}
+
+/// Reads a weights file: float tensors as [`read_safetensors`] does; integer and boolean
+/// tensors (PyTorch's `num_batches_tracked` counters, ...) are listed in
+/// [`Checkpoint::skipped`] instead of being an error. Other dtypes (F64, F8, ...) are errors.
+pub fn read_checkpoint(path: &Path) -> Result<Checkpoint, TensorIoError> {
+    let bytes = read_bytes(path)?;
+    parse_checkpoint(&bytes, &path.display().to_string())
+}
+
+/// [`read_checkpoint`] on the bytes of a file; `origin` is quoted in errors.
+pub fn parse_checkpoint(bytes: &[u8], origin: &str) -> Result<Checkpoint, TensorIoError> {
+    decode(bytes, origin, true)
+}
+
+fn read_bytes(path: &Path) -> Result<Vec<u8>, TensorIoError> {
+    std::fs::read(path).map_err(|source| TensorIoError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Whether a dtype holds integers or booleans (counters, masks, indices), never weights.
+fn is_integer(dtype: Dtype) -> bool {
+    matches!(
+        dtype,
+        Dtype::BOOL
+            | Dtype::U8
+            | Dtype::I8
+            | Dtype::I16
+            | Dtype::U16
+            | Dtype::I32
+            | Dtype::U32
+            | Dtype::I64
+            | Dtype::U64
+    )
+}
+
+fn decode(bytes: &[u8], origin: &str, skip_integers: bool) -> Result<Checkpoint, TensorIoError> {
     let invalid = |reason: String| TensorIoError::Invalid {
         origin: origin.to_string(),
         reason,
@@ -86,7 +148,7 @@ pub fn parse_safetensors(
     // tensors does not depend on hash order.
     let mut names: Vec<&str> = file.names();
     names.sort_unstable();
-    let mut out = BTreeMap::new();
+    let mut out = Checkpoint::default();
     for name in names {
         let view = file.tensor(name).map_err(|e| invalid(e.to_string()))?;
         let bytes = view.data();
@@ -103,6 +165,14 @@ pub fn parse_safetensors(
                 .chunks_exact(2)
                 .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
                 .collect(),
+            integer if skip_integers && is_integer(integer) => {
+                out.skipped.push(SkippedTensor {
+                    name: name.to_string(),
+                    dtype: integer.to_string(),
+                    shape: view.shape().to_vec(),
+                });
+                continue;
+            }
             other => {
                 return Err(TensorIoError::UnsupportedDtype {
                     origin: origin.to_string(),
@@ -113,7 +183,7 @@ pub fn parse_safetensors(
         };
         let tensor = Tensor::new(view.shape().to_vec(), data)
             .map_err(|e| invalid(format!("tensor `{name}`: {e}")))?;
-        out.insert(name.to_string(), tensor);
+        out.tensors.insert(name.to_string(), tensor);
     }
     Ok(out)
 }
@@ -228,6 +298,41 @@ mod tests {
             parse_safetensors(b"\x02\0\0\0\0\0\0\0{}", "g")
                 .unwrap()
                 .is_empty()
+        );
+    }
+
+    /// A safetensors file holding `w` (F32 [2]) and `n` (I64 [], PyTorch's counter).
+    fn with_counter() -> Vec<u8> {
+        let header = br#"{"n":{"dtype":"I64","shape":[],"data_offsets":[8,16]},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#;
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(header);
+        bytes.extend(1.5f32.to_le_bytes());
+        bytes.extend((-2.0f32).to_le_bytes());
+        bytes.extend(3i64.to_le_bytes());
+        bytes
+    }
+
+    #[test]
+    fn checkpoints_skip_integer_tensors_by_name_and_dtype() {
+        let checkpoint = parse_checkpoint(&with_counter(), "sd.safetensors").unwrap();
+        assert_eq!(
+            checkpoint.tensors["w"],
+            Tensor::from_vec([2], vec![1.5, -2.0])
+        );
+        assert_eq!(checkpoint.tensors.len(), 1);
+        assert_eq!(
+            checkpoint.skipped,
+            [SkippedTensor {
+                name: "n".into(),
+                dtype: "I64".into(),
+                shape: vec![]
+            }]
+        );
+        // Tensors (inputs, weights read strictly) still refuse them, naming the tensor.
+        let err = parse_safetensors(&with_counter(), "sd.safetensors").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`sd.safetensors`: tensor `n` has unsupported dtype I64 (expected F32, F16 or BF16)"
         );
     }
 }

@@ -423,12 +423,12 @@ pub enum Activation {
 }
 
 /// `min(max(v, 0), 6)`; NaN stays NaN, as with PyTorch's clamp.
-fn relu6(v: f32) -> f32 {
+fn relu6(v: f64) -> f64 {
     v.clamp(0.0, 6.0)
 }
 
 /// The logistic function, computed without overflow for any input.
-fn sigmoid(v: f32) -> f32 {
+fn sigmoid(v: f64) -> f64 {
     if v >= 0.0 {
         1.0 / (1.0 + (-v).exp())
     } else {
@@ -449,23 +449,28 @@ impl Activation {
         Activation::Hardsigmoid,
     ];
 
-    /// Applies the activation to one value (NaN in gives NaN out).
+    /// Applies the activation to one value: evaluated in f64 and rounded once, so the result
+    /// is the correctly rounded value (or within an ulp of it) over the whole f32 range,
+    /// subnormal results included; ±∞ and NaN as PyTorch gives them (NaN in gives NaN out,
+    /// `silu(-∞) = -∞·0` and `hardswish(-∞)` are NaN, `tanh(±∞) = ±1`).
     pub fn apply(self, v: f32) -> f32 {
-        match self {
+        let x = f64::from(v);
+        let y = match self {
             Activation::Relu => {
-                if v < 0.0 {
+                if x < 0.0 {
                     0.0
                 } else {
-                    v
+                    x
                 }
             }
-            Activation::Relu6 => relu6(v),
-            Activation::Sigmoid => sigmoid(v),
-            Activation::Tanh => v.tanh(),
-            Activation::Silu => v * sigmoid(v),
-            Activation::Hardswish => v * relu6(v + 3.0) / 6.0,
-            Activation::Hardsigmoid => relu6(v + 3.0) / 6.0,
-        }
+            Activation::Relu6 => relu6(x),
+            Activation::Sigmoid => sigmoid(x),
+            Activation::Tanh => x.tanh(),
+            Activation::Silu => x * sigmoid(x),
+            Activation::Hardswish => x * relu6(x + 3.0) / 6.0,
+            Activation::Hardsigmoid => relu6(x + 3.0) / 6.0,
+        };
+        y as f32
     }
 
     /// The op's name in the `.sc` language (and in `torch.nn.functional`), e.g. `"relu6"`.

@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod candidates;
 pub mod io;
 pub mod kernels;
 pub mod random;
@@ -29,6 +30,7 @@ pub mod sumpool;
 pub mod tensor;
 
 pub use io::{
-    TensorIoError, parse_safetensors, read_safetensors, serialize_safetensors, write_safetensors,
+    Checkpoint, SkippedTensor, TensorIoError, parse_checkpoint, parse_safetensors, read_checkpoint,
+    read_safetensors, serialize_safetensors, write_safetensors,
 };
 pub use tensor::{ShapeError, Tensor};

@@ -1,5 +1,5 @@
-//! The running-sum algorithm for the sum-pooling of structured convolutions, with exact counts
-//! of the additions it performs.
+//! The sliding-window algorithm for the sum-pooling of structured convolutions, with exact
+//! counts of the additions it performs.
 //!
 //! A structured convolution runs as a 3-D sum-pool — a box window over `wc` channels (within
 //! each group) × `wh` rows × `ww` columns, zero padding of height and width — followed by a
@@ -25,78 +25,78 @@
 //!
 //! Along a line `x[0..L]` with window `w` and stride `s` a pass computes the window sums
 //! `out[i] = x[i] + x[i+1] + … + x[i+w−1]` for the kept `i = 0, s, 2s, …` —
-//! `k = ⌊(L − w)/s⌋ + 1` of them — by one of two schemes, chosen by the window alone:
+//! `k = ⌊(L − w)/s⌋ + 1` of them — by one of two schemes ([`line_scheme`]):
 //!
-//! * **direct** (`w ≤` [`MAX_DIRECT_WINDOW`] `= 3`): every kept output is summed from
-//!   scratch, left to right — `w − 1` additions per output, and only the `k` kept outputs are
-//!   computed (so a pass with `w = 1` performs no additions at all: it only subsamples);
-//! * **running** (`w ≥ 4`): all `m = L − w + 1` stride-1 sums are computed, left to right,
+//! * **direct** ([`LineScheme::Direct`]): every kept output summed from scratch, left to
+//!   right — `w − 1` additions per output, and only the `k` kept outputs are computed (so a
+//!   pass with `w = 1` performs no additions at all: it only subsamples);
+//! * **blocks** ([`LineScheme::Blocks`], van Herk / Gil–Werman): the line is cut into blocks
+//!   `[b, b + w)` of the window's length, `b = 0, w, 2w, …`. A window starting at a block
+//!   start is that whole block; any other window `[i, i + w)` ends in the next block, so it is
+//!   the **suffix** of its own block plus a **prefix** of the next:
 //!
 //!   ```text
-//!   out[i] = x[i] + x[i+1] + … + x[i+w−1]          if i % RESTART == 0   (w − 1 additions)
-//!   out[i] = (out[i−1] + x[i+w−1]) − x[i−1]        otherwise              (2 additions)
+//!   S[i] = x[i] + S[i+1]   (S[b+w−1] = x[b+w−1]),   suffix sums of block [b, b+w), right to left
+//!   P[j] = P[j−1] + x[j]   (P[b+w] = x[b+w]),       prefix sums of block [b+w, b+2w), left to right
+//!   out[i] = S[i] + P[i+w−1]   for b < i < b + w,    out[b+w] = P[b+2w−1]
 //!   ```
 //!
-//!   and every `s`-th is kept: an update needs its stride-1 predecessor, so a stride saves
-//!   none of them. Output `i = 0` is the first anchor, so a line with `m ≤ RESTART` is one
-//!   direct sum followed by running updates.
+//!   All `m = L − w + 1` stride-1 outputs are computed (a prefix or suffix serves several
+//!   outputs, so a stride saves none of them) and every `s`-th is kept. There is no
+//!   subtraction anywhere: unlike a running sum `out[i] = out[i−1] + x[i+w−1] − x[i−1]`, whose
+//!   error grows along the line and is set by the *largest* value the line has seen (one huge
+//!   channel ruins every later output of the line), each output here is a sum of exactly its
+//!   own `w` terms.
 //!
-//! Every operation is rounded to f32. A running update costs 2 additions whatever the window,
-//! a direct sum `w − 1`: for `w = 2` the direct sum is cheaper (1 addition instead of 2), for
-//! `w = 3` both cost 2 and the direct sum is preferred because its error does not grow along
-//! the line (see [below](self#restart-re-anchoring)), and from `w = 4` on the running sum is
-//! cheaper (at stride 1; see [the count](self#addition-count) for strides).
+//! [`line_scheme`] takes direct sums for windows up to [`MAX_DIRECT_WINDOW`] `= 3` (they are the
+//! ones compiled kernels vectorise along a row, and cost at most 2 additions per output) and
+//! for lines where they are not dearer than blocks (large strides); blocks otherwise.
 //!
 //! **Stride** (height and width only; the channel axis always has stride 1): subsampling
-//! happens within (direct) or right after (running) each pass, so the width pass with stride
+//! happens within (direct) or right after (blocks) each pass, so the width pass with stride
 //! `sw` hands `Wo` columns (not `Wp − ww + 1`) to the height pass, and the channel pass only
 //! sees the `Ho·Wo` kept positions.
 //!
 //! **Channel sharing.** Each input channel's spatial sums (steps 2–3) are computed once and
 //! reused by all the (up to `wc`) output channels whose window contains it; the channel pass
 //! then works on the line of the group's `Cg` spatially summed channels like any other pass —
-//! `wc − 1 ≤ 2` additions per output channel for `wc ≤ 3`, one running sum over the line
-//! (output channel `a + 1` derived from output channel `a`) for `wc ≥ 4` — never a
-//! `wc·wh·ww`-term sum per output element. Output channel `g·Ca + a` equals
+//! never a `wc·wh·ww`-term sum per output element. Output channel `g·Ca + a` equals
 //! `Σ_{j<wc} input channel g·Cg + a + j`, exactly as in `sumpool3d`.
 //!
-//! # Restart (re-anchoring)
+//! # Accuracy
 //!
-//! Let `u = 2⁻²⁴` (f32 unit roundoff) and `M` bound the magnitude of every intermediate of a
-//! pass (`M ≲ (w + 1)·max|x|`). A direct sum is `w − 1 ≤ 2` roundings, each `≤ u·M`, so a
-//! direct pass is within `(w − 1)·u·M` of the exact sums whatever the line length.
-//!
-//! A running sum adds the entering value and subtracts the leaving one, so every update adds
-//! fresh rounding errors that never cancel: after `j` updates the error has grown by up to
-//! `2j` roundings, linearly in the line length (and with a large common offset in the data the
-//! rounding is at the scale of the offset, not of the signal). Every [`RESTART`] outputs the
-//! window sum is therefore recomputed from scratch. An output `j` updates after its anchor
-//! results from `(w − 1) + 2j` roundings, each `≤ u·M`, and addition carries earlier errors
-//! through unchanged, so with `j ≤ RESTART − 1`
+//! Let `u = 2⁻²⁴` (f32 unit roundoff). A direct sum of `w` terms is `w − 1` roundings. So is
+//! every blocks output: `S[i]` is `b + w − 1 − i` roundings, `P[i+w−1]` is `i − b − 1`, and
+//! their sum one more — `w − 1` in all, over exactly the window's terms. Both schemes therefore
+//! meet the classical bound of recursive summation,
 //!
 //! ```text
-//! |computed − exact| ≤ (w − 1 + 2·(RESTART − 1))·u·M     per running pass, for any line length
+//! |computed − exact| ≤ (w − 1)·u·Σ|terms| + O(u²)       per output, for any line length,
 //! ```
 //!
-//! (a later pass sums `w` of these values, adding their errors to its own). `RESTART = 64`
-//! bounds that to `(w + 125)` roundings — about `7.7·10⁻⁶·M` for `w = 4` — while a restart
-//! costs only `w − 3` more additions than the update it replaces, an overhead of
-//! `(w − 3)/(2·64)` of the pass's additions (under 2 % for `w ≤ 5`). It is a power of two, so a
-//! vectorised or tiled kernel can align restarts with its blocks.
+//! and a 3-D pool, three passes of it, is within `(wc + wh + ww − 3)·u·Σ|all its terms|`. The
+//! error of an output depends only on its own terms, never on values elsewhere on the line
+//! (tested on adversarial data — one huge channel, values over many orders of magnitude —
+//! against a float64 reference in `tests/sumpool.rs`).
 //!
 //! # Addition count
 //!
 //! For one line of length `L`, window `w` and stride `s` (`1 ≤ w ≤ L`, `s ≥ 1`), with
-//! `k = ⌊(L − w)/s⌋ + 1` kept outputs, `m = L − w + 1` stride-1 outputs and
-//! `r = ⌈m / RESTART⌉` anchors ([`line_sum_adds`]):
+//! `k = ⌊(L − w)/s⌋ + 1` kept outputs, `m = L − w + 1` stride-1 outputs,
+//! `F = ⌊(m − 1)/w⌋` whole blocks after the first and `t = m − 1 − F·w` outputs in the last,
+//! partial one:
 //!
 //! ```text
-//! A(L, w, s) = k·(w − 1)                   if w ≤ 3   (direct; 0 for w = 1)
-//! A(L, w, s) = r·(w − 1) + 2·(m − r)       if w ≥ 4   (running; independent of s)
+//! direct:  D(L, w, s) = k·(w − 1)
+//! blocks:  B(L, w)    = (w − 1) + F·(3w − 4) + (t > 0 ? w − 3 + 2t : 0)     (independent of s)
 //! ```
 //!
-//! and for an input `[N, C, H, W]` ([`sumpool_running_adds`]), with `Hp = H + 2·ph`,
-//! `Wp = W + 2·pw`, `Ho = (Hp − wh)/sh + 1`, `Wo = (Wp − ww)/sw + 1`, `Cg = C / groups`:
+//! (the first output is one direct sum, `w − 1`; each further block of `w` outputs costs a
+//! suffix chain `w − 2`, a prefix chain `w − 1` and `w − 1` combining additions — `3 − 4/w`
+//! per output, 2 for `w = 4`, under 3 for any window). [`line_sum_adds`] is the count of the
+//! chosen scheme, and for an input `[N, C, H, W]` ([`sumpool_running_adds`]), with
+//! `Hp = H + 2·ph`, `Wp = W + 2·pw`, `Ho = (Hp − wh)/sh + 1`, `Wo = (Wp − ww)/sw + 1`,
+//! `Cg = C / groups`:
 //!
 //! ```text
 //! adds = N·C·Hp·A(Wp, ww, sw)           width pass
@@ -104,17 +104,9 @@
 //!      + N·groups·Ho·Wo·A(Cg, wc, 1)    channel pass
 //! ```
 //!
-//! Additions and subtractions are counted alike; padding zeros are counted as operands like any
-//! other value. The kernel routes every f32 addition and subtraction through one counting helper,
-//! and the tests check that its tally equals this formula. The naive count
-//! ([`sumpool_direct_adds`]) is `output elements × (wc·wh·ww − 1)`.
-//!
-//! At stride 1 (`k = m`) each line uses the cheaper of the two schemes: `m·(w − 1)` for a
-//! direct pass against `r·(w − 1) + 2·(m − r)` for a running one, which is smaller by
-//! `(m − r)·(w − 3)` — nothing for `w = 3`, a loss for `w = 2`, a gain from `w = 4` on. With a
-//! stride `s ≥ 2` a running pass still computes all `m` sums, so for small windows ≥ 4 and
-//! large strides a direct pass's `k·(w − 1)` can be the smaller; the scheme is nevertheless
-//! chosen by the window alone.
+//! Padding zeros are counted as operands like any other value. The kernel routes every f32
+//! addition through one counting helper, and the tests check that its tally equals this
+//! formula. The naive count ([`sumpool_direct_adds`]) is `output elements × (wc·wh·ww − 1)`.
 //!
 //! # Preconditions
 //! As in [`kernels`](crate::kernels): shapes and parameters that the compiler's checks rule out
@@ -123,14 +115,63 @@
 
 use crate::tensor::Tensor;
 
-/// Number of outputs after which a running sum is re-anchored (recomputed from scratch) to bound
-/// the accumulated f32 rounding error; see the [module documentation](self#restart-re-anchoring).
-pub const RESTART: usize = 64;
-
-/// Largest window a pass sums directly (`w − 1` additions per kept output); larger windows use
-/// a running sum (2 additions per further stride-1 output). See the
-/// [module documentation](self#algorithm).
+/// Largest window a pass always sums directly (`w − 1` additions per kept output); larger
+/// windows use blocks of prefix and suffix sums unless direct sums are cheaper (see
+/// [`line_scheme`]).
 pub const MAX_DIRECT_WINDOW: usize = 3;
+
+/// How one pass computes the window sums of a line (see the [module documentation](self)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LineScheme {
+    /// Every kept output summed from scratch, left to right.
+    Direct,
+    /// Van Herk / Gil–Werman: block suffix sums plus next-block prefix sums, all stride-1
+    /// outputs, every `stride`-th kept.
+    Blocks,
+}
+
+/// The scheme of a pass over a line of length `len` with `window` and `stride`: direct sums
+/// for `window <= MAX_DIRECT_WINDOW` or when they cost no more additions than blocks,
+/// blocks otherwise.
+///
+/// Panics unless `1 <= window <= len` and `stride >= 1`.
+#[track_caller]
+pub fn line_scheme(len: usize, window: usize, stride: usize) -> LineScheme {
+    check_line(len, window, stride, "line_scheme");
+    if window <= MAX_DIRECT_WINDOW
+        || direct_line_adds(len, window, stride) <= block_line_adds(len, window)
+    {
+        LineScheme::Direct
+    } else {
+        LineScheme::Blocks
+    }
+}
+
+#[track_caller]
+fn check_line(len: usize, window: usize, stride: usize, what: &str) {
+    assert!(
+        (1..=len).contains(&window),
+        "{what}: window {window} does not fit a line of length {len}"
+    );
+    assert!(stride >= 1, "{what}: stride {stride} must be at least 1");
+}
+
+/// Additions of direct sums over a line: `k·(window − 1)` for the `k` kept outputs.
+fn direct_line_adds(len: usize, window: usize, stride: usize) -> u64 {
+    ((len - window) / stride + 1) as u64 * (window as u64 - 1)
+}
+
+/// Additions of the blocks scheme over a line (all stride-1 outputs; see the module docs).
+fn block_line_adds(len: usize, window: usize) -> u64 {
+    let (m, w) = ((len - window + 1) as u64, window as u64);
+    if w == 1 {
+        return 0;
+    }
+    let whole = (m - 1) / w;
+    let last = m - 1 - whole * w;
+    let partial = if last > 0 { w + 2 * last - 3 } else { 0 };
+    (w - 1) + whole * (3 * w - 4) + partial
+}
 
 /// An axis of the 3-D sum-pool window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -239,8 +280,8 @@ impl SumPoolSpec {
     }
 }
 
-/// Tally of the f32 additions and subtractions performed. Every f32 `+` and `−` of this module's
-/// kernels goes through it, so its count is the kernels' actual work.
+/// Tally of the f32 additions performed. Every f32 `+` of this module's kernels goes through
+/// it, so its count is the kernels' actual work.
 #[derive(Debug, Default)]
 struct AddCounter(u64);
 
@@ -249,12 +290,6 @@ impl AddCounter {
     fn add(&mut self, a: f32, b: f32) -> f32 {
         self.0 += 1;
         a + b
-    }
-
-    /// `a − b`, counted.
-    fn sub(&mut self, a: f32, b: f32) -> f32 {
-        self.0 += 1;
-        a - b
     }
 }
 
@@ -271,34 +306,51 @@ fn direct_sums(line: &[f32], window: usize, stride: usize, out: &mut [f32], adds
     }
 }
 
-/// The stride-1 window sums of `line` (window `window`, re-anchored every `restart` outputs) into
-/// `out`, which has length `line.len() - window + 1`.
-fn running_sums(
-    line: &[f32],
-    window: usize,
-    restart: usize,
-    out: &mut [f32],
-    adds: &mut AddCounter,
-) {
-    debug_assert!(window >= 1 && restart >= 1 && out.len() + window == line.len() + 1);
-    for i in 0..out.len() {
-        out[i] = if i % restart == 0 {
-            // Anchor: the window summed from scratch, left to right.
-            line[i + 1..i + window]
-                .iter()
-                .fold(line[i], |s, &v| adds.add(s, v))
-        } else {
-            // Running update: add the value entering the window, subtract the one leaving it.
-            let s = adds.add(out[i - 1], line[i + window - 1]);
-            adds.sub(s, line[i - 1])
-        };
+/// All stride-1 window sums of `line` (window `window >= 2`) by blocks of prefix and suffix
+/// sums (van Herk / Gil–Werman; see the [module documentation](self#algorithm)) into `out`,
+/// which has length `line.len() - window + 1`. Performs exactly [`block_line_adds`] additions.
+fn block_sums(line: &[f32], window: usize, out: &mut [f32], adds: &mut AddCounter) {
+    let w = window;
+    let m = out.len();
+    debug_assert!(w >= 2 && m + w == line.len() + 1);
+    // The first output: block [0, w) summed left to right.
+    out[0] = line[1..w].iter().fold(line[0], |s, &v| adds.add(s, v));
+    let mut b = 0;
+    while b + 1 < m {
+        // Outputs b+1 ..= b+t start inside block [b, b+w) and end in the next block.
+        let t = (w - 1).min(m - 1 - b);
+        // Suffix sums of the block, right to left: S[i] = x[i] + … + x[b+w−1].
+        let mut suffix = line[b + w - 1];
+        for i in (b + 1..b + w).rev() {
+            if i < b + w - 1 {
+                suffix = adds.add(line[i], suffix);
+            }
+            if i <= b + t {
+                out[i] = suffix;
+            }
+        }
+        // Prefix sums of the next block, left to right: P[j] = x[b+w] + … + x[j], joined with
+        // the suffix of output i = j − w + 1.
+        let mut prefix = line[b + w];
+        for (i, &x) in (b + 1..).zip(&line[b + w..b + w + t]) {
+            if i > b + 1 {
+                prefix = adds.add(prefix, x);
+            }
+            // Output i ends at j = i + w − 1.
+            out[i] = adds.add(out[i], prefix);
+        }
+        if b + w < m {
+            // The next block's own output: the whole block (here t = w − 1).
+            out[b + w] = adds.add(prefix, line[b + 2 * w - 1]);
+        }
+        b += w;
     }
 }
 
 /// The window sums of one line with `window`, keeping every `stride`-th, into `out` (length
-/// `(line.len() - window) / stride + 1`): [`direct_sums`] of the kept outputs if
-/// `window <= MAX_DIRECT_WINDOW`, else all stride-1 [`running_sums`] (into the scratch buffer
-/// `full`, of length `line.len() - window + 1`) subsampled. Performs exactly
+/// `(line.len() - window) / stride + 1`), by the scheme [`line_scheme`] chooses: direct sums
+/// of the kept outputs, or all stride-1 [`block_sums`] (into the scratch buffer `full`, of
+/// length `line.len() - window + 1`) subsampled. Performs exactly
 /// [`line_sum_adds`]`(line.len(), window, stride)` additions.
 fn line_sums(
     line: &[f32],
@@ -308,12 +360,13 @@ fn line_sums(
     out: &mut [f32],
     adds: &mut AddCounter,
 ) {
-    if window <= MAX_DIRECT_WINDOW {
-        direct_sums(line, window, stride, out, adds);
-    } else {
-        running_sums(line, window, RESTART, full, adds);
-        for (o, &v) in out.iter_mut().zip(full.iter().step_by(stride)) {
-            *o = v;
+    match line_scheme(line.len(), window, stride) {
+        LineScheme::Direct => direct_sums(line, window, stride, out, adds),
+        LineScheme::Blocks => {
+            block_sums(line, window, full, adds);
+            for (o, &v) in out.iter_mut().zip(full.iter().step_by(stride)) {
+                *o = v;
+            }
         }
     }
 }
@@ -336,10 +389,9 @@ fn slide_axis(
     let mut line = vec![0.0f32; len];
     let mut full = vec![
         0.0f32;
-        if window <= MAX_DIRECT_WINDOW {
-            0
-        } else {
-            len - window + 1
+        match line_scheme(len, window, stride) {
+            LineScheme::Direct => 0,
+            LineScheme::Blocks => len - window + 1,
         }
     ];
     let mut sums = vec![0.0f32; kept];
@@ -357,7 +409,7 @@ fn slide_axis(
     out
 }
 
-/// [`sumpool_running`], also returning the number of f32 additions and subtractions performed.
+/// [`sumpool_running`], also returning the number of f32 additions performed.
 pub(crate) fn sumpool_running_counted(x: &Tensor, spec: &SumPoolSpec) -> (Tensor, u64) {
     let g = spec.geometry(x.shape(), "sumpool_running");
     let (wc, wh, ww) = spec.window;
@@ -393,11 +445,10 @@ pub(crate) fn sumpool_running_counted(x: &Tensor, spec: &SumPoolSpec) -> (Tensor
     (Tensor::from_vec(shape, out), adds.0)
 }
 
-/// The 3-D sum-pool of `x` (`[N, C, H, W]`) by the running-sum algorithm of the
+/// The 3-D sum-pool of `x` (`[N, C, H, W]`) by the sliding-window algorithm of the
 /// [module documentation](self): zero-pad, then separable sliding-window sums along width,
-/// height and channels (within each group), all in f32 — along an axis with window at most
-/// [`MAX_DIRECT_WINDOW`] each kept output summed directly, along any other axis stride-1 running
-/// sums re-anchored every [`RESTART`] outputs and subsampled by the stride right after the pass.
+/// height and channels (within each group), all in f32 — each line by direct sums of its kept
+/// outputs or by blocks of prefix and suffix sums subsampled by the stride ([`line_scheme`]).
 ///
 /// Returns `[N, groups·Ca, Ho, Wo]` ([`SumPoolSpec::output_shape`]); output channel `g·Ca + a`
 /// at `(y, x)` is `Σ input[g·Cg + a + j, y·sh + dy − ph, x·sw + dx − pw]` over `j < wc`,
@@ -405,48 +456,35 @@ pub(crate) fn sumpool_running_counted(x: &Tensor, spec: &SumPoolSpec) -> (Tensor
 /// [`kernels::sumpool3d`](crate::kernels::sumpool3d)`(x, groups, window, pad)` up to f32
 /// rounding (bounded in the module documentation); for larger strides it equals that result
 /// with every `sh`-th row and `sw`-th column kept. It performs exactly
-/// [`sumpool_running_adds`]`(x.shape(), spec)` f32 additions and subtractions.
+/// [`sumpool_running_adds`]`(x.shape(), spec)` f32 additions (and no subtraction).
 ///
 /// Panics under the conditions listed in [`SumPoolSpec::output_shape`].
 pub fn sumpool_running(x: &Tensor, spec: &SumPoolSpec) -> Tensor {
     sumpool_running_counted(x, spec).0
 }
 
-/// The number of f32 additions and subtractions one pass of [`sumpool_running`] performs on a
-/// line of length `len` with window `window` and stride `stride`, with
-/// `k = (len − window)/stride + 1` kept outputs, `m = len − window + 1` stride-1 outputs and
-/// `r = ⌈m / RESTART⌉` anchors:
+/// The number of f32 additions one pass of [`sumpool_running`] performs on a line of length
+/// `len` with window `window` and stride `stride`: that of the scheme [`line_scheme`] chooses,
+/// with `k = (len − window)/stride + 1` kept outputs, `m = len − window + 1` stride-1 outputs,
+/// `F = ⌊(m − 1)/window⌋` and `t = m − 1 − F·window`:
 ///
 /// ```text
-/// k·(window − 1)                    if window <= MAX_DIRECT_WINDOW (= 3)   direct sums
-/// r·(window − 1) + 2·(m − r)        otherwise                              running sum
+/// k·(window − 1)                                              direct sums
+/// (window − 1) + F·(3·window − 4) + (t > 0 ? window − 3 + 2t : 0)   blocks (all m outputs)
 /// ```
 ///
-/// (0 for `window == 1`; the running count does not depend on the stride, since all `m`
-/// stride-1 sums are computed).
+/// (0 for `window == 1`).
 ///
 /// Panics unless `1 <= window <= len` and `stride >= 1`.
 #[track_caller]
 pub fn line_sum_adds(len: usize, window: usize, stride: usize) -> u64 {
-    assert!(
-        (1..=len).contains(&window),
-        "line_sum_adds: window {window} does not fit a line of length {len}"
-    );
-    assert!(
-        stride >= 1,
-        "line_sum_adds: stride {stride} must be at least 1"
-    );
-    let w = window as u64;
-    if window <= MAX_DIRECT_WINDOW {
-        let k = ((len - window) / stride + 1) as u64;
-        return k * (w - 1);
+    match line_scheme(len, window, stride) {
+        LineScheme::Direct => direct_line_adds(len, window, stride),
+        LineScheme::Blocks => block_line_adds(len, window),
     }
-    let m = (len - window + 1) as u64;
-    let r = m.div_ceil(RESTART as u64);
-    r * (w - 1) + 2 * (m - r)
 }
 
-/// The number of f32 additions and subtractions the pass of [`sumpool_running`] along `axis`
+/// The number of f32 additions the pass of [`sumpool_running`] along `axis`
 /// performs for an input of shape `input` ([`SumPoolSpec::output_shape`] for the notation):
 /// `N·C·Hp·A(Wp, ww, sw)` for [`Axis::Width`], `N·C·Wo·A(Hp, wh, sh)` for [`Axis::Height`] and
 /// `N·groups·Ho·Wo·A(Cg, wc, 1)` for [`Axis::Channel`], where `A` is [`line_sum_adds`].
@@ -465,14 +503,14 @@ pub fn sumpool_running_adds_along(input: &[usize], spec: &SumPoolSpec, axis: Axi
     lines as u64 * line_adds
 }
 
-/// The exact number of f32 additions and subtractions [`sumpool_running`] performs for an input
+/// The exact number of f32 additions [`sumpool_running`] performs for an input
 /// of shape `input`: the sum over the three axes of [`sumpool_running_adds_along`], i.e.
 ///
 /// ```text
 /// N·C·Hp·A(Wp, ww, sw) + N·C·Wo·A(Hp, wh, sh) + N·groups·Ho·Wo·A(Cg, wc, 1)
 /// ```
 ///
-/// with `A` = [`line_sum_adds`]. Restarts and additions of padding zeros are included.
+/// with `A` = [`line_sum_adds`]. Additions of padding zeros are included.
 ///
 /// Panics under the conditions listed in [`SumPoolSpec::output_shape`].
 #[track_caller]
@@ -496,8 +534,7 @@ pub fn sumpool_direct_adds(input: &[usize], spec: &SumPoolSpec) -> u64 {
     outputs * (wc * wh * ww - 1) as u64
 }
 
-/// [`sumpool_features_running`], also returning the number of f32 additions and subtractions
-/// performed.
+/// [`sumpool_features_running`], also returning the number of f32 additions performed.
 pub(crate) fn sumpool_features_running_counted(x: &Tensor, window: usize) -> (Tensor, u64) {
     let [n, f] = *x.shape() else {
         panic!(
@@ -514,20 +551,19 @@ pub(crate) fn sumpool_features_running_counted(x: &Tensor, window: usize) -> (Te
     (Tensor::from_vec([n, f - window + 1], out), adds.0)
 }
 
-/// The 1-D sum-pool of structured linear layers by the scheme of [`sumpool_running`] (f32;
-/// direct sums for `window <= MAX_DIRECT_WINDOW`, else running sums re-anchored every
-/// [`RESTART`] outputs): `x` is `[N, F]` and
+/// The 1-D sum-pool of structured linear layers by the line schemes of [`sumpool_running`]
+/// (f32; [`line_scheme`]): `x` is `[N, F]` and
 /// `out[n, a] = Σ_{j<window} x[n, a + j]`, giving `[N, F − window + 1]`.
 ///
 /// Equals [`kernels::sumpool_features`](crate::kernels::sumpool_features) up to f32 rounding
-/// and performs exactly [`sumpool_features_adds`]`(N, F, window)` additions and subtractions.
+/// and performs exactly [`sumpool_features_adds`]`(N, F, window)` additions.
 ///
 /// Panics unless `x` has rank 2 and `1 <= window <= F`.
 pub fn sumpool_features_running(x: &Tensor, window: usize) -> Tensor {
     sumpool_features_running_counted(x, window).0
 }
 
-/// The exact number of f32 additions and subtractions [`sumpool_features_running`] performs on
+/// The exact number of f32 additions [`sumpool_features_running`] performs on
 /// a `[batch, features]` input: `batch · A(features, window, 1)` with `A` = [`line_sum_adds`].
 ///
 /// Panics unless `1 <= window <= features`.
@@ -555,22 +591,24 @@ mod tests {
     }
 
     #[test]
-    fn running_sums_hand_computed() {
-        let line = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    fn block_sums_hand_computed() {
+        // Window 4 over 8 values: blocks [0, 4) and [4, 8).
+        let line = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
+        let mut out = [0.0; 5];
+        let mut adds = AddCounter::default();
+        block_sums(&line, 4, &mut out, &mut adds);
+        assert_eq!(out, [10.0, 14.0, 18.0, 22.0, 26.0]);
+        // out[0]: 3; suffixes S[3], S[2], S[1]: 2; prefixes P[4..=6]: 2; joins: 3; out[4]: 1.
+        assert_eq!(adds.0, 3 + 2 + 2 + 3 + 1);
+        assert_eq!(adds.0, block_line_adds(8, 4));
+        // A partial last block: window 4 over 6 values, outputs 0, 1, 2.
         let mut out = [0.0; 3];
         let mut adds = AddCounter::default();
-        running_sums(&line, 4, RESTART, &mut out, &mut adds);
+        block_sums(&line[..6], 4, &mut out, &mut adds);
         assert_eq!(out, [10.0, 14.0, 18.0]);
-        assert_eq!(adds.0, 3 + 2 + 2); // anchor (3) + two updates (2 each)
+        // out[0]: 3; suffix chain S[3] → S[1]: 2; prefixes P[4], P[5]: 1; joins: 2.
+        assert_eq!(adds.0, 3 + 2 + 1 + 2);
         assert_eq!(adds.0, line_sum_adds(6, 4, 1));
-
-        // Restart every 2 outputs: anchors at 0 and 2 (1 add each), updates at 1 and 3.
-        let line = [1.0, 2.0, 3.0, 4.0, 5.0];
-        let mut out = [0.0; 4];
-        let mut adds = AddCounter::default();
-        running_sums(&line, 2, 2, &mut out, &mut adds);
-        assert_eq!(out, [3.0, 5.0, 7.0, 9.0]);
-        assert_eq!(adds.0, 1 + 2 + 1 + 2);
     }
 
     #[test]
@@ -591,26 +629,33 @@ mod tests {
     }
 
     #[test]
-    fn line_sum_adds_at_scheme_and_restart_boundaries() {
-        // w <= 3: k = (L - w)/s + 1 direct sums of (w - 1) adds, no restarts.
+    fn line_sum_adds_at_scheme_boundaries() {
+        // w <= 3: k = (L - w)/s + 1 direct sums of (w - 1) adds.
         assert_eq!(line_sum_adds(7, 1, 1), 0);
         assert_eq!(line_sum_adds(3, 3, 1), 2); // one output
         assert_eq!(line_sum_adds(67, 2, 1), 66); // m = 66: one add each
         assert_eq!(line_sum_adds(67, 3, 1), 65 * 2);
         assert_eq!(line_sum_adds(10, 3, 2), 4 * 2); // kept outputs 0, 2, 4, 6
         assert_eq!(line_sum_adds(10, 2, 3), 3); // kept outputs 0, 3, 6
-        // w >= 4: ceil(m/64) anchors of (w - 1) adds, the rest 2 adds; strides change nothing.
-        assert_eq!(line_sum_adds(4, 4, 1), 3); // one output, one anchor
-        assert_eq!(line_sum_adds(67, 4, 1), 3 + 2 * 63); // m = 64: one anchor
-        assert_eq!(line_sum_adds(68, 4, 1), 2 * 3 + 2 * 63); // m = 65: two anchors
-        assert_eq!(line_sum_adds(10, 4, 2), 3 + 2 * 6);
-        assert_eq!(line_sum_adds(132, 5, 1), 2 * 4 + 2 * 126); // m = 128
-        assert_eq!(line_sum_adds(133, 5, 1), 3 * 4 + 2 * 126); // m = 129
-        assert_eq!(line_sum_adds(133, 5, 3), 3 * 4 + 2 * 126);
+        // w >= 4: blocks, (w - 1) + F(3w - 4) + partial; strides change nothing.
+        // (A single output, or two, costs the same either way: direct sums break the tie.)
+        assert_eq!(line_scheme(4, 4, 1), LineScheme::Direct);
+        assert_eq!(line_scheme(5, 4, 1), LineScheme::Direct);
+        assert_eq!(line_scheme(6, 4, 1), LineScheme::Blocks);
+        assert_eq!(line_sum_adds(4, 4, 1), 3); // one output
+        assert_eq!(line_sum_adds(6, 4, 1), 3 + 5); // m = 3: F = 0, t = 2
+        assert_eq!(line_sum_adds(67, 4, 1), 3 + 15 * 8 + 7); // m = 64: F = 15, t = 3
+        assert_eq!(line_sum_adds(68, 4, 1), 3 + 16 * 8); // m = 65: F = 16, t = 0
+        assert_eq!(line_sum_adds(133, 5, 1), 4 + 25 * 11 + 8); // m = 129: F = 25, t = 3
+        assert_eq!(line_sum_adds(200, 9, 2), 8 + 21 * 23 + 10); // m = 192: F = 21, t = 2
+        // Strided lines where direct sums are cheaper: w = 4, s = 2 on 10 values keeps 4.
+        assert_eq!(line_scheme(10, 4, 2), LineScheme::Direct);
+        assert_eq!(line_sum_adds(10, 4, 2), 4 * 3);
+        assert_eq!(block_line_adds(10, 4), 3 + 8 + 5); // m = 7: F = 1, t = 2
     }
 
     /// Every line is computed by the scheme the count describes, performing exactly that many
-    /// additions; at stride 1 it is never dearer than either scheme alone.
+    /// additions, and the chosen scheme is never dearer than the other.
     #[test]
     fn line_sums_count_and_scheme_choice() {
         let data = WeightRng::new(11).uniform([150], 1.0).into_data();
@@ -629,48 +674,58 @@ mod tests {
                         let want = exact[q * stride];
                         assert!((f64::from(v) - want).abs() <= 1e-5 * window as f64);
                     }
+                    if window >= 2 {
+                        let mut blocks = AddCounter::default();
+                        block_sums(line, window, &mut full, &mut blocks);
+                        assert_eq!(blocks.0, block_line_adds(len, window), "{len} {window}");
+                        let direct = direct_line_adds(len, window, stride);
+                        if window > MAX_DIRECT_WINDOW {
+                            let chosen = line_sum_adds(len, window, stride);
+                            assert_eq!(chosen, blocks.0.min(direct), "{len} {window} {stride}");
+                        }
+                    }
                 }
-                let mut full = vec![0.0; len - window + 1];
-                let mut running = AddCounter::default();
-                running_sums(line, window, RESTART, &mut full, &mut running);
-                let direct = (len - window + 1) as u64 * (window as u64 - 1);
-                let chosen = line_sum_adds(len, window, 1);
-                assert_eq!(chosen, running.0.min(direct), "{len} {window}");
             }
         }
     }
 
+    /// The error bound of the module documentation, `(w − 1)·u·Σ|terms|` per output, holds on
+    /// lines built to break running sums: one huge value among small ones (a running sum
+    /// carries its rounding to every later output), values over twelve orders of magnitude,
+    /// and a large common offset.
     #[test]
-    fn restart_bounds_the_error_of_long_lines() {
-        // A long line with a large offset: without re-anchoring the error keeps growing.
-        let len = 1 << 16;
-        let window = 4;
-        let line = WeightRng::new(7)
-            .uniform_range([len], 99.0, 101.0)
-            .into_data();
-        let exact = exact_sums(&line, window);
-        let max_err = |restart| {
-            let mut out = vec![0.0; len - window + 1];
-            running_sums(&line, window, restart, &mut out, &mut AddCounter::default());
-            out.iter()
-                .zip(&exact)
-                .map(|(&a, &b)| (f64::from(a) - b).abs())
-                .fold(0.0f64, f64::max)
-        };
-        let restarted = max_err(RESTART);
-        let unrestarted = max_err(usize::MAX);
-        // The documented bound: (w - 1 + 2(RESTART - 1)) roundings of at most u·M each, with M
-        // bounding every intermediate ((w + 1)·max|x|, plus slack for accumulated error).
-        let m = (window as f64 + 1.0) * 101.0 * 1.01;
-        let bound = (window - 1 + 2 * (RESTART - 1)) as f64 * f64::from(f32::EPSILON / 2.0) * m;
-        assert!(
-            restarted <= bound,
-            "restarted error {restarted} > bound {bound}"
-        );
-        assert!(
-            unrestarted > restarted,
-            "unrestarted error {unrestarted} <= restarted error {restarted}"
-        );
+    fn every_output_meets_the_recursive_summation_bound() {
+        let u = f64::from(f32::EPSILON) / 2.0;
+        let mut rng = WeightRng::new(5);
+        let len = 4096;
+        let mut huge = rng.uniform([len], 1.0).into_data();
+        huge[17] = 3e4;
+        let wide: Vec<f32> = rng
+            .uniform([len], 1.0)
+            .into_data()
+            .iter()
+            .zip(rng.uniform([len], 6.0).into_data())
+            .map(|(&sign, exponent)| sign.signum() * 10f32.powf(exponent))
+            .collect();
+        let offset = rng.uniform_range([len], 99.0, 101.0).into_data();
+        for (name, line) in [("huge", &huge), ("wide", &wide), ("offset", &offset)] {
+            for window in [4, 5, 33, 257] {
+                let m = len - window + 1;
+                let mut out = vec![0.0; m];
+                block_sums(line, window, &mut out, &mut AddCounter::default());
+                for (i, &got) in out.iter().enumerate() {
+                    let terms = &line[i..i + window];
+                    let exact: f64 = terms.iter().map(|&v| f64::from(v)).sum();
+                    let magnitude: f64 = terms.iter().map(|&v| f64::from(v).abs()).sum();
+                    let bound = (window - 1) as f64 * u * magnitude * (1.0 + 1e-6);
+                    let error = (f64::from(got) - exact).abs();
+                    assert!(
+                        error <= bound,
+                        "{name}, window {window}, output {i}: error {error:e} > bound {bound:e}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
@@ -741,7 +796,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(64))]
+        #![proptest_config(scc_testkit::config(64))]
 
         /// The closed-form count equals the additions actually performed, including restarts
         /// (widths up to 80 cross the 64-output boundary).

@@ -104,7 +104,7 @@ fn conv_case() -> impl Strategy<Value = ConvCase> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(500))]
+    #![proptest_config(scc_testkit::config(500))]
 
     #[test]
     fn conv2d_matches_naive_loops(case in conv_case()) {

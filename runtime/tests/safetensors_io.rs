@@ -164,7 +164,7 @@ fn write_to_missing_directory_is_a_write_error() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(500))]
+    #![proptest_config(scc_testkit::config(500))]
 
     /// Arbitrary bytes never make the parser panic.
     #[test]

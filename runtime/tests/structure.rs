@@ -74,7 +74,7 @@ fn relative_residual(w: &Tensor, approx: &Tensor) -> f64 {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1000))]
+    #![proptest_config(scc_testkit::config(1000))]
 
     /// conv2d(x, compose(alpha)) == conv2d(sumpool3d(pad(x), box), alpha) at the layer's stride
     /// and no padding.

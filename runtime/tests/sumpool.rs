@@ -1,13 +1,14 @@
-//! The running-sum sum-pool against the direct reference kernels, and its addition counts.
+//! The sliding-window sum-pool against the direct reference kernels, its accuracy against a
+//! float64 reference on adversarial data, and its addition counts.
 
 use proptest::prelude::*;
 use scc_runtime::Tensor;
 use scc_runtime::kernels::{sumpool_features, sumpool3d};
 use scc_runtime::random::WeightRng;
 use scc_runtime::sumpool::{
-    Axis, MAX_DIRECT_WINDOW, RESTART, SumPoolSpec, line_sum_adds, sumpool_direct_adds,
-    sumpool_features_adds, sumpool_features_running, sumpool_running, sumpool_running_adds,
-    sumpool_running_adds_along,
+    Axis, LineScheme, MAX_DIRECT_WINDOW, SumPoolSpec, line_scheme, line_sum_adds,
+    sumpool_direct_adds, sumpool_features_adds, sumpool_features_running, sumpool_running,
+    sumpool_running_adds, sumpool_running_adds_along,
 };
 
 /// `t[:, :, ::sh, ::sw]`.
@@ -80,7 +81,7 @@ fn tolerance(want: &Tensor, spec: &SumPoolSpec) -> f32 {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(scc_testkit::config(256))]
 
     #[test]
     fn stride_one_matches_sumpool3d(case in case()) {
@@ -169,7 +170,7 @@ fn long_lines_stay_accurate() {
     assert_accurate((1, 1, 3), [2, 3, 4, 512], 42);
     // The same along height and channels (the channel line is 512 channels long).
     assert_accurate((3, 3, 1), [1, 512, 512, 1], 43);
-    // Running sums (window above MAX_DIRECT_WINDOW) on every axis.
+    // Blocks (window above MAX_DIRECT_WINDOW) on every axis.
     assert_accurate((5, 5, 5), [1, 130, 130, 130], 45);
 
     let x = WeightRng::new(44).uniform_range([2, 512], 99.0, 101.0);
@@ -285,8 +286,8 @@ fn hand_computed_counts() {
     assert_eq!(sumpool_running_adds(&[1, 1, 1, 10], &spec), 4 * 2);
     assert_eq!(sumpool_direct_adds(&[1, 1, 1, 10], &spec), 4 * 2);
 
-    // A running pass computes every stride-1 sum: window 4, stride 2 on 10 columns keeps 4 of
-    // the 7 sums but computes all of them (anchor 3 + 6 updates of 2).
+    // Blocks compute every stride-1 sum: window 4, stride 2 on 10 columns keeps 4 of the 7
+    // sums, so direct sums of the 4 kept ones (12 adds) beat blocks of all 7 (16).
     let spec = SumPoolSpec {
         groups: 1,
         window: (1, 1, 4),
@@ -294,18 +295,19 @@ fn hand_computed_counts() {
         stride: (1, 2),
     };
     assert_eq!(spec.output_shape(&[1, 1, 1, 10]), vec![1, 1, 1, 4]);
-    assert_eq!(sumpool_running_adds(&[1, 1, 1, 10], &spec), 3 + 6 * 2);
+    assert_eq!(line_scheme(10, 4, 2), LineScheme::Direct);
+    assert_eq!(sumpool_running_adds(&[1, 1, 1, 10], &spec), 4 * 3);
     assert_eq!(sumpool_direct_adds(&[1, 1, 1, 10], &spec), 4 * 3);
 
-    // Restarts: 196 outputs per row re-anchor at 0, 64, 128, 192.
-    assert_eq!(RESTART, 64);
-    assert_eq!(line_sum_adds(200, 5, 1), 4 * 4 + 192 * 2);
-    assert_eq!(sumpool_features_adds(2, 200, 5), 2 * 400);
+    // Blocks of 5 over 196 outputs: the first output (4 adds), then 39 blocks of 3·5 − 4.
+    assert_eq!(line_scheme(200, 5, 1), LineScheme::Blocks);
+    assert_eq!(line_sum_adds(200, 5, 1), 4 + 39 * 11);
+    assert_eq!(sumpool_features_adds(2, 200, 5), 2 * (4 + 39 * 11));
     assert_eq!(sumpool_features_adds(2, 200, 3), 2 * 198 * 2);
     assert_eq!(sumpool_features_adds(2, 200, 2), 2 * 199);
     assert_eq!(sumpool_features_adds(2, 200, 1), 0);
 
-    // Large windows are where running sums pay off: 7x7 on a 56x56 plane.
+    // Large windows are where blocks pay off: 7x7 on a 56x56 plane.
     let spec = SumPoolSpec {
         groups: 1,
         window: (1, 7, 7),
@@ -313,8 +315,10 @@ fn hand_computed_counts() {
         stride: (1, 1),
     };
     let shape = [1, 1, 56, 56];
-    // 62 padded rows of 56 outputs (anchor 6 + 55*2 = 116), then 56 columns of the same.
-    assert_eq!(sumpool_running_adds(&shape, &spec), 62 * 116 + 56 * 116);
+    // 62 padded rows of 56 outputs (first output 6, 7 blocks of 17, a last block of 6 outputs:
+    // 7 + 2·6 − 3 = 16, so 141), then 56 columns of the same.
+    assert_eq!(line_sum_adds(62, 7, 1), 6 + 7 * 17 + 16);
+    assert_eq!(sumpool_running_adds(&shape, &spec), 62 * 141 + 56 * 141);
     assert_eq!(sumpool_direct_adds(&shape, &spec), 56 * 56 * 48);
 }
 
@@ -340,4 +344,79 @@ fn rejects_zero_stride() {
         stride: (0, 1),
     };
     let _ = sumpool_running_adds(&[1, 1, 1, 1], &spec);
+}
+
+/// The f32 unit roundoff, 2⁻²⁴.
+const U: f64 = f32::EPSILON as f64 / 2.0;
+
+/// The sliding-window sum-pool against float64 on `data`, per output relative to `Σ|terms|`:
+/// within the bound of the module documentation, `(wc + wh + ww − 3)·u` — no more than the
+/// worst case of summing each output's `wc·wh·ww` terms directly, whatever the other values of
+/// the line are.
+fn assert_meets_bound(what: &str, data: Vec<f32>, shape: [usize; 4], spec: &SumPoolSpec) {
+    let x = Tensor::from_vec(shape, data);
+    let got = sumpool_running(&x, spec);
+    let (want, magnitude) = scc_testkit::reference::sumpool3d(
+        x.data(),
+        shape,
+        spec.groups,
+        spec.window,
+        spec.pad,
+        spec.stride,
+    );
+    let (wc, wh, ww) = spec.window;
+    let bound = (wc + wh + ww - 3).max(1) as f64 * U * 1.01;
+    scc_testkit::scaled(got.data(), &want, &magnitude).assert_within(bound, what);
+}
+
+#[test]
+fn one_huge_channel_does_not_spoil_the_others() {
+    // The case: 64 channels, a channel window of 33 (sconv2d c=32, kernel 1), channel 0
+    // at 3e4. A running sum over the channels was off by 1e-3 of the output's magnitude.
+    let shape = [1, 64, 4, 4];
+    let spec = SumPoolSpec {
+        groups: 1,
+        window: (33, 1, 1),
+        pad: (0, 0),
+        stride: (1, 1),
+    };
+    let data = scc_testkit::reference::adversarial::one_huge_channel(shape, 0, 3e4, 1);
+    assert_meets_bound("one huge channel", data, shape, &spec);
+    // Every axis at once, with padding, a stride and groups, the huge channel in the middle.
+    let shape = [2, 48, 19, 23];
+    for (window, stride) in [
+        ((9, 5, 7), (1, 1)),
+        ((17, 4, 4), (2, 1)),
+        ((5, 6, 9), (1, 3)),
+    ] {
+        let spec = SumPoolSpec {
+            groups: 2,
+            window,
+            pad: (2, 3),
+            stride,
+        };
+        let data = scc_testkit::reference::adversarial::one_huge_channel(shape, 11, 1e6, 2);
+        assert_meets_bound("one huge channel, every axis", data, shape, &spec);
+    }
+}
+
+#[test]
+fn values_over_many_orders_of_magnitude_stay_accurate() {
+    let shape = [1, 40, 17, 33];
+    let len = shape.iter().product();
+    for (window, pad, stride) in [
+        ((1, 1, 8), (0, 0), (1, 1)),
+        ((1, 8, 1), (3, 0), (1, 1)),
+        ((21, 1, 1), (0, 0), (1, 1)),
+        ((6, 5, 4), (2, 2), (2, 2)),
+    ] {
+        let spec = SumPoolSpec {
+            groups: 1,
+            window,
+            pad,
+            stride,
+        };
+        let data = scc_testkit::reference::adversarial::wide_range(len, 12.0, 3);
+        assert_meets_bound("wide dynamic range", data, shape, &spec);
+    }
 }

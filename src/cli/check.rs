@@ -37,8 +37,11 @@ pub fn check(args: CheckArgs) -> Result<()> {
                 max_structure_error: args.max_structure_error,
                 allow_structure_error: true,
             };
-            let (weights, reports) = model.load_weights(path, &options)?;
-            (Some(weights), Some(reports))
+            let (weights, report) = model.load_weights(path, &options)?;
+            if let Some(note) = report.skipped_note() {
+                eprintln!("note: {note}");
+            }
+            (Some(weights), Some(report))
         }
         None => (None, None),
     };
@@ -199,7 +202,7 @@ pub fn check(args: CheckArgs) -> Result<()> {
         if reports.is_empty() {
             println!("weights: match the model (no dense kernel to project)");
         }
-        for r in reports {
+        for r in reports.iter() {
             let verdict = if r.relative_residual <= args.max_structure_error {
                 "ok"
             } else {

@@ -2,12 +2,12 @@
 
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
-use scc::{BindOptions, Model, Optimized, PassOptions, ProjectionReport, Weights};
+use scc::{BindOptions, BindReport, Model, Optimized, PassOptions, Weights};
 use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct ModelArgs {
-    /// The `.sc` file.
+    /// The model: a `.sc` file, or an ONNX file (`.onnx`, with its weights).
     model: PathBuf,
     /// Which model of the file (required when it defines several).
     #[arg(long = "model", value_name = "NAME")]
@@ -18,7 +18,7 @@ pub struct ModelArgs {
 }
 
 /// `NAME=1,3,224,224` → (`NAME`, `[1, 3, 224, 224]`).
-fn parse_input_shape(text: &str) -> std::result::Result<(String, Vec<usize>), String> {
+pub fn parse_input_shape(text: &str) -> std::result::Result<(String, Vec<usize>), String> {
     let (name, dims) = text
         .split_once('=')
         .ok_or_else(|| format!("expected NAME=D,D,... (e.g. image=1,3,224,224), found `{text}`"))?;
@@ -37,8 +37,31 @@ fn parse_input_shape(text: &str) -> std::result::Result<(String, Vec<usize>), St
         .map(|dims| (name.to_string(), dims))
 }
 
+/// Whether a model path names an ONNX file (by its extension).
+pub fn is_onnx(path: &std::path::Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
+}
+
 impl ModelArgs {
+    /// The model's path as given.
+    pub fn path(&self) -> &std::path::Path {
+        &self.model
+    }
+
+    /// The model: a `.sc` file, or an ONNX file imported with its weights (`--input-shape`
+    /// then names ONNX inputs).
     pub fn load(&self) -> Result<Model> {
+        if is_onnx(&self.model) {
+            if self.model_name.is_some() {
+                bail!("--model chooses among the models of a .sc file; an ONNX file holds one");
+            }
+            let options = scc::OnnxOptions {
+                input_shapes: self.input_shapes.iter().cloned().collect(),
+                ..scc::OnnxOptions::default()
+            };
+            return Ok(Model::from_onnx(&self.model, &options)?);
+        }
         let options = scc::LowerOptions {
             input_shapes: self.input_shapes.iter().cloned().collect(),
         };
@@ -183,13 +206,9 @@ impl Engine {
 
 #[derive(Args)]
 pub struct WeightArgs {
-    /// Weights (safetensors; f32, f16 or bf16).
-    #[arg(
-        long,
-        value_name = "W.safetensors",
-        conflicts_with = "random_weights",
-        required_unless_present = "random_weights"
-    )]
+    /// Weights (safetensors; f32, f16 or bf16; a PyTorch state_dict loads as saved). An ONNX
+    /// model's own weights are used when neither this nor --random-weights is given.
+    #[arg(long, value_name = "W.safetensors", conflicts_with = "random_weights")]
     weights: Option<PathBuf>,
     /// Deterministic random weights from this seed, instead of a weights file.
     #[arg(long, value_name = "SEED")]
@@ -201,24 +220,33 @@ pub struct WeightArgs {
 
 impl WeightArgs {
     pub fn load(&self, model: &Model) -> Result<Weights> {
+        let options = BindOptions {
+            max_structure_error: self.max_structure_error,
+            allow_structure_error: false,
+        };
         match (&self.weights, self.random_weights) {
             (Some(path), _) => {
-                let options = BindOptions {
-                    max_structure_error: self.max_structure_error,
-                    allow_structure_error: false,
-                };
-                let (weights, reports) = model.load_weights(path, &options)?;
-                print_projections(&reports, self.max_structure_error);
+                let (weights, report) = model.load_weights(path, &options)?;
+                print_bind_report(&report, self.max_structure_error);
                 Ok(weights)
             }
             (None, Some(seed)) => Ok(model.random_weights(seed)),
-            (None, None) => bail!("give --weights W.safetensors or --random-weights SEED"),
+            (None, None) => match model.bind_embedded_weights(&options)? {
+                Some((weights, _)) => Ok(weights),
+                None => bail!(
+                    "the model needs weights: give --weights W.safetensors or --random-weights SEED"
+                ),
+            },
         }
     }
 }
 
-pub fn print_projections(reports: &[ProjectionReport], tolerance: f64) {
-    for report in reports {
+/// The notes of binding a weights file: tensors skipped, projections and their residuals.
+pub fn print_bind_report(report: &BindReport, tolerance: f64) {
+    if let Some(note) = report.skipped_note() {
+        eprintln!("note: {note}");
+    }
+    for report in &report.projections {
         let verdict = if report.relative_residual <= tolerance {
             "ok"
         } else {

@@ -19,6 +19,11 @@ use scc_runtime::kernels::Activation;
 
 /// Bytes per f32.
 pub const F: i64 = 4;
+
+/// Below this, `e^x` rounds to zero in f32 (`e^-104 < 2⁻¹⁵⁰`, half the smallest subnormal).
+const EXP_UNDERFLOW: f32 = -104.0;
+/// Below this, `x·e^x` rounds to zero in f32 (`120·e^-120 < 2⁻¹⁵⁰`).
+const SILU_UNDERFLOW: f32 = -120.0;
 /// Lanes per vector.
 pub const LANES: usize = 4;
 
@@ -237,16 +242,83 @@ impl<'a> KernelBuilder<'a> {
         }
     }
 
-    /// `e^x` for f32 or f32x4 (relative error below 2e-7 on [-87, 88]; clamped outside).
-    pub fn exp(&mut self, x: Value) -> Value {
-        let ty = self.b.func.dfg.value_type(x);
+    /// `cond ? then : otherwise` lane by lane, where `cond` is `a <cc> b` (f32 or f32x4).
+    pub fn choose(
+        &mut self,
+        cc: FloatCC,
+        a: Value,
+        b: Value,
+        then: Value,
+        otherwise: Value,
+    ) -> Value {
+        let cond = self.b.ins().fcmp(cc, a, b);
+        if self.b.func.dfg.value_type(a) == F32X4 {
+            let mask = self.b.ins().bitcast(F32X4, MemFlagsData::new(), cond);
+            self.b.ins().bitselect(mask, then, otherwise)
+        } else {
+            self.b.ins().select(cond, then, otherwise)
+        }
+    }
+
+    /// A constant given by its bits, like `x` (f32 or f32x4).
+    fn bits_like(&mut self, like: Value, bits: u32) -> Value {
+        self.splat_like(like, f32::from_bits(bits))
+    }
+
+    /// `|x|` (clears the sign bit; NaN stays NaN).
+    pub fn abs(&mut self, x: Value) -> Value {
+        let mask = self.bits_like(x, 0x7fff_ffff);
+        self.b.ins().band(x, mask)
+    }
+
+    /// `magnitude` with the sign of `sign` (`magnitude` must be non-negative or NaN).
+    fn with_sign_of(&mut self, magnitude: Value, sign: Value) -> Value {
+        let mask = self.bits_like(sign, 0x8000_0000);
+        let bit = self.b.ins().band(sign, mask);
+        self.b.ins().bor(magnitude, bit)
+    }
+
+    /// `2^n` for integer-valued `n` in `[-126, 127]`, by building the exponent bits.
+    fn pow2(&mut self, n: Value) -> Value {
+        let ty = self.b.func.dfg.value_type(n);
         let vector = ty == F32X4;
+        let int_ty = if vector { I32X4 } else { I32 };
+        let n_int = self.b.ins().fcvt_to_sint_sat(int_ty, n);
+        let bias = self.b.ins().iconst(I32, 127);
+        let bias = if vector {
+            self.b.ins().splat(I32X4, bias)
+        } else {
+            bias
+        };
+        let biased = self.b.ins().iadd(n_int, bias);
+        let bits = self.b.ins().ishl_imm_s(biased, 23);
+        self.b.ins().bitcast(ty, MemFlagsData::new(), bits)
+    }
+
+    /// `p · 2^n` for integer-valued `n` in `[-252, 252]`, rounded once: two scalings by
+    /// normal powers of two, `2^⌊n/2⌋` (exact) and `2^(n − ⌊n/2⌋)`, so results in the
+    /// subnormal range and overflows to infinity come out as a correctly scaled `p` would.
+    fn ldexp(&mut self, p: Value, n: Value) -> Value {
+        let half = self.splat_like(n, 0.5);
+        let halved = self.b.ins().fmul(n, half);
+        let n1 = self.b.ins().floor(halved);
+        let n2 = self.b.ins().fsub(n, n1);
+        let s1 = self.pow2(n1);
+        let s2 = self.pow2(n2);
+        let scaled = self.b.ins().fmul(p, s1);
+        self.b.ins().fmul(scaled, s2)
+    }
+
+    /// `e^x = p · 2^n` with `p = e^r`, `|r| <= ln2/2` and `n` integer-valued: `x` clamped
+    /// to `[lowest, 89]` (`lowest >= -170`; `e^x` rounds to 0 below -104 and overflows to
+    /// infinity above 88.8 anyway), `n = round(x / ln2)`, `r = x − n·ln2` (Cody–Waite, two
+    /// parts), and `e^r` by Cephes' `expf` polynomial (about 1 ulp). NaN gives NaN.
+    fn exp_parts(&mut self, x: Value, lowest: f32) -> (Value, Value) {
         let c = |s: &mut Self, v: f32| s.splat_like(x, v);
-        let hi = c(self, 88.0);
-        let lo = c(self, -87.0);
+        let hi = c(self, 89.0);
+        let lo = c(self, lowest);
         let x = self.b.ins().fmin(x, hi);
         let x = self.b.ins().fmax(x, lo);
-        // n = round(x / ln 2), r = x - n ln 2 (in two parts for accuracy).
         let log2e = c(self, std::f32::consts::LOG2_E);
         let scaled = self.b.ins().fmul(x, log2e);
         let n = self.b.ins().nearest(scaled);
@@ -255,46 +327,106 @@ impl<'a> KernelBuilder<'a> {
         let neg_n = self.b.ins().fneg(n);
         let r = self.fmadd(neg_n, ln2_hi, x);
         let r = self.fmadd(neg_n, ln2_lo, r);
-        // e^r on [-ln2/2, ln2/2]: degree-6 Taylor/minimax polynomial.
+        // e^r = 1 + r + r²·P(r) (Cephes expf).
         let coefficients = [
-            1.0 / 720.0,
-            1.0 / 120.0,
-            1.0 / 24.0,
-            1.0 / 6.0,
+            1.987_569_1e-4,
+            1.398_199_9e-3,
+            8.333_452e-3,
+            4.166_579_6e-2,
+            1.666_666_5e-1,
             0.5,
-            1.0,
-            1.0,
         ];
-        let mut p = c(self, coefficients[0]);
+        let mut poly = c(self, coefficients[0]);
         for &k in &coefficients[1..] {
             let k = c(self, k);
-            p = self.fmadd(p, r, k);
+            poly = self.fmadd(poly, r, k);
         }
-        // 2^n by building the exponent bits.
-        let (int_ty, bias) = if vector {
-            (I32X4, self.b.ins().iconst(I32, 127))
-        } else {
-            (I32, self.b.ins().iconst(I32, 127))
-        };
-        let n_int = self.b.ins().fcvt_to_sint_sat(int_ty, n);
-        let bias = if vector {
-            self.b.ins().splat(I32X4, bias)
-        } else {
-            bias
-        };
-        let biased = self.b.ins().iadd(n_int, bias);
-        let bits = self.b.ins().ishl_imm_s(biased, 23);
-        let scale = self.b.ins().bitcast(ty, MemFlagsData::new(), bits);
-        self.b.ins().fmul(p, scale)
+        let r2 = self.b.ins().fmul(r, r);
+        let small = self.fmadd(poly, r2, r);
+        let one = c(self, 1.0);
+        let p = self.b.ins().fadd(small, one);
+        (p, n)
     }
 
-    /// `1 / (1 + e^-x)`.
-    pub fn sigmoid(&mut self, x: Value) -> Value {
-        let neg = self.b.ins().fneg(x);
-        let e = self.exp(neg);
+    /// `e^x` for f32 or f32x4: within about 2 ulp of the exact value over the whole f32 range
+    /// (subnormal results included), `e^-∞ = 0`, `e^+∞ = +∞`, NaN gives NaN.
+    pub fn exp(&mut self, x: Value) -> Value {
+        let (p, n) = self.exp_parts(x, EXP_UNDERFLOW);
+        self.ldexp(p, n)
+    }
+
+    /// `-|x|`, `e^-|x| = p·2^n` (`-|x|` clamped at `lowest`) and `1 + e^-|x|`, shared by
+    /// sigmoid and silu.
+    fn logistic_parts(&mut self, x: Value, lowest: f32) -> (Value, Value, Value, Value) {
+        let a = self.abs(x);
+        let neg = self.b.ins().fneg(a);
+        let (p, n) = self.exp_parts(neg, lowest);
+        let t = self.ldexp(p, n);
         let one = self.splat_like(x, 1.0);
-        let denominator = self.b.ins().fadd(one, e);
-        self.b.ins().fdiv(one, denominator)
+        let d = self.b.ins().fadd(one, t);
+        (neg, p, n, d)
+    }
+
+    /// `1 / (1 + e^-x)`, accurate over the whole range: `1 / (1 + t)` for `x >= 0` and
+    /// `t / (1 + t)` for `x < 0` with `t = e^-|x|` (no overflow), the latter scaled by `2^n`
+    /// last so that subnormal results are rounded once.
+    pub fn sigmoid(&mut self, x: Value) -> Value {
+        let (_, p, n, d) = self.logistic_parts(x, EXP_UNDERFLOW);
+        let one = self.splat_like(x, 1.0);
+        let positive = self.b.ins().fdiv(one, d);
+        let q = self.b.ins().fdiv(p, d);
+        let negative = self.ldexp(q, n);
+        let zero = self.splat_like(x, 0.0);
+        self.choose(FloatCC::LessThan, x, zero, negative, positive)
+    }
+
+    /// `x · sigmoid(x)`: `x / (1 + t)` for `x >= 0`, `(x·p / (1 + t))·2^n` for `x < 0`
+    /// (`t = e^-|x| = p·2^n`, scaled last), and `x · 0` where even `x·e^x` underflows
+    /// (`x < -120`): so `silu(-∞) = -∞·0 = NaN`, as in PyTorch.
+    pub fn silu(&mut self, x: Value) -> Value {
+        let (neg, p, n, d) = self.logistic_parts(x, SILU_UNDERFLOW);
+        let positive = self.b.ins().fdiv(x, d);
+        let q = self.b.ins().fdiv(p, d);
+        let xq = self.b.ins().fmul(x, q);
+        let scaled = self.ldexp(xq, n);
+        let zero = self.splat_like(x, 0.0);
+        let underflow = self.b.ins().fmul(x, zero);
+        let limit = self.splat_like(x, SILU_UNDERFLOW);
+        let negative = self.choose(FloatCC::LessThan, neg, limit, underflow, scaled);
+        self.choose(FloatCC::LessThan, x, zero, negative, positive)
+    }
+
+    /// `tanh(x)`: below `|x| = 0.625` Cephes' odd polynomial `x + x·z·P(z)`, `z = x²` (so
+    /// `tanh(x) = x` near 0, to the last bit), above it `(1 − t) / (1 + t)` with `t =
+    /// e^(-2|x|)` and the sign of `x`; `tanh(±∞) = ±1`, NaN gives NaN.
+    pub fn tanh(&mut self, x: Value) -> Value {
+        let c = |s: &mut Self, v: f32| s.splat_like(x, v);
+        let z = self.b.ins().fmul(x, x);
+        let coefficients = [
+            -5.704_988_7e-3,
+            2.063_909e-2,
+            -5.373_971_6e-2,
+            1.333_144_2e-1,
+            -3.333_328e-1,
+        ];
+        let mut poly = c(self, coefficients[0]);
+        for &k in &coefficients[1..] {
+            let k = c(self, k);
+            poly = self.fmadd(poly, z, k);
+        }
+        let pz = self.b.ins().fmul(poly, z);
+        let small = self.fmadd(pz, x, x);
+        let a = self.abs(x);
+        let minus_two = c(self, -2.0);
+        let scaled = self.b.ins().fmul(a, minus_two);
+        let t = self.exp(scaled);
+        let one = c(self, 1.0);
+        let numerator = self.b.ins().fsub(one, t);
+        let denominator = self.b.ins().fadd(one, t);
+        let magnitude = self.b.ins().fdiv(numerator, denominator);
+        let large = self.with_sign_of(magnitude, x);
+        let threshold = c(self, 0.625);
+        self.choose(FloatCC::LessThan, a, threshold, small, large)
     }
 
     /// Applies an activation to an f32 or f32x4.
@@ -311,19 +443,8 @@ impl<'a> KernelBuilder<'a> {
                 self.b.ins().fmin(low, six)
             }
             Activation::Sigmoid => self.sigmoid(x),
-            Activation::Tanh => {
-                // tanh(x) = 2 sigmoid(2x) - 1
-                let two = self.splat_like(x, 2.0);
-                let doubled = self.b.ins().fmul(x, two);
-                let s = self.sigmoid(doubled);
-                let one = self.splat_like(x, 1.0);
-                let twice = self.b.ins().fmul(s, two);
-                self.b.ins().fsub(twice, one)
-            }
-            Activation::Silu => {
-                let s = self.sigmoid(x);
-                self.b.ins().fmul(x, s)
-            }
+            Activation::Tanh => self.tanh(x),
+            Activation::Silu => self.silu(x),
             Activation::Hardsigmoid => self.hardsigmoid(x),
             Activation::Hardswish => {
                 let h = self.hardsigmoid(x);

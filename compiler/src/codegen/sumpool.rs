@@ -1,29 +1,31 @@
-//! 3-D sum-pools (running sums, channel-shared) and feature sum-pools.
+//! 3-D sum-pools (sliding-window sums, channel-shared) and feature sum-pools.
 //!
-//! The running-sum algorithm is [`scc_runtime::sumpool::sumpool_running`] operation for
-//! operation: separable passes width → height → channels, each a sliding-window sum along
-//! lines of the tensor — direct sums of the kept outputs for windows up to
-//! [`MAX_DIRECT_WINDOW`], otherwise all stride-1 outputs as running sums
-//! `(out[i−1] + x[i+w−1]) − x[i−1]` re-anchored every [`RESTART`] outputs and subsampled by
-//! the stride. Every line's schedule (anchors, updates, which outputs are stored, which terms
-//! are padding) is resolved at compile time; runs of identical steps become loops.
+//! The algorithm is [`scc_runtime::sumpool::sumpool_running`] operation for operation:
+//! separable passes width → height → channels, each a sliding-window sum along lines of the
+//! tensor, by the scheme [`line_scheme`] chooses for the line — direct sums of the kept
+//! outputs, or blocks of suffix and prefix sums (van Herk / Gil–Werman: `out[i] = S[i] +
+//! P[i+w−1]`, no subtraction, so every output's error depends only on its own terms) for all
+//! stride-1 outputs, every `stride`-th stored. Every line's schedule (which terms are padding,
+//! which outputs are stored) is resolved at compile time; runs of identical steps become
+//! loops, and at stride 1 the interior blocks of a line become one loop over blocks.
 //!
 //! Zero padding is not materialised: a padding term is known at compile time and skipped.
 //! Since `x + 0 = x` exactly in f32, skipping it changes no value (the results equal the
 //! runtime's bit for bit, up to the sign of zero) and only saves the additions of zeros that
-//! [`scc_runtime::sumpool::sumpool_running_adds`] counts.
+//! [`scc_runtime::sumpool::sumpool_running_adds`] counts. (A block's suffix sums are stored
+//! in the output and the next block's prefix sums added to them there.)
 //!
 //! Passes (each its own [`super::Step`], intermediate results in scratch):
 //! * **width**: one work item per output row: every input row when the height pass runs,
 //!   otherwise directly the `Ho` kept rows (all zeros where they fall in the height
 //!   padding). Direct windows at stride 1 sum four consecutive outputs as f32x4 per term;
-//!   running sums and strided direct sums are scalar. Border outputs (window over the
+//!   blocks and strided direct sums are scalar. Border outputs (window over the
 //!   padding) are emitted one by one with their terms clipped.
 //! * **height**: one work item per plane; every column is a line, processed four columns at
-//!   a time as f32x4 (a scalar tail for `Wo % 4`), the running sum held in a register.
+//!   a time as f32x4 (a scalar tail for `Wo % 4`), the chains' sums held in registers.
 //! * **channels**: one work item per (batch item, group, block of [`CHANNEL_BLOCK`] plane
-//!   positions); one running sum per group along its `Cg` channels, four positions at a time
-//!   (a scalar tail), shared by all `Ca` output channels.
+//!   positions); one sliding-window pass per group along its `Cg` channels, four positions at
+//!   a time (a scalar tail), shared by all `Ca` output channels.
 //!
 //! A pass runs only if its window is larger than 1, except that the width pass also runs to
 //! apply the width stride or padding, the height stride or padding when the height pass does
@@ -38,7 +40,7 @@ use cranelift_codegen::ir::types::{F32, F32X4};
 use cranelift_codegen::ir::{InstBuilder, Type, Value};
 use cranelift_frontend::Variable;
 use cranelift_module::Module;
-use scc_runtime::sumpool::{MAX_DIRECT_WINDOW, RESTART};
+use scc_runtime::sumpool::{LineScheme, line_scheme};
 
 /// Plane positions per work item of the channel pass (a multiple of the vector width).
 const CHANNEL_BLOCK: usize = 256;
@@ -125,10 +127,9 @@ fn store(kb: &mut KernelBuilder, value: Value, base: Value, offset: i64) {
 /// Emits one pass over one line. With `along`, the line is contiguous f32 (`src_step` and
 /// `dst_step` 4) and direct stride-1 interiors compute four consecutive outputs per f32x4.
 fn emit_line(kb: &mut KernelBuilder, line: &Line, slide: &Slide, along: bool) {
-    if slide.window <= MAX_DIRECT_WINDOW {
-        emit_direct(kb, line, slide, along);
-    } else {
-        emit_running(kb, line, slide);
+    match line_scheme(slide.padded(), slide.window, slide.stride) {
+        LineScheme::Direct => emit_direct(kb, line, slide, along),
+        LineScheme::Blocks => emit_blocks(kb, line, slide),
     }
 }
 
@@ -161,7 +162,7 @@ fn sum_terms(kb: &mut KernelBuilder, line: &Line, base: Value, lo: i64, hi: i64)
     }
 }
 
-/// Direct window sums of the kept outputs (`window <= MAX_DIRECT_WINDOW`).
+/// Direct window sums of the kept outputs.
 fn emit_direct(kb: &mut KernelBuilder, line: &Line, slide: &Slide, along: bool) {
     let Slide {
         len,
@@ -217,107 +218,308 @@ fn emit_direct(kb: &mut KernelBuilder, line: &Line, slide: &Slide, along: bool) 
     }
 }
 
-/// Running sums of all stride-1 outputs, re-anchored every [`RESTART`], every `stride`-th
-/// stored (`window > MAX_DIRECT_WINDOW`).
-fn emit_running(kb: &mut KernelBuilder, line: &Line, slide: &Slide) {
-    let Slide {
-        len,
-        pad,
-        window,
-        stride,
-    } = *slide;
-    let full = slide.padded() - window + 1;
-    let zero = line.zero(kb);
-    let acc = kb.var(line.ty, zero);
-    let (p, w, l) = (pad as i64, window as i64, len as i64);
-    for anchor in (0..full).step_by(RESTART) {
-        let block_end = (anchor + RESTART).min(full);
-        let (lo, hi) = slide.real(anchor as i64, anchor as i64 + w);
-        let v = sum_terms(kb, line, line.src, lo, hi);
-        kb.set(acc, v);
-        if anchor.is_multiple_of(stride) {
-            store(kb, v, line.dst, (anchor / stride) as i64 * line.dst_step);
+/// A chain accumulator: a running value, or nothing added yet (zero).
+struct Acc {
+    var: Variable,
+    live: bool,
+}
+
+impl Acc {
+    fn new(kb: &mut KernelBuilder, ty: Type) -> Acc {
+        let zero = if ty == F32X4 {
+            kb.vconst(0.0)
+        } else {
+            kb.fconst(0.0)
+        };
+        Acc {
+            var: kb.var(ty, zero),
+            live: false,
         }
-        // Updates, split where the entering or leaving term changes between padding and real.
-        let mut cuts: Vec<i64> = vec![
-            (anchor + 1) as i64,
-            block_end as i64,
-            p - w + 1,
-            p + l - w + 1,
-            p + 1,
-            p + l + 1,
-        ];
-        cuts.retain(|&c| c >= (anchor + 1) as i64 && c <= block_end as i64);
-        cuts.sort_unstable();
-        cuts.dedup();
-        for run in cuts.windows(2) {
-            let (a, b) = (run[0] as usize, run[1] as usize);
-            let enter = slide.is_real(a as i64 + w - 1);
-            let leave = slide.is_real(a as i64 - 1);
-            emit_updates(kb, line, slide, acc, a..b, enter, leave);
+    }
+
+    /// The current value (zero if nothing was added).
+    fn value(&self, kb: &mut KernelBuilder) -> Value {
+        kb.get(self.var)
+    }
+}
+
+/// An address `base + offset + u·step` bytes for step `u` of a run.
+#[derive(Clone, Copy)]
+struct Strided {
+    base: Value,
+    offset: i64,
+    step: i64,
+}
+
+impl Strided {
+    fn at(&self, kb: &mut KernelBuilder, u: Option<Value>, k: i64) -> (Value, i64) {
+        match u {
+            None => (self.base, self.offset + k * self.step),
+            Some(u) => {
+                let scaled = kb.b.ins().imul_imm_s(u, self.step);
+                (kb.b.ins().iadd(self.base, scaled), self.offset)
+            }
         }
     }
 }
 
-/// The running updates `i ∈ range` (entering / leaving terms real or padding throughout),
-/// storing every output with `i % stride == 0`.
-fn emit_updates(
-    kb: &mut KernelBuilder,
-    line: &Line,
-    slide: &Slide,
-    acc: Variable,
-    range: std::ops::Range<usize>,
-    enter: bool,
-    leave: bool,
-) {
-    let (p, w) = (slide.pad as i64, slide.window as i64);
-    let s = slide.stride;
-    // One update at position `base` (the address of real element i − pad, possibly outside
-    // the line) + `u` elements.
-    let update = |kb: &mut KernelBuilder, at: Value, u: i64| {
-        let mut a = kb.get(acc);
-        if enter {
-            let v = load(kb, line.ty, at, (u + w - 1 - p) * line.src_step);
-            a = kb.b.ins().fadd(a, v);
+/// What a step of a chain does with the accumulator after adding its term.
+#[derive(Clone, Copy)]
+enum Action {
+    Nothing,
+    /// Store the accumulator (a suffix sum, or a whole block).
+    Store(Strided),
+    /// Add the accumulator to the value stored there (a suffix sum) and store the sum.
+    Join(Strided),
+}
+
+/// One step of a chain: the term (if the position is real) and the action.
+#[derive(Clone, Copy)]
+struct ChainStep {
+    term: Option<Strided>,
+    action: Action,
+}
+
+/// Emits `count` steps `u = 0..count` of the same kind: `term.step`/action steps advance by
+/// `u`. Terms are added on the right for prefix chains (`acc + x`) and on the left for suffix
+/// chains (`x + acc`); f32 addition is commutative, so both equal the runtime's order.
+fn emit_run(kb: &mut KernelBuilder, ty: Type, acc: &mut Acc, step: ChainStep, count: usize) {
+    let body = |kb: &mut KernelBuilder, acc: &mut Acc, u: Option<Value>, k: i64| {
+        if let Some(term) = step.term {
+            let (addr, offset) = term.at(kb, u, k);
+            let x = load(kb, ty, addr, offset);
+            let sum = if acc.live {
+                let a = acc.value(kb);
+                kb.b.ins().fadd(a, x)
+            } else {
+                x
+            };
+            kb.set(acc.var, sum);
+            acc.live = true;
         }
-        if leave {
-            let v = load(kb, line.ty, at, (u - 1 - p) * line.src_step);
-            a = kb.b.ins().fsub(a, v);
+        match step.action {
+            Action::Nothing => {}
+            Action::Store(out) => {
+                let (addr, offset) = out.at(kb, u, k);
+                let v = acc.value(kb);
+                store(kb, v, addr, offset);
+            }
+            Action::Join(out) => {
+                let (addr, offset) = out.at(kb, u, k);
+                let suffix = load(kb, ty, addr, offset);
+                let v = acc.value(kb);
+                let sum = kb.b.ins().fadd(suffix, v);
+                store(kb, sum, addr, offset);
+            }
         }
-        kb.set(acc, a);
-        a
     };
-    let single = |kb: &mut KernelBuilder, i: usize| {
-        let a = update(kb, line.src, i as i64);
-        if i.is_multiple_of(s) {
-            store(kb, a, line.dst, (i / s) as i64 * line.dst_step);
+    let mut first = 0;
+    // A chain that has added nothing yet starts with its first term (no `0 + x`).
+    if !acc.live && step.term.is_some() && count > 0 {
+        body(kb, acc, None, 0);
+        first = 1;
+    }
+    if count - first <= MAX_UNROLLED_RUN {
+        for k in first..count {
+            body(kb, acc, None, k as i64);
+        }
+    } else {
+        let live = acc.live;
+        let mut looped = Acc { var: acc.var, live };
+        kb.for_const(first as i64, count as i64, 1, |kb, u| {
+            body(kb, &mut looped, Some(u), 0);
+        });
+        acc.live = looped.live;
+    }
+}
+
+/// Emits a chain of steps, grouping consecutive steps of the same kind into runs (loops when
+/// long). `steps[k]` addresses must advance linearly within a run of equal kinds, which holds
+/// for chains along a line (`kind` says which steps may share a run).
+fn emit_chain(kb: &mut KernelBuilder, ty: Type, acc: &mut Acc, steps: &[(ChainStep, u8)]) {
+    let mut k = 0;
+    while k < steps.len() {
+        let kind = steps[k].1;
+        let mut end = k + 1;
+        while end < steps.len() && steps[end].1 == kind {
+            end += 1;
+        }
+        emit_run(kb, ty, acc, steps[k].0, end - k);
+        k = end;
+    }
+}
+
+/// Where the positions and outputs of a block are.
+#[derive(Clone, Copy)]
+enum Origin {
+    /// Block start `b` known at compile time: padded position `p` at `line.src +
+    /// (p − pad)·src_step` when real, kept output `i` at `line.dst + (i/stride)·dst_step`.
+    Fixed,
+    /// An interior block (every position real, every output kept: stride 1) whose padded
+    /// position `b + r` is at `src + r·src_step` and output `b + r` at `dst + r·dst_step`.
+    Looped { src: Value, dst: Value },
+}
+
+/// Blocks of prefix and suffix sums (van Herk / Gil–Werman; the runtime's `block_sums`,
+/// operation for operation, padding terms skipped) of all stride-1 outputs, every `stride`-th
+/// stored.
+fn emit_blocks(kb: &mut KernelBuilder, line: &Line, slide: &Slide) {
+    let Slide {
+        len,
+        pad,
+        window: w,
+        stride: s,
+    } = *slide;
+    let m = slide.padded() - w + 1;
+    // Output 0: block [0, w) summed left to right.
+    let mut acc = Acc::new(kb, line.ty);
+    let steps: Vec<(ChainStep, u8)> = (0..w)
+        .map(|p| {
+            let action = if p == w - 1 {
+                Action::Store(Strided {
+                    base: line.dst,
+                    offset: 0,
+                    step: 0,
+                })
+            } else {
+                Action::Nothing
+            };
+            let term = slide.is_real(p as i64).then(|| Strided {
+                base: line.src,
+                offset: (p as i64 - pad as i64) * line.src_step,
+                step: line.src_step,
+            });
+            let kind = u8::from(term.is_some()) | if p == w - 1 { 2 } else { 0 };
+            (ChainStep { term, action }, kind)
+        })
+        .collect();
+    emit_chain(kb, line.ty, &mut acc, &steps);
+    // Interior blocks (stride 1, all of [b, b + 2w) real, the next block's output in range)
+    // run as one loop over k, b = k·w.
+    let interior = if s == 1 {
+        let k_lo = pad.div_ceil(w);
+        let fits = |k: usize| k * w + 2 * w <= pad + len && k * w + w < m;
+        let mut k_hi = k_lo;
+        while fits(k_hi) {
+            k_hi += 1;
+        }
+        (k_hi >= k_lo + 2).then_some((k_lo, k_hi))
+    } else {
+        None
+    };
+    let mut b = 0;
+    while b + 1 < m {
+        if let Some((k_lo, k_hi)) = interior
+            && b == k_lo * w
+        {
+            let src_row = w as i64 * line.src_step;
+            let dst_row = w as i64 * line.dst_step;
+            kb.for_const(k_lo as i64, k_hi as i64, 1, |kb, k| {
+                let src_k = kb.b.ins().imul_imm_s(k, src_row);
+                let src_k = kb.b.ins().iadd(line.src, src_k);
+                let src = kb.b.ins().iadd_imm_s(src_k, -(pad as i64) * line.src_step);
+                let dst_k = kb.b.ins().imul_imm_s(k, dst_row);
+                let dst = kb.b.ins().iadd(line.dst, dst_k);
+                emit_block(kb, line, slide, b, Origin::Looped { src, dst });
+            });
+            b = k_hi * w;
+            continue;
+        }
+        emit_block(kb, line, slide, b, Origin::Fixed);
+        b += w;
+    }
+}
+
+/// The outputs `b + 1 ..= b + w` of the block starting at `b` (those below `m`): the suffix
+/// chain of `[b, b + w)`, the prefix chain of `[b + w, b + 2w)` joined with it, and the next
+/// block's own output.
+fn emit_block(kb: &mut KernelBuilder, line: &Line, slide: &Slide, b: usize, origin: Origin) {
+    let (pad, w, s) = (slide.pad as i64, slide.window, slide.stride);
+    let m = slide.padded() - slide.window + 1;
+    let t = (w - 1).min(m - 1 - b);
+    // The term at relative position r (step `dir` per chain step), if real.
+    let term = |r: usize, dir: i64| -> Option<Strided> {
+        match origin {
+            Origin::Fixed => slide.is_real((b + r) as i64).then(|| Strided {
+                base: line.src,
+                offset: ((b + r) as i64 - pad) * line.src_step,
+                step: dir * line.src_step,
+            }),
+            Origin::Looped { src, .. } => Some(Strided {
+                base: src,
+                offset: r as i64 * line.src_step,
+                step: dir * line.src_step,
+            }),
         }
     };
-    let first_kept = range.start.div_ceil(s) * s;
-    if first_kept >= range.end || range.len() <= MAX_UNROLLED_RUN {
-        for i in range {
-            single(kb, i);
+    // The output i = b + r (step `dir` per chain step), if kept.
+    let output = |r: usize, dir: i64| -> Option<Strided> {
+        match origin {
+            Origin::Fixed => ((b + r).is_multiple_of(s) && b + r < m).then(|| Strided {
+                base: line.dst,
+                offset: ((b + r) / s) as i64 * line.dst_step,
+                step: dir * line.dst_step,
+            }),
+            Origin::Looped { dst, .. } => Some(Strided {
+                base: dst,
+                offset: r as i64 * line.dst_step,
+                step: dir * line.dst_step,
+            }),
         }
-        return;
+    };
+    let kind = |step: &ChainStep| -> u8 {
+        u8::from(step.term.is_some())
+            | match step.action {
+                Action::Nothing => 0,
+                Action::Store(_) => 2,
+                Action::Join(_) => 4,
+            }
+    };
+    // Suffix sums, right to left: r = w − 1 down to 1, S stored at outputs r <= t.
+    let mut suffix = Acc::new(kb, line.ty);
+    let steps: Vec<(ChainStep, u8)> = (1..w)
+        .rev()
+        .map(|r| {
+            let action = match output(r, -1) {
+                Some(out) if r <= t => Action::Store(out),
+                _ => Action::Nothing,
+            };
+            let step = ChainStep {
+                term: term(r, -1),
+                action,
+            };
+            (step, kind(&step))
+        })
+        .collect();
+    emit_chain(kb, line.ty, &mut suffix, &steps);
+    // Prefix sums of the next block, left to right, joined into outputs b + 1 ..= b + t.
+    let mut prefix = Acc::new(kb, line.ty);
+    let mut steps: Vec<(ChainStep, u8)> = (w..w + t)
+        .map(|r| {
+            let action = match output(r + 1 - w, 1) {
+                Some(out) => Action::Join(out),
+                None => Action::Nothing,
+            };
+            let step = ChainStep {
+                term: term(r, 1),
+                action,
+            };
+            (step, kind(&step))
+        })
+        .collect();
+    if b + w < m {
+        // The next block's own output: the whole block.
+        let action = match output(w, 1) {
+            Some(out) => Action::Store(out),
+            None => Action::Nothing,
+        };
+        let step = ChainStep {
+            term: term(2 * w - 1, 1),
+            action,
+        };
+        steps.push((step, kind(&step) | 8));
     }
-    for i in range.start..first_kept {
-        single(kb, i);
-    }
-    // Chunks of `s` steps starting at a kept output.
-    let chunks = (range.end - first_kept) / s;
-    let q0 = first_kept / s;
-    kb.for_const(q0 as i64, (q0 + chunks) as i64, 1, |kb, q| {
-        let at = kb.addr(line.src, q, s as i64 * line.src_step);
-        let value = update(kb, at, 0);
-        let out = kb.addr(line.dst, q, line.dst_step);
-        kb.store(value, out, 0);
-        for u in 1..s {
-            update(kb, at, u as i64);
-        }
-    });
-    for i in first_kept + chunks * s..range.end {
-        single(kb, i);
-    }
+    emit_chain(kb, line.ty, &mut prefix, &steps);
 }
 
 /// Stores zeros over `count` f32 at `dst`.
