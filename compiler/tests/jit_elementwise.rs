@@ -410,7 +410,13 @@ fn activations_are_accurate_over_the_whole_f32_range() {
             [("v".to_string(), Tensor::from_vec([1, len], values.clone()))].into();
         let reference = scc_testkit::reference::activation(name).unwrap();
         let want: Vec<f64> = values.iter().map(|&v| reference(f64::from(v))).collect();
-        let model = CompiledModel::compile(&graph, &weights, &Target::host_with(Some(Tier::V128)).unwrap(), 2).expect("compiles");
+        let model = CompiledModel::compile(
+            &graph,
+            &weights,
+            &Target::host_with(Some(Tier::V128)).unwrap(),
+            2,
+        )
+        .expect("compiles");
         let jit = model.run(&inputs).expect("runs");
         let jit = scc_testkit::relative(jit[0].1.data(), &want);
         let interpreted = interp::run(&graph, &weights, &inputs).expect("interpreter runs");

@@ -549,14 +549,18 @@ fn feature_sumpools() {
     }
 }
 
-/// Every sum-pool of the optimised graph of `source`, run on its own; then the whole model
-/// (needs the convolution kernels).
+/// Every sum-pool of the optimised graph of `source` (structured layers decomposed), run on
+/// its own; then the whole model (needs the convolution kernels).
 fn check_structured(source: &str) {
     let file = scc_lang::parse(&scc_lang::SourceFile::new("t.sc", source)).unwrap();
     let graph =
         scc_compiler::lower::lower(&file, None).unwrap_or_else(|e| panic!("{}", e.0.message));
     let weights = scc_compiler::weights::random(&graph, 5);
-    let optimized = PassManager::new(PassOptions::default())
+    let options = PassOptions {
+        force_execution: Some(scc_compiler::ir::Execution::Decomposed),
+        ..PassOptions::default()
+    };
+    let optimized = PassManager::new(options)
         .unwrap()
         .run(&graph, Some(&weights))
         .unwrap()
