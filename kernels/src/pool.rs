@@ -14,17 +14,26 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, TryLockError};
 
-/// Spins before a waiting thread blocks: kernels follow each other within microseconds, and
-/// a futex wake-up costs more than that. Past `SPIN_ROUNDS / 16` rounds the spinning thread
-/// yields its core each round (for more threads than cores).
-const SPIN_ROUNDS: u32 = 1 << 14;
+/// How long a waiting thread spins before it blocks: the steps of a model follow each other
+/// within microseconds (and serial steps run in between on the caller alone), while a futex
+/// wake-up costs tens of microseconds in a VM. Never `sched_yield`: on a busy machine a
+/// yielding thread queues behind every other runnable process and arrives milliseconds late
+/// for the next step; a blocked one is woken with priority.
+const SPIN: std::time::Duration = std::time::Duration::from_millis(2);
 
-/// One round of waiting.
-fn spin(round: u32) {
-    if round < SPIN_ROUNDS / 16 {
-        std::hint::spin_loop();
-    } else {
-        std::thread::yield_now();
+/// Spins until `done()` or [`SPIN`] has passed; returns whether `done()` held.
+fn spin_until(done: impl Fn() -> bool) -> bool {
+    let started = std::time::Instant::now();
+    loop {
+        for _ in 0..64 {
+            if done() {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        if started.elapsed() > SPIN {
+            return done();
+        }
     }
 }
 
@@ -69,11 +78,8 @@ impl Job {
     }
 
     fn wait(&self) {
-        for round in 0..SPIN_ROUNDS {
-            if self.done.load(Ordering::Acquire) == self.parts {
-                return;
-            }
-            spin(round);
+        if spin_until(|| self.done.load(Ordering::Acquire) == self.parts) {
+            return;
         }
         let mut finished = self.finished.lock().unwrap_or_else(|e| e.into_inner());
         while !*finished {
@@ -109,11 +115,7 @@ fn pool() -> &'static Pool {
 fn worker(pool: &'static Pool, index: usize) {
     let mut seen = 0u64;
     loop {
-        let mut round = 0;
-        while pool.generation.load(Ordering::Acquire) == seen && round < SPIN_ROUNDS {
-            spin(round);
-            round += 1;
-        }
+        spin_until(|| pool.generation.load(Ordering::Acquire) != seen);
         let job = {
             let mut state = pool.state.lock().unwrap_or_else(|e| e.into_inner());
             while state.generation == seen {
