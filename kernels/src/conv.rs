@@ -339,7 +339,9 @@ pub unsafe fn pooled<S: Simd>(
         let lanes = S::LANES;
         let pooled_blocks = g.pooled_blocks as usize;
         let mut lines = Lines::new(g.channels as usize);
-        let mut tile = vec![0f32; pooled_blocks * POOL_TILE * lanes];
+        // Every pixel a conv tile reads is first written in full by `pool_pixel` (padding
+        // lanes zeroed), so the tile needs no zeroing.
+        let mut tile: Vec<f32> = Vec::with_capacity(pooled_blocks * POOL_TILE * lanes);
         let count = residual_count(&g.epilogue);
         let chunks = (g.out_blocks as usize).div_ceil(max_blocks);
         let mut p0 = 0;

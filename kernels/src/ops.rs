@@ -213,9 +213,11 @@ pub unsafe fn global_average<S: Simd>(args: *const *mut f32, start: u64, end: u6
     }
 }
 
-/// Per-pixel scratch lines of the channel pass, sized for one geometry (zeroed once, so that
-/// every read, including the lanes past the last channel a vector load touches, is defined).
+/// Per-pixel scratch lines of the channel pass, sized for one geometry and allocated (zeroed,
+/// so that every read, including the lanes past the last channel a vector load touches, is
+/// defined) on first use only: the register-only path of [`pool_pixel`] needs none.
 pub struct Lines {
+    channels: usize,
     line: Vec<f32>,
     suffix: Vec<f32>,
     prefix: Vec<f32>,
@@ -223,14 +225,24 @@ pub struct Lines {
 }
 
 impl Lines {
-    /// Lines for `channels` input channels (a vector of slack each).
+    /// Lines for `channels` input channels (a vector of slack each), not yet allocated.
     pub fn new(channels: usize) -> Lines {
-        let len = channels + 2 * 16;
         Lines {
-            line: vec![0.0; len],
-            suffix: vec![0.0; len],
-            prefix: vec![0.0; len],
-            result: vec![0.0; len],
+            channels,
+            line: Vec::new(),
+            suffix: Vec::new(),
+            prefix: Vec::new(),
+            result: Vec::new(),
+        }
+    }
+
+    fn allocate(&mut self) {
+        if self.line.is_empty() {
+            let len = self.channels + 2 * 16;
+            self.line = vec![0.0; len];
+            self.suffix = vec![0.0; len];
+            self.prefix = vec![0.0; len];
+            self.result = vec![0.0; len];
         }
     }
 }
@@ -260,6 +272,10 @@ pub unsafe fn pool_pixel<S: Simd>(
         let lanes = S::LANES;
         let k_out = cg - wc + 1;
         let s = wc - 1;
+        if groups == 1 && cg < 2 * wc && cg <= FAST_CHANNELS {
+            return pool_pixel_split::<S>(cg, wc, input, in_stride, out, out_blocks, out_stride);
+        }
+        lines.allocate();
         for b in 0..in_blocks {
             let v = S::load(input.add(b * in_stride));
             S::store(lines.line.as_mut_ptr().add(b * lanes), v);
@@ -331,6 +347,79 @@ pub unsafe fn pool_pixel<S: Simd>(
             let valid = (total - b * lanes).min(lanes);
             let v = S::load_first(lines.result.as_ptr().add(b * lanes), valid);
             S::store(out.add(b * out_stride), v);
+        }
+    }
+}
+
+/// Most channels of the register-only path of [`pool_pixel`].
+const FAST_CHANNELS: usize = 1024;
+
+/// [`pool_pixel`] for one group whose windows all contain channel `s = window − 1`, in
+/// registers: the suffix part `[0, s)` and the prefix part `[s, C)` are read straight from
+/// the input blocks (the prefix realigned across blocks when `s` is not a block boundary),
+/// scanned within each vector and carried across vectors, and summed into the output blocks.
+#[inline(always)]
+unsafe fn pool_pixel_split<S: Simd>(
+    cg: usize,
+    wc: usize,
+    input: *const f32,
+    in_stride: usize,
+    out: *mut f32,
+    out_blocks: usize,
+    out_stride: usize,
+) {
+    unsafe {
+        let lanes = S::LANES;
+        let s = wc - 1;
+        let k_out = cg - s;
+        const MAX_VECTORS: usize = FAST_CHANNELS / 8;
+        let block = |b: usize| S::load(input.add(b * in_stride));
+        // Suffix sums of [0, s), from the right.
+        let sv = s.div_ceil(lanes);
+        // Only the first `sv` entries are written and read.
+        let mut suffix = [std::mem::MaybeUninit::<S::V>::uninit(); MAX_VECTORS];
+        let mut carry = S::zero();
+        for j in (0..sv).rev() {
+            let mut v = block(j);
+            let valid = s - j * lanes;
+            if valid < lanes {
+                v = S::select(S::first_lanes(valid), v, S::zero());
+            }
+            let v = S::add(S::scan_suffix(v), carry);
+            carry = S::lane(v, 0);
+            suffix[j].write(v);
+        }
+        // Prefix sums of [s, cg), starting at channel s.
+        let (b0, r) = (s / lanes, s % lanes);
+        let in_blocks = cg.div_ceil(lanes);
+        let mut carry = S::zero();
+        for (j, out_block) in (0..out_blocks).enumerate() {
+            let lo = block(b0 + j);
+            let mut v = if r == 0 {
+                lo
+            } else if b0 + j + 1 < in_blocks {
+                S::align(lo, block(b0 + j + 1), r)
+            } else {
+                S::align(lo, S::zero(), r)
+            };
+            let valid = k_out - j * lanes;
+            if valid < lanes {
+                v = S::select(S::first_lanes(valid), v, S::zero());
+            }
+            let v = S::add(S::scan_prefix(v), carry);
+            carry = S::lane(v, lanes - 1);
+            // Window k = suffix[k] + prefix[k] (suffix is zero at and beyond s).
+            let sum = if j < sv {
+                S::add(suffix[j].assume_init(), v)
+            } else {
+                v
+            };
+            let sum = if valid < lanes {
+                S::select(S::first_lanes(valid), sum, S::zero())
+            } else {
+                sum
+            };
+            S::store(out.add(out_block * out_stride), sum);
         }
     }
 }

@@ -69,6 +69,12 @@ pub trait Simd: Copy + 'static {
     unsafe fn shift_up(a: Self::V, k: usize) -> Self::V;
     /// Lane `i` of `a` broadcast to every lane.
     unsafe fn lane(a: Self::V, i: usize) -> Self::V;
+    /// Inclusive suffix sums within the vector: lane `i` receives `a[i] + … + a[LANES − 1]`.
+    unsafe fn scan_suffix(a: Self::V) -> Self::V;
+    /// Inclusive prefix sums within the vector: lane `i` receives `a[0] + … + a[i]`.
+    unsafe fn scan_prefix(a: Self::V) -> Self::V;
+    /// The `LANES` lanes starting at lane `r` (`0 ≤ r < LANES`) of the concatenation `lo, hi`.
+    unsafe fn align(lo: Self::V, hi: Self::V, r: usize) -> Self::V;
 }
 
 /// AVX2 + FMA: 8 lanes.
@@ -230,6 +236,32 @@ impl Simd for Avx2 {
     unsafe fn lane(a: __m256, i: usize) -> __m256 {
         unsafe { _mm256_permutevar8x32_ps(a, _mm256_set1_epi32(i as i32)) }
     }
+    #[inline(always)]
+    unsafe fn scan_suffix(a: __m256) -> __m256 {
+        unsafe {
+            let a = _mm256_add_ps(a, Self::shift_down(a, 1));
+            let a = _mm256_add_ps(a, Self::shift_down(a, 2));
+            _mm256_add_ps(a, Self::shift_down(a, 4))
+        }
+    }
+    #[inline(always)]
+    unsafe fn scan_prefix(a: __m256) -> __m256 {
+        unsafe {
+            let a = _mm256_add_ps(a, Self::shift_up(a, 1));
+            let a = _mm256_add_ps(a, Self::shift_up(a, 2));
+            _mm256_add_ps(a, Self::shift_up(a, 4))
+        }
+    }
+    #[inline(always)]
+    unsafe fn align(lo: __m256, hi: __m256, r: usize) -> __m256 {
+        unsafe {
+            let idx = _mm256_loadu_si256(AVX2_LANE_INDEX.as_ptr().add(r).cast());
+            let from_lo = _mm256_permutevar8x32_ps(lo, idx);
+            let from_hi = _mm256_permutevar8x32_ps(hi, idx);
+            // Lanes i with i + r < 8 come from `lo`.
+            _mm256_blendv_ps(from_hi, from_lo, _mm256_castsi256_ps(avx2_mask(8 - r)))
+        }
+    }
 }
 
 /// All-ones in the first `n` (0..=8) lanes.
@@ -381,5 +413,54 @@ impl Simd for Avx512 {
     #[inline(always)]
     unsafe fn lane(a: __m512, i: usize) -> __m512 {
         unsafe { _mm512_permutexvar_ps(_mm512_set1_epi32(i as i32), a) }
+    }
+    #[inline(always)]
+    unsafe fn scan_suffix(a: __m512) -> __m512 {
+        unsafe {
+            let z = _mm512_setzero_si512();
+            let down = |v: __m512, k: i32| -> __m512 {
+                let v = _mm512_castps_si512(v);
+                _mm512_castsi512_ps(match k {
+                    1 => _mm512_alignr_epi32::<1>(z, v),
+                    2 => _mm512_alignr_epi32::<2>(z, v),
+                    4 => _mm512_alignr_epi32::<4>(z, v),
+                    _ => _mm512_alignr_epi32::<8>(z, v),
+                })
+            };
+            let a = _mm512_add_ps(a, down(a, 1));
+            let a = _mm512_add_ps(a, down(a, 2));
+            let a = _mm512_add_ps(a, down(a, 4));
+            _mm512_add_ps(a, down(a, 8))
+        }
+    }
+    #[inline(always)]
+    unsafe fn scan_prefix(a: __m512) -> __m512 {
+        unsafe {
+            let z = _mm512_setzero_si512();
+            let up = |v: __m512, k: i32| -> __m512 {
+                let v = _mm512_castps_si512(v);
+                _mm512_castsi512_ps(match k {
+                    1 => _mm512_alignr_epi32::<15>(v, z),
+                    2 => _mm512_alignr_epi32::<14>(v, z),
+                    4 => _mm512_alignr_epi32::<12>(v, z),
+                    _ => _mm512_alignr_epi32::<8>(v, z),
+                })
+            };
+            let a = _mm512_add_ps(a, up(a, 1));
+            let a = _mm512_add_ps(a, up(a, 2));
+            let a = _mm512_add_ps(a, up(a, 4));
+            _mm512_add_ps(a, up(a, 8))
+        }
+    }
+    #[inline(always)]
+    unsafe fn align(lo: __m512, hi: __m512, r: usize) -> __m512 {
+        unsafe {
+            let idx = _mm512_add_epi32(
+                _mm512_loadu_si512(AVX2_LANE_INDEX.as_ptr().cast()),
+                _mm512_set1_epi32(r as i32),
+            );
+            // Indices 0..15 pick from `lo`, 16..31 from `hi`.
+            _mm512_permutex2var_ps(lo, idx, hi)
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! `scc bench`: interpreted and compiled execution of the same optimised graph, timed.
 
-use super::common::{ModelArgs, TierArgs, WeightArgs, thousands};
+use super::common::{ExecutionName, ModelArgs, TierArgs, WeightArgs, thousands};
 use anyhow::Result;
 use clap::Args;
 use scc::Tensor;
@@ -34,6 +34,10 @@ pub struct BenchArgs {
     peak: bool,
     #[command(flatten)]
     tier: TierArgs,
+    /// How structured conv layers execute: `auto` (the cost model's choice per layer),
+    /// or every layer `decomposed`, `fused` (where available, else decomposed) or `composed`.
+    #[arg(long, value_enum, value_name = "HOW", default_value = "auto")]
+    execution: ExecutionName,
 }
 
 /// Median and spread of a list of durations, in milliseconds.
@@ -74,6 +78,10 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         &scc::Options {
             threads: args.threads,
             tier: args.tier.requested(),
+            passes: scc::PassOptions {
+                force_execution: args.execution.forced(),
+                ..scc::PassOptions::default()
+            },
             ..scc::Options::default()
         },
     )?;
@@ -85,6 +93,10 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         &scc::Options {
             engine: scc::Engine::Interpreter,
             tier: args.tier.requested(),
+            passes: scc::PassOptions {
+                force_execution: args.execution.forced(),
+                ..scc::PassOptions::default()
+            },
             ..scc::Options::default()
         },
     )?;

@@ -108,6 +108,18 @@ pub enum ExecutionName {
     Composed,
 }
 
+impl ExecutionName {
+    /// The execution forced on every structured layer (`None`: the cost model's choice).
+    pub fn forced(self) -> Option<scc::compiler::ir::Execution> {
+        match self {
+            ExecutionName::Auto => None,
+            ExecutionName::Decomposed => Some(scc::compiler::ir::Execution::Decomposed),
+            ExecutionName::Fused => Some(scc::compiler::ir::Execution::Fused),
+            ExecutionName::Composed => Some(scc::compiler::ir::Execution::Composed),
+        }
+    }
+}
+
 impl PassArgs {
     pub fn options(&self, optimize_by_default: bool) -> PassOptions {
         let only = if self.no_opt {
@@ -125,12 +137,7 @@ impl PassArgs {
             validate: self.verify,
             validation_seed: 0,
             print_after: self.print_after.clone(),
-            force_execution: match self.execution {
-                ExecutionName::Auto => None,
-                ExecutionName::Decomposed => Some(scc::compiler::ir::Execution::Decomposed),
-                ExecutionName::Fused => Some(scc::compiler::ir::Execution::Fused),
-                ExecutionName::Composed => Some(scc::compiler::ir::Execution::Composed),
-            },
+            force_execution: self.execution.forced(),
             ..PassOptions::default()
         }
     }
