@@ -44,6 +44,9 @@ pub struct ConvGeometry {
     pub out_blocks: i64,
     /// Valid lanes of the last output block; the others are stored as +0.0.
     pub last_lanes: i64,
+    /// Input channels of the last input block summed over (1 to `in_lanes`; the rest are
+    /// padding lanes, skipped).
+    pub in_last_lanes: i64,
     pub epilogue: [i64; MAX_EPILOGUE],
 }
 
@@ -183,6 +186,8 @@ pub struct PooledConvGeometry {
     pub in_pixel: i64,
     /// Blocks of pooled channels (`ceil((channels − window + 1) / lanes)`).
     pub pooled_blocks: i64,
+    /// Pooled channels in the last pooled block.
+    pub pooled_last_lanes: i64,
     /// Output elements between output blocks.
     pub out_block: i64,
     pub out_blocks: i64,

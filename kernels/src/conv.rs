@@ -46,6 +46,32 @@ unsafe fn epilogue<S: Simd, const P: usize, const OCB: usize>(
     }
 }
 
+/// One input channel `c` of one tap: `OCB` weight vectors at `w`, each of `P` pixels' input
+/// value broadcast and FMA'd into its accumulators.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)]
+unsafe fn channel_step<S: Simd, const P: usize, const OCB: usize>(
+    acc: &mut [[S::V; OCB]; P],
+    x: *const f32,
+    w: *const f32,
+    c: usize,
+    in_pixel: isize,
+) {
+    unsafe {
+        let lanes = S::LANES;
+        let mut wv = [S::zero(); OCB];
+        for o in 0..OCB {
+            wv[o] = S::load(w.add((c * OCB + o) * lanes));
+        }
+        for p in 0..P {
+            let xv = S::broadcast(x.offset(p as isize * in_pixel + c as isize));
+            for o in 0..OCB {
+                acc[p][o] = S::fmadd(xv, wv[o], acc[p][o]);
+            }
+        }
+    }
+}
+
 /// One tile of `P` pixels × `OCB` blocks; `IN` input lanes per block (the tier's lanes, or 1
 /// for a plain input).
 #[inline(always)]
@@ -65,25 +91,26 @@ unsafe fn tile<S: Simd, const P: usize, const OCB: usize, const IN: usize>(
         let mut acc = [[S::zero(); OCB]; P];
         let w_col = IN * OCB * lanes;
         let in_pixel = g.in_pixel as isize;
-        for block in 0..g.in_blocks as isize {
+        let in_blocks = g.in_blocks as isize;
+        let in_last = (g.in_last_lanes as usize).min(IN);
+        for block in 0..in_blocks {
             let in_block = input.offset(block * g.in_block as isize);
             let w_block = weights.offset(block * g.w_block as isize);
+            let channels = if block + 1 == in_blocks { in_last } else { IN };
             for ky in 0..rows as isize {
                 let in_row = in_block.offset(ky * g.in_row as isize);
                 let w_row = w_block.offset(ky * g.w_row as isize);
                 for kx in 0..cols {
                     let x = in_row.offset(kx as isize * g.in_col as isize);
                     let w = w_row.add(kx * w_col);
-                    for c in 0..IN {
-                        let mut wv = [S::zero(); OCB];
-                        for o in 0..OCB {
-                            wv[o] = S::load(w.add((c * OCB + o) * lanes));
+                    if channels == IN {
+                        for c in 0..IN {
+                            channel_step::<S, P, OCB>(&mut acc, x, w, c, in_pixel);
                         }
-                        for p in 0..P {
-                            let xv = S::broadcast(x.offset(p as isize * in_pixel + c as isize));
-                            for o in 0..OCB {
-                                acc[p][o] = S::fmadd(xv, wv[o], acc[p][o]);
-                            }
+                    } else {
+                        // The last block's padding lanes hold zeros: skipped.
+                        for c in 0..channels {
+                            channel_step::<S, P, OCB>(&mut acc, x, w, c, in_pixel);
                         }
                     }
                 }
@@ -377,6 +404,7 @@ pub unsafe fn pooled<S: Simd>(
                     out_block: g.out_block,
                     out_blocks: nb as i64,
                     last_lanes: if last { g.last_lanes } else { lanes as i64 },
+                    in_last_lanes: g.pooled_last_lanes,
                     epilogue: g.epilogue,
                 };
                 let offset = p0 * lanes + first * g.out_block as usize;

@@ -253,6 +253,7 @@ pub fn run_conv(
                 out_block: (oh * ow * lanes) as i64,
                 out_blocks: nb as i64,
                 last_lanes: last_lanes as i64,
+                in_last_lanes: (cg - (in_blocks - 1) * in_lanes) as i64,
                 epilogue: epilogue_codes(codes),
             };
             for i in 0..c.n {

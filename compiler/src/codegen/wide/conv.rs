@@ -232,6 +232,7 @@ pub fn lower<M: Module>(
             out_block: (oh * ow * lanes) as i64,
             out_blocks: nb as i64,
             last_lanes: last_lanes as i64,
+            in_last_lanes: (cg - (in_blocks_group - 1) * in_lanes) as i64,
             epilogue: abi::epilogue(&codes),
         };
         // The chunk holding the last output block (groups = 1 only) zeroes its padding lanes.
@@ -604,6 +605,7 @@ fn lower_pooled<M: Module>(
         in_block: (h * w * lanes) as i64,
         in_pixel: (attrs.stride.1 * lanes) as i64,
         pooled_blocks: pooled_blocks as i64,
+        pooled_last_lanes: (pooled - (pooled_blocks - 1) * lanes) as i64,
         out_block: (oh * ow * lanes) as i64,
         out_blocks: out_blocks as i64,
         last_lanes: (oc - (out_blocks - 1) * lanes) as i64,
