@@ -42,6 +42,7 @@ pub use scc_runtime::Tensor;
 use scc_compiler::Graph;
 
 pub mod aot;
+pub mod report;
 pub use aot::{BuildOptions, BuildReport, Emit, build};
 pub mod onnx;
 pub use onnx::{ImportReport, OnnxOptions, advise, import_onnx};

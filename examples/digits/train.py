@@ -10,24 +10,24 @@ scikit-learn's bundled digits dataset (1,797 8x8 images), with the architecture 
   (b) regularized  -- dense, trained with the Structural Regularization loss
                       L = L_task + lambda * sum_layers ||(I - A A^+) W||_F / ||W||_F,
                       so that the projection afterwards costs (almost) nothing;
-  (c) alpha        -- trained directly in the alpha parameters (W = compose(alpha) at
-                      every forward pass).
+  (c) alpha        -- trained directly in the alpha parameters (scc.torch's
+                      StructuredConv2d: a sum-pool and a small conv over alpha).
 
 A is the box basis of a structured layer, A = B_c (x) B_h (x) B_w, where B_m is the
-L x n matrix whose column j has ones on rows j .. j+L-n. Everything is separable, so
-A A^+ vec(W), A^+ vec(W) and A vec(alpha) are computed by applying a small matrix along
-each axis of the kernel.
+L x n matrix whose column j has ones on rows j .. j+L-n. The structured layers, the
+regulariser and the projection are scc's Python package (scc.torch); the deployable (b)
+is also exported with scc.torch.export (exported.sc + exported.safetensors).
 
-Run from this folder: ``pip install -r requirements.txt && python train.py``. It rewrites
-the committed files next to it (see README.md); training takes well under two minutes on
-a CPU.
+Run from this folder: ``pip install -r requirements.txt && python train.py`` (installs
+scc from ../../python). It rewrites the committed files next to it (see README.md);
+training takes about a minute on two idle CPU cores.
 """
 
 import argparse
+import copy
 import json
 import os
 import random
-import subprocess
 
 import numpy as np
 import torch
@@ -36,6 +36,9 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
+
+import scc
+import scc.torch as st
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEED = 0
@@ -52,69 +55,18 @@ def seed_everything(seed):
     torch.manual_seed(seed)
 
 
-def box_matrix(length, n, dtype=torch.float32):
-    """B_m: length x n, column j has ones on rows j .. j + length - n."""
-    b = torch.zeros(length, n, dtype=dtype)
-    for j in range(n):
-        b[j : j + length - n + 1, j] = 1.0
-    return b
+# Every structured layer of digits.sc keeps half of its input channels (c = Cg / 2), n = 2.
+C_FRACTION, N = 0.5, 2
 
 
-class Structure:
-    """The separable box basis of one structured layer (kernel [O, Cg, k, k], structure c x n x n)."""
-
-    def __init__(self, cg, c, k, n):
-        self.b = [box_matrix(cg, c), box_matrix(k, n), box_matrix(k, n)]
-        self.pinv = [torch.linalg.pinv(m.double()).float() for m in self.b]
-        self.proj = [m @ p for m, p in zip(self.b, self.pinv)]  # P_m = B_m B_m^+
-
-    @staticmethod
-    def _apply(mats, t):
-        # t: [O, d1, d2, d3]; result[o, a, b, c] = sum m0[a, i] m1[b, j] m2[c, k] t[o, i, j, k]
-        m0, m1, m2 = (m.to(t.dtype) for m in mats)
-        return torch.einsum("ai,bj,ck,oijk->oabc", m0, m1, m2, t)
-
-    def compose(self, alpha):
-        """W = A alpha: [O, c, n, n] -> [O, Cg, k, k]."""
-        return self._apply(self.b, alpha)
-
-    def project(self, w):
-        """alpha = A^+ vec(W): [O, Cg, k, k] -> [O, c, n, n]."""
-        return self._apply(self.pinv, w)
-
-    def projection(self, w):
-        """A A^+ vec(W), the nearest structured kernel."""
-        return self._apply(self.proj, w)
-
-    def relative_residual(self, w):
-        """||(I - A A^+) W||_F / ||W||_F, the regulariser of one layer."""
-        return torch.linalg.norm(w - self.projection(w)) / torch.linalg.norm(w)
-
-
-STRUCTURES = {name: Structure(cin, c, KERNEL, n) for name, (cin, _, c, n) in STRUCTURED.items()}
-
-
-class StructuredConv(nn.Module):
-    """A 3x3 pad-1 conv (no bias) whose kernel is either a free dense `weight` or
-    `compose(alpha)`."""
-
-    def __init__(self, name, mode):
-        super().__init__()
-        cin, cout, c, n = STRUCTURED[name]
-        self.structure = STRUCTURES[name]
-        dense = torch.empty(cout, cin, KERNEL, KERNEL)
-        nn.init.kaiming_uniform_(dense, a=5**0.5)  # nn.Conv2d's default initialisation
-        self.mode = mode
-        if mode == "dense":
-            self.weight = nn.Parameter(dense)
-        else:
-            self.alpha = nn.Parameter(self.structure.project(dense))
-
-    def kernel(self):
-        return self.weight if self.mode == "dense" else self.structure.compose(self.alpha)
-
-    def forward(self, x):
-        return F.conv2d(x, self.kernel(), padding=KERNEL // 2)
+def structured_layer(name, mode):
+    """A 3x3 pad-1 conv (no bias): a dense nn.Conv2d, or scc.torch's StructuredConv2d
+    (sum-pool + small conv over alpha), initialised as the projection of nn.Conv2d's
+    initial kernel."""
+    cin, cout, c, n = STRUCTURED[name]
+    if mode == "dense":
+        return nn.Conv2d(cin, cout, KERNEL, padding=KERNEL // 2, bias=False)
+    return st.StructuredConv2d(cin, cout, KERNEL, c=c, n=n, padding=KERNEL // 2, bias=False)
 
 
 class Digits(nn.Module):
@@ -125,9 +77,9 @@ class Digits(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(1, 16, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
-        self.conv2 = StructuredConv("conv2", mode)
+        self.conv2 = structured_layer("conv2", mode)
         self.bn2 = nn.BatchNorm2d(32)
-        self.conv3 = StructuredConv("conv3", mode)
+        self.conv3 = structured_layer("conv3", mode)
         self.bn3 = nn.BatchNorm2d(32)
         self.fc = nn.Linear(32, 10)
 
@@ -139,7 +91,8 @@ class Digits(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(h, 1), 1))
 
     def structure_loss(self):
-        return sum(getattr(self, n).structure.relative_residual(getattr(self, n).weight) for n in STRUCTURED)
+        """Structural Regularization over the structured layers (trained dense)."""
+        return st.structural_regularization(self, c=C_FRACTION, n=N, layers=list(STRUCTURED))
 
 
 def export_state(model):
@@ -152,15 +105,9 @@ def export_state(model):
 
 
 def projected(model):
-    """A structured (alpha) model equal to `model` with each structured layer's dense
-    weight replaced by compose(project(W))."""
-    out = Digits("alpha")
-    state = export_state(model)
-    for name in STRUCTURED:
-        w = state.pop(f"{name}.weight")
-        state[f"{name}.alpha"] = STRUCTURES[name].project(w.double()).float()
-    out.load_state_dict(state, strict=True)
-    return out
+    """The structured (alpha) model nearest to a dense one: scc.torch.project replaces each
+    structured layer's dense weight W by alpha = A^+ vec(W)."""
+    return st.project(copy.deepcopy(model), c=C_FRACTION, n=N, layers=list(STRUCTURED))
 
 
 @torch.no_grad()
@@ -193,19 +140,8 @@ def train(mode, x, y, epochs, lam, seed):
 
 
 def scc_stats():
-    """params / MACs from `scc check --json`, if cargo is available (else None)."""
-    root = os.path.dirname(os.path.dirname(HERE))
-    try:
-        out = subprocess.run(
-            ["cargo", "run", "--quiet", "--release", "--", "check", "examples/digits/digits.sc", "--json"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return json.loads(out.stdout)
-    except (OSError, subprocess.CalledProcessError, json.JSONDecodeError):
-        return None
+    """params / MACs as scc counts them (`scc check --json`)."""
+    return scc.check(os.path.join(HERE, "digits.sc"))
 
 
 def count_stats(n_images):
@@ -273,10 +209,7 @@ def main():
         model = train(variant, x_train, y_train, args.epochs, args.lam, SEED)
         entry = {"test_accuracy": accuracy(model, x_test, y_test)}
         if variant != "alpha":
-            with torch.no_grad():
-                entry["structure_residual"] = {
-                    n: STRUCTURES[n].relative_residual(getattr(model, n).weight.double()).item() for n in STRUCTURED
-                }
+            entry["structure_residual"] = st.structure_residuals(model, c=C_FRACTION, n=N, layers=list(STRUCTURED))
             deploy = projected(model)
             entry["test_accuracy_projected"] = accuracy(deploy, x_test, y_test)
         else:
@@ -287,11 +220,10 @@ def main():
 
     dense_params, struct_params, dense_macs, struct_macs = count_stats(n_test)
     stats = scc_stats()
-    print("scc check --json:", "unavailable (no cargo)" if stats is None else "agrees")
-    if stats is not None:
-        assert stats["params"] == struct_params, (stats["params"], struct_params)
-        assert stats["dense_macs"] == dense_macs, (stats["dense_macs"], dense_macs)
-        assert stats["structured_macs"] == struct_macs, (stats["structured_macs"], struct_macs)
+    assert stats["params"] == struct_params, (stats["params"], struct_params)
+    assert stats["dense_macs"] == dense_macs, (stats["dense_macs"], dense_macs)
+    assert stats["structured_macs"] == struct_macs, (stats["structured_macs"], struct_macs)
+    print("scc.check agrees with the params and MACs")
     for variant, entry in results["variants"].items():
         entry["params"] = dense_params if variant == "dense" else struct_params
         entry["params_deployed"] = struct_params
@@ -325,6 +257,16 @@ def main():
         save_file({"logits": logits.float().contiguous()}, os.path.join(out, f"test_logits_{variant}.safetensors"))
         results["variants"][variant]["deployed_test_accuracy"] = acc
         results["variants"][variant]["deployed_correct"] = int((logits.argmax(1) == y_test).sum().item())
+
+    # (b) as a user deploys it from PyTorch: regularize, project, export (torch.fx) to
+    # .sc + .safetensors; export checks that scc reproduces PyTorch on the test split.
+    exported = st.export(models["regularized"][1], x_test, os.path.join(out, "exported.sc"), model_name="digits")
+    results["exported"] = {
+        "model": "exported.sc",
+        "weights": "exported.safetensors",
+        "variant": "regularized",
+        "max_abs_diff_vs_pytorch": exported.max_abs_diff,
+    }
 
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(results, f, indent=2)

@@ -63,47 +63,7 @@ pub fn check(args: CheckArgs) -> Result<()> {
         .map(|(id, offset, bytes)| (*id, (*offset, *bytes)))
         .collect();
     if args.json {
-        let layers: Vec<serde_json::Value> = costs
-            .iter()
-            .map(|c| {
-                let node = graph.node(c.node);
-                let (offset, bytes) = placement.get(&c.node).copied().unwrap_or((0, 0));
-                serde_json::json!({
-                    "name": node.name,
-                    "op": node.op.name(),
-                    "attributes": node.op.attributes(),
-                    "shape": node.shape,
-                    "params": c.params,
-                    "dense_macs": c.dense_macs,
-                    "structured_macs": c.structured_macs,
-                    "sumpool_adds": c.sumpool_adds,
-                    "arena_offset": offset,
-                    "bytes": bytes,
-                    "execution": execution(node).map(|e| e.name()),
-                    "layout": graph.layout(c.node).name(),
-                })
-            })
-            .collect();
-        let mut json = serde_json::json!({
-            "model": model.name(),
-            "inputs": model.inputs().into_iter().map(|(n, s)| serde_json::json!({"name": n, "shape": s})).collect::<Vec<_>>(),
-            "outputs": model.outputs().into_iter().map(|(n, s)| serde_json::json!({"name": n, "shape": s})).collect::<Vec<_>>(),
-            "params": model_params,
-            "dense_macs": totals.dense_macs,
-            "structured_macs": as_written.structured_macs,
-            "executed_macs": totals.structured_macs,
-            "sumpool_adds": totals.sumpool_adds,
-            "arena_bytes": memory.arena_bytes,
-            "naive_bytes": memory.naive_bytes,
-            "tier": graph.tier().map(|t| t.name()),
-            "layers": layers,
-        });
-        if let Some(reports) = &residuals {
-            json["structure_residuals"] = reports
-                .iter()
-                .map(|r| serde_json::json!({"layer": r.layer, "relative_residual": r.relative_residual}))
-                .collect();
-        }
+        let json = scc::report::check_json(&model, graph, residuals.as_deref());
         println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(());
     }
@@ -160,7 +120,7 @@ pub fn check(args: CheckArgs) -> Result<()> {
                 thousands(c.structured_macs),
                 thousands(c.sumpool_adds),
                 buffer,
-                execution(node).map_or(String::new(), |e| e.name().to_string()),
+                scc::report::execution(node).map_or(String::new(), |e| e.name().to_string()),
                 graph.layout(c.node).name(),
             ],
         );
@@ -215,16 +175,4 @@ pub fn check(args: CheckArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// How a node of a structured layer executes (`None` for other nodes).
-fn execution(node: &scc::compiler::Node) -> Option<scc::compiler::ir::Execution> {
-    match &node.op {
-        scc::compiler::Op::Conv2d(a) => a.execution,
-        scc::compiler::Op::StructuredConv2d(a) => Some(
-            a.execution
-                .unwrap_or(scc::compiler::ir::Execution::Decomposed),
-        ),
-        _ => None,
-    }
 }
