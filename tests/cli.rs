@@ -301,3 +301,52 @@ fn input_shape_replaces_a_declared_shape() {
         (40_813_184u64 - fc_macs) * 16 + fc_macs * 4
     );
 }
+
+#[test]
+fn bench_takes_the_execution_choice_and_reports_layers_that_add_up() {
+    for execution in ["composed", "fused", "decomposed"] {
+        let json = scc_ok(&[
+            "bench",
+            "examples/resnet20s.sc",
+            "--random-weights",
+            "1",
+            "--threads",
+            "1",
+            "--runs",
+            "5",
+            "--interp-runs",
+            "1",
+            "--per-layer",
+            "--execution",
+            execution,
+            "--json",
+        ]);
+        let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let layers = report["layers"].as_array().expect("per-layer rows");
+        // A composed layer is one dense conv: no sum-pool node is left.
+        let pools = layers.iter().filter(|l| l["op"] == "sumpool3d").count();
+        assert_eq!(pools == 0, execution == "composed", "{execution}: {json}");
+        assert!(
+            report["layers_sum_jit_ms"].as_f64().unwrap() > 0.0,
+            "{json}"
+        );
+        assert!(
+            report["layers_whole_jit_ms"].as_f64().unwrap() > 0.0,
+            "{json}"
+        );
+    }
+    let out = scc(&[
+        "bench",
+        "examples/resnet20s.sc",
+        "--random-weights",
+        "1",
+        "--execution",
+        "sideways",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--execution"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
