@@ -31,7 +31,7 @@ enum Command {
     Build(cli::build::BuildArgs),
     /// Import an ONNX model: write it as readable `.sc` and its weights as safetensors.
     Import(cli::import::ImportArgs),
-    /// Candidate structures (c, n) for every dense conv and linear layer of a trained model,
+    /// Candidate structures (c, n) for every conv and linear layer of a trained model,
     /// with the residual of each projection, its params and MACs.
     Advise(cli::advise::AdviseArgs),
 }

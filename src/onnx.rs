@@ -79,6 +79,18 @@ pub fn advise(model: &Model, weights: &Weights, tolerance: f64) -> scc_compiler:
     scc_compiler::advise::advise(model.graph(), weights, tolerance)
 }
 
+/// [`advise`] with the weights file's own tensors (by `.sc` weight name, see
+/// [`scc_compiler::weights::sc_weight_name`]): a structured layer given a dense `weight` is
+/// scored by that kernel as given, not by its projection.
+pub fn advise_with_kernels(
+    model: &Model,
+    weights: &Weights,
+    dense_kernels: &std::collections::BTreeMap<String, scc_runtime::Tensor>,
+    tolerance: f64,
+) -> scc_compiler::advise::Advice {
+    scc_compiler::advise::advise_with_kernels(model.graph(), weights, dense_kernels, tolerance)
+}
+
 fn apply_names(model: &mut Model, names: &NameTable) {
     for (index, (onnx, _)) in names.inputs.iter().enumerate() {
         model.graph.rename_input(index, onnx);

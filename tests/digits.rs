@@ -360,3 +360,81 @@ fn advise_recommends_the_trained_structures() {
     ]);
     assert!(best(&advice).iter().all(|(_, b)| b.is_none()), "{advice}");
 }
+
+/// `scc advise` on the `.sc` model whose `sconv2d` layers are given dense kernels (variant
+/// (b)'s trained `weight`s, which binding projects): those kernels are scored as trained, the
+/// declared structure is marked and is the best; given `alpha`s, the composed kernel is scored.
+#[test]
+fn advise_scores_dense_weights_given_to_structured_layers() {
+    let bin = env!("CARGO_BIN_EXE_scc");
+    let sc = dir().join("digits.sc");
+    let advise = |weights: &str| -> serde_json::Value {
+        let out = Command::new(bin)
+            .args(["advise", sc.to_str().unwrap(), "--weights"])
+            .arg(dir().join(weights))
+            .arg("--json")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let mut declared_residuals = Vec::new();
+    for (weights, kernel) in [
+        ("weights_regularized.safetensors", "dense_weight"),
+        ("weights_regularized_alpha.safetensors", "composed_alpha"),
+    ] {
+        let advice = advise(weights);
+        let layers = advice["layers"].as_array().unwrap();
+        let summary: Vec<(&str, &str, Vec<u64>)> = layers
+            .iter()
+            .map(|l| {
+                (
+                    l["layer"].as_str().unwrap(),
+                    l["op"].as_str().unwrap(),
+                    l["weight_shape"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|d| d.as_u64().unwrap())
+                        .collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("conv1", "conv2d", vec![16, 1, 3, 3]),
+                ("conv2", "sconv2d", vec![32, 16, 3, 3]),
+                ("conv3", "sconv2d", vec![32, 32, 3, 3]),
+                ("fc", "linear", vec![10, 32]),
+            ],
+            "{weights}"
+        );
+        for (layer, (c, n)) in [(&layers[1], (8, 2)), (&layers[2], (16, 2))] {
+            assert_eq!(layer["kernel"], kernel, "{weights}: {layer}");
+            let declared = layer["declared"].as_u64().expect("declared structure") as usize;
+            assert_eq!(layer["best"].as_u64(), Some(declared as u64), "{weights}");
+            let candidate = &layer["candidates"][declared];
+            assert_eq!(
+                (candidate["c"].as_u64(), candidate["n"][0].as_u64()),
+                (Some(c), Some(n))
+            );
+            let residual = candidate["relative_residual"].as_f64().unwrap();
+            assert!(residual < 1e-5, "{weights}: {residual}");
+            declared_residuals.push(residual);
+        }
+        assert_eq!(layers[0]["kernel"], "weight");
+        assert!(layers[0]["declared"].is_null() && layers[0]["best"].is_null());
+    }
+    // Trained with the regularizer, the dense kernels are near the structure but not on it;
+    // their projections (the alpha file) are on it up to rounding: the dense kernels, not
+    // their projections, were scored.
+    let (dense, composed) = declared_residuals.split_at(2);
+    for (d, a) in dense.iter().zip(composed) {
+        assert!(d > &(2.0 * a), "dense {d} vs composed alpha {a}");
+    }
+}

@@ -91,4 +91,10 @@ error_cases!(
     not_structured,
     alpha_and_weight,
     model_file_missing,
+    upsample_scale_and_size,
+    upsample_align_corners_nearest,
+    clamp_without_bounds,
+    pad_negative,
+    scalar_out_of_range,
+    affine_in_expression,
 );

@@ -17,7 +17,16 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 const DATA: &str = "tests/data/onnx";
-const MODELS: [&str; 3] = ["ops_dynamo", "ops_legacy", "ops_legacy13"];
+const MODELS: [&str; 8] = [
+    "ops_dynamo",
+    "ops_legacy",
+    "ops_legacy13",
+    "extended_dynamo",
+    "extended_legacy",
+    "extended_legacy13",
+    "extended_nofold",
+    "extended_train",
+];
 
 fn read(path: &Path) -> BTreeMap<String, Tensor> {
     scc::runtime::read_safetensors(path).unwrap()
@@ -670,31 +679,592 @@ fn non_float_tensors_and_unsupported_attributes_name_their_node() {
             &["y"],
             vec![attr_str("mode", "linear")],
         )],
-        vec![f32_tensor("scales", &[4], vec![1.0, 1.0, 1.5, 1.5])],
+        vec![f32_tensor("scales", &[4], vec![1.0, 1.0, 1.3, 1.3])],
         value("x", &[1, 2, 4, 4]),
         "y",
     );
     save(dir.path(), "resize.onnx", &m);
     assert_eq!(
         check_error(dir.path(), "resize.onnx"),
-        "error: `<dir>/resize.onnx`: node `/up/Resize` (Resize): scales [1.0, 1.0, 1.5, 1.5]: scc upsamples H and W by the same integer factor\n"
+        "error: `<dir>/resize.onnx`: node `/up/Resize` (Resize): scales [1.0, 1.0, 1.2999999523162842, 1.2999999523162842] of [1, 2, 4, 4]: scc resizes by one factor for both axes, or by one that gives the output size exactly\n"
     );
     let m = model(
         17,
         vec![node(
-            "Conv",
-            "/c/Conv",
-            &["x", "w"],
+            "MaxPool",
+            "/p/MaxPool",
+            &["x"],
             &["y"],
-            vec![attr_ints("pads", &[0, 0, 1, 1])],
+            vec![
+                attr_ints("kernel_shape", &[2, 2]),
+                attr_ints("pads", &[0, 0, 1, 1]),
+            ],
         )],
-        vec![f32_tensor("w", &[2, 2, 2, 2], vec![1.0; 16])],
+        vec![],
         value("x", &[1, 2, 4, 4]),
         "y",
     );
     save(dir.path(), "pads.onnx", &m);
     assert_eq!(
         check_error(dir.path(), "pads.onnx"),
-        "error: `<dir>/pads.onnx`: node `/c/Conv` (Conv): asymmetric padding (top, left) = (0, 0), (bottom, right) = (1, 1) is not supported yet\n"
+        "error: `<dir>/pads.onnx`: node `/p/MaxPool` (MaxPool): asymmetric padding (top, left) = (0, 0), (bottom, right) = (1, 1): scc pads asymmetrically with zeros, which only an average pool counting its padding reads the same\n"
+    );
+}
+
+fn attr_tensor(name: &str, t: TensorProto) -> AttributeProto {
+    AttributeProto {
+        name: Some(name.into()),
+        r#type: Some(4),
+        t: Some(t),
+        ..AttributeProto::default()
+    }
+}
+
+/// `Pad` with its pads as an input (opset 11) and as attributes (opset 10, with `value`), Clip
+/// with only a lower bound (opset 11, max input empty) and with attribute bounds (opset 6),
+/// LeakyRelu with its default slope, an average pool in ceil mode not counting its padding, a
+/// max pool whose ceil mode changes the output size.
+#[test]
+fn pad_clip_leaky_relu_and_pool_modes() {
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = vec![
+        node("Pad", "pad", &["x", "pads", "fill"], &["p"], vec![]),
+        node("Clip", "clip", &["p", "lo", ""], &["c"], vec![]),
+        node("LeakyRelu", "leaky", &["c"], &["l"], vec![]),
+        node(
+            "AveragePool",
+            "avg",
+            &["l"],
+            &["a"],
+            vec![
+                attr_ints("kernel_shape", &[3, 3]),
+                attr_ints("strides", &[2, 2]),
+                attr_ints("pads", &[1, 1, 1, 1]),
+                attr_int("ceil_mode", 1),
+            ],
+        ),
+        node(
+            "MaxPool",
+            "max",
+            &["a"],
+            &["y"],
+            vec![
+                attr_ints("kernel_shape", &[3, 3]),
+                attr_ints("strides", &[2, 2]),
+                attr_int("ceil_mode", 1),
+            ],
+        ),
+    ];
+    let inits = vec![
+        i64_tensor("pads", vec![0, 0, 1, 2, 0, 0, 3, 0]),
+        f32_tensor("fill", &[], vec![0.5]),
+        f32_tensor("lo", &[], vec![-0.3]),
+    ];
+    let m = model(13, nodes, inits, value("x", &[2, 3, 6, 5]), "y");
+    let path = save(dir.path(), "pad.onnx", &m);
+    // Padded 10 x 7; avgpool 3/2/1 in ceil mode: 6 x 4 (floor: 5 x 4); maxpool 3/2 in ceil
+    // mode: 3 x 2 (floor: 2 x 1).
+    let sc = "model r(x: [2, 3, 6, 5]) {
+        let p = pad(x, top=1, left=2, bottom=3, value=0.5);
+        let l = leaky_relu(clamp(p, min=-0.3), slope=0.01);
+        let a = avgpool(l, kernel=3, stride=2, pad=1, ceil_mode=true, count_include_pad=false);
+        return maxpool(a, kernel=3, stride=2, ceil_mode=true);
+    }";
+    same_as_sc(&path, sc, vec![], &[2, 3, 6, 5]);
+    let text = Model::from_onnx(&path, &OnnxOptions::default())
+        .unwrap()
+        .source()
+        .text
+        .clone();
+    assert!(
+        text.contains("let p = pad(x, top=1, left=2, bottom=3, value=0.5); // Pad pad"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ceil_mode=true, count_include_pad=false); // AveragePool avg"),
+        "{text}"
+    );
+    assert!(
+        text.contains("let y = maxpool(a, kernel=3, stride=2, ceil_mode=true); // MaxPool max"),
+        "{text}"
+    );
+
+    let nodes = vec![
+        node(
+            "Pad",
+            "pad",
+            &["x"],
+            &["p"],
+            vec![
+                attr_ints("pads", &[0, 0, 0, 1, 0, 0, 2, 0]),
+                attr_float("value", -1.0),
+            ],
+        ),
+        node(
+            "Clip",
+            "clip",
+            &["p"],
+            &["y"],
+            vec![attr_float("min", -0.5), attr_float("max", 0.5)],
+        ),
+    ];
+    let m = model(10, nodes, vec![], value("x", &[1, 2, 3, 3]), "y");
+    let path = save(dir.path(), "pad10.onnx", &m);
+    same_as_sc(
+        &path,
+        "model r(x: [1, 2, 3, 3]) { return clamp(pad(x, left=1, bottom=2, value=-1.0), min=-0.5, max=0.5); }",
+        vec![],
+        &[1, 2, 3, 3],
+    );
+}
+
+/// Tensor–constant arithmetic: scalars on either side (`x * 0.5`, `1 − x`, `2 / x`), and
+/// per-channel constants on either side merged into one `affine` layer; `-` and `/` of two
+/// tensors, with the `[N, C, 1, 1]` broadcast on the right.
+#[test]
+fn constant_arithmetic_and_tensor_sub_div() {
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = vec![
+        node("Mul", "half", &["x", "half"], &["a"], vec![]),
+        node("Sub", "flip", &["one", "a"], &["b"], vec![]),
+        node("Div", "normalise", &["b", "std"], &["c"], vec![]),
+        node("Add", "shift", &["mean", "c"], &["d"], vec![]),
+        node("Sub", "centre", &["d", "mean4"], &["e"], vec![]),
+        node("GlobalAveragePool", "gap", &["e"], &["g"], vec![]),
+        node("Sub", "minus_mean", &["e", "g"], &["f"], vec![]),
+        node("Add", "plus_two", &["f", "two"], &["h"], vec![]),
+        node("Div", "ratio", &["two", "h"], &["i"], vec![]),
+        node("Div", "quotient", &["f", "i"], &["y"], vec![]),
+    ];
+    let inits = vec![
+        f32_tensor("half", &[], vec![0.5]),
+        f32_tensor("one", &[1], vec![1.0]),
+        f32_tensor("two", &[], vec![2.0]),
+        f32_tensor("std", &[3, 1, 1], vec![0.25, 0.5, 2.0]),
+        f32_tensor("mean", &[1, 3, 1, 1], vec![0.1, -0.2, 0.3]),
+        f32_tensor("mean4", &[3, 1, 1], vec![1.0, 2.0, 3.0]),
+    ];
+    let m = model(17, nodes, inits, value("x", &[2, 3, 4, 4]), "y");
+    let path = save(dir.path(), "arith.onnx", &m);
+    // (1 − 0.5x) / std + mean − mean4: one affine with weight 1/std and bias mean − mean4.
+    let sc = "model r(x: [2, 3, 4, 4]) {
+        let b = 1.0 - x * 0.5;
+        let c = affine(b);
+        let f = c - global_avgpool(c);
+        let i = 2.0 / (f + 2.0);
+        return f / i;
+    }";
+    let weights = vec![
+        ("c.weight", Tensor::from_vec([3], vec![4.0, 2.0, 0.5])),
+        ("c.bias", Tensor::from_vec([3], vec![-0.9, -2.2, -2.7])),
+    ];
+    same_as_sc(&path, sc, weights, &[2, 3, 4, 4]);
+    let imported = Model::from_onnx(&path, &OnnxOptions::default()).unwrap();
+    let text = &imported.source().text;
+    assert!(
+        text.contains("let c = affine(b); // Div normalise, Add shift, Sub centre"),
+        "{text}"
+    );
+    assert!(text.contains("let b = 1.0 - a; // Sub flip"), "{text}");
+    assert!(text.contains("let i = 2.0 / h; // Div ratio"), "{text}");
+}
+
+/// Resize by a fractional factor that gives the size exactly, to sizes with align_corners,
+/// nearest with half_pixel and round_prefer_ceil (PyTorch's nearest-exact), and with `axes`
+/// (opset 18).
+#[test]
+fn resize_forms() {
+    let dir = tempfile::tempdir().unwrap();
+    let resize = |name: &str, input: &str, output: &str, scales: &str, sizes: &str, attrs| {
+        node(
+            "Resize",
+            name,
+            &[input, "", scales, sizes],
+            &[output],
+            attrs,
+        )
+    };
+    let nodes = vec![
+        resize(
+            "frac",
+            "x",
+            "a",
+            "scales",
+            "",
+            vec![
+                attr_str("mode", "linear"),
+                attr_str("coordinate_transformation_mode", "half_pixel"),
+            ],
+        ),
+        resize(
+            "corners",
+            "a",
+            "b",
+            "",
+            "sizes",
+            vec![
+                attr_str("mode", "linear"),
+                attr_str("coordinate_transformation_mode", "align_corners"),
+            ],
+        ),
+        resize(
+            "exact",
+            "b",
+            "y",
+            "",
+            "sizes2",
+            vec![
+                attr_str("mode", "nearest"),
+                attr_str("coordinate_transformation_mode", "half_pixel"),
+                attr_str("nearest_mode", "round_prefer_ceil"),
+            ],
+        ),
+    ];
+    let inits = vec![
+        f32_tensor("scales", &[4], vec![1.0, 1.0, 1.5, 1.5]),
+        i64_tensor("sizes", vec![1, 2, 5, 7]),
+        i64_tensor("sizes2", vec![1, 2, 8, 3]),
+    ];
+    let m = model(13, nodes, inits, value("x", &[1, 2, 4, 6]), "y");
+    let path = save(dir.path(), "resize.onnx", &m);
+    let sc = "model r(x: [1, 2, 4, 6]) {
+        let a = upsample(x, scale=1.5, mode=\"bilinear\");
+        let b = upsample(a, size=(5, 7), mode=\"bilinear\", align_corners=true);
+        return upsample(b, size=(8, 3), mode=\"nearest-exact\");
+    }";
+    same_as_sc(&path, sc, vec![], &[1, 2, 4, 6]);
+
+    let m = model(
+        18,
+        vec![node(
+            "Resize",
+            "axes",
+            &["x", "", "", "hw"],
+            &["y"],
+            vec![
+                attr_ints("axes", &[2, 3]),
+                attr_str("mode", "nearest"),
+                attr_str("nearest_mode", "floor"),
+                attr_str("coordinate_transformation_mode", "asymmetric"),
+            ],
+        )],
+        vec![i64_tensor("hw", vec![7, 9])],
+        value("x", &[1, 2, 4, 6]),
+        "y",
+    );
+    let path = save(dir.path(), "resize18.onnx", &m);
+    same_as_sc(
+        &path,
+        "model r(x: [1, 2, 4, 6]) { return upsample(x, size=(7, 9)); }",
+        vec![],
+        &[1, 2, 4, 6],
+    );
+}
+
+/// Asymmetric convolution padding (`SAME_UPPER` at stride 2 and explicit pads) is an explicit
+/// `pad` before a conv without padding; the legacy exporter's pads computation
+/// (`ConstantOfShape`, `Concat`, `Reshape`, `Slice` with step −1, `Transpose`, `Cast`) folds
+/// into a `Pad`.
+#[test]
+fn asymmetric_padding_and_folded_pad_computations() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = ramp(4 * 3 * 3 * 3, 0.05);
+    let nodes = vec![
+        node(
+            "Conv",
+            "/stem/Conv",
+            &["x", "stem.weight"],
+            &["c"],
+            vec![
+                attr_str("auto_pad", "SAME_UPPER"),
+                attr_ints("strides", &[2, 2]),
+                attr_ints("kernel_shape", &[3, 3]),
+            ],
+        ),
+        node(
+            "Conv",
+            "/next/Conv",
+            &["c", "next.weight"],
+            &["y"],
+            vec![attr_ints("pads", &[1, 0, 2, 1])],
+        ),
+    ];
+    let w2 = ramp(2 * 4 * 2 * 2, 0.1);
+    let inits = vec![
+        f32_tensor("stem.weight", &[4, 3, 3, 3], w.clone()),
+        f32_tensor("next.weight", &[2, 4, 2, 2], w2.clone()),
+    ];
+    let m = model(17, nodes, inits, value("x", &[1, 3, 8, 8]), "y");
+    let path = save(dir.path(), "same.onnx", &m);
+    let sc = "model r(x: [1, 3, 8, 8]) {
+        let stem = conv2d(pad(x, bottom=1, right=1), 4, kernel=3, stride=2);
+        let next = conv2d(pad(stem, top=1, bottom=2, right=1), 2, kernel=2);
+        return next;
+    }";
+    same_as_sc(
+        &path,
+        sc,
+        vec![
+            ("stem.weight", Tensor::from_vec([4, 3, 3, 3], w)),
+            ("next.weight", Tensor::from_vec([2, 4, 2, 2], w2)),
+        ],
+        &[1, 3, 8, 8],
+    );
+    let text = Model::from_onnx(&path, &OnnxOptions::default())
+        .unwrap()
+        .source()
+        .text
+        .clone();
+    assert!(
+        text.contains(
+            "let stem_pad = pad(x, bottom=1, right=1); // Conv /stem/Conv (its asymmetric padding)"
+        ),
+        "{text}"
+    );
+
+    // F.pad(x, (0, 1, 0, 1)) as the legacy exporter writes it.
+    let constant = |name: &str, t: TensorProto| {
+        node(
+            "Constant",
+            name,
+            &[],
+            &[name],
+            vec![attr_tensor("value", t)],
+        )
+    };
+    let nodes = vec![
+        constant("n", i64_tensor("", vec![4])),
+        constant("given", i64_tensor("", vec![0, 1, 0, 1])),
+        node(
+            "ConstantOfShape",
+            "zeros",
+            &["n"],
+            &["z"],
+            vec![attr_tensor("value", i64_tensor("", vec![0]))],
+        ),
+        node(
+            "Concat",
+            "all",
+            &["given", "z"],
+            &["cat"],
+            vec![attr_int("axis", 0)],
+        ),
+        constant("pairs_shape", i64_tensor("", vec![-1, 2])),
+        node(
+            "Reshape",
+            "pairs",
+            &["cat", "pairs_shape"],
+            &["pairs"],
+            vec![],
+        ),
+        constant("starts", i64_tensor("", vec![-1])),
+        constant("ends", i64_tensor("", vec![i64::MIN + 1])),
+        constant("axes", i64_tensor("", vec![0])),
+        constant("steps", i64_tensor("", vec![-1])),
+        node(
+            "Slice",
+            "reverse",
+            &["pairs", "starts", "ends", "axes", "steps"],
+            &["rev"],
+            vec![],
+        ),
+        node(
+            "Transpose",
+            "swap",
+            &["rev"],
+            &["t"],
+            vec![attr_ints("perm", &[1, 0])],
+        ),
+        constant("flat_shape", i64_tensor("", vec![-1])),
+        node("Reshape", "flat", &["t", "flat_shape"], &["flat"], vec![]),
+        node(
+            "Cast",
+            "cast",
+            &["flat"],
+            &["pads"],
+            vec![attr_int("to", 7)],
+        ),
+        node("Pad", "/pad/Pad", &["x", "pads"], &["y"], vec![]),
+    ];
+    let m = model(17, nodes, vec![], value("x", &[1, 2, 3, 3]), "y");
+    let path = save(dir.path(), "legacy_pad.onnx", &m);
+    same_as_sc(
+        &path,
+        "model r(x: [1, 2, 3, 3]) { return pad(x, bottom=1, right=1); }",
+        vec![],
+        &[1, 2, 3, 3],
+    );
+}
+
+/// A training-mode export's batchnorm normalises with the batch's statistics: `training_mode=1`
+/// (opset 14+), or running-statistics outputs (opsets 9–13).
+#[test]
+fn training_mode_batchnorm() {
+    let dir = tempfile::tempdir().unwrap();
+    let params = |p: &str| {
+        vec![
+            f32_tensor(&format!("{p}.weight"), &[3], vec![1.0, 0.5, 2.0]),
+            f32_tensor(&format!("{p}.bias"), &[3], vec![0.0, 0.1, -0.2]),
+            f32_tensor(&format!("{p}.running_mean"), &[3], vec![5.0, 5.0, 5.0]),
+            f32_tensor(&format!("{p}.running_var"), &[3], vec![9.0, 9.0, 9.0]),
+        ]
+    };
+    let bn_inputs = [
+        "x",
+        "bn.weight",
+        "bn.bias",
+        "bn.running_mean",
+        "bn.running_var",
+    ];
+    let weights = || {
+        vec![
+            ("bn.weight", Tensor::from_vec([3], vec![1.0, 0.5, 2.0])),
+            ("bn.bias", Tensor::from_vec([3], vec![0.0, 0.1, -0.2])),
+            ("bn.running_mean", Tensor::from_vec([3], vec![5.0; 3])),
+            ("bn.running_var", Tensor::from_vec([3], vec![9.0; 3])),
+        ]
+    };
+    let sc = "model r(x: [2, 3, 4, 4]) { let bn = batchnorm(x, training=true); return bn; }";
+    let m = model(
+        15,
+        vec![node(
+            "BatchNormalization",
+            "bn",
+            &bn_inputs,
+            &["y", "mean_out", "var_out"],
+            vec![attr_int("training_mode", 1)],
+        )],
+        params("bn"),
+        value("x", &[2, 3, 4, 4]),
+        "y",
+    );
+    let path = save(dir.path(), "train15.onnx", &m);
+    same_as_sc(&path, sc, weights(), &[2, 3, 4, 4]);
+    let m = model(
+        9,
+        vec![node(
+            "BatchNormalization",
+            "bn",
+            &bn_inputs,
+            &["y", "mean_out", "var_out", "saved_mean", "saved_var"],
+            vec![],
+        )],
+        params("bn"),
+        value("x", &[2, 3, 4, 4]),
+        "y",
+    );
+    let path = save(dir.path(), "train9.onnx", &m);
+    same_as_sc(&path, sc, weights(), &[2, 3, 4, 4]);
+}
+
+/// One test per new error: each names its node and says what scc does instead.
+#[test]
+fn unsupported_forms_of_the_new_operators_name_their_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let single = |file: &str, n: NodeProto, inits: Vec<TensorProto>, shape: &[i64]| {
+        save(
+            dir.path(),
+            file,
+            &model(17, vec![n], inits, value("x", shape), "y"),
+        );
+        check_error(dir.path(), file)
+    };
+    assert_eq!(
+        single(
+            "reflect.onnx",
+            node(
+                "Pad",
+                "/p",
+                &["x", "pads"],
+                &["y"],
+                vec![attr_str("mode", "reflect")]
+            ),
+            vec![i64_tensor("pads", vec![0, 0, 1, 1, 0, 0, 1, 1])],
+            &[1, 2, 3, 3],
+        ),
+        "error: `<dir>/reflect.onnx`: node `/p` (Pad): mode \"reflect\": scc pads with a constant\n"
+    );
+    assert_eq!(
+        single(
+            "crop.onnx",
+            node("Pad", "/p", &["x", "pads"], &["y"], vec![]),
+            vec![i64_tensor("pads", vec![0, 0, -1, 0, 0, 0, 0, 0])],
+            &[1, 2, 3, 3],
+        ),
+        "error: `<dir>/crop.onnx`: node `/p` (Pad): pads [0, 0, -1, 0, 0, 0, 0, 0]: scc pads by non-negative amounts (no cropping)\n"
+    );
+    assert_eq!(
+        single(
+            "channels.onnx",
+            node("Pad", "/p", &["x", "pads"], &["y"], vec![]),
+            vec![i64_tensor("pads", vec![0, 1, 0, 0, 0, 0, 0, 0])],
+            &[1, 2, 3, 3],
+        ),
+        "error: `<dir>/channels.onnx`: node `/p` (Pad): pads [0, 1, 0, 0, 0, 0, 0, 0] pad the batch or the channels; scc pads height and width\n"
+    );
+    assert_eq!(
+        single(
+            "plane.onnx",
+            node("Mul", "/m", &["x", "c"], &["y"], vec![]),
+            vec![f32_tensor("c", &[1, 1, 3, 3], vec![1.0; 9])],
+            &[1, 2, 3, 3],
+        ),
+        "error: `<dir>/plane.onnx`: node `/m` (Mul): a constant of shape [1, 1, 3, 3] against a tensor of shape [1, 2, 3, 3]: scc applies constants that are scalars or one value per channel ([1, C, 1, 1])\n"
+    );
+    assert_eq!(
+        single(
+            "over.onnx",
+            node("Div", "/d", &["c", "x"], &["y"], vec![]),
+            vec![f32_tensor("c", &[2, 1, 1], vec![1.0, 2.0])],
+            &[1, 2, 3, 3],
+        ),
+        "error: `<dir>/over.onnx`: node `/d` (Div): dividing a per-channel constant by a tensor is not supported\n"
+    );
+    assert_eq!(
+        single(
+            "cubic.onnx",
+            node(
+                "Resize",
+                "/r",
+                &["x", "", "s"],
+                &["y"],
+                vec![attr_str("mode", "cubic")]
+            ),
+            vec![f32_tensor("s", &[4], vec![1.0, 1.0, 2.0, 2.0])],
+            &[1, 2, 3, 3],
+        ),
+        "error: `<dir>/cubic.onnx`: node `/r` (Resize): mode \"cubic\" with coordinate_transformation_mode \"half_pixel\" (nearest_mode \"round_prefer_floor\") is not supported: scc resamples as PyTorch's F.interpolate, nearest (asymmetric, floor), nearest-exact (half_pixel, round_prefer_ceil) and bilinear (half_pixel, pytorch_half_pixel, align_corners)\n"
+    );
+    let two_inputs = |file: &str, n: NodeProto| {
+        let mut m = model(17, vec![n], vec![], value("x", &[1, 2, 3, 3]), "y");
+        m.graph
+            .as_mut()
+            .unwrap()
+            .input
+            .push(value("g", &[1, 2, 1, 1]));
+        save(dir.path(), file, &m);
+        check_error(dir.path(), file)
+    };
+    assert_eq!(
+        two_inputs("left.onnx", node("Sub", "/s", &["g", "x"], &["y"], vec![])),
+        "error: `<dir>/left.onnx`: node `/s` (Sub): operands of shapes [1, 2, 1, 1] and [1, 2, 3, 3]: scc broadcasts only equal shapes or an [N, C, 1, 1] right operand\n"
+    );
+    assert_eq!(
+        single(
+            "avg.onnx",
+            node(
+                "AveragePool",
+                "/a",
+                &["x"],
+                &["y"],
+                vec![
+                    attr_ints("kernel_shape", &[2, 2]),
+                    attr_ints("pads", &[1, 1, 0, 0])
+                ],
+            ),
+            vec![],
+            &[1, 2, 3, 3],
+        ),
+        "error: `<dir>/avg.onnx`: node `/a` (AveragePool): asymmetric padding (top, left) = (1, 1), (bottom, right) = (0, 0): scc pads asymmetrically with zeros, which only an average pool counting its padding reads the same\n"
     );
 }

@@ -264,12 +264,19 @@ pub fn eval_node(
         Op::Flatten => kernels::flatten(args[0]),
         Op::Softmax => kernels::softmax_dim1(args[0]),
         Op::Concat => kernels::concat_dim1(args),
-        Op::Upsample { scale, mode } => match mode {
-            UpsampleMode::Nearest => kernels::upsample_nearest(args[0], *scale),
-            UpsampleMode::Bilinear => kernels::upsample_bilinear(args[0], *scale),
-        },
+        Op::Upsample(a) => kernels::resize(args[0], a.size, a.scale, resample(a)),
         Op::Add => kernels::add(args[0], args[1]),
         Op::Mul => kernels::mul(args[0], args[1]),
+        Op::Sub => kernels::sub(args[0], args[1]),
+        Op::Div => kernels::div(args[0], args[1]),
+        Op::Clamp { min, max } => kernels::clamp(args[0], *min, *max),
+        Op::LeakyRelu { slope } => kernels::leaky_relu(args[0], *slope),
+        Op::Pad(p) => kernels::pad2d(args[0], p.sides(), p.value),
+        Op::Scalar(a) => kernels::scalar(args[0], a.op, a.value, a.value_first),
+        Op::Affine { bias: has_bias } => kernels::affine(args[0], params[0], bias(*has_bias)),
+        Op::BatchNormTraining { eps } => {
+            kernels::batchnorm_batch_statistics(args[0], params[0], params[1], *eps)
+        }
         Op::SumPool3d(a) => {
             let spec = SumPoolSpec {
                 groups: a.groups,
@@ -315,5 +322,18 @@ fn pool_params(p: &crate::ir::PoolAttrs) -> Pool2dParams {
         kernel: p.kernel,
         stride: p.stride,
         pad: p.pad,
+        ceil_mode: p.ceil_mode,
+        count_include_pad: p.count_include_pad,
+    }
+}
+
+/// The reference kernel's resampling mode of an `upsample`.
+pub fn resample(a: &crate::ir::UpsampleAttrs) -> kernels::Resample {
+    match a.mode {
+        UpsampleMode::Nearest => kernels::Resample::Nearest,
+        UpsampleMode::NearestExact => kernels::Resample::NearestExact,
+        UpsampleMode::Bilinear => kernels::Resample::Bilinear {
+            align_corners: a.align_corners,
+        },
     }
 }

@@ -16,6 +16,7 @@ use petgraph::visit::{EdgeRef, NodeIndexable};
 use scc_lang::Span;
 use scc_runtime::Tensor;
 use scc_runtime::kernels::Activation;
+pub use scc_runtime::kernels::Arith;
 use std::fmt;
 use std::sync::Arc;
 
@@ -208,18 +209,40 @@ pub struct PoolAttrs {
     pub kernel: Pair,
     pub stride: Pair,
     pub pad: Pair,
+    /// PyTorch's `ceil_mode` (`maxpool`, `avgpool`): the output size rounds up and the last
+    /// windows may overhang the padded input.
+    pub ceil_mode: bool,
+    /// PyTorch's `count_include_pad` (`avgpool`): the divisor counts the padding.
+    pub count_include_pad: bool,
+}
+
+impl PoolAttrs {
+    /// A window with PyTorch's defaults: `ceil_mode=False`, `count_include_pad=True`.
+    pub fn new(kernel: Pair, stride: Pair, pad: Pair) -> PoolAttrs {
+        PoolAttrs {
+            kernel,
+            stride,
+            pad,
+            ceil_mode: false,
+            count_include_pad: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpsampleMode {
     Nearest,
+    /// PyTorch's `"nearest-exact"`: source index `floor((dst + 0.5) · in / out)`.
+    NearestExact,
     Bilinear,
 }
 
 impl UpsampleMode {
+    /// The `mode` string of the language (and of `F.interpolate`).
     pub fn name(self) -> &'static str {
         match self {
             UpsampleMode::Nearest => "nearest",
+            UpsampleMode::NearestExact => "nearest-exact",
             UpsampleMode::Bilinear => "bilinear",
         }
     }
@@ -262,6 +285,46 @@ impl Layout {
     }
 }
 
+/// `upsample`: resampling to an output size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpsampleAttrs {
+    /// The output (height, width).
+    pub size: Pair,
+    /// The factor when the size was given as `scale=` (PyTorch's `scale_factor`: the size is
+    /// `floor(H·scale)` and the coordinate ratio `1 / scale`); `None` for `size=` (ratio
+    /// `in / out`).
+    pub scale: Option<f64>,
+    pub mode: UpsampleMode,
+    /// PyTorch's `align_corners` (bilinear only).
+    pub align_corners: bool,
+}
+
+/// `pad`: explicit spatial padding with a constant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PadAttrs {
+    pub top: usize,
+    pub left: usize,
+    pub bottom: usize,
+    pub right: usize,
+    pub value: f32,
+}
+
+impl PadAttrs {
+    /// `[top, left, bottom, right]`.
+    pub fn sides(&self) -> [usize; 4] {
+        [self.top, self.left, self.bottom, self.right]
+    }
+}
+
+/// `x ∘ value` or `value ∘ x` with a compile-time float `value` (`x * 0.5`, `1.0 - x`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScalarAttrs {
+    pub op: Arith,
+    pub value: f32,
+    /// The constant is the left operand (`1.0 - x`).
+    pub value_first: bool,
+}
+
 /// The operation of a node. Every `match` on it is exhaustive (no `_ =>`), so adding
 /// a variant shows every place to extend: see ARCHITECTURE.md.
 #[derive(Debug, Clone, PartialEq)]
@@ -289,12 +352,32 @@ pub enum Op {
     Flatten,
     Softmax,
     Concat,
-    Upsample {
-        scale: usize,
-        mode: UpsampleMode,
-    },
+    Upsample(UpsampleAttrs),
     Add,
     Mul,
+    Sub,
+    Div,
+    /// `clamp(x, min, max)`: `min(max(x, min), max)`; an absent bound is infinite.
+    Clamp {
+        min: f32,
+        max: f32,
+    },
+    /// `leaky_relu(x, slope)`.
+    LeakyRelu {
+        slope: f32,
+    },
+    /// `pad(x, top, left, bottom, right, value)`.
+    Pad(PadAttrs),
+    /// A tensor and a float constant (`x * 0.5`).
+    Scalar(ScalarAttrs),
+    /// `affine(x)`: `x · weight[c] + bias[c]` per channel.
+    Affine {
+        bias: bool,
+    },
+    /// `batchnorm(x, eps, training=true)`: normalised with the batch's own mean and variance.
+    BatchNormTraining {
+        eps: f32,
+    },
     /// A 3-D sum-pool (introduced by decomposition; never written in source).
     SumPool3d(SumPool3dAttrs),
     /// `[N, F] → [N, F − window + 1]`, sums of `window` consecutive features.
@@ -357,9 +440,17 @@ impl Op {
             Op::Flatten => "flatten",
             Op::Softmax => "softmax",
             Op::Concat => "concat",
-            Op::Upsample { .. } => "upsample",
+            Op::Upsample(_) => "upsample",
             Op::Add => "+",
             Op::Mul => "*",
+            Op::Sub => "-",
+            Op::Div => "/",
+            Op::Clamp { .. } => "clamp",
+            Op::LeakyRelu { .. } => "leaky_relu",
+            Op::Pad(_) => "pad",
+            Op::Scalar(a) => a.op.symbol(),
+            Op::Affine { .. } => "affine",
+            Op::BatchNormTraining { .. } => "batchnorm",
             Op::SumPool3d(_) => "sumpool3d",
             Op::SumPoolFeatures { .. } => "sumpool_features",
             Op::Reorder { .. } => "reorder",
@@ -373,7 +464,9 @@ impl Op {
             | Op::StructuredConv2d(_)
             | Op::Linear(_)
             | Op::StructuredLinear { .. }
-            | Op::BatchNorm { .. } => true,
+            | Op::BatchNorm { .. }
+            | Op::BatchNormTraining { .. }
+            | Op::Affine { .. } => true,
             Op::Input { .. }
             | Op::Activation(_)
             | Op::MaxPool(_)
@@ -383,9 +476,15 @@ impl Op {
             | Op::Flatten
             | Op::Softmax
             | Op::Concat
-            | Op::Upsample { .. }
+            | Op::Upsample(_)
             | Op::Add
             | Op::Mul
+            | Op::Sub
+            | Op::Div
+            | Op::Clamp { .. }
+            | Op::LeakyRelu { .. }
+            | Op::Pad(_)
+            | Op::Scalar(_)
             | Op::SumPool3d(_)
             | Op::SumPoolFeatures { .. }
             | Op::Reorder { .. } => false,
@@ -404,6 +503,9 @@ impl Op {
         fn execution(e: Option<Execution>) -> String {
             e.map(|e| format!(" execution={}", e.name()))
                 .unwrap_or_default()
+        }
+        fn pair_always(p: Pair) -> String {
+            format!("({}, {})", p.0, p.1)
         }
         fn epilogue(steps: &[EpilogueStep], dense_taps: Option<usize>) -> String {
             let mut out = String::new();
@@ -465,13 +567,47 @@ impl Op {
                 format!("out={out_features} c={c} bias={bias}")
             }
             Op::BatchNorm { eps } => format!("eps={eps:e}"),
-            Op::MaxPool(p) | Op::AvgPool(p) | Op::SumPool(p) => format!(
-                "kernel={} stride={} pad={}",
-                pair(p.kernel),
-                pair(p.stride),
-                pair(p.pad)
+            Op::BatchNormTraining { eps } => format!("eps={eps:e} training=true"),
+            Op::MaxPool(p) | Op::AvgPool(p) | Op::SumPool(p) => {
+                let mut text = format!(
+                    "kernel={} stride={} pad={}",
+                    pair(p.kernel),
+                    pair(p.stride),
+                    pair(p.pad)
+                );
+                if p.ceil_mode {
+                    text.push_str(" ceil_mode=true");
+                }
+                if !p.count_include_pad {
+                    text.push_str(" count_include_pad=false");
+                }
+                text
+            }
+            Op::Upsample(a) => {
+                let mut text = match a.scale {
+                    Some(scale) => format!("scale={scale}"),
+                    None => format!("size={}", pair_always(a.size)),
+                };
+                text.push_str(&format!(" mode={}", a.mode.name()));
+                if a.align_corners {
+                    text.push_str(" align_corners=true");
+                }
+                text
+            }
+            Op::Clamp { min, max } => format!("min={min:?} max={max:?}"),
+            Op::LeakyRelu { slope } => format!("slope={slope:?}"),
+            Op::Pad(p) => format!(
+                "top={} left={} bottom={} right={} value={:?}",
+                p.top, p.left, p.bottom, p.right, p.value
             ),
-            Op::Upsample { scale, mode } => format!("scale={scale} mode={}", mode.name()),
+            Op::Scalar(a) => {
+                if a.value_first {
+                    format!("lhs={:?}", a.value)
+                } else {
+                    format!("rhs={:?}", a.value)
+                }
+            }
+            Op::Affine { bias } => format!("bias={bias}"),
             Op::SumPool3d(a) => format!(
                 "groups={} window=({}, {}, {}) pad={} stride={} algorithm={}",
                 a.groups,
@@ -494,7 +630,9 @@ impl Op {
             | Op::Softmax
             | Op::Concat
             | Op::Add
-            | Op::Mul => String::new(),
+            | Op::Mul
+            | Op::Sub
+            | Op::Div => String::new(),
         }
     }
 }
@@ -508,9 +646,9 @@ pub struct Node {
     pub name: String,
     /// `<path>` of the node's weights (`<path>.weight`, ...) for ops with weights.
     pub weight_path: Option<String>,
-    /// The parameters the node reads: `[weight, bias?]` for conv2d and linear, `[alpha,
-    /// bias?]` for sconv2d and slinear, `[weight, bias, running_mean, running_var]` for
-    /// batchnorm, none for other ops.
+    /// The parameters the node reads: `[weight, bias?]` for conv2d, linear and affine,
+    /// `[alpha, bias?]` for sconv2d and slinear, `[weight, bias, running_mean, running_var]`
+    /// for batchnorm, none for other ops.
     pub params: Vec<ParamId>,
     /// The source text the node was lowered from.
     pub span: Span,

@@ -7,8 +7,8 @@
 //! weighted op outside a `let`, recursion, ...) is a [`LowerError`] located in the source.
 
 use crate::ir::{
-    ConvAttrs, Graph, LinearAttrs, Node, NodeId, Op, Pair, Param, ParamValue, PoolAttrs,
-    StructuredConvAttrs, UpsampleMode, format_shape,
+    Arith, ConvAttrs, Graph, LinearAttrs, Node, NodeId, Op, PadAttrs, Pair, Param, ParamValue,
+    PoolAttrs, ScalarAttrs, StructuredConvAttrs, UpsampleAttrs, UpsampleMode, format_shape,
 };
 use crate::shape;
 use scc_lang::ast::{self, BinOp, BlockParam, ExprKind, Stmt};
@@ -173,6 +173,10 @@ pub const BUILTIN_OPS: &[&str] = &[
     "softmax",
     "concat",
     "upsample",
+    "clamp",
+    "leaky_relu",
+    "pad",
+    "affine",
 ];
 
 #[derive(Debug, Clone)]
@@ -438,24 +442,37 @@ impl<'a> Lowerer<'a> {
             ExprKind::Binary { op, lhs, rhs } => {
                 let left = self.eval(lhs, scope, None)?;
                 let right = self.eval(rhs, scope, None)?;
+                let arith = match op {
+                    BinOp::Add => Arith::Add,
+                    BinOp::Sub => Arith::Sub,
+                    BinOp::Mul => Arith::Mul,
+                    BinOp::Div => Arith::Div,
+                };
                 match (left, right) {
                     (Value::Int(a), Value::Int(b)) => {
                         int_arith(*op, a, b, expr.span, rhs.span).map(Value::Int)
                     }
                     (Value::Tensor(a), Value::Tensor(b)) => {
-                        let ir_op = match op {
-                            BinOp::Add => Op::Add,
-                            BinOp::Mul => Op::Mul,
-                            BinOp::Sub | BinOp::Div => {
-                                return Err(LowerError::at(
-                                    expr.span,
-                                    format!("`{}` is not defined on tensors", op.symbol()),
-                                    "tensors support only `+` and `*`",
-                                ));
-                            }
+                        let ir_op = match arith {
+                            Arith::Add => Op::Add,
+                            Arith::Sub => Op::Sub,
+                            Arith::Mul => Op::Mul,
+                            Arith::Div => Op::Div,
                         };
                         self.add_op(ir_op, &[a, b], expr.span, scope, let_name)
                             .map(Value::Tensor)
+                    }
+                    (Value::Tensor(x), Value::Int(v)) => self.scalar(
+                        arith, x, v as f64, false, rhs.span, expr.span, scope, let_name,
+                    ),
+                    (Value::Tensor(x), Value::Float(v)) => {
+                        self.scalar(arith, x, v, false, rhs.span, expr.span, scope, let_name)
+                    }
+                    (Value::Int(v), Value::Tensor(x)) => self.scalar(
+                        arith, x, v as f64, true, lhs.span, expr.span, scope, let_name,
+                    ),
+                    (Value::Float(v), Value::Tensor(x)) => {
+                        self.scalar(arith, x, v, true, lhs.span, expr.span, scope, let_name)
                     }
                     (a, b) => Err(LowerError::at(
                         expr.span,
@@ -467,11 +484,34 @@ impl<'a> Lowerer<'a> {
                         ),
                         "operands of different kinds",
                     )
-                    .note("`+` and `*` take two tensors or two integers")),
+                    .note("arithmetic takes two tensors, two integers, or a tensor and a number")),
                 }
             }
             ExprKind::Call(call) => self.lower_call(call, expr.span, scope, let_name),
         }
+    }
+
+    /// `x ∘ value` (or `value ∘ x`): a tensor and a number.
+    #[allow(clippy::too_many_arguments)]
+    fn scalar(
+        &mut self,
+        op: Arith,
+        x: NodeId,
+        value: f64,
+        value_first: bool,
+        value_span: Span,
+        span: Span,
+        scope: &mut Scope,
+        let_name: Option<&ast::Ident>,
+    ) -> Result<Value> {
+        let value = finite_f32(value, value_span, "the constant")?;
+        let op = Op::Scalar(ScalarAttrs {
+            op,
+            value,
+            value_first,
+        });
+        self.add_op(op, &[x], span, scope, let_name)
+            .map(Value::Tensor)
     }
 
     fn eval_int(&mut self, expr: &'a ast::Expr, scope: &mut Scope) -> Result<i64> {
@@ -576,9 +616,11 @@ impl<'a> Lowerer<'a> {
             Some(let_name) => format!("{}{}", scope.name_prefix, let_name.name),
             None => {
                 self.generated += 1;
-                let op_name = match op {
-                    Op::Add => "add",
-                    Op::Mul => "mul",
+                let op_name = match &op {
+                    Op::Add | Op::Scalar(ScalarAttrs { op: Arith::Add, .. }) => "add",
+                    Op::Mul | Op::Scalar(ScalarAttrs { op: Arith::Mul, .. }) => "mul",
+                    Op::Sub | Op::Scalar(ScalarAttrs { op: Arith::Sub, .. }) => "sub",
+                    Op::Div | Op::Scalar(ScalarAttrs { op: Arith::Div, .. }) => "div",
                     _ => op.name(),
                 };
                 format!("{}{}#{}", scope.name_prefix, op_name, self.generated)
@@ -854,14 +896,54 @@ impl<'a> Lowerer<'a> {
                 ("c", Int),
                 ("bias", Optional(&Bool)),
             ],
-            "batchnorm" => &[("x", Tensor), ("eps", Optional(&Float))],
-            "maxpool" | "avgpool" | "sumpool" => &[
+            "batchnorm" => &[
+                ("x", Tensor),
+                ("eps", Optional(&Float)),
+                ("training", Optional(&Bool)),
+            ],
+            "sumpool" => &[
                 ("x", Tensor),
                 ("kernel", Spatial),
                 ("stride", Optional(&Spatial)),
                 ("pad", Optional(&Spatial)),
             ],
-            "upsample" => &[("x", Tensor), ("scale", Int), ("mode", Optional(&Str))],
+            "maxpool" => &[
+                ("x", Tensor),
+                ("kernel", Spatial),
+                ("stride", Optional(&Spatial)),
+                ("pad", Optional(&Spatial)),
+                ("ceil_mode", Optional(&Bool)),
+            ],
+            "avgpool" => &[
+                ("x", Tensor),
+                ("kernel", Spatial),
+                ("stride", Optional(&Spatial)),
+                ("pad", Optional(&Spatial)),
+                ("ceil_mode", Optional(&Bool)),
+                ("count_include_pad", Optional(&Bool)),
+            ],
+            "upsample" => &[
+                ("x", Tensor),
+                ("scale", Optional(&Float)),
+                ("mode", Optional(&Str)),
+                ("size", Optional(&Spatial)),
+                ("align_corners", Optional(&Bool)),
+            ],
+            "clamp" => &[
+                ("x", Tensor),
+                ("min", Optional(&Float)),
+                ("max", Optional(&Float)),
+            ],
+            "leaky_relu" => &[("x", Tensor), ("slope", Optional(&Float))],
+            "pad" => &[
+                ("x", Tensor),
+                ("top", Optional(&Int)),
+                ("left", Optional(&Int)),
+                ("bottom", Optional(&Int)),
+                ("right", Optional(&Int)),
+                ("value", Optional(&Float)),
+            ],
+            "affine" => &[("x", Tensor), ("bias", Optional(&Bool))],
             _ => &[("x", Tensor)],
         };
         let args = self.bind_args(call, specs, scope)?;
@@ -910,16 +992,22 @@ impl<'a> Lowerer<'a> {
                         "invalid eps",
                     ));
                 }
-                Op::BatchNorm { eps: eps as f32 }
+                if args.bool_or("training", false) {
+                    Op::BatchNormTraining { eps: eps as f32 }
+                } else {
+                    Op::BatchNorm { eps: eps as f32 }
+                }
             }
             "maxpool" | "avgpool" | "sumpool" => {
                 let kernel = args.pair("kernel", 1, None)?;
                 let default_stride = if name == "sumpool" { (1, 1) } else { kernel };
-                let attrs = PoolAttrs {
+                let mut attrs = PoolAttrs::new(
                     kernel,
-                    stride: args.pair("stride", 1, Some(default_stride))?,
-                    pad: args.pair("pad", 0, Some((0, 0)))?,
-                };
+                    args.pair("stride", 1, Some(default_stride))?,
+                    args.pair("pad", 0, Some((0, 0)))?,
+                );
+                attrs.ceil_mode = args.bool_or("ceil_mode", false);
+                attrs.count_include_pad = args.bool_or("count_include_pad", true);
                 match name {
                     "maxpool" => Op::MaxPool(attrs),
                     "avgpool" => Op::AvgPool(attrs),
@@ -929,20 +1017,119 @@ impl<'a> Lowerer<'a> {
             "upsample" => {
                 let mode = match args.str_or("mode", "nearest") {
                     "nearest" => UpsampleMode::Nearest,
+                    "nearest-exact" => UpsampleMode::NearestExact,
                     "bilinear" => UpsampleMode::Bilinear,
                     other => {
                         return Err(LowerError::at(
                             args.span("mode"),
                             format!("unknown upsample mode \"{other}\""),
-                            "expected \"nearest\" or \"bilinear\"",
+                            "expected \"nearest\", \"nearest-exact\" or \"bilinear\"",
                         ));
                     }
                 };
-                Op::Upsample {
-                    scale: args.count("scale", 1)?,
+                let align_corners = args.bool_or("align_corners", false);
+                if align_corners && mode != UpsampleMode::Bilinear {
+                    return Err(LowerError::at(
+                        args.span("align_corners"),
+                        format!(
+                            "`align_corners` applies to mode \"bilinear\" only, not \"{}\"",
+                            mode.name()
+                        ),
+                        "remove it or use mode=\"bilinear\"",
+                    ));
+                }
+                let input = &self.graph.node(x).shape;
+                let (scale, size) = match (args.has("scale"), args.has("size")) {
+                    (true, true) => {
+                        return Err(LowerError::at(
+                            args.span("size"),
+                            "`upsample` takes `scale` or `size`, not both",
+                            "remove one of them",
+                        ));
+                    }
+                    (false, false) => {
+                        return Err(LowerError::at(
+                            args.call_span,
+                            "`upsample` needs `scale` (an integer factor) or `size` (the output height and width)",
+                            "neither is given",
+                        ));
+                    }
+                    (true, false) => {
+                        let scale = args.float_or("scale", 1.0);
+                        let size = match input.as_slice() {
+                            [_, _, h, w] => {
+                                (shape::scaled_size(*h, scale), shape::scaled_size(*w, scale))
+                            }
+                            _ => (1, 1), // the shape rule reports the rank
+                        };
+                        if !(scale > 0.0 && scale <= MAX_DIM as f64)
+                            || size.0 == 0
+                            || size.1 == 0
+                            || size.0 > MAX_DIM as usize
+                            || size.1 > MAX_DIM as usize
+                        {
+                            return Err(LowerError::at(
+                                args.span("scale"),
+                                format!(
+                                    "`scale` {scale} gives an output of {} x {}",
+                                    size.0, size.1
+                                ),
+                                format!("expected an output from 1 to {MAX_DIM} on each axis"),
+                            ));
+                        }
+                        (Some(scale), size)
+                    }
+                    (false, true) => (None, args.pair("size", 1, None)?),
+                };
+                Op::Upsample(UpsampleAttrs {
+                    size,
+                    scale,
                     mode,
+                    align_corners,
+                })
+            }
+            "clamp" => {
+                if !args.has("min") && !args.has("max") {
+                    return Err(LowerError::at(
+                        args.call_span,
+                        "`clamp` needs `min`, `max` or both",
+                        "no bound given",
+                    ));
+                }
+                let bound = |name: &str, default: f32| -> Result<f32> {
+                    if args.has(name) {
+                        let v = args.float_or(name, 0.0);
+                        let single = v as f32;
+                        if single.is_nan() {
+                            return Err(LowerError::at(
+                                args.span(name),
+                                format!("`{name}` is NaN"),
+                                "not a number",
+                            ));
+                        }
+                        Ok(single)
+                    } else {
+                        Ok(default)
+                    }
+                };
+                Op::Clamp {
+                    min: bound("min", f32::NEG_INFINITY)?,
+                    max: bound("max", f32::INFINITY)?,
                 }
             }
+            "leaky_relu" => Op::LeakyRelu {
+                slope: finite_f32(args.float_or("slope", 0.01), args.span("slope"), "`slope`")?,
+            },
+            "pad" => Op::Pad(PadAttrs {
+                top: args.count_or("top", 0, 0)?,
+                left: args.count_or("left", 0, 0)?,
+                bottom: args.count_or("bottom", 0, 0)?,
+                right: args.count_or("right", 0, 0)?,
+                value: finite_f32(args.float_or("value", 0.0), args.span("value"), "`value`")?,
+            }),
+            "affine" => Op::Affine {
+                bias: args.bool_or("bias", true),
+            },
             "relu" => Op::Activation(Activation::Relu),
             "relu6" => Op::Activation(Activation::Relu6),
             "sigmoid" => Op::Activation(Activation::Sigmoid),
@@ -1146,6 +1333,10 @@ impl Args {
             .map_or(self.call_span, |(_, span)| *span)
     }
 
+    fn has(&self, name: &str) -> bool {
+        self.values.contains_key(name)
+    }
+
     fn tensor(&self, name: &str) -> NodeId {
         match self.values.get(name) {
             Some((Value::Tensor(id), _)) => *id,
@@ -1215,6 +1406,20 @@ impl Args {
             Some((Value::Str(s), _)) => s,
             _ => default,
         }
+    }
+}
+
+/// `value` as an f32, which must be finite.
+fn finite_f32(value: f64, span: Span, what: &str) -> Result<f32> {
+    let single = value as f32;
+    if single.is_finite() {
+        Ok(single)
+    } else {
+        Err(LowerError::at(
+            span,
+            format!("{what} {value:e} is outside the range of f32"),
+            "not a finite f32",
+        ))
     }
 }
 

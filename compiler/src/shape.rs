@@ -87,7 +87,24 @@ fn pool(op: &Op, operands: &[&Shape], attrs: &PoolAttrs) -> Result<Shape, String
         ));
     }
     let (oh, ow) = spatial_output(op.name(), x, attrs.kernel, attrs.stride, attrs.pad, (1, 1))?;
-    Ok(vec![x[0], x[1], oh, ow])
+    if !attrs.ceil_mode {
+        return Ok(vec![x[0], x[1], oh, ow]);
+    }
+    // The window fits, so the ceil-mode sizes exist (and are at least the floor ones).
+    let ceil = |input: usize, k: usize, s: usize, p: usize, floor: usize| {
+        scc_runtime::kernels::pool_output_size(input, k, s, p, true).unwrap_or(floor)
+    };
+    Ok(vec![
+        x[0],
+        x[1],
+        ceil(x[2], attrs.kernel.0, attrs.stride.0, attrs.pad.0, oh),
+        ceil(x[3], attrs.kernel.1, attrs.stride.1, attrs.pad.1, ow),
+    ])
+}
+
+/// `floor(size · scale)`, PyTorch's output size for a scale factor (in f64).
+pub fn scaled_size(size: usize, scale: f64) -> usize {
+    (size as f64 * scale).floor() as usize
 }
 
 fn divisible_groups(
@@ -109,7 +126,7 @@ fn divisible_groups(
     Ok(channels / groups)
 }
 
-/// Broadcasting rule of `+` and `*`: same shape, or `b` is `[N, C, 1, 1]` against a rank-4 `a`.
+/// Broadcasting rule of `+`, `*`, `-` and `/`: same shape, or `b` is `[N, C, 1, 1]` against a rank-4 `a`.
 fn broadcast(op: &Op, a: &Shape, b: &Shape) -> Result<Shape, String> {
     let gate =
         a.len() == 4 && b.len() == 4 && a[0] == b[0] && a[1] == b[1] && b[2] == 1 && b[3] == 1;
@@ -198,18 +215,34 @@ pub fn infer(op: &Op, operands: &[&Shape]) -> Result<Shape, String> {
             }
             Ok(vec![x[0], *out_features])
         }
-        Op::BatchNorm { .. } => {
+        Op::BatchNorm { .. } | Op::BatchNormTraining { .. } | Op::Affine { .. } => {
             expect_operands(op, operands, 1)?;
             let x = operands[0];
             if x.len() != 2 && x.len() != 4 {
                 return Err(format!(
-                    "batchnorm expects a rank-2 [N, C] or rank-4 [N, C, H, W] tensor, found {}",
+                    "{} expects a rank-2 [N, C] or rank-4 [N, C, H, W] tensor, found {}",
+                    op.name(),
                     format_shape(x)
                 ));
             }
             Ok(x.clone())
         }
-        Op::Activation(_) | Op::Softmax => {
+        Op::Pad(p) => {
+            expect_operands(op, operands, 1)?;
+            let x = operands[0];
+            expect_rank("pad", x, 4)?;
+            Ok(vec![
+                x[0],
+                x[1],
+                x[2] + p.top + p.bottom,
+                x[3] + p.left + p.right,
+            ])
+        }
+        Op::Activation(_)
+        | Op::Softmax
+        | Op::Clamp { .. }
+        | Op::LeakyRelu { .. }
+        | Op::Scalar(_) => {
             expect_operands(op, operands, 1)?;
             Ok(operands[0].clone())
         }
@@ -255,13 +288,26 @@ pub fn infer(op: &Op, operands: &[&Shape]) -> Result<Shape, String> {
             out[1] = channels;
             Ok(out)
         }
-        Op::Upsample { scale, .. } => {
+        Op::Upsample(a) => {
             expect_operands(op, operands, 1)?;
             let x = operands[0];
             expect_rank("upsample", x, 4)?;
-            Ok(vec![x[0], x[1], x[2] * scale, x[3] * scale])
+            if let Some(scale) = a.scale
+                && a.size != (scaled_size(x[2], scale), scaled_size(x[3], scale))
+            {
+                return Err(format!(
+                    "upsample: size ({}, {}) is not scale {scale} times the input {}",
+                    a.size.0,
+                    a.size.1,
+                    format_shape(x)
+                ));
+            }
+            if a.size.0 == 0 || a.size.1 == 0 {
+                return Err("upsample: the output size must be at least 1".to_string());
+            }
+            Ok(vec![x[0], x[1], a.size.0, a.size.1])
         }
-        Op::Add | Op::Mul => {
+        Op::Add | Op::Mul | Op::Sub | Op::Div => {
             expect_operands(op, operands, 2)?;
             broadcast(op, operands[0], operands[1])
         }

@@ -1,8 +1,8 @@
 //! Cost accounting: parameters and multiply-accumulates per node, as defined by the
 //! fixtures' `stats.json`.
 //!
-//! Params: conv/linear weights or alphas, biases, batchnorm weight and bias (not running
-//! statistics). MACs: output elements × taps, with taps = `Cg·kh·kw` (dense) and
+//! Params: conv/linear weights or alphas, biases, batchnorm and affine weight and bias (not
+//! running statistics). MACs: output elements × taps, with taps = `Cg·kh·kw` (dense) and
 //! `c·nh·nw` (structured) for convolutions, `F` or `c` for linear layers; other ops
 //! count no MACs.
 
@@ -59,7 +59,11 @@ pub fn node_cost(graph: &Graph, id: NodeId) -> NodeCost {
         Op::StructuredLinear { c, .. } => (input[1], *c),
         Op::Input { .. }
         | Op::BatchNorm { .. }
+        | Op::BatchNormTraining { .. }
+        | Op::Affine { .. }
         | Op::Activation(_)
+        | Op::Clamp { .. }
+        | Op::LeakyRelu { .. }
         | Op::MaxPool(_)
         | Op::AvgPool(_)
         | Op::SumPool(_)
@@ -67,9 +71,13 @@ pub fn node_cost(graph: &Graph, id: NodeId) -> NodeCost {
         | Op::Flatten
         | Op::Softmax
         | Op::Concat
-        | Op::Upsample { .. }
+        | Op::Upsample(_)
+        | Op::Pad(_)
         | Op::Add
         | Op::Mul
+        | Op::Sub
+        | Op::Div
+        | Op::Scalar(_)
         | Op::SumPool3d(_)
         | Op::SumPoolFeatures { .. }
         | Op::Reorder { .. } => (0, 0),
@@ -119,17 +127,25 @@ pub fn node_cost(graph: &Graph, id: NodeId) -> NodeCost {
         | Op::Conv2d(_)
         | Op::Linear(_)
         | Op::BatchNorm { .. }
+        | Op::BatchNormTraining { .. }
+        | Op::Affine { .. }
         | Op::Activation(_)
+        | Op::Clamp { .. }
+        | Op::LeakyRelu { .. }
         | Op::MaxPool(_)
         | Op::AvgPool(_)
         | Op::GlobalAvgPool
         | Op::Flatten
         | Op::Softmax
         | Op::Concat
-        | Op::Upsample { .. }
+        | Op::Upsample(_)
+        | Op::Pad(_)
         | Op::Add
         | Op::Mul
-        | Op::Reorder { .. } => 0,
+        | Op::Reorder { .. }
+        | Op::Sub
+        | Op::Div
+        | Op::Scalar(_) => 0,
     } as usize;
     NodeCost {
         node: id,

@@ -35,6 +35,10 @@ pub enum WeightRole {
     },
     BatchNormWeight,
     BatchNormBias,
+    /// The per-channel factor of `affine`.
+    Scale,
+    /// The per-channel offset of `affine`.
+    Shift,
     RunningMean,
     RunningVar,
     /// Computed by the compiler from other parameters.
@@ -121,7 +125,14 @@ pub fn op_weights(op: &Op, input: &[usize]) -> Vec<(&'static str, Vec<usize>, We
                 out.push(("bias", vec![*out_features], WeightRole::Bias { fan_in }));
             }
         }
-        Op::BatchNorm { .. } => {
+        Op::Affine { bias } => {
+            let c = vec![input[1]];
+            out.push(("weight", c.clone(), WeightRole::Scale));
+            if *bias {
+                out.push(("bias", c, WeightRole::Shift));
+            }
+        }
+        Op::BatchNorm { .. } | Op::BatchNormTraining { .. } => {
             let c = vec![input[1]];
             out.push(("weight", c.clone(), WeightRole::BatchNormWeight));
             out.push(("bias", c.clone(), WeightRole::BatchNormBias));
@@ -137,9 +148,15 @@ pub fn op_weights(op: &Op, input: &[usize]) -> Vec<(&'static str, Vec<usize>, We
         | Op::Flatten
         | Op::Softmax
         | Op::Concat
-        | Op::Upsample { .. }
+        | Op::Upsample(_)
         | Op::Add
         | Op::Mul
+        | Op::Sub
+        | Op::Div
+        | Op::Clamp { .. }
+        | Op::LeakyRelu { .. }
+        | Op::Pad(_)
+        | Op::Scalar(_)
         | Op::SumPool3d(_)
         | Op::SumPoolFeatures { .. }
         | Op::Reorder { .. } => {}
@@ -705,8 +722,10 @@ fn random_uncalibrated(graph: &Graph, seed: u64) -> Weights {
                 WeightRole::Bias { fan_in } => {
                     rng.uniform(shape.as_slice(), 1.0 / (fan_in as f32).sqrt())
                 }
-                WeightRole::BatchNormWeight => rng.uniform_range(shape.as_slice(), 0.8, 1.2),
-                WeightRole::BatchNormBias => rng.uniform(shape.as_slice(), 0.1),
+                WeightRole::BatchNormWeight | WeightRole::Scale => {
+                    rng.uniform_range(shape.as_slice(), 0.8, 1.2)
+                }
+                WeightRole::BatchNormBias | WeightRole::Shift => rng.uniform(shape.as_slice(), 0.1),
                 WeightRole::RunningMean => rng.uniform(shape.as_slice(), 0.1),
                 WeightRole::RunningVar => rng.uniform_range(shape.as_slice(), 0.8, 1.2),
                 WeightRole::Derived => unreachable!("weight_specs lists only external parameters"),

@@ -426,3 +426,140 @@ fn activations_are_accurate_over_the_whole_f32_range() {
         interpreted.assert_within(1e-6, &format!("interpreter {name}"));
     }
 }
+
+/// `clamp` with both bounds, one bound, and bounds that cross; `leaky_relu`; NaN and infinities
+/// pass through as the reference's (single f32 operations: bit-exact up to the sign of zero).
+#[test]
+fn clamp_and_leaky_relu() {
+    let src = "model m(x: [2, 3, 5, 7], v: [3, 37]) {
+        return clamp(x, min=-0.5, max=0.25), clamp(v, min=0.1), clamp(x, max=-0.2),
+               clamp(v, min=1.0, max=-1.0), leaky_relu(x), leaky_relu(v, slope=0.2),
+               leaky_relu(x, slope=-3.0);
+    }";
+    let graph = check_exact(src);
+    assert_eq!(ops(&graph).len(), 7);
+    // Special values through the vector body and the scalar tail.
+    let (graph, weights) = build(
+        "model m(v: [1, 11]) { return clamp(v, min=-1.0, max=2.0), leaky_relu(v, slope=0.5); }",
+    );
+    let special = [
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        -0.0,
+        0.0,
+        3.0,
+        -3.0,
+        f32::MIN_POSITIVE,
+        -1e-40,
+        f32::NAN,
+        f32::NEG_INFINITY,
+    ];
+    let inputs: BTreeMap<String, Tensor> =
+        [("v".to_string(), Tensor::from_vec([1, 11], special.to_vec()))].into();
+    let want = interp::run(&graph, &weights, &inputs).unwrap();
+    let got = CompiledModel::compile(&graph, &weights, 1)
+        .unwrap()
+        .run(&inputs)
+        .unwrap();
+    for ((_, g), (_, w)) in got.iter().zip(&want) {
+        for (a, b) in g.data().iter().zip(w.data()) {
+            assert!(a == b || (a.is_nan() && b.is_nan()), "{a} vs {b}");
+        }
+    }
+}
+
+/// Arithmetic with a constant on either side (`+ - * /`), and `-` and `/` of two tensors
+/// (same shape and the `[N, C, 1, 1]` broadcast): one f32 operation each, bit-exact.
+#[test]
+fn scalar_arithmetic_sub_and_div() {
+    let src = "model m(a: [2, 6, 5, 7], b: [2, 6, 5, 7], g: [2, 6, 1, 1], p: [3, 10], q: [3, 10]) {
+        return a * 0.5, 2.0 - a, a / 3.0, 1.0 / (p + 4.0), a - b, a / (b + 2.0),
+               a - g, a / (g + 3.0), p - q, q / 7, 3 * p - 1;
+    }";
+    let graph = check_exact(src);
+    assert!(ops(&graph).iter().any(|op| matches!(op, Op::Sub)));
+    assert!(ops(&graph).iter().any(|op| matches!(op, Op::Div)));
+    assert!(ops(&graph).iter().any(|op| matches!(op, Op::Scalar(_))));
+    check_exact("model m(a: [2, 3, 40, 40], b: [2, 3, 40, 40]) { return a - b, a / b, a - 0.25; }");
+}
+
+/// `affine` (with and without bias) on planes and on `[N, F]` rows, and batchnorm with the
+/// batch's own statistics (f64 sums: within 1e-5 of the f64 reference).
+#[test]
+fn affine_and_batch_statistics() {
+    let src = "model m(x: [2, 5, 3, 7], v: [3, 11], g: [2, 6, 1, 1]) {
+        let a4 = affine(x);
+        let a2 = affine(v, bias=false);
+        let a1 = affine(g);
+        return a4, a2, a1;
+    }";
+    check_within(src, &[("x", 3.0)], 1e-6);
+    let src = "model m(x: [3, 4, 6, 6], v: [5, 9], big: [2, 3, 40, 40]) {
+        let bn4 = batchnorm(x, training=true);
+        let bn2 = batchnorm(v, eps=0.001, training=true);
+        let bnb = batchnorm(big, training=true);
+        return bn4, bn2, bnb;
+    }";
+    let graph = check_within(src, &[("x", 3.0), ("big", 10.0)], 1e-5);
+    // Never folded into a producer: its statistics are those of the input.
+    assert_eq!(
+        ops(&graph)
+            .iter()
+            .filter(|op| matches!(op, Op::BatchNormTraining { .. }))
+            .count(),
+        3
+    );
+}
+
+/// Explicit padding: every side alone, all sides, a fill value, rows wider than a vector, and
+/// a pad the optimiser keeps (asymmetric) in front of a conv. Copies: bit-exact.
+#[test]
+fn pad() {
+    let src = "model m(x: [2, 3, 5, 7], y: [1, 2, 1, 1], z: [1, 2, 9, 21]) {
+        return pad(x, top=1), pad(x, left=2), pad(x, bottom=3), pad(x, right=1),
+               pad(x, top=1, left=2, bottom=3, right=4, value=-1.5), pad(y, left=5, right=6),
+               pad(z, top=2, left=3, bottom=1, right=5), pad(x);
+    }";
+    let graph = check_exact(src);
+    assert_eq!(
+        ops(&graph)
+            .iter()
+            .filter(|op| matches!(op, Op::Pad(_)))
+            .count(),
+        8
+    );
+    let src = "model m(x: [1, 3, 8, 8]) {
+        let p = pad(x, bottom=1, right=1);
+        let conv = conv2d(p, 4, kernel=3, stride=2);
+        return conv;
+    }";
+    check(src, &[]);
+}
+
+/// Upsampling to a size (up and down, odd ratios), by a fractional factor, nearest-exact and
+/// bilinear with align_corners: the reference's taps and order, bit-exact.
+#[test]
+fn upsample_to_sizes_and_modes() {
+    for (shape, args) in [
+        ("[2, 3, 5, 7]", "size=(9, 11)"),
+        ("[1, 2, 16, 16]", "size=(31, 31)"),
+        ("[1, 2, 7, 9]", "size=(3, 4)"),
+        ("[1, 1, 1, 1]", "size=(3, 2)"),
+        ("[1, 2, 5, 6]", "scale=1.5"),
+        ("[1, 2, 4, 4]", "size=(8, 12)"),
+    ] {
+        for mode in [
+            "mode=\"nearest\"",
+            "mode=\"nearest-exact\"",
+            "mode=\"bilinear\"",
+            "mode=\"bilinear\", align_corners=true",
+        ] {
+            let src = format!("model m(x: {shape}) {{ return upsample(x, {args}, {mode}); }}");
+            check_exact(&src);
+        }
+    }
+    check_exact(
+        "model m(x: [1, 2, 3, 3]) { return upsample(x, 2, mode=\"bilinear\", align_corners=true); }",
+    );
+}

@@ -302,14 +302,19 @@ fn random_windowed_pools() {
         let h = rng.range(kh.saturating_sub(2 * ph).max(1), 14);
         let w = rng.range(kw.saturating_sub(2 * pw).max(1), 30);
         let input = [rng.range(1, 2), rng.range(1, 4), h, w];
-        let attrs = PoolAttrs {
-            kernel: (kh, kw),
-            stride: (sh, sw),
-            pad: (ph, pw),
-        };
+        let mut attrs = PoolAttrs::new((kh, kw), (sh, sw), (ph, pw));
+        // Max and average pools also in ceil mode (the last windows overhanging the padded
+        // input) and averages without the padding counted.
         let op = match case % 3 {
-            0 => Op::MaxPool(attrs),
-            1 => Op::AvgPool(attrs),
+            0 => {
+                attrs.ceil_mode = rng.range(0, 1) == 1;
+                Op::MaxPool(attrs)
+            }
+            1 => {
+                attrs.ceil_mode = rng.range(0, 1) == 1;
+                attrs.count_include_pad = rng.range(0, 1) == 1;
+                Op::AvgPool(attrs)
+            }
             _ => Op::SumPool(attrs),
         };
         let what = format!("{op:?} on {input:?}");
@@ -323,11 +328,7 @@ fn random_windowed_pools() {
 fn maxpool_propagates_nan_and_handles_infinities() {
     let shape = [1, 2, 7, 40];
     for (kernel, stride, pad) in [(3, 2, 1), (3, 1, 1), (2, 2, 0), (3, 3, 0), (5, 1, 2)] {
-        let attrs = PoolAttrs {
-            kernel: (kernel, kernel),
-            stride: (stride, stride),
-            pad: (pad, pad),
-        };
+        let attrs = PoolAttrs::new((kernel, kernel), (stride, stride), (pad, pad));
         let graph = single_node(&shape, Op::MaxPool(attrs));
         let weights = scc_compiler::weights::random(&graph, 0);
         let mut x = WeightRng::new(3).uniform(shape, 1.0);

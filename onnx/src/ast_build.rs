@@ -54,6 +54,11 @@ pub(crate) fn spatial((h, w): (usize, usize)) -> Expr {
     }
 }
 
+/// The pair `(h, w)`, even when both are equal (an output size reads better as a pair).
+pub(crate) fn spatial_pair((h, w): (usize, usize)) -> Expr {
+    expr(ExprKind::Pair(Box::new(int(h)), Box::new(int(w))))
+}
+
 pub(crate) fn binary(op: BinOp, lhs: Expr, rhs: Expr) -> Expr {
     expr(ExprKind::Binary {
         op,

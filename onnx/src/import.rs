@@ -101,6 +101,7 @@ const SUPPORTED: &[&str] = &[
     "Conv",
     "BatchNormalization",
     "Relu",
+    "LeakyRelu",
     "Clip",
     "Sigmoid",
     "Tanh",
@@ -123,6 +124,9 @@ const SUPPORTED: &[&str] = &[
     "Concat",
     "Cast",
     "Slice",
+    "Transpose",
+    "ConstantOfShape",
+    "Pad",
     "Gemm",
     "MatMul",
     "Resize",
@@ -194,6 +198,7 @@ pub fn import_model(
         weights: BTreeMap::new(),
         structure: &options.structure,
         structured: Vec::new(),
+        affines: HashMap::new(),
     };
     importer.run(model, options)
 }
@@ -274,6 +279,20 @@ struct Importer<'m> {
     weights: BTreeMap<String, Tensor>,
     structure: &'m StructureOptions,
     structured: Vec<StructuredLayer>,
+    /// The `affine` layers emitted so far, by `.sc` name: a constant per-channel operation
+    /// reading one of them (and nothing else does) is merged into it.
+    affines: HashMap<String, AffineLayer>,
+}
+
+/// An emitted `affine` layer: `x · weight + bias`, computed in f64 as the ONNX ops are merged.
+struct AffineLayer {
+    /// Its statement in the body.
+    stmt: usize,
+    /// The ONNX value it computes (the last merged node's output).
+    output: String,
+    input: String,
+    weight: Vec<f64>,
+    bias: Option<Vec<f64>>,
 }
 
 /// Attributes of one node, by name.
@@ -754,6 +773,24 @@ impl<'m> Importer<'m> {
                 };
                 self.unary(index, node, op)
             }
+            "LeakyRelu" => {
+                let (x, shape) = self.tensor(node, index, 0)?;
+                let alpha = attrs.float("alpha", 0.01);
+                let name = self.let_name(node, None);
+                self.emit(
+                    node,
+                    index,
+                    name,
+                    b::call(
+                        "leaky_relu",
+                        vec![b::name(&x)],
+                        vec![("slope", b::float(alpha))],
+                    ),
+                    shape,
+                );
+                Ok(())
+            }
+            "Pad" => self.pad(index, node, &attrs),
             "Sigmoid" => self.gate(index, node, "sigmoid"),
             "HardSigmoid" => {
                 let alpha = attrs.float("alpha", 0.2);
@@ -791,7 +828,9 @@ impl<'m> Importer<'m> {
             }
             "Reshape" => self.reshape(index, node, &attrs),
             "Squeeze" | "Unsqueeze" => self.squeeze(index, node, &attrs),
-            "Shape" | "Gather" | "Cast" | "Slice" => self.shape_arithmetic(index, node, &attrs),
+            "Shape" | "Gather" | "Cast" | "Slice" | "Transpose" | "ConstantOfShape" => {
+                self.shape_arithmetic(index, node, &attrs)
+            }
             "Concat" => self.concat(index, node, &attrs),
             "Gemm" => self.gemm(index, node, &attrs),
             "MatMul" => self.matmul(index, node),
@@ -821,7 +860,7 @@ impl<'m> Importer<'m> {
 
     fn constant_node(&mut self, index: usize, node: &NodeProto, attrs: &Attrs) -> Result<()> {
         let value = if let Some(t) = attrs.get("value").and_then(|a| a.t.as_ref()) {
-            self.reader.read(t)?
+            self.reader.read_constant(t)?
         } else if let Some(a) = attrs.get("value_float") {
             Const::f32s(vec![a.f()], vec![])
         } else if let Some(a) = attrs.get("value_floats") {
@@ -888,18 +927,41 @@ impl<'m> Importer<'m> {
         };
         let min = bound(self, 1, "min", f32::NEG_INFINITY)?;
         let max = bound(self, 2, "max", f32::INFINITY)?;
-        let op = match (min, max) {
-            (0.0, 6.0) => "relu6",
-            (0.0, f32::INFINITY) => "relu",
-            _ => {
-                return Err(self.node_error(
-                    node,
-                    index,
-                    format!("clamps to [{min}, {max}]; scc expresses Clip to [0, 6] (relu6) and [0, inf) (relu)"),
-                ));
-            }
-        };
-        self.unary(index, node, op)
+        if min.is_nan() || max.is_nan() {
+            return Err(self.node_error(node, index, "a NaN bound"));
+        }
+        match (min, max) {
+            (0.0, 6.0) => return self.unary(index, node, "relu6"),
+            (0.0, f32::INFINITY) => return self.unary(index, node, "relu"),
+            _ => {}
+        }
+        let (x, shape) = self.tensor(node, index, 0)?;
+        let mut keywords = Vec::new();
+        // An infinite bound is no bound (`clamp` takes finite literals).
+        if min.is_finite() {
+            keywords.push(("min", b::float(min)));
+        } else if min == f32::INFINITY {
+            return Err(self.node_error(node, index, "its min bound is +inf"));
+        }
+        if max.is_finite() {
+            keywords.push(("max", b::float(max)));
+        } else if max == f32::NEG_INFINITY {
+            return Err(self.node_error(node, index, "its max bound is -inf"));
+        }
+        if keywords.is_empty() {
+            // Clip to (-inf, inf): the identity.
+            self.set(node, Value::Tensor { name: x, shape });
+            return Ok(());
+        }
+        let name = self.let_name(node, None);
+        self.emit(
+            node,
+            index,
+            name,
+            b::call("clamp", vec![b::name(&x)], keywords),
+            shape,
+        );
+        Ok(())
     }
 
     fn arithmetic(&mut self, index: usize, node: &'m NodeProto) -> Result<()> {
@@ -969,29 +1031,19 @@ impl<'m> Importer<'m> {
             (Value::Tensor { name: x, shape: xs }, Value::Tensor { name: y, shape: ys }) => {
                 ((x.clone(), xs.clone()), (y.clone(), ys.clone()))
             }
-            (Value::Const(_), _) | (_, Value::Const(_)) => {
-                return Err(self.node_error(
-                    node,
-                    index,
-                    format!("`{op}` with a constant operand is not supported yet; scc computes `+` and `*` of two tensors"),
-                ));
+            (Value::Tensor { name, shape }, Value::Const(c)) => {
+                return self.constant_operand(index, node, name.clone(), shape.clone(), c, true);
+            }
+            (Value::Const(c), Value::Tensor { name, shape }) => {
+                return self.constant_operand(index, node, name.clone(), shape.clone(), c, false);
             }
             _ => {
                 return Err(self.node_error(node, index, "internal: a fused value was read twice"));
             }
         };
-        let symbol = match op {
-            "Add" => BinOp::Add,
-            "Mul" => BinOp::Mul,
-            other => {
-                return Err(self.node_error(
-                    node,
-                    index,
-                    format!("`{other}` of two tensors is not supported; scc computes `+` and `*`"),
-                ));
-            }
-        };
-        // `+`/`*` take the broadcast operand ([N, C, 1, 1]) on the right.
+        let symbol = binop(op);
+        // `+ - * /` take the broadcast operand ([N, C, 1, 1]) on the right; `+` and `*`
+        // commute.
         let gate = |s: &[usize], full: &[usize]| {
             s.len() == 4
                 && full.len() == 4
@@ -1000,16 +1052,17 @@ impl<'m> Importer<'m> {
                 && s[2] == 1
                 && s[3] == 1
         };
+        let commutes = matches!(symbol, BinOp::Add | BinOp::Mul);
         let (left, right, shape) = if lhs.1 == rhs.1 || gate(&rhs.1, &lhs.1) {
             (lhs.0, rhs.0, lhs.1)
-        } else if gate(&lhs.1, &rhs.1) {
+        } else if commutes && gate(&lhs.1, &rhs.1) {
             (rhs.0, lhs.0, rhs.1)
         } else {
             return Err(self.node_error(
                 node,
                 index,
                 format!(
-                    "operands of shapes {:?} and {:?}: scc broadcasts only equal shapes or an [N, C, 1, 1] operand",
+                    "operands of shapes {:?} and {:?}: scc broadcasts only equal shapes or an [N, C, 1, 1] right operand",
                     lhs.1, rhs.1
                 ),
             ));
@@ -1025,7 +1078,180 @@ impl<'m> Importer<'m> {
         Ok(())
     }
 
-    /// Spatial pads of a conv or pool: explicit `pads` or `auto_pad`, symmetric.
+    /// `Add`/`Sub`/`Mul`/`Div` of a tensor `x` and a constant (`tensor_first`: `x ∘ c`, else
+    /// `c ∘ x`): a scalar becomes a float operand (`x * 0.5`), a per-channel constant
+    /// (`[1, C, 1, 1]`, or `[1, F]` for `[N, F]`) an `affine` layer, merged with the `affine`
+    /// it reads when nothing else reads that (`(x − mean) / std` is one layer).
+    fn constant_operand(
+        &mut self,
+        index: usize,
+        node: &NodeProto,
+        x: String,
+        shape: Vec<usize>,
+        c: &Const,
+        tensor_first: bool,
+    ) -> Result<()> {
+        let op = node.op_type();
+        let symbol = binop(op);
+        if c.shape.len() > shape.len() {
+            return Err(self.node_error(
+                node,
+                index,
+                format!(
+                    "a constant of shape {:?} broadcasts the tensor of shape {shape:?} to a higher rank",
+                    c.shape
+                ),
+            ));
+        }
+        if c.len() == 1 {
+            let value = c.as_f64()[0] as f32;
+            if !value.is_finite() {
+                return Err(self.node_error(
+                    node,
+                    index,
+                    format!("the constant {value} is not finite"),
+                ));
+            }
+            let (lhs, rhs) = if tensor_first {
+                (b::name(&x), b::float(value))
+            } else {
+                (b::float(value), b::name(&x))
+            };
+            let name = self.let_name(node, None);
+            self.emit(node, index, name, b::binary(symbol, lhs, rhs), shape);
+            return Ok(());
+        }
+        let mut aligned = vec![1; shape.len() - c.shape.len()];
+        aligned.extend(&c.shape);
+        let channels = shape[1];
+        let per_channel =
+            aligned[1] == channels && aligned.iter().enumerate().all(|(i, &d)| i == 1 || d == 1);
+        if !per_channel {
+            return Err(self.node_error(
+                node,
+                index,
+                format!(
+                    "a constant of shape {:?} against a tensor of shape {shape:?}: scc applies constants that are scalars or one value per channel ([1, C, 1, 1])",
+                    c.shape
+                ),
+            ));
+        }
+        let v = c.as_f64();
+        if v.iter().any(|x| !x.is_finite()) {
+            return Err(self.node_error(node, index, "the constant holds NaN or infinite values"));
+        }
+        let ones = vec![1.0; channels];
+        let (weight, bias) = match (symbol, tensor_first) {
+            (BinOp::Add, _) => (ones, Some(v)),
+            (BinOp::Mul, _) => (v, None),
+            (BinOp::Sub, true) => (ones, Some(v.iter().map(|x| -x).collect())),
+            (BinOp::Sub, false) => (vec![-1.0; channels], Some(v)),
+            (BinOp::Div, true) => (v.iter().map(|x| 1.0 / x).collect(), None),
+            (BinOp::Div, false) => {
+                return Err(self.node_error(
+                    node,
+                    index,
+                    "dividing a per-channel constant by a tensor is not supported",
+                ));
+            }
+        };
+        let tensor_input = &node.input[if tensor_first { 0 } else { 1 }];
+        let sole_reader = self.uses.get(tensor_input).copied().unwrap_or(0) == 1;
+        if sole_reader
+            && self
+                .affines
+                .get(&x)
+                .is_some_and(|layer| &layer.output == tensor_input)
+        {
+            self.merge_affine(index, node, &x, shape, &weight, bias.as_deref());
+            return Ok(());
+        }
+        let name = self.let_name(node, None);
+        let layer = AffineLayer {
+            stmt: self.body.len(),
+            output: node.output.first().cloned().unwrap_or_default(),
+            input: x,
+            weight,
+            bias,
+        };
+        let expr = affine_call(&layer);
+        self.write_affine_weights(&name, &layer);
+        self.affines.insert(name.clone(), layer);
+        self.emit(node, index, name, expr, shape);
+        Ok(())
+    }
+
+    /// Composes `x · weight + bias` after the affine layer `name` (in f64) and makes the
+    /// node's output that layer.
+    fn merge_affine(
+        &mut self,
+        index: usize,
+        node: &NodeProto,
+        name: &str,
+        shape: Vec<usize>,
+        weight: &[f64],
+        bias: Option<&[f64]>,
+    ) {
+        let layer = self.affines.get_mut(name).expect("checked by the caller");
+        let merged_bias: Option<Vec<f64>> = match (&layer.bias, bias) {
+            (None, None) => None,
+            (previous, added) => Some(
+                (0..weight.len())
+                    .map(|i| {
+                        previous.as_ref().map_or(0.0, |b| b[i]) * weight[i]
+                            + added.map_or(0.0, |b| b[i])
+                    })
+                    .collect(),
+            ),
+        };
+        for (w, factor) in layer.weight.iter_mut().zip(weight) {
+            *w *= factor;
+        }
+        layer.bias = merged_bias;
+        layer.output = node.output.first().cloned().unwrap_or_default();
+        let stmt = layer.stmt;
+        let expr = affine_call(layer);
+        let layer = self.affines.remove(name).expect("present");
+        self.write_affine_weights(name, &layer);
+        self.affines.insert(name.to_string(), layer);
+        if let ast::Stmt::Let { value, .. } = &mut self.body[stmt] {
+            *value = expr;
+        }
+        let label = if node.name().is_empty() {
+            format!("{} #{index}", node.op_type())
+        } else {
+            format!("{} {}", node.op_type(), node.name())
+        };
+        if let Some(comment) = self.comments.get_mut(name) {
+            comment.push_str(&format!(", {label}"));
+        }
+        self.set(
+            node,
+            Value::Tensor {
+                name: name.to_string(),
+                shape,
+            },
+        );
+    }
+
+    fn write_affine_weights(&mut self, name: &str, layer: &AffineLayer) {
+        let channels = layer.weight.len();
+        let rounded =
+            |v: &[f64]| Tensor::from_vec([channels], v.iter().map(|&x| x as f32).collect());
+        self.weights
+            .insert(format!("{name}.weight"), rounded(&layer.weight));
+        match &layer.bias {
+            Some(bias) => {
+                self.weights.insert(format!("{name}.bias"), rounded(bias));
+            }
+            None => {
+                self.weights.remove(&format!("{name}.bias"));
+            }
+        }
+    }
+
+    /// Spatial pads of a conv or pool, `((top, left), (bottom, right))`: explicit `pads` or
+    /// `auto_pad`.
     #[allow(clippy::too_many_arguments)]
     fn pads(
         &self,
@@ -1036,7 +1262,7 @@ impl<'m> Importer<'m> {
         kernel: (usize, usize),
         stride: (usize, usize),
         dilation: (usize, usize),
-    ) -> Result<(usize, usize)> {
+    ) -> Result<((usize, usize), (usize, usize))> {
         let auto = attrs.string("auto_pad", "NOTSET");
         let (begin, end) = match auto.as_str() {
             "NOTSET" => {
@@ -1062,16 +1288,141 @@ impl<'m> Importer<'m> {
                 return Err(self.node_error(node, index, format!("unknown auto_pad \"{other}\"")));
             }
         };
-        if begin != end {
+        Ok((begin, end))
+    }
+
+    /// Emits `let NAME = pad(x, ...)` before a conv or pool with asymmetric padding; returns
+    /// the padded tensor's name and shape.
+    fn explicit_pad(
+        &mut self,
+        node: &NodeProto,
+        index: usize,
+        layer: &str,
+        x: &str,
+        shape: &[usize],
+        (begin, end): ((usize, usize), (usize, usize)),
+    ) -> (String, Vec<usize>) {
+        let name = self.names.unique(&format!("{layer}_pad"));
+        let label = if node.name().is_empty() {
+            format!("{} #{index} (its asymmetric padding)", node.op_type())
+        } else {
+            format!(
+                "{} {} (its asymmetric padding)",
+                node.op_type(),
+                node.name()
+            )
+        };
+        self.comments.insert(name.clone(), label);
+        self.body.push(ast::Stmt::Let {
+            name: b::ident(&name),
+            value: pad_call(x, [begin.0, begin.1, end.0, end.1], 0.0),
+            span: Span::default(),
+        });
+        let padded = vec![
+            shape[0],
+            shape[1],
+            shape[2] + begin.0 + end.0,
+            shape[3] + begin.1 + end.1,
+        ];
+        (name, padded)
+    }
+
+    /// ONNX `Pad` (constant mode) of the height and width: `pad(x, top=.., left=.., bottom=..,
+    /// right=.., value=..)`.
+    fn pad(&mut self, index: usize, node: &NodeProto, attrs: &Attrs) -> Result<()> {
+        let (x, shape) = self.tensor(node, index, 0)?;
+        self.expect_rank(node, index, &shape, 4)?;
+        let mode = attrs.string("mode", "constant");
+        if mode != "constant" {
             return Err(self.node_error(
                 node,
                 index,
-                format!(
-                    "asymmetric padding (top, left) = {begin:?}, (bottom, right) = {end:?} is not supported yet"
-                ),
+                format!("mode \"{mode}\": scc pads with a constant"),
             ));
         }
-        Ok(begin)
+        let (pads, value) = if self.opset < 11 {
+            let pads = attrs
+                .ints("pads")
+                .or_else(|| attrs.ints("paddings"))
+                .map(<[i64]>::to_vec)
+                .ok_or_else(|| self.node_error(node, index, "has no pads"))?;
+            (pads, attrs.float("value", 0.0))
+        } else {
+            let pads = self.constant(node, index, 1)?.as_i64();
+            let value = match self.optional_input(node, index, 2)? {
+                None => 0.0,
+                Some(Value::Const(c)) if c.len() == 1 => c.as_f64()[0] as f32,
+                Some(Value::Const(c)) if c.len() == 0 => 0.0,
+                Some(_) => {
+                    return Err(self.node_error(
+                        node,
+                        index,
+                        "its constant_value must be a constant scalar",
+                    ));
+                }
+            };
+            (pads, value)
+        };
+        // Begins then ends of the padded axes (all four, or `axes` from opset 18).
+        let axes: Vec<i64> = match self.optional_input(node, index, 3)? {
+            Some(Value::Const(c)) if self.opset >= 18 => c
+                .as_i64()
+                .iter()
+                .map(|&a| if a < 0 { a + 4 } else { a })
+                .collect(),
+            Some(_) if self.opset >= 18 => {
+                return Err(self.node_error(node, index, "its axes must be constant"));
+            }
+            _ => vec![0, 1, 2, 3],
+        };
+        if pads.len() != 2 * axes.len() || axes.iter().any(|a| !(0..4).contains(a)) {
+            return Err(self.node_error(
+                node,
+                index,
+                format!("pads {pads:?} do not match the axes {axes:?} of a rank-4 tensor"),
+            ));
+        }
+        let mut full = [0i64; 8];
+        for (i, &axis) in axes.iter().enumerate() {
+            full[axis as usize] = pads[i];
+            full[4 + axis as usize] = pads[axes.len() + i];
+        }
+        if full[0] != 0 || full[1] != 0 || full[4] != 0 || full[5] != 0 {
+            return Err(self.node_error(
+                node,
+                index,
+                format!("pads {pads:?} pad the batch or the channels; scc pads height and width"),
+            ));
+        }
+        let sides = [full[2], full[3], full[6], full[7]];
+        if sides.iter().any(|&p| !(0..=1 << 24).contains(&p)) {
+            return Err(self.node_error(
+                node,
+                index,
+                format!("pads {pads:?}: scc pads by non-negative amounts (no cropping)"),
+            ));
+        }
+        if !value.is_finite() {
+            return Err(self.node_error(
+                node,
+                index,
+                format!("constant_value {value}: scc pads with a finite value"),
+            ));
+        }
+        let sides = sides.map(|p| p as usize);
+        if sides == [0; 4] {
+            self.set(node, Value::Tensor { name: x, shape });
+            return Ok(());
+        }
+        let out = vec![
+            shape[0],
+            shape[1],
+            shape[2] + sides[0] + sides[2],
+            shape[3] + sides[1] + sides[3],
+        ];
+        let name = self.let_name(node, None);
+        self.emit(node, index, name, pad_call(&x, sides, value), out);
+        Ok(())
     }
 
     /// A list attribute of `len` integers, each at least `min`.
@@ -1165,7 +1516,7 @@ impl<'m> Importer<'m> {
         }
         let stride = self.pair_attr(node, index, attrs, "strides", (1, 1))?;
         let dilation = self.pair_attr(node, index, attrs, "dilations", (1, 1))?;
-        let pad = self.pads(
+        let (begin, end) = self.pads(
             node,
             index,
             attrs,
@@ -1183,13 +1534,13 @@ impl<'m> Importer<'m> {
                 format!("bias shape {:?} is not [{out}]", b.shape()),
             ));
         }
-        let size = |s: usize, k: usize, st: usize, p: usize, d: usize| {
+        let size = |s: usize, k: usize, st: usize, total_pad: usize, d: usize| {
             let extent = d * (k - 1) + 1;
-            (s + 2 * p >= extent).then(|| (s + 2 * p - extent) / st + 1)
+            (s + total_pad >= extent).then(|| (s + total_pad - extent) / st + 1)
         };
         let (Some(oh), Some(ow)) = (
-            size(shape[2], kh, stride.0, pad.0, dilation.0),
-            size(shape[3], kw, stride.1, pad.1, dilation.1),
+            size(shape[2], kh, stride.0, begin.0 + end.0, dilation.0),
+            size(shape[3], kw, stride.1, begin.1 + end.1, dilation.1),
         ) else {
             return Err(self.node_error(
                 node,
@@ -1199,6 +1550,13 @@ impl<'m> Importer<'m> {
         };
         let out_shape = vec![shape[0], out, oh, ow];
         let name = self.let_name(node, Some(1));
+        // Asymmetric padding (e.g. SAME_UPPER at stride 2) is an explicit `pad` first.
+        let (x, pad) = if begin == end {
+            (x, begin)
+        } else {
+            let (padded, _) = self.explicit_pad(node, index, &name, &x, &shape, (begin, end));
+            (padded, (0, 0))
+        };
         let mut keywords = vec![("kernel", b::spatial((kh, kw)))];
         if stride != (1, 1) {
             keywords.push(("stride", b::spatial(stride)));
@@ -1285,13 +1643,13 @@ impl<'m> Importer<'m> {
 
     fn batchnorm(&mut self, index: usize, node: &NodeProto, attrs: &Attrs) -> Result<()> {
         self.single_output(node, index)?;
-        if attrs.int("training_mode", 0) != 0 {
-            return Err(self.node_error(
-                node,
-                index,
-                "training_mode=1: scc runs batchnorm in inference mode",
-            ));
-        }
+        // A training-mode export normalises with the batch's own statistics: `training_mode=1`
+        // from opset 14, the running-statistics outputs before (as ONNX Runtime reads it).
+        let training = if self.opset >= 14 {
+            attrs.int("training_mode", 0) != 0
+        } else {
+            node.output.iter().skip(1).any(|o| !o.is_empty())
+        };
         let (x, shape) = self.tensor(node, index, 0)?;
         if shape.len() != 2 && shape.len() != 4 {
             return Err(self.node_error(
@@ -1333,6 +1691,9 @@ impl<'m> Importer<'m> {
         if eps != 1e-5 {
             keywords.push(("eps", b::float(eps)));
         }
+        if training {
+            keywords.push(("training", b::boolean(true)));
+        }
         self.emit(
             node,
             index,
@@ -1369,7 +1730,7 @@ impl<'m> Importer<'m> {
                 format!("dilations {dilation:?}: scc pools without dilation"),
             ));
         }
-        let pad = self.pads(
+        let (begin, end) = self.pads(
             node,
             index,
             attrs,
@@ -1378,6 +1739,26 @@ impl<'m> Importer<'m> {
             stride,
             (1, 1),
         )?;
+        let max = node.op_type() == "MaxPool";
+        let ceil_mode = attrs.int("ceil_mode", 0) != 0;
+        let include_pad = attrs.int("count_include_pad", 0) != 0;
+        if begin != end && (max || !include_pad) {
+            return Err(self.node_error(
+                node,
+                index,
+                format!(
+                    "asymmetric padding (top, left) = {begin:?}, (bottom, right) = {end:?}: scc pads asymmetrically with zeros, which only an average pool counting its padding reads the same"
+                ),
+            ));
+        }
+        let name = self.let_name(node, None);
+        let (x, shape, pad) = if begin == end {
+            (x, shape, begin)
+        } else {
+            let (padded, padded_shape) =
+                self.explicit_pad(node, index, &name, &x, &shape, (begin, end));
+            (padded, padded_shape, (0, 0))
+        };
         if pad.0 * 2 > kernel.0 || pad.1 * 2 > kernel.1 {
             return Err(self.node_error(
                 node,
@@ -1385,12 +1766,12 @@ impl<'m> Importer<'m> {
                 format!("pads {pad:?} exceed half the kernel {kernel:?}"),
             ));
         }
-        let floor_size = |s: usize, k: usize, st: usize, p: usize| {
-            (s + 2 * p >= k).then(|| (s + 2 * p - k) / st + 1)
+        let size = |s: usize, k: usize, st: usize, p: usize, ceil: bool| {
+            scc_runtime::kernels::pool_output_size(s, k, st, p, ceil)
         };
         let (Some(oh), Some(ow)) = (
-            floor_size(shape[2], kernel.0, stride.0, pad.0),
-            floor_size(shape[3], kernel.1, stride.1, pad.1),
+            size(shape[2], kernel.0, stride.0, pad.0, ceil_mode),
+            size(shape[3], kernel.1, stride.1, pad.1, ceil_mode),
         ) else {
             return Err(self.node_error(
                 node,
@@ -1398,33 +1779,10 @@ impl<'m> Importer<'m> {
                 format!("the {kernel:?} window does not fit the padded input {shape:?}"),
             ));
         };
-        if attrs.int("ceil_mode", 0) != 0 {
-            // PyTorch's ceil rule: the last window must start inside the input or its left padding.
-            let ceil = |s: usize, k: usize, st: usize, p: usize| {
-                let mut o = (s + 2 * p - k).div_ceil(st) + 1;
-                if (o - 1) * st >= s + p {
-                    o -= 1;
-                }
-                o
-            };
-            if ceil(shape[2], kernel.0, stride.0, pad.0) != oh
-                || ceil(shape[3], kernel.1, stride.1, pad.1) != ow
-            {
-                return Err(self.node_error(
-                    node,
-                    index,
-                    "ceil_mode=1 changes the output size here, which scc does not support yet",
-                ));
-            }
-        }
-        let op = if node.op_type() == "MaxPool" {
-            "maxpool"
-        } else {
-            if pad != (0, 0) && attrs.int("count_include_pad", 0) == 0 {
-                return Err(self.node_error(node, index, "count_include_pad=0 with padding: scc's avgpool counts the padding (count_include_pad=1)"));
-            }
-            "avgpool"
-        };
+        // ceil_mode matters only where it changes the size.
+        let ceil_changes = ceil_mode
+            && (size(shape[2], kernel.0, stride.0, pad.0, false) != Some(oh)
+                || size(shape[3], kernel.1, stride.1, pad.1, false) != Some(ow));
         let mut keywords = vec![("kernel", b::spatial(kernel))];
         if stride != kernel {
             keywords.push(("stride", b::spatial(stride)));
@@ -1432,7 +1790,14 @@ impl<'m> Importer<'m> {
         if pad != (0, 0) {
             keywords.push(("pad", b::spatial(pad)));
         }
-        let name = self.let_name(node, None);
+        if ceil_changes {
+            keywords.push(("ceil_mode", b::boolean(true)));
+        }
+        // Without padding every window's size within the padded input is its number of inputs.
+        if !max && !include_pad && pad != (0, 0) {
+            keywords.push(("count_include_pad", b::boolean(false)));
+        }
+        let op = if max { "maxpool" } else { "avgpool" };
         self.emit(
             node,
             index,
@@ -1724,6 +2089,26 @@ impl<'m> Importer<'m> {
                 gather(&data, &indices, axis)
                     .ok_or_else(|| self.node_error(node, index, "indices out of range"))?
             }
+            "Transpose" => {
+                let data = self.constant(node, index, 0)?;
+                crate::fold::transpose(&data, attrs.ints("perm")).ok_or_else(|| {
+                    self.node_error(node, index, "its perm is not a permutation of the axes")
+                })?
+            }
+            "ConstantOfShape" => {
+                let shape = self.constant(node, index, 0)?.as_i64();
+                let value = match attrs.get("value").and_then(|a| a.t.as_ref()) {
+                    Some(t) => self.reader.read(t)?,
+                    None => Const::f32s(vec![0.0], vec![1]),
+                };
+                crate::fold::constant_of_shape(&shape, &value).ok_or_else(|| {
+                    self.node_error(
+                        node,
+                        index,
+                        format!("cannot fold a constant of shape {shape:?}"),
+                    )
+                })?
+            }
             _ => {
                 let data = self.constant(node, index, 0)?;
                 if self.opset < 10 {
@@ -1743,11 +2128,14 @@ impl<'m> Importer<'m> {
                     Some(Value::Const(c)) => c.as_i64(),
                     _ => vec![1; starts.len()],
                 };
-                slice_1d(&data, &starts, &ends, &axes, &steps).ok_or_else(|| {
+                crate::fold::slice(&data, &starts, &ends, &axes, &steps).ok_or_else(|| {
                     self.node_error(
                         node,
                         index,
-                        "scc folds Slice only along one axis of a 1-D constant",
+                        format!(
+                            "cannot fold Slice(starts {starts:?}, ends {ends:?}, axes {axes:?}, steps {steps:?}) of a constant of shape {:?}",
+                            data.shape
+                        ),
                     )
                 })?
             }
@@ -1984,76 +2372,168 @@ impl<'m> Importer<'m> {
         let (x, shape) = self.tensor(node, index, 0)?;
         self.expect_rank(node, index, &shape, 4)?;
         let legacy = node.op_type() == "Upsample" || self.opset < 11;
+        if attrs.int("antialias", 0) != 0 {
+            return Err(self.node_error(node, index, "antialias=1 is not supported"));
+        }
         let scales_position = if legacy { 1 } else { 2 };
-        let mut factors: Option<Vec<f64>> =
-            match self.optional_input(node, index, scales_position)? {
-                Some(Value::Const(c)) if c.len() > 0 => Some(c.as_f64()),
-                Some(Value::Const(_)) | None => None,
-                Some(_) => return Err(self.node_error(node, index, "its scales must be constant")),
-            };
-        if factors.is_none() && !legacy {
-            factors = match self.optional_input(node, index, 3)? {
-                Some(Value::Const(c)) if c.len() == 4 => {
-                    let sizes = c.as_i64();
-                    Some(
-                        sizes
-                            .iter()
-                            .zip(&shape)
-                            .map(|(&o, &i)| o as f64 / i as f64)
-                            .collect(),
-                    )
-                }
+        let scales: Option<Vec<f64>> = match self.optional_input(node, index, scales_position)? {
+            Some(Value::Const(c)) if c.len() > 0 => Some(c.as_f64()),
+            Some(Value::Const(_)) | None => legacy
+                .then(|| {
+                    attrs
+                        .get("scales")
+                        .map(|a| a.floats.iter().map(|&f| f64::from(f)).collect())
+                })
+                .flatten(),
+            Some(_) => return Err(self.node_error(node, index, "its scales must be constant")),
+        };
+        let sizes: Option<Vec<i64>> = if legacy {
+            None
+        } else {
+            match self.optional_input(node, index, 3)? {
+                Some(Value::Const(c)) if c.len() > 0 => Some(c.as_i64()),
                 Some(Value::Const(_)) | None => None,
                 Some(_) => return Err(self.node_error(node, index, "its sizes must be constant")),
-            };
-        }
-        let Some(factors) = factors.filter(|f| f.len() == 4) else {
-            return Err(self.node_error(
-                node,
-                index,
-                "needs constant scales or sizes for all 4 dimensions",
-            ));
+            }
         };
-        let scale = factors[2];
-        if factors[0] != 1.0
-            || factors[1] != 1.0
-            || factors[3] != scale
-            || scale < 1.0
-            || scale.fract() != 0.0
+        // Scales or sizes of the axes named by `axes` (opset 18), else of all four.
+        let axes: Vec<usize> = match attrs.ints("axes") {
+            Some(axes) => axes
+                .iter()
+                .map(|&a| (if a < 0 { a + 4 } else { a }) as usize)
+                .collect(),
+            None => vec![0, 1, 2, 3],
+        };
+        let expand = |given: &[f64], missing: f64| -> Option<Vec<f64>> {
+            if given.len() != axes.len() || axes.iter().any(|&a| a > 3) {
+                return None;
+            }
+            let mut all = vec![missing; 4];
+            for (&axis, &v) in axes.iter().zip(given) {
+                all[axis] = v;
+            }
+            Some(all)
+        };
+        let (out, given_scales): (Vec<f64>, Option<Vec<f64>>) = match (&sizes, &scales) {
+            (Some(sizes), _) => {
+                let sizes: Vec<f64> = sizes.iter().map(|&v| v as f64).collect();
+                let mut all = expand(&sizes, f64::NAN).ok_or_else(|| {
+                    self.node_error(
+                        node,
+                        index,
+                        format!("sizes {sizes:?} do not match its axes"),
+                    )
+                })?;
+                for (d, v) in all.iter_mut().enumerate() {
+                    if v.is_nan() {
+                        *v = shape[d] as f64;
+                    }
+                }
+                (all, None)
+            }
+            (None, Some(scales)) => {
+                let all = expand(scales, 1.0).ok_or_else(|| {
+                    self.node_error(
+                        node,
+                        index,
+                        format!("scales {scales:?} do not match its axes"),
+                    )
+                })?;
+                let out = all
+                    .iter()
+                    .zip(&shape)
+                    .map(|(s, &d)| (d as f64 * s).floor())
+                    .collect();
+                (out, Some(all))
+            }
+            (None, None) => {
+                return Err(self.node_error(node, index, "needs constant scales or sizes"));
+            }
+        };
+        if out[0] != shape[0] as f64
+            || out[1] != shape[1] as f64
+            || out[2] < 1.0
+            || out[3] < 1.0
+            || out[2] > (1 << 24) as f64
+            || out[3] > (1 << 24) as f64
         {
             return Err(self.node_error(
                 node,
                 index,
-                format!("scales {factors:?}: scc upsamples H and W by the same integer factor"),
+                format!(
+                    "resizes {shape:?} to {out:?}; scc resizes height and width (to at least 1)"
+                ),
             ));
         }
+        let (oh, ow) = (out[2] as usize, out[3] as usize);
+        let (h, w) = (shape[2], shape[3]);
+        // The same whole factor on both axes is `scale=s`; a scale factor that is not a whole
+        // number must give its output size exactly (the coordinates then map by 1 / scale as
+        // in PyTorch, where `size=` would map by in / out).
+        let whole = (oh % h == 0 && ow % w == 0 && oh / h == ow / w)
+            .then_some(oh / h)
+            .filter(|&s| {
+                given_scales
+                    .as_ref()
+                    .is_none_or(|all| all[2] == s as f64 && all[3] == s as f64)
+            });
+        let fractional = match &given_scales {
+            Some(all) if whole.is_none() => {
+                let (sh, sw) = (all[2], all[3]);
+                let exact = sh == sw && h as f64 * sh == oh as f64 && w as f64 * sw == ow as f64;
+                if !exact {
+                    return Err(self.node_error(
+                        node,
+                        index,
+                        format!("scales {:?} of {shape:?}: scc resizes by one factor for both axes, or by one that gives the output size exactly", &all[..]),
+                    ));
+                }
+                Some(sh)
+            }
+            _ => None,
+        };
         let mode = attrs.string("mode", "nearest");
         let transform = attrs.string(
             "coordinate_transformation_mode",
             if legacy { "asymmetric" } else { "half_pixel" },
         );
         let nearest = attrs.string("nearest_mode", "round_prefer_floor");
-        let sc_mode = match (mode.as_str(), transform.as_str()) {
-            // With an integer factor s these all read source pixel floor(x / s).
-            ("nearest", "asymmetric") if legacy || nearest == "floor" => "nearest",
+        let integer = whole.is_some();
+        let (sc_mode, align_corners) = match (mode.as_str(), transform.as_str()) {
+            // floor(x · in / out): PyTorch's "nearest".
+            ("nearest", "asymmetric") if legacy || nearest == "floor" => ("nearest", false),
+            // With a whole factor s these all read source pixel floor(x / s).
             ("nearest", "half_pixel" | "pytorch_half_pixel")
-                if nearest == "round_prefer_floor" || nearest == "round_prefer_ceil" =>
+                if integer
+                    && (nearest == "round_prefer_floor" || nearest == "round_prefer_ceil") =>
             {
-                "nearest"
+                ("nearest", false)
             }
-            ("linear" | "bilinear", "half_pixel" | "pytorch_half_pixel") => "bilinear",
+            // floor((x + 0.5) · in / out): PyTorch's "nearest-exact".
+            ("nearest", "half_pixel") if nearest == "round_prefer_ceil" => ("nearest-exact", false),
+            ("linear" | "bilinear", "half_pixel") => ("bilinear", false),
+            ("linear" | "bilinear", "pytorch_half_pixel") if oh > 1 && ow > 1 => {
+                ("bilinear", false)
+            }
+            ("linear" | "bilinear", "align_corners") => ("bilinear", true),
             _ => {
                 return Err(self.node_error(
                     node,
                     index,
-                    format!("mode \"{mode}\" with coordinate_transformation_mode \"{transform}\" (nearest_mode \"{nearest}\") is not supported: scc upsamples nearest (floor) and bilinear (half_pixel, PyTorch's align_corners=False)"),
+                    format!("mode \"{mode}\" with coordinate_transformation_mode \"{transform}\" (nearest_mode \"{nearest}\") is not supported: scc resamples as PyTorch's F.interpolate, nearest (asymmetric, floor), nearest-exact (half_pixel, round_prefer_ceil) and bilinear (half_pixel, pytorch_half_pixel, align_corners)"),
                 ));
             }
         };
-        let s = scale as usize;
-        let mut keywords = vec![("scale", b::int(s))];
+        let mut keywords = match (whole, fractional) {
+            (Some(s), _) => vec![("scale", b::int(s))],
+            (None, Some(f)) => vec![("scale", b::float(f as f32))],
+            (None, None) => vec![("size", b::spatial_pair((oh, ow)))],
+        };
         if sc_mode != "nearest" {
             keywords.push(("mode", b::string(sc_mode)));
+        }
+        if align_corners {
+            keywords.push(("align_corners", b::boolean(true)));
         }
         let name = self.let_name(node, None);
         self.emit(
@@ -2061,7 +2541,7 @@ impl<'m> Importer<'m> {
             index,
             name,
             b::call("upsample", vec![b::name(&x)], keywords),
-            vec![shape[0], shape[1], shape[2] * s, shape[3] * s],
+            vec![shape[0], shape[1], oh, ow],
         );
         Ok(())
     }
@@ -2084,6 +2564,40 @@ impl<'m> Importer<'m> {
         }
         self.unary(index, node, "softmax")
     }
+}
+
+/// The `.sc` operator of an ONNX `Add`/`Sub`/`Mul`/`Div`.
+fn binop(op: &str) -> BinOp {
+    match op {
+        "Add" => BinOp::Add,
+        "Sub" => BinOp::Sub,
+        "Mul" => BinOp::Mul,
+        _ => BinOp::Div,
+    }
+}
+
+/// `pad(x, top=.., left=.., bottom=.., right=.., value=..)` with only the non-zero sides (and a
+/// non-zero value).
+fn pad_call(x: &str, sides: [usize; 4], value: f32) -> Expr {
+    let mut keywords = Vec::new();
+    for (key, amount) in ["top", "left", "bottom", "right"].into_iter().zip(sides) {
+        if amount != 0 {
+            keywords.push((key, b::int(amount)));
+        }
+    }
+    if value != 0.0 {
+        keywords.push(("value", b::float(value)));
+    }
+    b::call("pad", vec![b::name(x)], keywords)
+}
+
+/// `affine(x)`, or `affine(x, bias=false)`.
+fn affine_call(layer: &AffineLayer) -> Expr {
+    let keywords = match layer.bias {
+        Some(_) => vec![],
+        None => vec![("bias", b::boolean(false))],
+    };
+    b::call("affine", vec![b::name(&layer.input)], keywords)
 }
 
 fn candidates_of(weight: &Tensor, conv: bool) -> impl FnOnce() -> Vec<Candidate> + '_ {
@@ -2176,30 +2690,6 @@ fn gather(data: &Const, indices: &Const, axis: i64) -> Option<Const> {
     Some(match &data.data {
         Data::I64(v) => Const::i64s(picks.iter().map(|&i| v[i]).collect(), shape),
         Data::F32(v) => Const::f32s(picks.iter().map(|&i| v[i]).collect(), shape),
-    })
-}
-
-fn slice_1d(
-    data: &Const,
-    starts: &[i64],
-    ends: &[i64],
-    axes: &[i64],
-    steps: &[i64],
-) -> Option<Const> {
-    if data.shape.len() != 1
-        || starts.len() != 1
-        || ends.len() != 1
-        || axes.first().is_some_and(|&a| a != 0 && a != -1)
-        || steps.first().is_some_and(|&s| s != 1)
-    {
-        return None;
-    }
-    let n = data.shape[0] as i64;
-    let clamp = |v: i64| (if v < 0 { v + n } else { v }).clamp(0, n) as usize;
-    let (start, end) = (clamp(starts[0]), clamp(ends[0]).max(clamp(starts[0])));
-    Some(match &data.data {
-        Data::I64(v) => Const::i64s(v[start..end].to_vec(), vec![end - start]),
-        Data::F32(v) => Const::f32s(v[start..end].to_vec(), vec![end - start]),
     })
 }
 

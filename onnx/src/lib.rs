@@ -13,6 +13,7 @@
 
 mod ast_build;
 mod error;
+mod fold;
 mod import;
 mod names;
 mod tensor;

@@ -12,6 +12,7 @@ use std::path::{Component, Path, PathBuf};
 /// ONNX `TensorProto.DataType` codes scc reads.
 pub(crate) mod dtype {
     pub const FLOAT: i32 = 1;
+    pub const DOUBLE: i32 = 11;
     pub const UINT8: i32 = 2;
     pub const INT8: i32 = 3;
     pub const INT32: i32 = 6;
@@ -200,6 +201,31 @@ impl TensorReader {
             }
         };
         Ok(Const { shape, data })
+    }
+
+    /// [`TensorReader::read`], with one more type for the values of `Constant` nodes: small
+    /// DOUBLE tensors (the scalars the legacy exporter writes without constant folding, which
+    /// the graph casts to FLOAT), narrowed to f32.
+    pub fn read_constant(&self, t: &TensorProto) -> Result<Const, OnnxError> {
+        /// Larger DOUBLE tensors are weights of a double model, which scc does not run.
+        const MAX_DOUBLES: usize = 64;
+        if t.data_type() != dtype::DOUBLE {
+            return self.read(t);
+        }
+        let shape = self.shape(t)?;
+        let count: usize = shape.iter().product();
+        let values: Vec<f64> = match &t.raw_data {
+            Some(bytes) if bytes.len() == count * 8 && count <= MAX_DOUBLES => bytes
+                .chunks_exact(8)
+                .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
+                .collect(),
+            None if t.double_data.len() == count && count <= MAX_DOUBLES => t.double_data.clone(),
+            _ => return self.read(t),
+        };
+        Ok(Const::f32s(
+            values.iter().map(|&v| v as f32).collect(),
+            shape,
+        ))
     }
 
     /// The bytes of an externally stored tensor.

@@ -52,11 +52,6 @@ fn check_vector(t: &Tensor, c: usize, what: &str) {
     );
 }
 
-/// Rounds an `f64` accumulator buffer to `f32`.
-fn to_f32(v: Vec<f64>) -> Vec<f32> {
-    v.into_iter().map(|x| x as f32).collect()
-}
-
 /// The output length of a convolution or pooling along one axis, as in PyTorch:
 /// `floor((input + 2*pad - dilation*(kernel-1) - 1) / stride) + 1`.
 ///
@@ -121,11 +116,6 @@ fn valid_outputs(
     };
     let hi = hi.min(out_len);
     lo.min(hi)..hi
-}
-
-/// The input position `i*stride + k - pad` if it lies inside `0..len`, else `None` (padding).
-fn source_index(i: usize, stride: usize, k: usize, pad: usize, len: usize) -> Option<usize> {
-    (i * stride + k).checked_sub(pad).filter(|&v| v < len)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -501,7 +491,7 @@ pub fn activation(x: &Tensor, act: Activation) -> Tensor {
 // Pooling
 // ---------------------------------------------------------------------------------------------
 
-/// Parameters of the 2-D pooling kernels: `(height, width)` pairs.
+/// Parameters of the 2-D pooling kernels: `(height, width)` pairs and PyTorch's two modes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Pool2dParams {
     /// Window size, each at least 1.
@@ -510,15 +500,93 @@ pub struct Pool2dParams {
     pub stride: (usize, usize),
     /// Padding on both sides of each axis.
     pub pad: (usize, usize),
+    /// PyTorch's `ceil_mode`: the output size rounds up (see [`pool_output_size`]), the last
+    /// windows may overhang the padded input and are clipped.
+    pub ceil_mode: bool,
+    /// PyTorch's `count_include_pad` (average pooling only): divide by the window's size
+    /// within the padded input, or (`false`) by its number of input elements.
+    pub count_include_pad: bool,
 }
 
-/// Checks a pooling configuration and returns `(N, C, H, W, Ho, Wo)`.
+impl Pool2dParams {
+    /// `ceil_mode=False`, `count_include_pad=True` (PyTorch's defaults).
+    pub fn new(kernel: (usize, usize), stride: (usize, usize), pad: (usize, usize)) -> Self {
+        Pool2dParams {
+            kernel,
+            stride,
+            pad,
+            ceil_mode: false,
+            count_include_pad: true,
+        }
+    }
+}
+
+/// The output length of a pooling window along one axis, as PyTorch's
+/// `pooling_output_shape`: `floor((input + 2*pad - kernel) / stride) + 1`, or with `ceil_mode`
+/// the ceiling, minus one if the last window would start in the right padding (or beyond).
+///
+/// Returns `None` when the window does not fit the padded input, or `kernel` or `stride` is 0.
+pub fn pool_output_size(
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    pad: usize,
+    ceil_mode: bool,
+) -> Option<usize> {
+    let floor = conv_output_size(input, kernel, stride, pad, 1)?;
+    if !ceil_mode {
+        return Some(floor);
+    }
+    let span = input + 2 * pad - kernel;
+    let mut out = span.div_ceil(stride) + 1;
+    if (out - 1) * stride >= input + pad {
+        out -= 1;
+    }
+    Some(out)
+}
+
+/// One pooling window along one axis: the input positions it covers and its length within the
+/// padded input (PyTorch's `pool_size` factor, for `count_include_pad`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct WindowSpan {
+    inputs: Range<usize>,
+    padded_len: usize,
+}
+
+/// The windows of every output position along one axis.
+fn window_spans(
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    pad: usize,
+    out: usize,
+) -> Vec<WindowSpan> {
+    (0..out)
+        .map(|o| {
+            let start = (o * stride) as isize - pad as isize;
+            let end_padded = (start + kernel as isize).min((input + pad) as isize);
+            let lo = start.max(0) as usize;
+            let hi = (end_padded.max(0) as usize).min(input).max(lo);
+            WindowSpan {
+                inputs: lo..hi,
+                padded_len: (end_padded - start).max(0) as usize,
+            }
+        })
+        .collect()
+}
+
+/// Checks a pooling configuration and returns `(N, C, H, W)` and the windows along the height
+/// and the width.
 #[track_caller]
-fn pool_dims(
+fn pool_windows(
     x: &Tensor,
     p: &Pool2dParams,
     what: &str,
-) -> (usize, usize, usize, usize, usize, usize) {
+) -> (
+    (usize, usize, usize, usize),
+    Vec<WindowSpan>,
+    Vec<WindowSpan>,
+) {
     let (n, c, h, w) = dims4(x, what);
     assert!(
         h >= 1 && w >= 1,
@@ -534,49 +602,57 @@ fn pool_dims(
         p.kernel,
         p.stride
     );
-    let ho = output_size_or_panic(what, "height", h, kh, sh, ph, 1);
-    let wo = output_size_or_panic(what, "width", w, kw, sw, pw, 1);
-    (n, c, h, w, ho, wo)
+    let size = |axis: &str, input: usize, k: usize, s: usize, pad: usize| {
+        pool_output_size(input, k, s, pad, p.ceil_mode).unwrap_or_else(|| {
+            panic!(
+                "{what}: empty output along {axis}: input {input}, kernel {k}, stride {s}, pad {pad}"
+            )
+        })
+    };
+    let ho = size("height", h, kh, sh, ph);
+    let wo = size("width", w, kw, sw, pw);
+    (
+        (n, c, h, w),
+        window_spans(h, kh, sh, ph, ho),
+        window_spans(w, kw, sw, pw, wo),
+    )
 }
 
-/// Sums each pooling window, treating padding as zeros; returns `f64` sums in output order.
-fn window_sums(x: &Tensor, p: &Pool2dParams, what: &str) -> (Vec<usize>, Vec<f64>) {
-    let (n, c, h, w, ho, wo) = pool_dims(x, p, what);
-    let (kh, kw) = p.kernel;
-    let (sh, sw) = p.stride;
-    let (ph, pw) = p.pad;
-    let mut out = Vec::with_capacity(n * c * ho * wo);
+/// Sums each pooling window (padding counts as zeros) in `f64`, and divides it by the count
+/// `divisor(rows, columns)` gives; returns the output shape and values.
+fn window_sums(
+    x: &Tensor,
+    p: &Pool2dParams,
+    what: &str,
+    divisor: impl Fn(&WindowSpan, &WindowSpan) -> f64,
+) -> (Vec<usize>, Vec<f32>) {
+    let ((n, c, h, w), rows, cols) = pool_windows(x, p, what);
+    let mut out = Vec::with_capacity(n * c * rows.len() * cols.len());
     for plane in x.data().chunks_exact(h * w).take(n * c) {
-        for oy in 0..ho {
-            for ox in 0..wo {
+        for ry in &rows {
+            for rx in &cols {
                 let mut s = 0.0f64;
-                for ky in 0..kh {
-                    let Some(iy) = source_index(oy, sh, ky, ph, h) else {
-                        continue;
-                    };
-                    for kx in 0..kw {
-                        if let Some(ix) = source_index(ox, sw, kx, pw, w) {
-                            s += f64::from(plane[iy * w + ix]);
-                        }
+                for iy in ry.inputs.clone() {
+                    for ix in rx.inputs.clone() {
+                        s += f64::from(plane[iy * w + ix]);
                     }
                 }
-                out.push(s);
+                out.push((s / divisor(ry, rx)) as f32);
             }
         }
     }
-    (vec![n, c, ho, wo], out)
+    (vec![n, c, rows.len(), cols.len()], out)
 }
 
-/// Max pooling, exactly `F.max_pool2d(x, kernel, stride, padding, ceil_mode=False)`: padding
-/// counts as `-inf`, and a NaN in a window makes that output NaN.
+/// Max pooling, exactly `F.max_pool2d(x, kernel, stride, padding, ceil_mode=ceil_mode)`:
+/// padding (and the overhang of `ceil_mode`'s last windows) counts as `-inf`, and a NaN in a
+/// window makes that output NaN.
 ///
 /// Preconditions: `x` is `[N, C, H, W]`, kernel and stride at least 1, `pad <= kernel / 2` on
 /// each axis (as PyTorch requires, so every window holds at least one real element), and a
-/// non-empty output `floor((H + 2*pad - kernel) / stride) + 1`.
+/// non-empty output (see [`pool_output_size`]).
 pub fn maxpool2d(x: &Tensor, p: &Pool2dParams) -> Tensor {
-    let (n, c, h, w, ho, wo) = pool_dims(x, p, "maxpool2d");
     let (kh, kw) = p.kernel;
-    let (sh, sw) = p.stride;
     let (ph, pw) = p.pad;
     assert!(
         ph <= kh / 2 && pw <= kw / 2,
@@ -584,21 +660,17 @@ pub fn maxpool2d(x: &Tensor, p: &Pool2dParams) -> Tensor {
         p.pad,
         p.kernel
     );
-    let mut out = Vec::with_capacity(n * c * ho * wo);
+    let ((n, c, h, w), rows, cols) = pool_windows(x, p, "maxpool2d");
+    let mut out = Vec::with_capacity(n * c * rows.len() * cols.len());
     for plane in x.data().chunks_exact(h * w).take(n * c) {
-        for oy in 0..ho {
-            for ox in 0..wo {
+        for ry in &rows {
+            for rx in &cols {
                 let mut m = f32::NEG_INFINITY;
-                for ky in 0..kh {
-                    let Some(iy) = source_index(oy, sh, ky, ph, h) else {
-                        continue;
-                    };
-                    for kx in 0..kw {
-                        if let Some(ix) = source_index(ox, sw, kx, pw, w) {
-                            let v = plane[iy * w + ix];
-                            if v > m || v.is_nan() {
-                                m = v;
-                            }
+                for iy in ry.inputs.clone() {
+                    for ix in rx.inputs.clone() {
+                        let v = plane[iy * w + ix];
+                        if v > m || v.is_nan() {
+                            m = v;
                         }
                     }
                 }
@@ -606,31 +678,37 @@ pub fn maxpool2d(x: &Tensor, p: &Pool2dParams) -> Tensor {
             }
         }
     }
-    Tensor::from_vec([n, c, ho, wo], out)
+    Tensor::from_vec([n, c, rows.len(), cols.len()], out)
 }
 
-/// Average pooling, exactly `F.avg_pool2d(x, kernel, stride, padding, ceil_mode=False,
-/// count_include_pad=True)`: every window sum (padding counts as zeros) is divided by
-/// `kh * kw`.
+/// Average pooling, exactly `F.avg_pool2d(x, kernel, stride, padding, ceil_mode,
+/// count_include_pad)`: every window sum (padding counts as zeros) divided by the window's
+/// size within the padded input (`count_include_pad=True`: `kh * kw` except for `ceil_mode`'s
+/// overhanging last windows) or by the number of input elements it covers (`False`).
 ///
 /// Preconditions: as [`maxpool2d`] (PyTorch also requires `pad <= kernel / 2`; this kernel does
 /// not rely on it).
 pub fn avgpool2d(x: &Tensor, p: &Pool2dParams) -> Tensor {
-    let (shape, sums) = window_sums(x, p, "avgpool2d");
-    let count = (p.kernel.0 * p.kernel.1) as f64;
-    Tensor::from_vec(
-        shape,
-        sums.into_iter().map(|s| (s / count) as f32).collect(),
-    )
+    let include = p.count_include_pad;
+    let (shape, values) = window_sums(x, p, "avgpool2d", |ry, rx| {
+        if include {
+            (ry.padded_len * rx.padded_len) as f64
+        } else {
+            (ry.inputs.len() * rx.inputs.len()) as f64
+        }
+    });
+    Tensor::from_vec(shape, values)
 }
 
 /// Sum pooling: `F.avg_pool2d(x, kernel, stride, padding, count_include_pad=True) * kh * kw`,
-/// i.e. the plain window sum with zero padding.
+/// i.e. the plain window sum with zero padding (`ceil_mode` and `count_include_pad` are not
+/// used: the language's `sumpool` has neither).
 ///
 /// Preconditions: `x` is `[N, C, H, W]`, kernel and stride at least 1, non-empty output.
 pub fn sumpool2d(x: &Tensor, p: &Pool2dParams) -> Tensor {
-    let (shape, sums) = window_sums(x, p, "sumpool2d");
-    Tensor::from_vec(shape, to_f32(sums))
+    let p = Pool2dParams::new(p.kernel, p.stride, p.pad);
+    let (shape, values) = window_sums(x, &p, "sumpool2d", |_, _| 1.0);
+    Tensor::from_vec(shape, values)
 }
 
 /// Global average pooling, exactly `F.adaptive_avg_pool2d(x, 1)`: `[N, C, H, W] -> [N, C, 1, 1]`.
@@ -755,107 +833,376 @@ pub fn concat_dim1(xs: &[&Tensor]) -> Tensor {
     Tensor::from_vec(shape, out)
 }
 
-/// PyTorch's `compute_scales_value` when `scale_factor` is given: the source/destination ratio
-/// is `1 / scale_factor`, computed in double and rounded to float.
-fn inverse_scale(scale: usize) -> f32 {
-    (1.0f64 / scale as f64) as f32
+/// How [`resize`] maps output to input coordinates: the modes of `F.interpolate`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Resample {
+    /// `mode="nearest"`: source index `floor(dst · ratio)`.
+    Nearest,
+    /// `mode="nearest-exact"`: source index `floor((dst + 0.5) · ratio)`.
+    NearestExact,
+    /// `mode="bilinear"`.
+    Bilinear {
+        /// PyTorch's `align_corners`: the corner pixels of input and output coincide.
+        align_corners: bool,
+    },
 }
 
-/// PyTorch's `nearest_idx` for `mode="nearest"` with a given scale factor.
-fn nearest_source(dst: usize, in_len: usize, out_len: usize, ratio: f32) -> usize {
-    if out_len == in_len {
-        dst
-    } else if out_len == 2 * in_len {
-        dst >> 1
+/// PyTorch's `area_pixel_compute_scale` along one axis: the source/destination ratio. With
+/// `align_corners` it is `(in − 1) / (out − 1)` (0 for one output); otherwise
+/// `compute_scales_value`: `f32(1 / scale)` (double, then float) when a `scale` factor was
+/// given, else `in / out` in f32.
+pub fn resize_ratio(in_len: usize, out_len: usize, scale: Option<f64>, align_corners: bool) -> f32 {
+    if align_corners {
+        if out_len > 1 {
+            (in_len - 1) as f32 / (out_len - 1) as f32
+        } else {
+            0.0
+        }
     } else {
-        ((dst as f32 * ratio).floor() as usize).min(in_len - 1)
-    }
-}
-
-/// `F.interpolate(x, scale_factor=scale, mode="nearest")`: `[N, C, H, W] -> [N, C, H*scale,
-/// W*scale]`, with PyTorch's source index `min(floor(dst * f32(1/scale)), H - 1)`.
-///
-/// Preconditions: `x` is `[N, C, H, W]`, `scale >= 1`.
-pub fn upsample_nearest(x: &Tensor, scale: usize) -> Tensor {
-    let (n, c, h, w) = dims4(x, "upsample input");
-    assert!(
-        scale >= 1,
-        "upsample: scale must be at least 1, got {scale}"
-    );
-    let (ho, wo) = (h * scale, w * scale);
-    let ratio = inverse_scale(scale);
-    let src_y: Vec<usize> = (0..ho).map(|y| nearest_source(y, h, ho, ratio)).collect();
-    let src_x: Vec<usize> = (0..wo).map(|x| nearest_source(x, w, wo, ratio)).collect();
-    let mut out = Vec::with_capacity(n * c * ho * wo);
-    for plane in x.data().chunks_exact((h * w).max(1)).take(n * c) {
-        for &sy in &src_y {
-            out.extend(src_x.iter().map(|&sx| plane[sy * w + sx]));
+        match scale {
+            Some(s) => (1.0 / s) as f32,
+            None => in_len as f32 / out_len as f32,
         }
     }
-    Tensor::from_vec([n, c, ho, wo], out)
 }
 
-/// One axis of PyTorch's linear interpolation (`align_corners=False`, scale factor given):
-/// the two source indices and their weights.
+/// The source index of every output index along one axis for the nearest modes: PyTorch's
+/// `nearest_idx` (`exact = false`: the identity and halving shortcuts, else
+/// `min(floor(dst · ratio), in − 1)`) or `nearest_neighbor_exact_compute_source_index`
+/// (`exact`: `min(floor((dst + 0.5) · ratio), in − 1)`).
+pub fn nearest_sources(in_len: usize, out_len: usize, ratio: f32, exact: bool) -> Vec<usize> {
+    (0..out_len)
+        .map(|dst| {
+            if exact {
+                (((dst as f32 + 0.5) * ratio).floor() as usize).min(in_len - 1)
+            } else if out_len == in_len {
+                dst
+            } else if out_len == 2 * in_len {
+                dst >> 1
+            } else {
+                ((dst as f32 * ratio).floor() as usize).min(in_len - 1)
+            }
+        })
+        .collect()
+}
+
+/// One output index of linear interpolation along one axis: the two source indices and their
+/// weights.
 #[derive(Clone, Copy, Debug, PartialEq)]
-struct LinearTap {
-    i0: usize,
-    i1: usize,
-    w0: f32,
-    w1: f32,
+pub struct LinearTap {
+    /// The first source index.
+    pub i0: usize,
+    /// The second source index (`i0 + 1`, or `i0` at the last index).
+    pub i1: usize,
+    /// The weight of `i0`.
+    pub w0: f32,
+    /// The weight of `i1`.
+    pub w1: f32,
 }
 
-/// PyTorch's `area_pixel_compute_source_index` + `guard_index_and_lambda`, in f32.
-fn linear_tap(dst: usize, in_len: usize, ratio: f32) -> LinearTap {
-    let src = ratio * (dst as f32 + 0.5) - 0.5;
-    let src = if src < 0.0 { 0.0 } else { src };
-    let i0 = (src.floor() as usize).min(in_len - 1);
-    let lambda = (src - i0 as f32).clamp(0.0, 1.0);
-    let i1 = if i0 < in_len - 1 { i0 + 1 } else { i0 };
-    LinearTap {
-        i0,
-        i1,
-        w0: 1.0 - lambda,
-        w1: lambda,
-    }
+/// PyTorch's `area_pixel_compute_source_index` + `guard_index_and_lambda` in f32 for every
+/// output index along one axis: the source coordinate is `ratio · dst` (`align_corners`) or
+/// `max(ratio · (dst + 0.5) − 0.5, 0)`; its floor (clamped to `in − 1`) is the first tap, the
+/// next index (clamped) the second.
+pub fn linear_taps(
+    in_len: usize,
+    out_len: usize,
+    ratio: f32,
+    align_corners: bool,
+) -> Vec<LinearTap> {
+    (0..out_len)
+        .map(|dst| {
+            let src = if align_corners {
+                ratio * dst as f32
+            } else {
+                let src = ratio * (dst as f32 + 0.5) - 0.5;
+                if src < 0.0 { 0.0 } else { src }
+            };
+            let i0 = (src.floor() as usize).min(in_len - 1);
+            let lambda = (src - i0 as f32).clamp(0.0, 1.0);
+            let i1 = if i0 < in_len - 1 { i0 + 1 } else { i0 };
+            LinearTap {
+                i0,
+                i1,
+                w0: 1.0 - lambda,
+                w1: lambda,
+            }
+        })
+        .collect()
 }
 
-/// `F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)`:
-/// `[N, C, H, W] -> [N, C, H*scale, W*scale]`.
+/// `F.interpolate(x, size=size, mode=..., align_corners=...)` (or `scale_factor=scale` when
+/// `scale` is given, `size` then being `(floor(H·scale), floor(W·scale))`): `[N, C, H, W] ->
+/// [N, C, size.0, size.1]`, with PyTorch's coordinate mapping ([`resize_ratio`],
+/// [`nearest_sources`], [`linear_taps`]). Bilinear blends each row pair as `(a·w0 + b·w1)` and
+/// then the rows, in f32.
 ///
-/// As in PyTorch (scale factor given, `recompute_scale_factor=None`), the source coordinate of
-/// output index `d` is `max(f32(1/scale) * (d + 0.5) - 0.5, 0)`, its floor (clamped to `H - 1`)
-/// is the first tap and the next index (clamped to `H - 1`) the second.
-///
-/// Preconditions: `x` is `[N, C, H, W]` with `H, W >= 1`, `scale >= 1`.
-pub fn upsample_bilinear(x: &Tensor, scale: usize) -> Tensor {
+/// Preconditions: `x` is `[N, C, H, W]` with `H, W >= 1`; both output sizes at least 1.
+pub fn resize(x: &Tensor, size: (usize, usize), scale: Option<f64>, mode: Resample) -> Tensor {
     let (n, c, h, w) = dims4(x, "upsample input");
+    let (ho, wo) = size;
     assert!(
-        scale >= 1,
-        "upsample: scale must be at least 1, got {scale}"
-    );
-    assert!(
-        h >= 1 && w >= 1,
-        "upsample: empty spatial size in {:?}",
+        h >= 1 && w >= 1 && ho >= 1 && wo >= 1,
+        "upsample: empty size: input {:?}, output {size:?}",
         x.shape()
     );
-    let (ho, wo) = (h * scale, w * scale);
-    let ratio = inverse_scale(scale);
-    let taps_y: Vec<LinearTap> = (0..ho).map(|y| linear_tap(y, h, ratio)).collect();
-    let taps_x: Vec<LinearTap> = (0..wo).map(|x| linear_tap(x, w, ratio)).collect();
     let mut out = Vec::with_capacity(n * c * ho * wo);
-    for plane in x.data().chunks_exact(h * w) {
-        for ty in &taps_y {
-            let row0 = &plane[ty.i0 * w..][..w];
-            let row1 = &plane[ty.i1 * w..][..w];
-            for tx in &taps_x {
-                let top = row0[tx.i0] * tx.w0 + row0[tx.i1] * tx.w1;
-                let bottom = row1[tx.i0] * tx.w0 + row1[tx.i1] * tx.w1;
-                out.push(top * ty.w0 + bottom * ty.w1);
+    match mode {
+        Resample::Nearest | Resample::NearestExact => {
+            let exact = mode == Resample::NearestExact;
+            let src_y = nearest_sources(h, ho, resize_ratio(h, ho, scale, false), exact);
+            let src_x = nearest_sources(w, wo, resize_ratio(w, wo, scale, false), exact);
+            for plane in x.data().chunks_exact(h * w).take(n * c) {
+                for &sy in &src_y {
+                    out.extend(src_x.iter().map(|&sx| plane[sy * w + sx]));
+                }
+            }
+        }
+        Resample::Bilinear { align_corners } => {
+            let taps_y = linear_taps(
+                h,
+                ho,
+                resize_ratio(h, ho, scale, align_corners),
+                align_corners,
+            );
+            let taps_x = linear_taps(
+                w,
+                wo,
+                resize_ratio(w, wo, scale, align_corners),
+                align_corners,
+            );
+            for plane in x.data().chunks_exact(h * w).take(n * c) {
+                for ty in &taps_y {
+                    let row0 = &plane[ty.i0 * w..][..w];
+                    let row1 = &plane[ty.i1 * w..][..w];
+                    for tx in &taps_x {
+                        let top = row0[tx.i0] * tx.w0 + row0[tx.i1] * tx.w1;
+                        let bottom = row1[tx.i0] * tx.w0 + row1[tx.i1] * tx.w1;
+                        out.push(top * ty.w0 + bottom * ty.w1);
+                    }
+                }
             }
         }
     }
     Tensor::from_vec([n, c, ho, wo], out)
+}
+
+/// `F.interpolate(x, scale_factor=scale, mode="nearest")`: [`resize`] to `(H·scale, W·scale)`.
+///
+/// Preconditions: `x` is `[N, C, H, W]` with `H, W >= 1`, `scale >= 1`.
+pub fn upsample_nearest(x: &Tensor, scale: usize) -> Tensor {
+    let (_, _, h, w) = dims4(x, "upsample input");
+    assert!(
+        scale >= 1,
+        "upsample: scale must be at least 1, got {scale}"
+    );
+    resize(
+        x,
+        (h * scale, w * scale),
+        Some(scale as f64),
+        Resample::Nearest,
+    )
+}
+
+/// `F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)`: [`resize`] to
+/// `(H·scale, W·scale)`.
+///
+/// Preconditions: `x` is `[N, C, H, W]` with `H, W >= 1`, `scale >= 1`.
+pub fn upsample_bilinear(x: &Tensor, scale: usize) -> Tensor {
+    let (_, _, h, w) = dims4(x, "upsample input");
+    assert!(
+        scale >= 1,
+        "upsample: scale must be at least 1, got {scale}"
+    );
+    resize(
+        x,
+        (h * scale, w * scale),
+        Some(scale as f64),
+        Resample::Bilinear {
+            align_corners: false,
+        },
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Padding and element-wise ops with constants
+// ---------------------------------------------------------------------------------------------
+
+/// Explicit spatial padding, exactly `F.pad(x, (left, right, top, bottom), value=value)` for
+/// non-negative pads: `[N, C, H, W] -> [N, C, top + H + bottom, left + W + right]`.
+///
+/// Preconditions: `x` is `[N, C, H, W]`.
+pub fn pad2d(x: &Tensor, pads: [usize; 4], value: f32) -> Tensor {
+    let (n, c, h, w) = dims4(x, "pad input");
+    let [top, left, bottom, right] = pads;
+    let (ho, wo) = (top + h + bottom, left + w + right);
+    let mut out = Vec::with_capacity(n * c * ho * wo);
+    for plane in x.data().chunks_exact((h * w).max(1)).take(n * c) {
+        out.extend(std::iter::repeat_n(value, top * wo));
+        for row in plane.chunks_exact(w.max(1)).take(h) {
+            out.extend(std::iter::repeat_n(value, left));
+            out.extend_from_slice(row);
+            out.extend(std::iter::repeat_n(value, right));
+        }
+        out.extend(std::iter::repeat_n(value, bottom * wo));
+    }
+    Tensor::from_vec([n, c, ho, wo], out)
+}
+
+/// `torch.clamp(x, min, max)`: `std::min(std::max(x, min), max)` as PyTorch computes it (so
+/// `max` wins when `min > max`, and `-0.0` stays `-0.0` against a bound of `0.0`); NaN stays NaN.
+pub fn clamp(x: &Tensor, min: f32, max: f32) -> Tensor {
+    Tensor::from_vec(
+        x.shape(),
+        x.data()
+            .iter()
+            .map(|&v| {
+                let low = if v < min { min } else { v };
+                if max < low { max } else { low }
+            })
+            .collect(),
+    )
+}
+
+/// `F.leaky_relu(x, negative_slope)`: `x` where `x > 0`, else `x · negative_slope` (one f32
+/// rounding, as PyTorch).
+pub fn leaky_relu(x: &Tensor, negative_slope: f32) -> Tensor {
+    Tensor::from_vec(
+        x.shape(),
+        x.data()
+            .iter()
+            .map(|&v| if v > 0.0 { v } else { v * negative_slope })
+            .collect(),
+    )
+}
+
+/// An arithmetic operation of the language on tensors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Arith {
+    /// `+`.
+    Add,
+    /// `-`.
+    Sub,
+    /// `*`.
+    Mul,
+    /// `/`.
+    Div,
+}
+
+impl Arith {
+    /// The operation on two f32 values (one IEEE rounding, as PyTorch's f32 ops).
+    pub fn apply(self, a: f32, b: f32) -> f32 {
+        match self {
+            Arith::Add => a + b,
+            Arith::Sub => a - b,
+            Arith::Mul => a * b,
+            Arith::Div => a / b,
+        }
+    }
+
+    /// `+`, `-`, `*` or `/`.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Arith::Add => "+",
+            Arith::Sub => "-",
+            Arith::Mul => "*",
+            Arith::Div => "/",
+        }
+    }
+}
+
+/// `x ∘ value` (or `value ∘ x` when `value_first`) for a scalar `value`, as PyTorch's
+/// tensor–scalar arithmetic in f32.
+pub fn scalar(x: &Tensor, op: Arith, value: f32, value_first: bool) -> Tensor {
+    Tensor::from_vec(
+        x.shape(),
+        x.data()
+            .iter()
+            .map(|&v| {
+                if value_first {
+                    op.apply(value, v)
+                } else {
+                    op.apply(v, value)
+                }
+            })
+            .collect(),
+    )
+}
+
+/// A per-channel affine map, `x · weight[c] + bias[c]` over dimension 1 (PyTorch:
+/// `x * weight.view(1, C, 1, 1) + bias.view(1, C, 1, 1)`), evaluated in f64 and rounded once.
+///
+/// Preconditions: `x` has rank >= 2 with `C` channels; `weight` and `bias` (if any) are `[C]`.
+pub fn affine(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Tensor {
+    assert!(
+        x.rank() >= 2,
+        "affine: expected [N, C] or [N, C, H, W], got {:?}",
+        x.shape()
+    );
+    let c = x.shape()[1];
+    check_vector(weight, c, "affine weight");
+    if let Some(bias) = bias {
+        check_vector(bias, c, "affine bias");
+    }
+    let inner: usize = x.shape()[2..].iter().product();
+    let mut out = Vec::with_capacity(x.len());
+    if inner > 0 {
+        for (i, plane) in x.data().chunks_exact(inner).enumerate() {
+            let ch = i % c;
+            let wv = f64::from(weight.data()[ch]);
+            let bv = bias.map_or(0.0, |b| f64::from(b.data()[ch]));
+            out.extend(plane.iter().map(|&v| (f64::from(v) * wv + bv) as f32));
+        }
+    }
+    Tensor::from_vec(x.shape(), out)
+}
+
+/// Batch normalisation with batch statistics, exactly the output of `F.batch_norm(x,
+/// running_mean, running_var, weight, bias, training=True, eps=eps)` (and of ONNX
+/// BatchNormalization with `training_mode=1`): per channel, `(x − mean) / sqrt(var + eps) ·
+/// weight + bias` with the mean and the biased variance over N, H and W of `x` itself, in
+/// f64.
+///
+/// Preconditions: `x` is `[N, C]` or `[N, C, H, W]`; `weight` and `bias` are `[C]`.
+pub fn batchnorm_batch_statistics(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f32) -> Tensor {
+    assert!(
+        x.rank() >= 2,
+        "batchnorm: expected [N, C] or [N, C, H, W], got {:?}",
+        x.shape()
+    );
+    let c = x.shape()[1];
+    check_vector(weight, c, "batchnorm weight");
+    check_vector(bias, c, "batchnorm bias");
+    let inner: usize = x.shape()[2..].iter().product();
+    let count = (x.len() / c.max(1)) as f64;
+    let mut sum = vec![0f64; c];
+    for (i, plane) in x.data().chunks_exact(inner.max(1)).enumerate() {
+        sum[i % c] += plane.iter().map(|&v| f64::from(v)).sum::<f64>();
+    }
+    let mean: Vec<f64> = sum.iter().map(|s| s / count).collect();
+    let mut squares = vec![0f64; c];
+    for (i, plane) in x.data().chunks_exact(inner.max(1)).enumerate() {
+        let m = mean[i % c];
+        squares[i % c] += plane
+            .iter()
+            .map(|&v| (f64::from(v) - m).powi(2))
+            .sum::<f64>();
+    }
+    let mut out = Vec::with_capacity(x.len());
+    if inner > 0 {
+        for (i, plane) in x.data().chunks_exact(inner).enumerate() {
+            let ch = i % c;
+            let std = (squares[ch] / count + f64::from(eps)).sqrt();
+            let wv = f64::from(weight.data()[ch]);
+            let bv = f64::from(bias.data()[ch]);
+            out.extend(
+                plane
+                    .iter()
+                    .map(|&v| ((f64::from(v) - mean[ch]) / std * wv + bv) as f32),
+            );
+        }
+    }
+    Tensor::from_vec(x.shape(), out)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -918,6 +1265,16 @@ pub fn add(a: &Tensor, b: &Tensor) -> Tensor {
 /// `a * b` with the broadcasting of [`add`] (e.g. squeeze-excite channel scaling).
 pub fn mul(a: &Tensor, b: &Tensor) -> Tensor {
     broadcast_binary(a, b, "mul", |x, y| x * y)
+}
+
+/// `a - b` with the broadcasting of [`add`].
+pub fn sub(a: &Tensor, b: &Tensor) -> Tensor {
+    broadcast_binary(a, b, "sub", |x, y| x - y)
+}
+
+/// `a / b` with the broadcasting of [`add`].
+pub fn div(a: &Tensor, b: &Tensor) -> Tensor {
+    broadcast_binary(a, b, "div", |x, y| x / y)
 }
 
 #[cfg(test)]
@@ -1105,11 +1462,7 @@ mod tests {
     #[test]
     fn maxpool_padding_is_negative_infinity() {
         let x = t(&[1, 1, 2, 2], &[-1., -2., -3., -4.]);
-        let p = Pool2dParams {
-            kernel: (2, 2),
-            stride: (1, 1),
-            pad: (1, 1),
-        };
+        let p = Pool2dParams::new((2, 2), (1, 1), (1, 1));
         // Zero padding would give 0 everywhere; -inf padding keeps the negative values.
         let y = maxpool2d(&x, &p);
         assert_close(
@@ -1121,29 +1474,17 @@ mod tests {
             0.0,
         );
         let x = t(&[1, 1, 2, 4], &[1., 5., 2., 0., 3., 4., 8., 7.]);
-        let p = Pool2dParams {
-            kernel: (2, 2),
-            stride: (2, 2),
-            pad: (0, 0),
-        };
+        let p = Pool2dParams::new((2, 2), (2, 2), (0, 0));
         assert_close(&maxpool2d(&x, &p), &t(&[1, 1, 1, 2], &[5., 8.]), 0.0);
         let x = t(&[1, 1, 1, 2], &[f32::NAN, 1.0]);
-        let p = Pool2dParams {
-            kernel: (1, 2),
-            stride: (1, 1),
-            pad: (0, 0),
-        };
+        let p = Pool2dParams::new((1, 2), (1, 1), (0, 0));
         assert!(maxpool2d(&x, &p).data()[0].is_nan());
     }
 
     #[test]
     fn avgpool_counts_padding() {
         let x = t(&[1, 1, 2, 2], &[1., 2., 3., 4.]);
-        let p = Pool2dParams {
-            kernel: (2, 2),
-            stride: (2, 2),
-            pad: (1, 1),
-        };
+        let p = Pool2dParams::new((2, 2), (2, 2), (1, 1));
         // Windows: {1}, {2}, {3}, {4}, each divided by 4.
         assert_close(
             &avgpool2d(&x, &p),
@@ -1155,11 +1496,7 @@ mod tests {
             &t(&[1, 1, 2, 2], &[1., 2., 3., 4.]),
             0.0,
         );
-        let p = Pool2dParams {
-            kernel: (2, 2),
-            stride: (1, 1),
-            pad: (0, 0),
-        };
+        let p = Pool2dParams::new((2, 2), (1, 1), (0, 0));
         assert_close(&avgpool2d(&x, &p), &t(&[1, 1, 1, 1], &[2.5]), 0.0);
         assert_close(&sumpool2d(&x, &p), &t(&[1, 1, 1, 1], &[10.]), 0.0);
     }
@@ -1241,11 +1578,175 @@ mod tests {
     #[test]
     fn nearest_index_is_integer_division_for_small_scales() {
         for scale in 1..=8usize {
-            let ratio = inverse_scale(scale);
-            for dst in 0..512 * scale {
-                assert_eq!(nearest_source(dst, 512, 512 * scale, ratio), dst / scale);
+            for ratio in [
+                resize_ratio(512, 512 * scale, Some(scale as f64), false),
+                resize_ratio(512, 512 * scale, None, false),
+            ] {
+                let want: Vec<usize> = (0..512 * scale).map(|dst| dst / scale).collect();
+                assert_eq!(nearest_sources(512, 512 * scale, ratio, false), want);
+                assert_eq!(nearest_sources(512, 512 * scale, ratio, true), want);
             }
         }
+    }
+
+    #[test]
+    fn resize_to_a_size_nearest_exact_and_align_corners() {
+        let x = t(&[1, 1, 1, 2], &[10., 20.]);
+        // Width 2 -> 3, ratio 2/3: nearest reads floor(0), floor(0.67), floor(1.33) = 0, 0, 1;
+        // nearest-exact floor(0.33), floor(1.0), floor(1.67) = 0, 1, 1.
+        let y = resize(&x, (1, 3), None, Resample::Nearest);
+        assert_eq!(y.data(), &[10., 10., 20.]);
+        let y = resize(&x, (1, 3), None, Resample::NearestExact);
+        assert_eq!(y.data(), &[10., 20., 20.]);
+        // align_corners: sources d·(2−1)/(4−1) = 0, 1/3, 2/3, 1 on [0, 3].
+        let x = t(&[1, 1, 1, 2], &[0., 3.]);
+        let corners = Resample::Bilinear {
+            align_corners: true,
+        };
+        let y = resize(&x, (1, 4), None, corners);
+        assert_close(&y, &t(&[1, 1, 1, 4], &[0., 1., 2., 3.]), 1e-6);
+        // Height 1 -> 2 with align_corners: both rows read row 0.
+        let y = resize(&x, (2, 2), None, corners);
+        assert_eq!(y.data(), &[0., 3., 0., 3.]);
+        // align_corners=False to size 3 from 2 (ratio 2/3): sources 0, 0.5, 1.1667 (clamped
+        // to the last index, weight 1).
+        let y = resize(
+            &x,
+            (1, 3),
+            None,
+            Resample::Bilinear {
+                align_corners: false,
+            },
+        );
+        assert_close(&y, &t(&[1, 1, 1, 3], &[0., 1.5, 3.]), 1e-6);
+        // A scale factor and the size it gives agree.
+        let x = t(&[1, 1, 2, 2], &[1., 2., 3., 4.]);
+        for mode in [
+            Resample::Nearest,
+            Resample::Bilinear {
+                align_corners: false,
+            },
+        ] {
+            assert_eq!(
+                resize(&x, (6, 6), Some(3.0), mode),
+                resize(&x, (6, 6), None, mode)
+            );
+        }
+        // A fractional scale factor maps by 1 / scale, not by in / out: width 5 -> 7 at 1.5
+        // reads sources max(0, (d + 0.5) / 1.5 − 0.5) (d = 6: 3.8333), where 5 / 7 would
+        // give 4.1429.
+        let row = t(&[1, 1, 1, 5], &[0., 1., 2., 3., 4.]);
+        let bilinear = Resample::Bilinear {
+            align_corners: false,
+        };
+        let y = resize(&row, (1, 7), Some(1.5), bilinear);
+        assert!((y.data()[6] - 3.833_333_3).abs() < 1e-5, "{:?}", y.data());
+        let y = resize(&row, (1, 7), None, bilinear);
+        assert!((y.data()[6] - 4.0).abs() < 1e-6, "{:?}", y.data());
+    }
+
+    #[test]
+    fn pool_output_size_rounds_up_in_ceil_mode() {
+        assert_eq!(pool_output_size(3, 2, 2, 0, false), Some(1));
+        assert_eq!(pool_output_size(3, 2, 2, 0, true), Some(2));
+        assert_eq!(pool_output_size(6, 3, 2, 1, false), Some(3));
+        assert_eq!(pool_output_size(6, 3, 2, 1, true), Some(4));
+        assert_eq!(pool_output_size(5, 3, 2, 1, true), Some(3));
+        // The last window would start in the right padding: dropped.
+        assert_eq!(pool_output_size(4, 2, 3, 1, true), Some(2));
+        assert_eq!(pool_output_size(1, 3, 1, 0, true), None);
+    }
+
+    #[test]
+    fn pools_in_ceil_mode_clip_their_last_windows() {
+        let x = t(&[1, 1, 3, 3], &[1., 2., 3., 4., 5., 6., 7., 8., 9.]);
+        let mut p = Pool2dParams::new((2, 2), (2, 2), (0, 0));
+        p.ceil_mode = true;
+        assert_eq!(maxpool2d(&x, &p).data(), &[5., 6., 8., 9.]);
+        // PyTorch: F.avg_pool2d(x, 2, 2, ceil_mode=True) = [[3, 4.5], [7.5, 9]] (the
+        // overhanging windows divide by their size within the input).
+        assert_eq!(avgpool2d(&x, &p).data(), &[3., 4.5, 7.5, 9.]);
+    }
+
+    #[test]
+    fn avgpool_without_padding_counted_divides_by_the_inputs() {
+        let x = t(&[1, 1, 2, 2], &[1., 2., 3., 4.]);
+        let mut p = Pool2dParams::new((2, 2), (2, 2), (1, 1));
+        p.count_include_pad = false;
+        assert_eq!(avgpool2d(&x, &p).data(), &[1., 2., 3., 4.]);
+        let mut p = Pool2dParams::new((3, 3), (1, 1), (1, 1));
+        assert_close(&avgpool2d(&x, &p), &t(&[1, 1, 2, 2], &[10. / 9.; 4]), 1e-7);
+        p.count_include_pad = false;
+        assert_eq!(avgpool2d(&x, &p).data(), &[2.5; 4]);
+    }
+
+    #[test]
+    fn pad_clamp_leaky_relu_scalars_and_affine() {
+        let x = t(&[1, 1, 1, 2], &[1., 2.]);
+        let y = pad2d(&x, [1, 0, 0, 2], 9.);
+        assert_eq!(y.shape(), &[1, 1, 2, 4]);
+        assert_eq!(y.data(), &[9., 9., 9., 9., 1., 2., 9., 9.]);
+        assert_eq!(pad2d(&x, [0; 4], 0.), x);
+
+        let y = clamp(&t(&[1, 4], &[-2., 0.5, 3., f32::NAN]), -1., 1.);
+        assert_eq!(&y.data()[..3], &[-1., 0.5, 1.]);
+        assert!(y.data()[3].is_nan());
+        // min > max: everything is max, as torch.clamp.
+        assert_eq!(clamp(&t(&[1, 2], &[0., 5.]), 2., 1.).data(), &[1., 1.]);
+        assert_eq!(
+            clamp(&t(&[1, 2], &[-7., 7.]), f32::NEG_INFINITY, 6.).data(),
+            &[-7., 6.]
+        );
+
+        let y = leaky_relu(&t(&[1, 4], &[-2., -0., 3., f32::NAN]), 0.1);
+        assert_eq!(&y.data()[..3], &[-0.2, -0., 3.]);
+        assert!(y.data()[1].is_sign_negative());
+        assert!(y.data()[3].is_nan());
+
+        let x = t(&[1, 2], &[1., 2.]);
+        assert_eq!(scalar(&x, Arith::Sub, 3., true).data(), &[2., 1.]);
+        assert_eq!(scalar(&x, Arith::Sub, 3., false).data(), &[-2., -1.]);
+        assert_eq!(scalar(&x, Arith::Div, 2., false).data(), &[0.5, 1.]);
+        assert_eq!(scalar(&x, Arith::Div, 2., true).data(), &[2., 1.]);
+        assert_eq!(scalar(&x, Arith::Add, 0.5, false).data(), &[1.5, 2.5]);
+        assert_eq!(scalar(&x, Arith::Mul, -1., true).data(), &[-1., -2.]);
+
+        let x = t(&[1, 2, 1, 2], &[1., 2., 3., 4.]);
+        let w = t(&[2], &[2., -1.]);
+        let b = t(&[2], &[0.5, 1.]);
+        assert_eq!(affine(&x, &w, Some(&b)).data(), &[2.5, 4.5, -2., -3.]);
+        assert_eq!(affine(&x, &w, None).data(), &[2., 4., -3., -4.]);
+        let x2 = t(&[2, 2], &[1., 2., 3., 4.]);
+        assert_eq!(affine(&x2, &w, Some(&b)).data(), &[2.5, -1., 6.5, -3.]);
+    }
+
+    #[test]
+    fn batchnorm_with_batch_statistics() {
+        // One channel over N = 2, W = 2: mean 2.5, biased variance 1.25.
+        let x = t(&[2, 1, 1, 2], &[1., 2., 3., 4.]);
+        let one = t(&[1], &[1.]);
+        let zero = t(&[1], &[0.]);
+        let y = batchnorm_batch_statistics(&x, &one, &zero, 0.0);
+        let s = 1.25f64.sqrt();
+        let want: Vec<f32> = [-1.5, -0.5, 0.5, 1.5]
+            .iter()
+            .map(|v| (v / s) as f32)
+            .collect();
+        assert_eq!(y.data(), want.as_slice());
+        // Weight and bias apply after normalisation; channels are independent.
+        let x = t(&[1, 2, 1, 2], &[0., 2., 10., 14.]);
+        let w = t(&[2], &[2., 1.]);
+        let b = t(&[2], &[1., -1.]);
+        let y = batchnorm_batch_statistics(&x, &w, &b, 0.0);
+        assert_eq!(y.data(), &[-1., 3., -2., 0.]);
+    }
+
+    #[test]
+    fn sub_div_broadcast() {
+        let a = t(&[1, 2, 1, 2], &[1., 2., 3., 4.]);
+        let b = t(&[1, 2, 1, 1], &[1., 2.]);
+        assert_eq!(sub(&a, &b).data(), &[0., 1., 1., 2.]);
+        assert_eq!(div(&a, &b).data(), &[1., 2., 1.5, 2.]);
     }
 
     #[test]

@@ -142,12 +142,22 @@ fn box_pseudo_inverse(l: usize, n: usize) -> Vec<f64> {
         (1..=l).contains(&n),
         "box matrix: need 1 <= n <= l, got n={n}, l={l}"
     );
+    if n == l {
+        // B = I.
+        let mut identity = vec![0.0; n * n];
+        for r in 0..n {
+            identity[r * n + r] = 1.0;
+        }
+        return identity;
+    }
     let b = box_matrix(l, n);
-    // G = BᵀB (n × n, symmetric positive definite).
+    // G = BᵀB (n × n, symmetric positive definite): columns r and s of B overlap on
+    // max(0, window − |r − s|) rows.
+    let window = l - n + 1;
     let mut g = vec![0.0; n * n];
     for r in 0..n {
         for s in 0..n {
-            g[r * n + s] = (0..l).map(|i| b[i * n + r] * b[i * n + s]).sum();
+            g[r * n + s] = window.saturating_sub(r.abs_diff(s)) as f64;
         }
     }
     // Cholesky: G = L Lᵀ with L lower triangular.
@@ -167,18 +177,24 @@ fn box_pseudo_inverse(l: usize, n: usize) -> Vec<f64> {
             }
         }
     }
+    // Lᵀ row-major, for the backward substitution to read rows.
+    let mut chol_t = vec![0.0; n * n];
+    for r in 0..n {
+        for k in 0..=r {
+            chol_t[k * n + r] = chol[r * n + k];
+        }
+    }
     // Solve G X = Bᵀ column by column: L z = rhs (forward), Lᵀ x = z (backward).
     let mut pinv = vec![0.0; n * l];
+    let (mut z, mut x) = (vec![0.0; n], vec![0.0; n]);
     for col in 0..l {
-        let rhs: Vec<f64> = (0..n).map(|r| b[col * n + r]).collect();
-        let mut z = vec![0.0; n];
+        let rhs = &b[col * n..][..n];
         for r in 0..n {
             let dot: f64 = (0..r).map(|k| chol[r * n + k] * z[k]).sum();
             z[r] = (rhs[r] - dot) / chol[r * n + r];
         }
-        let mut x = vec![0.0; n];
         for r in (0..n).rev() {
-            let dot: f64 = (r + 1..n).map(|k| chol[k * n + r] * x[k]).sum();
+            let dot: f64 = (r + 1..n).map(|k| chol_t[r * n + k] * x[k]).sum();
             x[r] = (z[r] - dot) / chol[r * n + r];
         }
         for r in 0..n {
@@ -196,15 +212,30 @@ fn apply_along_axis(
     mat: &[f64],
     rows: usize,
 ) -> Vec<f64> {
+    let identity = rows == len
+        && mat
+            .iter()
+            .enumerate()
+            .all(|(i, &m)| m == if i / len == i % len { 1.0 } else { 0.0 });
+    if identity {
+        return data.to_vec();
+    }
+    // `matᵀ`, so that for each k the updates of every (r, v) read contiguous memory; each
+    // output still sums over k in increasing order.
+    let mut mat_t = vec![0.0; len * rows];
+    for r in 0..rows {
+        for k in 0..len {
+            mat_t[k * rows + r] = mat[r * len + k];
+        }
+    }
     let mut out = vec![0.0; outer * rows * inner];
     for u in 0..outer {
         let src = &data[u * len * inner..][..len * inner];
         let dst = &mut out[u * rows * inner..][..rows * inner];
-        for r in 0..rows {
-            let dst_row = &mut dst[r * inner..][..inner];
-            for k in 0..len {
-                let m = mat[r * len + k];
-                for (d, &s) in dst_row.iter_mut().zip(&src[k * inner..][..inner]) {
+        for k in 0..len {
+            let src_row = &src[k * inner..][..inner];
+            for (r, &m) in mat_t[k * rows..][..rows].iter().enumerate() {
+                for (d, &s) in dst[r * inner..][..inner].iter_mut().zip(src_row) {
                     *d += m * s;
                 }
             }

@@ -181,7 +181,7 @@ proptest! {
         let h = kh.saturating_sub(2 * ph).max(1) + eh;
         let w = kw.saturating_sub(2 * pw).max(1) + ew;
         let x = WeightRng::new(seed).uniform([n, c, h, w], 1.0);
-        let p = Pool2dParams { kernel: (kh, kw), stride: (sh, sw), pad: (ph, pw) };
+        let p = Pool2dParams::new((kh, kw), (sh, sw), (ph, pw));
         let ones = Tensor::full([c, 1, kh, kw], 1.0);
         let cp = Conv2dParams { stride: (sh, sw), pad: (ph, pw), dilation: (1, 1), groups: c };
         let want = conv2d(&x, &ones, None, &cp);

@@ -1,8 +1,11 @@
-//! `scc advise`: candidate structures for every dense conv and linear layer of a trained model.
+//! `scc advise`: candidate structures for every conv and linear layer of a trained model.
 
 use super::common::{ModelArgs, is_onnx, thousands};
 use anyhow::{Result, bail};
 use clap::Args;
+use scc::Tensor;
+use scc::compiler::advise::ScoredKernel;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -32,14 +35,24 @@ pub fn advise(args: AdviseArgs) -> Result<()> {
         allow_structure_error: true,
         ..scc::BindOptions::default()
     };
-    let weights = match &args.weights {
-        Some(path) => model.load_weights(path, &lenient)?.0,
+    let (weights, given) = match &args.weights {
+        Some(path) => {
+            let weights = model.load_weights(path, &lenient)?.0;
+            // The file's tensors as given: a structured layer's dense `weight` is scored as
+            // trained, not as projected.
+            let given: BTreeMap<String, Tensor> = scc::runtime::read_checkpoint(path)?
+                .tensors
+                .into_iter()
+                .map(|(key, t)| (scc::compiler::weights::sc_weight_name(&key), t))
+                .collect();
+            (weights, given)
+        }
         None => match model.bind_embedded_weights(&lenient)? {
-            Some((weights, _)) => weights,
+            Some((weights, _)) => (weights, BTreeMap::new()),
             None => bail!("advice needs trained weights: give --weights W.safetensors"),
         },
     };
-    let advice = scc::advise(&model, &weights, args.tolerance);
+    let advice = scc::advise_with_kernels(&model, &weights, &given, args.tolerance);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&advice)?);
         return Ok(());
@@ -51,18 +64,26 @@ pub fn advise(args: AdviseArgs) -> Result<()> {
         advice.tolerance
     );
     for layer in &advice.layers {
-        println!("\n{} ({} {:?})", layer.layer, layer.op, layer.weight_shape);
+        let scored = match layer.kernel {
+            ScoredKernel::Weight => "",
+            ScoredKernel::DenseWeight => ", scoring the dense weight given",
+            ScoredKernel::ComposedAlpha => ", scoring the kernel its alpha composes to",
+        };
+        println!(
+            "\n{} ({} {:?}{scored})",
+            layer.layer, layer.op, layer.weight_shape
+        );
         println!(
             "  {:>5} {:>7} {:>12} {:>12} {:>15}",
             "c", "n", "residual", "params", "MACs"
         );
         for (i, c) in layer.candidates.iter().enumerate() {
-            let mark = if Some(i) == layer.best {
-                "  <- best"
-            } else if c.dense {
-                "  (dense)"
-            } else {
-                ""
+            let mark = match (Some(i) == layer.best, Some(i) == layer.declared) {
+                (true, true) => "  <- best (declared)",
+                (true, false) => "  <- best",
+                (false, true) => "  (declared)",
+                (false, false) if c.dense => "  (dense)",
+                (false, false) => "",
             };
             println!(
                 "  {:>5} {:>7} {:>12.3e} {:>12} {:>15}{mark}",

@@ -2,8 +2,11 @@
 //!
 //! [`random_model`] builds a model from a seed: a random sequence of ops over tensors whose
 //! shapes it tracks (convolutions dense and structured with random kernels, strides,
-//! padding, groups, c and n; batchnorm; every activation; pooling; residual and gating
-//! products; concatenation; upsampling; a classifier head), with odd sizes and batch > 1.
+//! padding, groups, c and n; batchnorm, with running or batch statistics; every activation,
+//! `clamp` and `leaky_relu`; pooling, in ceil mode and without the padding counted; explicit
+//! padding; residual and gating `+ - * /`; arithmetic with constants; `affine`;
+//! concatenation; upsampling by factors and to sizes; a classifier head), with odd sizes and
+//! batch > 1.
 //! Every program it returns is valid: lowering it must succeed.
 
 /// A small deterministic generator (SplitMix64).
@@ -65,6 +68,30 @@ const ACTIVATIONS: &[&str] = &[
     "hardsigmoid",
 ];
 
+/// PyTorch's ceil-mode output size (the window fits).
+fn ceil_fits(size: usize, kernel: usize, stride: usize, pad: usize) -> usize {
+    let mut out = (size + 2 * pad - kernel).div_ceil(stride) + 1;
+    if (out - 1) * stride >= size + pad {
+        out -= 1;
+    }
+    out
+}
+
+/// A shape-preserving elementwise expression of `x`: `clamp`, `leaky_relu` or arithmetic with
+/// a constant (`/` only by a constant, or of a constant by a positive denominator).
+fn elementwise(rng: &mut Choices, x: &str) -> String {
+    match rng.range(0, 7) {
+        0 => format!("clamp({x}, min=-0.5, max=0.75)"),
+        1 => format!("clamp({x}, min=0.25)"),
+        2 => format!("leaky_relu({x}, slope=0.1)"),
+        3 => format!("{x} * 1.5 - 0.25"),
+        4 => format!("0.5 - {x}"),
+        5 => format!("{x} / 3.0"),
+        6 => format!("1.0 / (2.0 + relu({x}))"),
+        _ => format!("leaky_relu({x})"),
+    }
+}
+
 /// A random valid model named `generated` with one input `x`.
 pub fn random_model(seed: u64) -> String {
     let mut rng = Choices(seed);
@@ -95,7 +122,7 @@ pub fn random_model(seed: u64) -> String {
         let x = &current.name;
         if s.len() == 2 {
             let (n, f) = (s[0], s[1]);
-            match rng.range(0, 4) {
+            match rng.range(0, 6) {
                 0 => {
                     let out = rng.range(1, 12);
                     let bias = rng.chance(50);
@@ -123,12 +150,21 @@ pub fn random_model(seed: u64) -> String {
                     s.clone(),
                     &mut values,
                 ),
+                4 => fresh(&mut body, elementwise(&mut rng, x), s.clone(), &mut values),
+                5 => {
+                    let op = if rng.chance(50) {
+                        format!("affine({x}, bias={})", rng.chance(50))
+                    } else {
+                        format!("batchnorm({x}, training=true)")
+                    };
+                    fresh(&mut body, op, s.clone(), &mut values);
+                }
                 _ => fresh(&mut body, format!("softmax({x})"), s.clone(), &mut values),
             }
             continue;
         }
         let (n, c, h, w) = (s[0], s[1], s[2], s[3]);
-        match rng.range(0, 11) {
+        match rng.range(0, 15) {
             0 | 1 => {
                 // conv2d
                 let groups = *rng.pick(&divisors(c));
@@ -180,7 +216,14 @@ pub fn random_model(seed: u64) -> String {
                     &mut values,
                 );
             }
-            5 => fresh(&mut body, format!("batchnorm({x})"), s.clone(), &mut values),
+            5 => {
+                let op = match rng.range(0, 3) {
+                    0 | 1 => format!("batchnorm({x})"),
+                    2 => format!("batchnorm({x}, training=true)"),
+                    _ => format!("affine({x}, bias={})", rng.chance(70)),
+                };
+                fresh(&mut body, op, s.clone(), &mut values);
+            }
             6 => fresh(
                 &mut body,
                 format!("{}({x})", rng.pick(ACTIVATIONS)),
@@ -196,13 +239,23 @@ pub fn random_model(seed: u64) -> String {
                     rng.range(1, k)
                 };
                 let pad = rng.range(0, k / 2);
-                let (Some(oh), Some(ow)) = (fits(h, k, stride, pad, 1), fits(w, k, stride, pad, 1))
+                let (Some(mut oh), Some(mut ow)) =
+                    (fits(h, k, stride, pad, 1), fits(w, k, stride, pad, 1))
                 else {
                     continue;
                 };
+                let mut extra = String::new();
+                if op != "sumpool" && rng.chance(30) {
+                    extra.push_str(", ceil_mode=true");
+                    oh = ceil_fits(h, k, stride, pad);
+                    ow = ceil_fits(w, k, stride, pad);
+                }
+                if op == "avgpool" && rng.chance(40) {
+                    extra.push_str(", count_include_pad=false");
+                }
                 fresh(
                     &mut body,
-                    format!("{op}({x}, kernel={k}, stride={stride}, pad={pad})"),
+                    format!("{op}({x}, kernel={k}, stride={stride}, pad={pad}{extra})"),
                     vec![n, c, oh, ow],
                     &mut values,
                 );
@@ -215,7 +268,7 @@ pub fn random_model(seed: u64) -> String {
                     .cloned()
                     .collect();
                 if let Some(other) = same.first() {
-                    let op = if rng.chance(70) { "+" } else { "*" };
+                    let op = *rng.pick(&["+", "+", "+", "*", "*", "-"]);
                     fresh(
                         &mut body,
                         format!("{x} {op} {}", other.name),
@@ -254,6 +307,38 @@ pub fn random_model(seed: u64) -> String {
                     &mut body,
                     format!("upsample({x}, scale=2, mode=\"{mode}\")"),
                     vec![n, c, 2 * h, 2 * w],
+                    &mut values,
+                );
+            }
+            11 => {
+                // Upsampling (or shrinking) to a size, in every mode.
+                let (oh, ow) = (rng.range(1, 14), rng.range(1, 14));
+                let mode = *rng.pick(&[
+                    "mode=\"nearest\"",
+                    "mode=\"nearest-exact\"",
+                    "mode=\"bilinear\"",
+                    "mode=\"bilinear\", align_corners=true",
+                ]);
+                fresh(
+                    &mut body,
+                    format!("upsample({x}, size=({oh}, {ow}), {mode})"),
+                    vec![n, c, oh, ow],
+                    &mut values,
+                );
+            }
+            12 => fresh(&mut body, elementwise(&mut rng, x), s.clone(), &mut values),
+            13 => {
+                let (t, l, b, r) = (
+                    rng.range(0, 2),
+                    rng.range(0, 2),
+                    rng.range(0, 2),
+                    rng.range(0, 2),
+                );
+                let value = if rng.chance(70) { "0.0" } else { "-0.5" };
+                fresh(
+                    &mut body,
+                    format!("pad({x}, top={t}, left={l}, bottom={b}, right={r}, value={value})"),
+                    vec![n, c, h + t + b, w + l + r],
                     &mut values,
                 );
             }

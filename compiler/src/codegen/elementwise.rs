@@ -1,21 +1,28 @@
-//! Elementwise and data-movement kernels: activations, standalone batchnorm, broadcasting
-//! `+` and `*`, concatenation, upsampling, softmax, and copies (flatten).
+//! Elementwise and data-movement kernels: activations, `clamp`, `leaky_relu`, arithmetic with a
+//! constant, standalone batchnorm (with running or batch statistics) and `affine`, broadcasting
+//! `+ - * /`, explicit padding, concatenation, upsampling, softmax, and copies (flatten).
 //!
 //! Work items are chosen so that each writes a disjoint part of the output:
-//! - activations, copies and same-shape `+`/`*`: chunks of [`CHUNK`] elements of the flat
-//!   tensor (f32x4 body, scalar tail);
-//! - the squeeze-excite `+`/`*` with a `[N, C, 1, 1]` right operand: one `(n, c)` plane,
+//! - activations, `clamp`, `leaky_relu`, tensor–constant arithmetic, copies and same-shape
+//!   `+ - * /`: chunks of [`CHUNK`] elements of the flat tensor (f32x4 body, scalar tail);
+//! - the squeeze-excite `+ - * /` with a `[N, C, 1, 1]` right operand: one `(n, c)` plane,
 //!   its gate value broadcast;
+//! - `affine`: the batchnorm kernel below with the node's weight and bias as the table;
+//! - batchnorm with batch statistics: one channel per item (f64 sums of all its planes, then
+//!   `(x − mean)·scale + bias`);
+//! - pad: one output row per item, fills and the copied source row;
 //! - batchnorm: `y = x·scale[c] + shift[c]` (one FMA), with `scale = w / sqrt(var + eps)`
 //!   and `shift = b − mean·scale` computed in f64 at compile time into a constant; one
 //!   `(n, c)` plane per item, or one row for `[N, C]` (vectorised over channels);
 //! - concat: one step per operand, copying its block of each image into the output at its
 //!   channel offset, in chunks of [`CHUNK`] elements per item;
 //! - upsample: one output row per item, with source rows/columns (byte offsets, stored as
-//!   i32 bits in the constant) and bilinear weights precomputed by PyTorch's formulas;
-//!   nearest copies four source columns into `scale` vectors with shuffles when the source
-//!   column of output `x` is `x / scale` (every scale but a few above 40), else gathers
-//!   through the table; bilinear blends rows in the reference's order and rounding;
+//!   i32 bits in the constant) and bilinear weights precomputed by the reference's functions
+//!   (`scc_runtime::kernels::{nearest_sources, linear_taps}`, PyTorch's formulas for every
+//!   mode, `align_corners` and output size); nearest copies four source columns into `scale`
+//!   vectors with shuffles when the width grows by an integer `scale` and the source column of
+//!   output `x` is `x / scale` (every scale but a few above 40), else gathers through the
+//!   table; bilinear blends rows in the reference's order and rounding;
 //! - softmax over dim 1: one row of `[N, C]` per item (vectorised along the row, with
 //!   horizontal max and sum), or for `[N, C, H, W]` four adjacent spatial positions of one
 //!   image per item (f32x4 across positions, channels `H·W` apart; a partial last group
@@ -24,12 +31,12 @@
 use super::emit::{F, KernelBuilder, LANES};
 use super::linear::shuffle;
 use super::{Buf, CodegenError, Emitter, NodeInfo, ProgramBuilder};
-use crate::ir::UpsampleMode;
-use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::types::{F32, F32X4, I32, I64};
+use crate::ir::{Arith, PadAttrs, ScalarAttrs, UpsampleAttrs, UpsampleMode};
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::types::{F32, F32X4, F64, I32, I64};
 use cranelift_codegen::ir::{InstBuilder, Value};
 use cranelift_module::Module;
-use scc_runtime::kernels::Activation;
+use scc_runtime::kernels::{self, Activation};
 
 /// Elements per work item of flat elementwise kernels (a multiple of the vector width).
 const CHUNK: usize = 4096;
@@ -93,6 +100,77 @@ pub fn lower_activation<M: Module>(
     lower_map(em, node, act.name(), |kb, x| kb.activation(x, act), program)
 }
 
+/// `clamp(x, min, max)`: `min(max(x, lo), hi)` with NaN-propagating min and max (an infinite
+/// bound is skipped).
+pub fn lower_clamp<M: Module>(
+    em: &mut Emitter<M>,
+    node: &NodeInfo,
+    min: f32,
+    max: f32,
+    program: &mut ProgramBuilder,
+) -> Result<(), CodegenError> {
+    let clamp = move |kb: &mut KernelBuilder, x: Value| {
+        let mut y = x;
+        if min != f32::NEG_INFINITY {
+            let lo = kb.splat_like(x, min);
+            y = kb.b.ins().fmax(y, lo);
+        }
+        if max != f32::INFINITY {
+            let hi = kb.splat_like(x, max);
+            y = kb.b.ins().fmin(y, hi);
+        }
+        y
+    };
+    lower_map(em, node, "clamp", clamp, program)
+}
+
+/// `leaky_relu(x, slope)`: `x > 0 ? x : x · slope` lane by lane.
+pub fn lower_leaky_relu<M: Module>(
+    em: &mut Emitter<M>,
+    node: &NodeInfo,
+    slope: f32,
+    program: &mut ProgramBuilder,
+) -> Result<(), CodegenError> {
+    let leaky = move |kb: &mut KernelBuilder, x: Value| {
+        let zero = kb.splat_like(x, 0.0);
+        let factor = kb.splat_like(x, slope);
+        let scaled = kb.b.ins().fmul(x, factor);
+        kb.choose(FloatCC::GreaterThan, x, zero, x, scaled)
+    };
+    lower_map(em, node, "leaky_relu", leaky, program)
+}
+
+/// `x ∘ value` or `value ∘ x` with the constant splatted.
+pub fn lower_scalar<M: Module>(
+    em: &mut Emitter<M>,
+    node: &NodeInfo,
+    attrs: ScalarAttrs,
+    program: &mut ProgramBuilder,
+) -> Result<(), CodegenError> {
+    let apply = move |kb: &mut KernelBuilder, x: Value| {
+        let c = kb.splat_like(x, attrs.value);
+        let (a, b) = if attrs.value_first { (c, x) } else { (x, c) };
+        arith(kb, attrs.op, a, b)
+    };
+    let name = match attrs.op {
+        Arith::Add => "add_scalar",
+        Arith::Sub => "sub_scalar",
+        Arith::Mul => "mul_scalar",
+        Arith::Div => "div_scalar",
+    };
+    lower_map(em, node, name, apply, program)
+}
+
+/// `a ∘ b` on f32 or f32x4 values.
+fn arith(kb: &mut KernelBuilder, op: Arith, a: Value, b: Value) -> Value {
+    match op {
+        Arith::Add => kb.b.ins().fadd(a, b),
+        Arith::Sub => kb.b.ins().fsub(a, b),
+        Arith::Mul => kb.b.ins().fmul(a, b),
+        Arith::Div => kb.b.ins().fdiv(a, b),
+    }
+}
+
 /// A plain copy (flatten only changes the shape).
 pub fn lower_copy<M: Module>(
     em: &mut Emitter<M>,
@@ -102,28 +180,21 @@ pub fn lower_copy<M: Module>(
     lower_map(em, node, "copy", |_, x| x, program)
 }
 
-/// The broadcasting binary ops of the language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Binary {
-    Add,
-    Mul,
-}
-
+/// The broadcasting binary ops of the language (`+`, `-`, `*`, `/` of two tensors).
 pub fn lower_binary<M: Module>(
     em: &mut Emitter<M>,
     node: &NodeInfo,
-    op: Binary,
+    op: Arith,
     program: &mut ProgramBuilder,
 ) -> Result<(), CodegenError> {
     let a = node.operand_shape(0);
     let b = node.operand_shape(1);
-    let apply = move |kb: &mut KernelBuilder, x: Value, y: Value| match op {
-        Binary::Add => kb.b.ins().fadd(x, y),
-        Binary::Mul => kb.b.ins().fmul(x, y),
-    };
+    let apply = move |kb: &mut KernelBuilder, x: Value, y: Value| arith(kb, op, x, y);
     let name = match op {
-        Binary::Add => "add",
-        Binary::Mul => "mul",
+        Arith::Add => "add",
+        Arith::Sub => "sub",
+        Arith::Mul => "mul",
+        Arith::Div => "div",
     };
     let args = vec![
         Buf::Node(node.id),
@@ -257,15 +328,43 @@ pub fn lower_batchnorm<M: Module>(
     eps: f32,
     program: &mut ProgramBuilder,
 ) -> Result<(), CodegenError> {
+    let table = batchnorm_constants(&node.params, eps);
+    lower_channel_affine(em, node, "batchnorm", table, program)
+}
+
+/// `affine(x)`: the per-channel `x · weight + bias` of the batchnorm kernel, with the node's
+/// own weight and bias (0 without).
+pub fn lower_affine<M: Module>(
+    em: &mut Emitter<M>,
+    node: &NodeInfo,
+    bias: bool,
+    program: &mut ProgramBuilder,
+) -> Result<(), CodegenError> {
+    let mut table = node.params[0].data().to_vec();
+    match bias {
+        true => table.extend_from_slice(node.params[1].data()),
+        false => table.extend(std::iter::repeat_n(0.0, node.params[0].len())),
+    }
+    lower_channel_affine(em, node, "affine", table, program)
+}
+
+/// `y = x·scale[c] + shift[c]` (one FMA) with `table = [scale[0..C], shift[0..C]]`.
+fn lower_channel_affine<M: Module>(
+    em: &mut Emitter<M>,
+    node: &NodeInfo,
+    tag: &str,
+    table: Vec<f32>,
+    program: &mut ProgramBuilder,
+) -> Result<(), CodegenError> {
     let shape = node.shape().to_vec();
     let (n, c) = (shape[0], shape[1]);
     let inner: usize = shape[2..].iter().product();
-    let table = program.constant(batchnorm_constants(&node.params, eps));
+    let table = program.constant(table);
     let shift_offset = c as i64 * F;
     let args = vec![Buf::Node(node.id), Buf::Node(node.operands()[0]), table];
     if inner == 1 {
         // [N, C] (or [N, C, 1, 1]): one row per work item, vectorised over channels.
-        let kernel = em.kernel(&format!("{}_batchnorm", node.name()), |kb| {
+        let kernel = em.kernel(&format!("{}_{tag}", node.name()), |kb| {
             let out = kb.arg(0);
             let input = kb.arg(1);
             let consts = kb.arg(2);
@@ -291,7 +390,7 @@ pub fn lower_batchnorm<M: Module>(
         return Ok(());
     }
     // One (n, c) plane per work item.
-    let kernel = em.kernel(&format!("{}_batchnorm", node.name()), |kb| {
+    let kernel = em.kernel(&format!("{}_{tag}", node.name()), |kb| {
         let out = kb.arg(0);
         let input = kb.arg(1);
         let consts = kb.arg(2);
@@ -321,6 +420,177 @@ pub fn lower_batchnorm<M: Module>(
         });
     })?;
     program.step(kernel, args, (n * c) as u64);
+    Ok(())
+}
+
+/// `pad`: one output row `(n, c, oy)` per work item. A row of the top or bottom band is the
+/// fill value; any other is `left` fills, the source row, `right` fills (f32x4 body, scalar
+/// tail, as [`row_loop`]).
+pub fn lower_pad<M: Module>(
+    em: &mut Emitter<M>,
+    node: &NodeInfo,
+    attrs: &PadAttrs,
+    program: &mut ProgramBuilder,
+) -> Result<(), CodegenError> {
+    let x = node.operand_shape(0);
+    let (h, w) = (x[2], x[3]);
+    let shape = node.shape().to_vec();
+    let (ho, wo) = (shape[2], shape[3]);
+    let rows = shape[0] * shape[1] * ho;
+    let (top, left, right) = (attrs.top, attrs.left, attrs.right);
+    let value = attrs.value;
+    let fill = move |kb: &mut KernelBuilder, dst: Value, len: usize| {
+        let vector = kb.vconst(value);
+        let scalar = kb.fconst(value);
+        row_loop(kb, len, |kb, offset, is_vector| {
+            let v = if is_vector { vector } else { scalar };
+            let at = kb.b.ins().iadd(dst, offset);
+            kb.store(v, at, 0);
+        });
+    };
+    let kernel = em.kernel(&format!("{}_pad", node.name()), |kb| {
+        let out = kb.arg(0);
+        let input = kb.arg(1);
+        let (start, end) = (kb.start, kb.end);
+        kb.for_range(start, end, 1, |kb, item| {
+            let (plane, oy) = kb.divmod(item, ho);
+            let dst = kb.addr(out, item, wo as i64 * F);
+            let below_top =
+                kb.b.ins()
+                    .icmp_imm_u(IntCC::UnsignedGreaterThanOrEqual, oy, top as i64);
+            let above_bottom =
+                kb.b.ins()
+                    .icmp_imm_u(IntCC::UnsignedLessThan, oy, (top + h) as i64);
+            let inside = kb.b.ins().band(below_top, above_bottom);
+            kb.if_else(
+                inside,
+                |kb| {
+                    fill(kb, dst, left);
+                    let iy = kb.b.ins().iadd_imm_s(oy, -(top as i64));
+                    let src_plane = kb.addr(input, plane, (h * w) as i64 * F);
+                    let src = kb.addr(src_plane, iy, w as i64 * F);
+                    let row_dst = kb.b.ins().iadd_imm_s(dst, left as i64 * F);
+                    row_loop(kb, w, |kb, offset, vector| {
+                        let ty = if vector { F32X4 } else { F32 };
+                        let ps = kb.b.ins().iadd(src, offset);
+                        let v = kb.load(ty, ps, 0);
+                        let pd = kb.b.ins().iadd(row_dst, offset);
+                        kb.store(v, pd, 0);
+                    });
+                    let tail = kb.b.ins().iadd_imm_s(dst, (left + w) as i64 * F);
+                    fill(kb, tail, right);
+                },
+                |kb| fill(kb, dst, wo),
+            );
+        });
+    })?;
+    program.step(
+        kernel,
+        vec![Buf::Node(node.id), Buf::Node(node.operands()[0])],
+        rows as u64,
+    );
+    Ok(())
+}
+
+/// `batchnorm(x, training=true)`: one channel per work item, over all `N` images: the mean and
+/// the biased variance of its `N·H·W` values (two passes, accumulated in f64), then
+/// `y = (x − mean)·scale + bias` with `scale = weight / sqrt(var + eps)` (f64, rounded), as
+/// PyTorch's f32 kernel: a channel whose values are all equal gives exactly `bias` however
+/// small `eps` makes `1 / sqrt(var + eps)`, vectorised along each plane.
+pub fn lower_batchnorm_training<M: Module>(
+    em: &mut Emitter<M>,
+    node: &NodeInfo,
+    eps: f32,
+    program: &mut ProgramBuilder,
+) -> Result<(), CodegenError> {
+    let shape = node.shape().to_vec();
+    let (n, c) = (shape[0], shape[1]);
+    let inner: usize = shape[2..].iter().product();
+    if n * c * inner == 0 {
+        return Ok(());
+    }
+    let mut table = node.params[0].data().to_vec();
+    table.extend_from_slice(node.params[1].data());
+    let table = program.constant(table);
+    let count = (n * inner) as f64;
+    let plane_bytes = inner as i64 * F;
+    let image_bytes = (c * inner) as i64 * F;
+    let kernel = em.kernel(&format!("{}_batchnorm_training", node.name()), |kb| {
+        let out = kb.arg(0);
+        let input = kb.arg(1);
+        let consts = kb.arg(2);
+        let (start, end) = (kb.start, kb.end);
+        kb.for_range(start, end, 1, |kb, ch| {
+            let first = kb.addr(input, ch, plane_bytes);
+            // Σ x, then Σ (x − mean)², over every image's plane of this channel.
+            let sum_over = |kb: &mut KernelBuilder, mean: Option<Value>| {
+                let zero = kb.b.ins().f64const(0.0);
+                let total = kb.var(F64, zero);
+                kb.for_const(0, n as i64, 1, |kb, image| {
+                    let plane = kb.addr(first, image, image_bytes);
+                    kb.for_const(0, inner as i64, 1, |kb, i| {
+                        let at = kb.addr(plane, i, F);
+                        let v = kb.load(F32, at, 0);
+                        let v = kb.b.ins().fpromote(F64, v);
+                        let term = match mean {
+                            Some(mean) => {
+                                let d = kb.b.ins().fsub(v, mean);
+                                kb.b.ins().fmul(d, d)
+                            }
+                            None => v,
+                        };
+                        let t = kb.get(total);
+                        let t = kb.b.ins().fadd(t, term);
+                        kb.set(total, t);
+                    });
+                });
+                kb.get(total)
+            };
+            let count_value = kb.b.ins().f64const(count);
+            let sum = sum_over(kb, None);
+            let mean = kb.b.ins().fdiv(sum, count_value);
+            let squares = sum_over(kb, Some(mean));
+            let var = kb.b.ins().fdiv(squares, count_value);
+            let eps = kb.b.ins().f64const(f64::from(eps));
+            let var = kb.b.ins().fadd(var, eps);
+            let std = kb.b.ins().sqrt(var);
+            let pc = kb.addr(consts, ch, F);
+            let weight = kb.load(F32, pc, 0);
+            let weight = kb.b.ins().fpromote(F64, weight);
+            let bias = kb.load(F32, pc, c as i64 * F);
+            let bias = kb.b.ins().fpromote(F64, bias);
+            let scale = kb.b.ins().fdiv(weight, std);
+            let scale = kb.b.ins().fdemote(F32, scale);
+            let mean = kb.b.ins().fdemote(F32, mean);
+            let bias = kb.b.ins().fdemote(F32, bias);
+            let scale_v = kb.b.ins().splat(F32X4, scale);
+            let mean_v = kb.b.ins().splat(F32X4, mean);
+            let bias_v = kb.b.ins().splat(F32X4, bias);
+            let out_first = kb.addr(out, ch, plane_bytes);
+            kb.for_const(0, n as i64, 1, |kb, image| {
+                let src = kb.addr(first, image, image_bytes);
+                let dst = kb.addr(out_first, image, image_bytes);
+                row_loop(kb, inner, |kb, offset, vector| {
+                    let (ty, m, a, b) = if vector {
+                        (F32X4, mean_v, scale_v, bias_v)
+                    } else {
+                        (F32, mean, scale, bias)
+                    };
+                    let ps = kb.b.ins().iadd(src, offset);
+                    let x = kb.load(ty, ps, 0);
+                    let centred = kb.b.ins().fsub(x, m);
+                    let y = kb.fmadd(centred, a, b);
+                    let pd = kb.b.ins().iadd(dst, offset);
+                    kb.store(y, pd, 0);
+                });
+            });
+        });
+    })?;
+    program.step(
+        kernel,
+        vec![Buf::Node(node.id), Buf::Node(node.operands()[0]), table],
+        c as u64,
+    );
     Ok(())
 }
 
@@ -383,33 +653,6 @@ pub fn lower_concat<M: Module>(
     Ok(())
 }
 
-/// PyTorch's `compute_scales_value` for a given integer scale factor: `f32(1 / scale)`.
-fn inverse_scale(scale: usize) -> f32 {
-    (1.0f64 / scale as f64) as f32
-}
-
-/// PyTorch's `nearest_idx` (as `kernels::upsample_nearest`).
-fn nearest_source(dst: usize, in_len: usize, out_len: usize, ratio: f32) -> usize {
-    if out_len == in_len {
-        dst
-    } else if out_len == 2 * in_len {
-        dst >> 1
-    } else {
-        ((dst as f32 * ratio).floor() as usize).min(in_len - 1)
-    }
-}
-
-/// PyTorch's linear interpolation taps, `align_corners=False` (as
-/// `kernels::upsample_bilinear`): `(i0, i1, w0, w1)`.
-fn linear_tap(dst: usize, in_len: usize, ratio: f32) -> (usize, usize, f32, f32) {
-    let src = ratio * (dst as f32 + 0.5) - 0.5;
-    let src = if src < 0.0 { 0.0 } else { src };
-    let i0 = (src.floor() as usize).min(in_len - 1);
-    let lambda = (src - i0 as f32).clamp(0.0, 1.0);
-    let i1 = if i0 < in_len - 1 { i0 + 1 } else { i0 };
-    (i0, i1, 1.0 - lambda, lambda)
-}
-
 /// An integer (a byte offset) stored in an f32 constant table by its bits.
 fn index_bits(value: usize) -> f32 {
     f32::from_bits(u32::try_from(value).expect("tensor byte offsets fit in 32 bits"))
@@ -424,30 +667,34 @@ fn load_index(kb: &mut KernelBuilder, addr: Value, offset: i64) -> Value {
 pub fn lower_upsample<M: Module>(
     em: &mut Emitter<M>,
     node: &NodeInfo,
-    scale: usize,
-    mode: UpsampleMode,
+    attrs: &UpsampleAttrs,
     program: &mut ProgramBuilder,
 ) -> Result<(), CodegenError> {
     let x = node.operand_shape(0);
     let (n, c, h, w) = (x[0], x[1], x[2], x[3]);
-    let (ho, wo) = (h * scale, w * scale);
-    let ratio = inverse_scale(scale);
+    let (ho, wo) = attrs.size;
+    let align_corners = attrs.align_corners;
+    let ratio_y = kernels::resize_ratio(h, ho, attrs.scale, align_corners);
+    let ratio_x = kernels::resize_ratio(w, wo, attrs.scale, align_corners);
     let rows = n * c * ho;
     let args = |table: Option<Buf>| {
         let mut args = vec![Buf::Node(node.id), Buf::Node(node.operands()[0])];
         args.extend(table);
         args
     };
-    match mode {
-        UpsampleMode::Nearest => {
-            let src_y: Vec<usize> = (0..ho).map(|y| nearest_source(y, h, ho, ratio)).collect();
-            let src_x: Vec<usize> = (0..wo).map(|x| nearest_source(x, w, wo, ratio)).collect();
+    match attrs.mode {
+        UpsampleMode::Nearest | UpsampleMode::NearestExact => {
+            let exact = attrs.mode == UpsampleMode::NearestExact;
+            let src_y = kernels::nearest_sources(h, ho, ratio_y, exact);
+            let src_x = kernels::nearest_sources(w, wo, ratio_x, exact);
             // Source row byte offsets (within the plane) of every output row, then source
             // column byte offsets of every output column.
             let mut table: Vec<f32> = src_y.iter().map(|&sy| index_bits(sy * w * 4)).collect();
             table.extend(src_x.iter().map(|&sx| index_bits(sx * 4)));
             // Every source column repeated `scale` times in order: copy with shuffles.
-            let regular = src_x.iter().enumerate().all(|(ox, &sx)| sx == ox / scale);
+            let scale = (wo / w).max(1);
+            let regular =
+                wo == w * scale && src_x.iter().enumerate().all(|(ox, &sx)| sx == ox / scale);
             let table = program.constant(table);
             let kernel = em.kernel(&format!("{}_upsample_nearest", node.name()), |kb| {
                 let out = kb.arg(0);
@@ -502,13 +749,16 @@ pub fn lower_upsample<M: Module>(
             // Per output row: [row0 byte offset, row1 byte offset, w0, w1]; then per output
             // column: [col0 byte offset, col1 byte offset, w0, w1].
             let mut table = Vec::with_capacity(4 * (ho + wo));
-            for oy in 0..ho {
-                let (i0, i1, w0, w1) = linear_tap(oy, h, ratio);
-                table.extend([index_bits(i0 * w * 4), index_bits(i1 * w * 4), w0, w1]);
+            for t in kernels::linear_taps(h, ho, ratio_y, align_corners) {
+                table.extend([
+                    index_bits(t.i0 * w * 4),
+                    index_bits(t.i1 * w * 4),
+                    t.w0,
+                    t.w1,
+                ]);
             }
-            for ox in 0..wo {
-                let (i0, i1, w0, w1) = linear_tap(ox, w, ratio);
-                table.extend([index_bits(i0 * 4), index_bits(i1 * 4), w0, w1]);
+            for t in kernels::linear_taps(w, wo, ratio_x, align_corners) {
+                table.extend([index_bits(t.i0 * 4), index_bits(t.i1 * 4), t.w0, t.w1]);
             }
             let table = program.constant(table);
             let x_table = (4 * ho) as i64 * F;

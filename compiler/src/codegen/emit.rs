@@ -234,7 +234,8 @@ impl<'a> KernelBuilder<'a> {
         }
     }
 
-    fn splat_like(&mut self, like: Value, value: f32) -> Value {
+    /// A constant like `like` (f32 or f32x4).
+    pub fn splat_like(&mut self, like: Value, value: f32) -> Value {
         if self.b.func.dfg.value_type(like) == F32X4 {
             self.vconst(value)
         } else {

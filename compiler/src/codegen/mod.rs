@@ -28,7 +28,7 @@ mod sumpool;
 pub mod wide;
 
 use crate::interp::ParamCache;
-use crate::ir::{Graph, Layout, NodeId, Op};
+use crate::ir::{Arith, Graph, Layout, NodeId, Op};
 use crate::target::{Target, TargetError, Tier};
 use crate::weights::Weights;
 use cranelift_codegen::ir::types::I64;
@@ -389,12 +389,20 @@ fn lower_node<M: Module>(
         Op::GlobalAvgPool => pool::lower_global_average(em, node, program),
         Op::BatchNorm { eps } => elementwise::lower_batchnorm(em, node, *eps, program),
         Op::Activation(act) => elementwise::lower_activation(em, node, *act, program),
-        Op::Add => elementwise::lower_binary(em, node, elementwise::Binary::Add, program),
-        Op::Mul => elementwise::lower_binary(em, node, elementwise::Binary::Mul, program),
-        Op::Concat => elementwise::lower_concat(em, node, program),
-        Op::Upsample { scale, mode } => {
-            elementwise::lower_upsample(em, node, *scale, *mode, program)
+        Op::BatchNormTraining { eps } => {
+            elementwise::lower_batchnorm_training(em, node, *eps, program)
         }
+        Op::Affine { bias } => elementwise::lower_affine(em, node, *bias, program),
+        Op::Clamp { min, max } => elementwise::lower_clamp(em, node, *min, *max, program),
+        Op::LeakyRelu { slope } => elementwise::lower_leaky_relu(em, node, *slope, program),
+        Op::Scalar(attrs) => elementwise::lower_scalar(em, node, *attrs, program),
+        Op::Pad(attrs) => elementwise::lower_pad(em, node, attrs, program),
+        Op::Add => elementwise::lower_binary(em, node, Arith::Add, program),
+        Op::Sub => elementwise::lower_binary(em, node, Arith::Sub, program),
+        Op::Mul => elementwise::lower_binary(em, node, Arith::Mul, program),
+        Op::Div => elementwise::lower_binary(em, node, Arith::Div, program),
+        Op::Concat => elementwise::lower_concat(em, node, program),
+        Op::Upsample(attrs) => elementwise::lower_upsample(em, node, attrs, program),
         Op::Softmax => elementwise::lower_softmax(em, node, program),
         Op::Flatten => elementwise::lower_copy(em, node, program),
         Op::Reorder { .. } => Err(CodegenError::Layout {

@@ -11,7 +11,10 @@
 //! `shufps` of the even lanes per tap), one at a time otherwise; each border output is
 //! emitted on its own with its window columns clipped at compile time. Padding thus never
 //! enters a max (where `-inf` padding could not win) and adds no zeros to sums; an average
-//! divides by `kh·kw` whatever the clipping (PyTorch's `count_include_pad=True`). The f32x4
+//! divides by `kh·kw` whatever the clipping (PyTorch's `count_include_pad=True`), or, when
+//! window sizes vary (`count_include_pad=False`, or `ceil_mode` windows overhanging the
+//! padded input), by its row factor (`kh` for interior rows, computed per clamped row) times
+//! its column factor (known at compile time per border column). The f32x4
 //! maximum is `maxps` plus a mask of the NaN lanes seen (a NaN in the window makes the output
 //! NaN, as in the reference).
 //!
@@ -54,6 +57,12 @@ pub(super) struct Window {
     pub groups: usize,
     /// Channel window (1: none).
     pub wc: usize,
+    /// PyTorch's `ceil_mode`: the output rounds up; the last windows may overhang the padded
+    /// input (their columns and rows are clipped like the padding's).
+    pub ceil_mode: bool,
+    /// For averages: divide by the window's size within the padded input (else by its number
+    /// of input elements).
+    pub count_include_pad: bool,
 }
 
 impl Window {
@@ -64,12 +73,41 @@ impl Window {
         let (sh, sw) = self.stride;
         let (ph, pw) = self.pad;
         let ca = c / self.groups + 1 - self.wc;
+        let size = |input: usize, k: usize, s: usize, p: usize| {
+            scc_runtime::kernels::pool_output_size(input, k, s, p, self.ceil_mode)
+                .expect("the shape rule checked that the window fits")
+        };
         [
             n,
             self.groups * ca,
-            (h + 2 * ph - kh) / sh + 1,
-            (w + 2 * pw - kw) / sw + 1,
+            size(h, kh, sh, ph),
+            size(w, kw, sw, pw),
         ]
+    }
+
+    /// Whether every average divides by `kh·kw` (the padding counted and no window
+    /// overhanging the padded input).
+    fn uniform_divisor(&self) -> bool {
+        let [_, _, h, w] = self.input;
+        let [_, _, ho, wo] = self.output();
+        let fits = |out: usize, s: usize, k: usize, input: usize, p: usize| {
+            (out - 1) * s + k <= input + 2 * p
+        };
+        self.count_include_pad
+            && fits(ho, self.stride.0, self.kernel.0, h, self.pad.0)
+            && fits(wo, self.stride.1, self.kernel.1, w, self.pad.1)
+    }
+
+    /// The divisor's factor of a window column starting at input column `first` (possibly in
+    /// the padding) whose input columns are `dx` (window offsets).
+    fn column_count(&self, first: i64, dx: &Range<usize>) -> usize {
+        if self.count_include_pad {
+            let [_, _, _, w] = self.input;
+            let limit = w as i64 + self.pad.1 as i64 - first;
+            (self.kernel.1 as i64).min(limit).max(0) as usize
+        } else {
+            dx.len()
+        }
     }
 }
 
@@ -102,6 +140,8 @@ enum Rows {
         plane: Value,
         iy_lo: Value,
         iy_hi: Value,
+        /// The divisor's row factor of averages (f32), when not uniform.
+        count: Option<Value>,
     },
 }
 
@@ -199,6 +239,7 @@ fn accumulate(
     lanes: Lanes,
     col: Value,
     dx: Range<usize>,
+    column_count: usize,
 ) -> Value {
     let [_, _, h, w] = win.input;
     let kh = win.kernel.0;
@@ -239,6 +280,7 @@ fn accumulate(
             plane,
             iy_lo,
             iy_hi,
+            ..
         } => {
             let plane = kb.b.ins().iadd(plane, channel_offset);
             kb.for_range(iy_lo, iy_hi, 1, |kb, iy| {
@@ -258,17 +300,29 @@ fn accumulate(
         });
     }
     let value = acc.finish(kb);
-    if win.kind == PoolKind::Average {
-        let scale = 1.0 / (win.kernel.0 * win.kernel.1) as f32;
-        let scale = if lanes.ty() == F32X4 {
-            kb.vconst(scale)
-        } else {
-            kb.fconst(scale)
-        };
-        kb.b.ins().fmul(value, scale)
-    } else {
-        value
+    if win.kind != PoolKind::Average {
+        return value;
     }
+    if win.uniform_divisor() {
+        let scale = 1.0 / (win.kernel.0 * win.kernel.1) as f32;
+        let scale = kb.splat_like(value, scale);
+        return kb.b.ins().fmul(value, scale);
+    }
+    // Window sizes that vary: divide by (row factor · column factor), as the reference.
+    let divisor = match rows {
+        Rows::Full(_) => kb.fconst((kh * column_count) as f32),
+        Rows::Clamped { count, .. } => {
+            let count = count.expect("clamped rows of a non-uniform average carry their count");
+            let columns = kb.fconst(column_count as f32);
+            kb.b.ins().fmul(count, columns)
+        }
+    };
+    let divisor = if lanes.ty() == F32X4 {
+        kb.b.ins().splat(F32X4, divisor)
+    } else {
+        divisor
+    };
+    kb.b.ins().fdiv(value, divisor)
 }
 
 /// Emits the kernel of a windowed pool; the step's arguments are `[output, input]`, its work
@@ -351,7 +405,9 @@ pub(super) fn emit_window<M: Module>(
                     let dx_lo = (-first).max(0) as usize;
                     let dx_hi = (w as i64 - first).clamp(0, kw as i64) as usize;
                     let col = kb.iconst(first * F);
-                    let v = accumulate(kb, &win, rows, Lanes::Scalar, col, dx_lo..dx_hi.max(dx_lo));
+                    let dx = dx_lo..dx_hi.max(dx_lo);
+                    let count = win.column_count(first, &dx);
+                    let v = accumulate(kb, &win, rows, Lanes::Scalar, col, dx, count);
                     kb.store(v, dst, qx as i64 * F);
                 };
                 for qx in 0..qx_lo {
@@ -366,7 +422,7 @@ pub(super) fn emit_window<M: Module>(
                     kb.for_const(from as i64, to as i64, step, |kb, qx| {
                         let col = kb.b.ins().imul_imm_s(qx, sw as i64 * F);
                         let col = kb.b.ins().iadd_imm_s(col, -(pw as i64) * F);
-                        let v = accumulate(kb, &win, rows, lanes, col, 0..kw);
+                        let v = accumulate(kb, &win, rows, lanes, col, 0..kw, kw);
                         let at = kb.addr(dst, qx, F);
                         kb.store(v, at, 0);
                     });
@@ -393,12 +449,24 @@ pub(super) fn emit_window<M: Module>(
                 let iy_end = kb.b.ins().iadd_imm_s(iy0, kh as i64);
                 let height = kb.iconst(h as i64);
                 let iy_hi = kb.b.ins().smin(iy_end, height);
+                let count = (win.kind == PoolKind::Average && !win.uniform_divisor()).then(|| {
+                    // Rows of the window inside the padded input, or inside the input.
+                    let rows = if win.count_include_pad {
+                        let padded = kb.iconst((h + ph) as i64);
+                        let end = kb.b.ins().smin(iy_end, padded);
+                        kb.b.ins().isub(end, iy0)
+                    } else {
+                        kb.b.ins().isub(iy_hi, iy_lo)
+                    };
+                    kb.b.ins().fcvt_from_sint(F32, rows)
+                });
                 row_columns(
                     kb,
                     Rows::Clamped {
                         plane,
                         iy_lo,
                         iy_hi,
+                        count,
                     },
                 );
             };
@@ -438,6 +506,8 @@ pub fn lower<M: Module>(
         pad: attrs.pad,
         groups: input[1].max(1),
         wc: 1,
+        ceil_mode: attrs.ceil_mode,
+        count_include_pad: attrs.count_include_pad,
     };
     debug_assert_eq!(&win.output()[..], node.shape());
     let tag = match kind {

@@ -593,6 +593,8 @@ pub fn lower<M: Module>(
             pad: attrs.pad,
             groups: attrs.groups,
             wc,
+            ceil_mode: false,
+            count_include_pad: true,
         };
         debug_assert_eq!(&win.output()[..], node.shape());
         let (kernel, items) = emit_window(em, &format!("{}_sumpool3d_direct", node.name()), &win)?;

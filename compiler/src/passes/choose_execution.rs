@@ -3,7 +3,7 @@
 //! channel sum-pool inside its register tiles) or composed (one dense conv over the kernel
 //! rebuilt from `alpha`).
 //!
-//! Assumes a well-formed graph with its structured layers not yet decomposed (it runs first;
+//! Assumes a well-formed graph with its structured layers not yet decomposed (it runs before
 //! `decompose-structured` carries the choice out). Guarantees every `sconv2d` records an
 //! execution its tier can run: fused only for 1×1 layers with a channel-only box, no padding
 //! and one group on the wide tiers (where `choose-layout` places the pool in the conv's tiles,

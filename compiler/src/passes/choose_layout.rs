@@ -55,7 +55,16 @@ pub fn blocked_kernel(op: &Op, shapes: &[&Vec<usize>], lanes: usize) -> bool {
         | Op::Flatten
         | Op::Softmax
         | Op::Concat
-        | Op::Upsample { .. }
+        | Op::Upsample(_)
+        // The ONNX front end's ops run on plain values (the 128-bit kernels), reordered to.
+        | Op::Sub
+        | Op::Div
+        | Op::Clamp { .. }
+        | Op::LeakyRelu { .. }
+        | Op::Pad(_)
+        | Op::Scalar(_)
+        | Op::Affine { .. }
+        | Op::BatchNormTraining { .. }
         | Op::SumPoolFeatures { .. }
         | Op::Reorder { .. } => false,
     }

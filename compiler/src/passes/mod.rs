@@ -13,6 +13,7 @@ mod dce;
 mod decompose_structured;
 mod fold_batchnorm;
 mod fold_constants;
+mod fold_pad;
 mod fuse_epilogue;
 mod fuse_sumpools;
 mod select_sumpool_algorithm;
@@ -46,6 +47,7 @@ pub trait Pass {
 /// Every pass, in the default pipeline order.
 pub fn default_pipeline() -> Vec<Box<dyn Pass>> {
     vec![
+        Box::new(fold_pad::FoldPad),
         Box::new(choose_execution::ChooseExecution),
         Box::new(decompose_structured::DecomposeStructured),
         Box::new(fold_batchnorm::FoldBatchNorm),

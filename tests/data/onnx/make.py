@@ -1,9 +1,13 @@
 """Writes the small ONNX models the ONNX tests read (run from this folder with PyTorch,
 onnx and onnxruntime; see ../shared/peers). Each model is exported by both PyTorch exporters:
 `<name>_dynamo.onnx` (opset 18, its weights in `<name>_dynamo.onnx.data`) and
-`<name>_legacy.onnx` (opset 17 / 13, weights inline); `<file>.inputs.safetensors` holds the input
-(by ONNX input name), `<file>.ort.safetensors` ONNX Runtime's outputs (by ONNX output name).
+`<name>_legacy.onnx` (opset 17 / 13, weights inline); `extended` also in training mode
+(`extended_train.onnx`: batchnorm with the batch's statistics, `training_mode=1`) and without
+constant folding (`extended_nofold.onnx`: the batchnorm stays). `<file>.inputs.safetensors` holds
+the input (by ONNX input name), `<file>.ort.safetensors` ONNX Runtime's outputs (by ONNX output
+name).
 """
+import copy
 import warnings
 
 import numpy as np
@@ -52,6 +56,43 @@ class Ops(nn.Module):
         return torch.softmax(self.fc(h), 1)
 
 
+class Extended(nn.Module):
+    """The operators of the second round in one small network on an odd-sized input: an input
+    normalisation `(x - mean) / std` (per-channel constant Sub and Div), scalar arithmetic,
+    TF-style asymmetric padding (ZeroPad2d before a stride-2 conv), LeakyReLU, clamps with
+    both bounds and with one, a per-channel constant Mul, max pooling in ceil mode, average
+    pooling without the padding counted and in ceil mode with it counted, tensor `-` and `/`,
+    and upsampling to a skip connection's odd size, bilinear with align_corners=True and
+    nearest."""
+
+    def __init__(self, width=4):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+        self.pad = nn.ZeroPad2d((0, 1, 0, 1))
+        self.stem = nn.Conv2d(3, width, 3, stride=2)
+        self.stem_bn = nn.BatchNorm2d(width)
+        self.dw = nn.Conv2d(width, width, 3, padding=1, groups=width)
+        self.scale = nn.Parameter(torch.rand(1, width, 1, 1) + 0.5)
+        self.mix = nn.Conv2d(width, 2 * width, 1)
+        self.deep = nn.Conv2d(2 * width, 2 * width, 3, padding=1)
+        self.head = nn.Conv2d(4 * width + width, 3, 1)
+
+    def forward(self, x):
+        x = (x - self.mean) / self.std * 0.5 - 0.25
+        h = F.leaky_relu(self.stem_bn(self.stem(self.pad(x))), 0.1)
+        h = torch.clamp(self.dw(h), -1.5, 2.0) * self.scale + 0.25
+        a = F.max_pool2d(h, 2, 2, ceil_mode=True)
+        b = F.avg_pool2d(h, 3, 2, padding=1, count_include_pad=False)
+        c = F.avg_pool2d(h, 3, 2, padding=1, ceil_mode=True)
+        d = F.leaky_relu(self.mix(a - b + c), 0.2)
+        e = self.deep(d) / (1.0 + torch.sigmoid(d))
+        size = h.shape[-2:]
+        u1 = F.interpolate(e, size=size, mode="bilinear", align_corners=True)
+        u2 = F.interpolate(torch.clamp(e, min=0.1), size=size, mode="nearest")
+        return self.head(torch.cat([u1, u2, h], 1)) / 3.0
+
+
 def calibrated(model, shape):
     torch.manual_seed(0)
     for m in model.modules():
@@ -64,24 +105,37 @@ def calibrated(model, shape):
     return model.eval()
 
 
-def write(name, model, x):
-    for exporter, kwargs in (
-        ("dynamo", dict(dynamo=True, opset_version=18, external_data=True)),
-        ("legacy", dict(dynamo=False, opset_version=17)),
-        ("legacy13", dict(dynamo=False, opset_version=13)),
-    ):
+EXPORTERS = {
+    "dynamo": dict(dynamo=True, opset_version=18, external_data=True),
+    "legacy": dict(dynamo=False, opset_version=17),
+    "legacy13": dict(dynamo=False, opset_version=13),
+    "nofold": dict(dynamo=False, opset_version=17, do_constant_folding=False),
+    "train": dict(dynamo=False, opset_version=17, training=torch.onnx.TrainingMode.TRAINING),
+}
+
+
+def write(name, model, x, exporters=("dynamo", "legacy", "legacy13")):
+    for exporter in exporters:
         path = f"{name}_{exporter}.onnx"
-        torch.onnx.export(model, (x,), path, **kwargs)
+        # A training-mode export runs the model in training mode: each export gets a copy.
+        torch.onnx.export(copy.deepcopy(model), (x,), path, **EXPORTERS[exporter])
         session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
         feeds = {session.get_inputs()[0].name: x.numpy()}
         outputs = session.run(None, feeds)
         save_file(feeds, path + ".inputs.safetensors")
         save_file({o.name: r for o, r in zip(session.get_outputs(), outputs)}, path + ".ort.safetensors")
         with torch.no_grad():
-            assert np.abs(model(x).numpy() - outputs[0]).max() < 1e-5
+            reference = copy.deepcopy(model).train(exporter == "train")
+            assert np.abs(reference(x).numpy() - outputs[0]).max() < 1e-5
 
 
 torch.manual_seed(0)
 shape = (2, 3, 16, 16)
 model = calibrated(Ops(), shape)
 write("ops", model, torch.randn(*shape, generator=torch.Generator().manual_seed(1)))
+
+torch.manual_seed(0)
+shape = (2, 3, 15, 15)
+model = calibrated(Extended(), shape)
+x = torch.rand(*shape, generator=torch.Generator().manual_seed(2))
+write("extended", model, x, ("dynamo", "legacy", "legacy13", "nofold", "train"))

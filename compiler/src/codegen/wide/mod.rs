@@ -65,7 +65,15 @@ pub fn lower<M: Module>(
         | Op::Flatten
         | Op::Softmax
         | Op::Concat
-        | Op::Upsample { .. }
+        | Op::Upsample(_)
+        | Op::Sub
+        | Op::Div
+        | Op::Clamp { .. }
+        | Op::LeakyRelu { .. }
+        | Op::Pad(_)
+        | Op::Scalar(_)
+        | Op::Affine { .. }
+        | Op::BatchNormTraining { .. }
         | Op::SumPoolFeatures { .. } => Err(CodegenError::Layout {
             node: node.name().to_string(),
             problem: format!(
