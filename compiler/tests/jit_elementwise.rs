@@ -458,7 +458,7 @@ fn clamp_and_leaky_relu() {
     let inputs: BTreeMap<String, Tensor> =
         [("v".to_string(), Tensor::from_vec([1, 11], special.to_vec()))].into();
     let want = interp::run(&graph, &weights, &inputs).unwrap();
-    let got = CompiledModel::compile(&graph, &weights, 1)
+    let got = CompiledModel::compile(&graph, &weights, &Target::host_with(None).unwrap(), 1)
         .unwrap()
         .run(&inputs)
         .unwrap();

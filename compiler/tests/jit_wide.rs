@@ -325,11 +325,7 @@ fn convolutions() {
 }
 
 fn pool(kind: &str, input: [usize; 4], kernel: usize, stride: usize, pad: usize) -> Graph {
-    let attrs = PoolAttrs {
-        kernel: (kernel, kernel),
-        stride: (stride, stride),
-        pad: (pad, pad),
-    };
+    let attrs = PoolAttrs::new((kernel, kernel), (stride, stride), (pad, pad));
     let op = match kind {
         "max" => Op::MaxPool(attrs),
         "avg" => Op::AvgPool(attrs),
@@ -425,11 +421,7 @@ fn pools_and_elementwise_ops_on_blocked_values() {
         ("sum", [1, 16, 6, 5], 3, 1, 1),
         ("max", [1, 64, 112, 112], 3, 2, 1),
     ] {
-        let attrs = PoolAttrs {
-            kernel: (k, k),
-            stride: (s, s),
-            pad: (p, p),
-        };
+        let attrs = PoolAttrs::new((k, k), (s, s), (p, p));
         let op = match kind {
             "max" => Op::MaxPool(attrs),
             "avg" => Op::AvgPool(attrs),

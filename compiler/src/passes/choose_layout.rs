@@ -39,10 +39,11 @@ pub fn blocked_kernel(op: &Op, shapes: &[&Vec<usize>], lanes: usize) -> bool {
                 || (cg == 1 && opg == 1);
             grouping && codes <= scc_kernels::abi::MAX_EPILOGUE
         }
+        // The blocked average divides by the whole window (PyTorch's defaults).
+        Op::AvgPool(a) => rank4 && a.count_include_pad && !a.ceil_mode,
         Op::BatchNorm { .. }
         | Op::Activation(_)
         | Op::MaxPool(_)
-        | Op::AvgPool(_)
         | Op::SumPool(_)
         | Op::GlobalAvgPool
         | Op::SumPool3d(_)
