@@ -42,7 +42,14 @@ fn main() {
     let out_dir = PathBuf::from(env("OUT_DIR"));
     let target = env("TARGET");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    for path in ["build.rs", "native", "runtime", "Cargo.toml", "Cargo.lock"] {
+    for path in [
+        "build.rs",
+        "native",
+        "runtime",
+        "kernels",
+        "Cargo.toml",
+        "Cargo.lock",
+    ] {
         println!("cargo:rerun-if-changed={path}");
     }
 

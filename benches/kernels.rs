@@ -1,13 +1,14 @@
-//! The conv kernels of resnet18 / resnet18s in GFLOP/s, next to the machine's f32x4 FMA
-//! peak measured in the same run by a JIT-compiled FMA loop.
+//! The conv kernels of resnet18 / resnet18s in GFLOP/s on every tier this CPU has, next to
+//! that tier's FMA peak measured in the same run (`peak::fma_peak_gflops`).
 //!
-//! `cargo bench --bench kernels` prints, per layer shape, the single-thread GFLOP/s and
-//! its fraction of the peak (criterion reports the times; the throughput is set so that
-//! criterion's "elements/s" reads as MACs/s).
+//! `cargo bench --bench kernels` prints, per tier and layer shape, the single-thread GFLOP/s
+//! of the conv step itself (the reorders of the one-layer model excluded) and its fraction
+//! of the tier's peak (criterion reports the whole model's times; the throughput is set so
+//! that criterion's "elements/s" reads as MACs/s).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use scc::{Model, Options, PassOptions};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// `(name, source)`: the distinct conv shapes of ResNet-18 and its structured version
 /// (after decomposition a structured 3×3 layer is a sum-pool + a 2×2 conv over c = C/2).
@@ -50,42 +51,73 @@ const LAYERS: &[(&str, &str)] = &[
     ),
 ];
 
-fn kernels(c: &mut Criterion) {
-    let peak = scc::compiler::codegen::peak::fma_peak_gflops().unwrap();
-    println!("f32x4 FMA peak (one core, measured now): {peak:.2} GFLOP/s");
-    let mut group = c.benchmark_group("conv kernels (1 thread)");
-    group
-        .sample_size(20)
-        .measurement_time(Duration::from_secs(2))
-        .warm_up_time(Duration::from_millis(500));
-    for (name, source) in LAYERS {
-        let model = Model::from_source("layer.sc", source, None).unwrap();
-        let weights = model.random_weights(1).unwrap();
-        let inputs = model.random_inputs(1).unwrap();
-        let options = Options {
-            threads: 1,
-            passes: PassOptions::default(),
-            ..Options::default()
-        };
-        let jit = scc::compile(&model, &weights, &options).unwrap();
-        let macs =
-            scc::compiler::stats::totals(&scc::compiler::stats::costs(jit.graph())).structured_macs;
-        group.throughput(Throughput::Elements(macs as u64));
-        group.bench_function(*name, |b| b.iter(|| jit.run(&inputs).unwrap()));
-        // A direct measurement for the printed summary.
-        let runs = 20;
-        let started = Instant::now();
-        for _ in 0..runs {
-            jit.run(&inputs).unwrap();
-        }
-        let seconds = started.elapsed().as_secs_f64() / runs as f64;
-        let gflops = 2.0 * macs as f64 / seconds / 1e9;
-        println!(
-            "{name}: {gflops:.2} GFLOP/s = {:.0}% of the f32x4 FMA peak",
-            100.0 * gflops / peak
-        );
+/// Mean time of the conv node (not the reorders around it) over `runs` runs, in seconds.
+fn conv_seconds(
+    jit: &scc::CompiledModel,
+    inputs: &std::collections::BTreeMap<String, scc::Tensor>,
+    runs: usize,
+) -> f64 {
+    let graph = jit.graph();
+    let conv = graph
+        .node_ids()
+        .into_iter()
+        .find(|&id| matches!(graph.node(id).op, scc::compiler::Op::Conv2d(_)))
+        .expect("the layer is a conv");
+    let mut total = 0.0;
+    for _ in 0..runs {
+        let (_, times) = jit.run_timed(inputs).unwrap();
+        total += times[&conv].as_secs_f64();
     }
-    group.finish();
+    total / runs as f64
+}
+
+fn kernels(c: &mut Criterion) {
+    let tiers: Vec<scc::Tier> = scc::Tier::ALL
+        .into_iter()
+        .filter(|t| scc::host_tier(Some(*t)).is_ok())
+        .collect();
+    let mut summary = Vec::new();
+    for tier in tiers {
+        let peak = scc::compiler::codegen::peak::fma_peak_gflops(tier).unwrap();
+        println!(
+            "tier {tier}: {}-bit FMA peak (one core, measured now): {peak:.2} GFLOP/s",
+            tier.bits()
+        );
+        let mut group = c.benchmark_group(format!("conv kernels, tier {tier} (1 thread)"));
+        group
+            .sample_size(20)
+            .measurement_time(Duration::from_secs(2))
+            .warm_up_time(Duration::from_millis(500));
+        for (name, source) in LAYERS {
+            let model = Model::from_source("layer.sc", source, None).unwrap();
+            let weights = model.random_weights(1).unwrap();
+            let inputs = model.random_inputs(1).unwrap();
+            let options = Options {
+                threads: 1,
+                passes: PassOptions::default(),
+                tier: Some(tier),
+                ..Options::default()
+            };
+            let jit = scc::compile(&model, &weights, &options).unwrap();
+            let macs = scc::compiler::stats::totals(&scc::compiler::stats::costs(jit.graph()))
+                .structured_macs;
+            group.throughput(Throughput::Elements(macs as u64));
+            group.bench_function(*name, |b| b.iter(|| jit.run(&inputs).unwrap()));
+            // The conv step alone, for the printed summary.
+            conv_seconds(&jit, &inputs, 3);
+            let seconds = conv_seconds(&jit, &inputs, 20);
+            let gflops = 2.0 * macs as f64 / seconds / 1e9;
+            summary.push(format!(
+                "tier {tier:>6}  {name:<26} {gflops:>7.2} GFLOP/s = {:>3.0}% of the tier's peak ({peak:.1})",
+                100.0 * gflops / peak
+            ));
+        }
+        group.finish();
+    }
+    println!("conv kernels, one thread (the conv step's own time):");
+    for line in summary {
+        println!("{line}");
+    }
 }
 
 criterion_group!(benches, kernels);

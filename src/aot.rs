@@ -7,7 +7,7 @@
 //! `scc build` works wherever `scc` was installed). A binary depends on nothing but the C
 //! library.
 
-use crate::{Error, Model, PassOptions, Weights};
+use crate::{Error, Model, PassOptions, Target, TargetCpu, Tier, Weights};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -39,7 +39,7 @@ pub enum Emit {
 }
 
 /// Options of [`build`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct BuildOptions {
     /// The output path: the executable, or the stem of `NAME.o`/`libNAME.a` and `NAME.h`.
     pub output: PathBuf,
@@ -55,6 +55,26 @@ pub struct BuildOptions {
     /// identifier (`-o build/resnet20s` gives `resnet20s`), so two builds of one model with
     /// different outputs link into one program without clashing.
     pub symbol_prefix: Option<String>,
+    /// The CPU the code is for: its features are recorded in the output, and an executable
+    /// refuses to start on a CPU without them.
+    pub target_cpu: TargetCpu,
+    /// The vector tier (`None`: the best `target_cpu` has).
+    pub tier: Option<Tier>,
+}
+
+impl Default for BuildOptions {
+    /// An executable named by `output` (empty: set it), all passes, for this CPU at its best tier.
+    fn default() -> Self {
+        BuildOptions {
+            output: PathBuf::new(),
+            emit: Emit::Executable,
+            passes: PassOptions::default(),
+            max_memory: None,
+            symbol_prefix: None,
+            target_cpu: TargetCpu::Native,
+            tier: None,
+        }
+    }
 }
 
 /// What [`build`] produced.
@@ -69,6 +89,8 @@ pub struct BuildReport {
     /// Bytes of generated machine code in it.
     pub code_bytes: usize,
     pub time: Duration,
+    /// The target CPU and tier the code is for.
+    pub target: Target,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -203,12 +225,9 @@ pub fn build(
         Some(prefix) => return Err(BuildError::BadPrefix(prefix.clone()).into()),
         None => c_identifier(&stem),
     };
-    let mut passes = options.passes.clone();
-    if let Some(only) = &mut passes.only
-        && !only.iter().any(|p| p == "decompose-structured")
-    {
-        only.push("decompose-structured".to_string());
-    }
+    let target = Target::new(options.target_cpu, options.tier)?;
+    let mut passes = crate::codegen_passes(&options.passes);
+    passes.tier = target.tier;
     if passes.max_memory.is_none() {
         passes.max_memory = options.max_memory;
     }
@@ -221,8 +240,13 @@ pub fn build(
     need.what = format!("the model `{}` (built)", model.name());
     need.check(&limit)?;
     let with_main = options.emit == Emit::Executable;
-    let object =
-        scc_compiler::codegen::aot::emit_object(&optimized.graph, weights, &prefix, with_main)?;
+    let object = scc_compiler::codegen::aot::emit_object(
+        &optimized.graph,
+        weights,
+        &target,
+        &prefix,
+        with_main,
+    )?;
     let mut need = scc_compiler::codegen::jit::requirement(
         &optimized.graph,
         &plan,
@@ -319,5 +343,6 @@ pub fn build(
         weight_bytes: object.weight_bytes,
         code_bytes: object.code_bytes,
         time: started.elapsed(),
+        target,
     })
 }

@@ -31,6 +31,7 @@ use std::path::Path;
 
 pub use scc_compiler as compiler;
 pub use scc_compiler::passes::{Optimized, PassError, PassOptions};
+pub use scc_compiler::target::{Target, TargetCpu, TargetError, Tier};
 pub use scc_compiler::weights::{BindOptions, BindReport, ProjectionReport, Weights};
 pub use scc_compiler::{DEFAULT_MAX_NODES, LowerOptions};
 pub use scc_lang as lang;
@@ -75,6 +76,8 @@ pub enum Error {
     /// The model needs more memory than the limit, or an allocation was refused.
     #[error(transparent)]
     Memory(#[from] MemoryError),
+    #[error(transparent)]
+    Target(#[from] TargetError),
     #[error(transparent)]
     Onnx(#[from] scc_onnx::OnnxError),
 }
@@ -317,7 +320,8 @@ pub enum Engine {
 /// How [`compile`] builds a model.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The optimisation passes (the JIT always decomposes structured layers).
+    /// The optimisation passes (the JIT always decomposes structured layers and chooses
+    /// layouts; `passes.tier` is set from `tier`).
     pub passes: PassOptions,
     /// Worker threads of the JIT (0: all cores).
     pub threads: usize,
@@ -326,6 +330,9 @@ pub struct Options {
     /// inputs and outputs (`None`: the memory available on the machine). Checked before
     /// anything is allocated; a model above it is [`Error::Memory`].
     pub max_memory: Option<u64>,
+    /// The vector tier of the kernels; `None`: the best this CPU has. A tier the CPU lacks is
+    /// an error ([`TargetError`]).
+    pub tier: Option<Tier>,
 }
 
 impl Default for Options {
@@ -335,8 +342,29 @@ impl Default for Options {
             threads: 0,
             engine: Engine::Jit,
             max_memory: None,
+            tier: None,
         }
     }
+}
+
+/// The tier `tier` resolves to on this machine (`None`: its best), or why it cannot run here.
+pub fn host_tier(tier: Option<Tier>) -> Result<Tier, Error> {
+    Ok(Target::host_with(tier)?.tier)
+}
+
+/// `passes` with the passes code generation needs added to a restricted list.
+pub(crate) fn codegen_passes(passes: &PassOptions) -> PassOptions {
+    let mut passes = passes.clone();
+    if let Some(only) = &mut passes.only {
+        // Code generation executes structured layers only as sum-pool + small conv, and
+        // reads the layouts chosen for its tier.
+        for needed in ["decompose-structured", "choose-layout"] {
+            if !only.iter().any(|p| p == needed) {
+                only.push(needed.to_string());
+            }
+        }
+    }
+    passes
 }
 
 enum Executable {
@@ -434,14 +462,12 @@ pub fn compile(
     options: &Options,
 ) -> Result<CompiledModel, Error> {
     let started = std::time::Instant::now();
-    let mut passes = options.passes.clone();
-    if options.engine == Engine::Jit
-        && let Some(only) = &mut passes.only
-        && !only.iter().any(|p| p == "decompose-structured")
-    {
-        // Code generation executes structured layers only as sum-pool + small conv.
-        only.push("decompose-structured".to_string());
-    }
+    let target = Target::host_with(options.tier)?;
+    let mut passes = match options.engine {
+        Engine::Jit => codegen_passes(&options.passes),
+        Engine::Interpreter => options.passes.clone(),
+    };
+    passes.tier = target.tier;
     if passes.max_memory.is_none() {
         passes.max_memory = options.max_memory;
     }
@@ -452,6 +478,7 @@ pub fn compile(
             scc_compiler::codegen::jit::CompiledModel::compile_within(
                 &optimized.graph,
                 weights,
+                &target,
                 options.threads,
                 &limit,
             )?,

@@ -17,8 +17,9 @@ pub fn check_json(
 ) -> serde_json::Value {
     let costs = stats::costs(graph);
     let totals = stats::totals(&costs);
-    // Parameters are the model's (as written), whatever the passes folded.
-    let model_params = stats::totals(&stats::costs(model.graph())).params;
+    // Parameters and structured MACs are the model's (as written, the fixtures' definition),
+    // whatever the passes folded or how the structured layers execute.
+    let as_written = stats::totals(&stats::costs(model.graph()));
     let memory = scc_compiler::memory::plan_graph(graph);
     let placement: BTreeMap<_, _> = memory
         .placements
@@ -41,6 +42,8 @@ pub fn check_json(
                 "sumpool_adds": c.sumpool_adds,
                 "arena_offset": offset,
                 "bytes": bytes,
+                "execution": execution(node).map(|e| e.name()),
+                "layout": graph.layout(c.node).name(),
             })
         })
         .collect();
@@ -53,12 +56,14 @@ pub fn check_json(
         "model": model.name(),
         "inputs": named(model.inputs()),
         "outputs": named(model.outputs()),
-        "params": model_params,
+        "params": as_written.params,
         "dense_macs": totals.dense_macs,
-        "structured_macs": totals.structured_macs,
+        "structured_macs": as_written.structured_macs,
+        "executed_macs": totals.structured_macs,
         "sumpool_adds": totals.sumpool_adds,
         "arena_bytes": memory.arena_bytes,
         "naive_bytes": memory.naive_bytes,
+        "tier": graph.tier().map(|t| t.name()),
         "layers": layers,
     });
     if let Some(reports) = residuals {
@@ -70,4 +75,16 @@ pub fn check_json(
             .collect();
     }
     json
+}
+
+/// How a node of a structured layer executes (`None` for other nodes).
+pub fn execution(node: &scc_compiler::Node) -> Option<scc_compiler::ir::Execution> {
+    match &node.op {
+        scc_compiler::Op::Conv2d(a) => a.execution,
+        scc_compiler::Op::StructuredConv2d(a) => Some(
+            a.execution
+                .unwrap_or(scc_compiler::ir::Execution::Decomposed),
+        ),
+        _ => None,
+    }
 }

@@ -1,9 +1,11 @@
-//! `scc build`: standalone binaries reproduce PyTorch and the JIT bit for bit; object files
-//! and static libraries embed in C; bad input gets a clear error.
+//! `scc build`: standalone binaries reproduce PyTorch and the JIT bit for bit on every tier
+//! this CPU has; portable targets run; a binary refuses to start on a CPU without the
+//! features it records; object files and static libraries embed in C; bad input gets a clear
+//! error.
 
 mod common;
 
-use common::{assert_close, fixture_cases, repo_path, scc_ok};
+use common::{assert_close, fixture_cases, host_tiers, repo_path, scc_ok};
 use scc::{BindOptions, Model, Options, Tensor};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -53,22 +55,27 @@ fn run_saved(binary: &Path, inputs: &Path, what: &str) -> BTreeMap<String, Tenso
     scc::runtime::read_safetensors(&saved).unwrap()
 }
 
-/// The binary's outputs equal the JIT's bit for bit.
+/// The binary's outputs equal the JIT's (at `tier`) bit for bit.
 fn assert_equals_jit(
     got: &BTreeMap<String, Tensor>,
     model: &Model,
     weights: &scc::Weights,
     inputs: &BTreeMap<String, Tensor>,
+    tier: scc::Tier,
     what: &str,
 ) {
-    let jit = scc::compile(model, weights, &Options::default())
+    let options = Options {
+        tier: Some(tier),
+        ..Options::default()
+    };
+    let jit = scc::compile(model, weights, &options)
         .unwrap()
         .run(inputs)
         .unwrap();
     for (output, tensor) in jit {
         assert_eq!(
             got[&output], tensor,
-            "{what}/{output}: binary and JIT differ"
+            "{what}/{output}: binary and JIT differ (tier {tier})"
         );
     }
 }
@@ -79,27 +86,34 @@ fn built_binaries_reproduce_every_fixture_and_the_jit() {
     for case in fixture_cases() {
         let name = case.file_name().unwrap().to_string_lossy().to_string();
         let weights = case.join("weights.safetensors");
-        let binary = build_alone(
-            &case.join("model.sc"),
-            &["--weights", weights.to_str().unwrap()],
-            dir.path(),
-            &name,
-        );
-        let got = run_saved(&binary, &case.join("inputs.safetensors"), &name);
-        let expected = scc::runtime::read_safetensors(&case.join("expected.safetensors")).unwrap();
-        for (output, tensor) in &expected {
-            assert_close(
-                &format!("{name}/{output} (binary vs PyTorch)"),
-                &got[output],
-                tensor,
-            );
-        }
         let model = Model::from_file(case.join("model.sc"), None).unwrap();
         let (bound, _) = model
             .load_weights(&weights, &BindOptions::default())
             .unwrap();
         let inputs = scc::runtime::read_safetensors(&case.join("inputs.safetensors")).unwrap();
-        assert_equals_jit(&got, &model, &bound, &inputs, &name);
+        let expected = scc::runtime::read_safetensors(&case.join("expected.safetensors")).unwrap();
+        for tier in host_tiers() {
+            let binary = build_alone(
+                &case.join("model.sc"),
+                &[
+                    "--weights",
+                    weights.to_str().unwrap(),
+                    "--tier",
+                    tier.name(),
+                ],
+                dir.path(),
+                &format!("{name}-{tier}"),
+            );
+            let got = run_saved(&binary, &case.join("inputs.safetensors"), &name);
+            for (output, tensor) in &expected {
+                assert_close(
+                    &format!("{name}/{output} (binary {tier} vs PyTorch)"),
+                    &got[output],
+                    tensor,
+                );
+            }
+            assert_equals_jit(&got, &model, &bound, &inputs, tier, &name);
+        }
     }
 }
 
@@ -115,19 +129,21 @@ fn built_examples_equal_the_jit_bit_for_bit() {
         "mobilenetv2",
     ] {
         let path = repo_path(&format!("examples/{example}.sc"));
-        let binary = build_alone(&path, &["--random-weights", "3"], dir.path(), example);
         let model = Model::from_file(&path, None).unwrap();
         let inputs = model.random_inputs(9).unwrap();
-        let inputs_path = binary.parent().unwrap().join("inputs.safetensors");
-        scc::runtime::write_safetensors(&inputs_path, &inputs).unwrap();
-        let got = run_saved(&binary, &inputs_path, example);
-        assert_equals_jit(
-            &got,
-            &model,
-            &model.random_weights(3).unwrap(),
-            &inputs,
-            example,
-        );
+        for tier in host_tiers() {
+            let binary = build_alone(
+                &path,
+                &["--random-weights", "3", "--tier", tier.name()],
+                dir.path(),
+                &format!("{example}-{tier}"),
+            );
+            let inputs_path = binary.parent().unwrap().join("inputs.safetensors");
+            scc::runtime::write_safetensors(&inputs_path, &inputs).unwrap();
+            let got = run_saved(&binary, &inputs_path, example);
+            let weights = model.random_weights(3).unwrap();
+            assert_equals_jit(&got, &model, &weights, &inputs, tier, example);
+        }
     }
 }
 
@@ -377,5 +393,125 @@ fn a_value_returned_twice_is_two_outputs_of_the_binary() {
     let names: Vec<&str> = got.keys().map(String::as_str).collect();
     assert_eq!(names, ["c", "output1", "output2"]);
     assert_eq!(got["c"], got["output1"]);
-    assert_equals_jit(&got, &model, &weights, &inputs, "twice");
+    assert_equals_jit(
+        &got,
+        &model,
+        &weights,
+        &inputs,
+        scc::Target::host().unwrap().tier,
+        "twice",
+    );
+}
+
+/// Builds for an x86-64 level (`--target-cpu`) and checks the binary against the JIT: bit for
+/// bit when the level's tier runs the same kernels as the JIT's, else within the tolerance
+/// (the x86-64-v2 baseline has no FMA, the JIT here does).
+#[test]
+fn portable_targets_run_and_agree_with_the_jit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = repo_path("examples/resnet20s.sc");
+    let model = Model::from_file(&path, None).unwrap();
+    let weights = model.random_weights(4).unwrap();
+    let inputs = model.random_inputs(2).unwrap();
+    for (cpu, tier) in [
+        ("x86-64-v2", scc::Tier::V128),
+        ("x86-64-v3", scc::Tier::Avx2),
+        ("x86-64-v4", scc::Tier::Avx512),
+    ] {
+        if scc::host_tier(Some(tier)).is_err() {
+            continue;
+        }
+        let binary = build_alone(
+            &path,
+            &["--random-weights", "4", "--target-cpu", cpu],
+            dir.path(),
+            cpu,
+        );
+        let inputs_path = binary.parent().unwrap().join("inputs.safetensors");
+        scc::runtime::write_safetensors(&inputs_path, &inputs).unwrap();
+        let got = run_saved(&binary, &inputs_path, cpu);
+        let options = Options {
+            tier: Some(tier),
+            ..Options::default()
+        };
+        let jit = scc::compile(&model, &weights, &options)
+            .unwrap()
+            .run(&inputs)
+            .unwrap();
+        for (output, tensor) in jit {
+            if cpu == "x86-64-v2" {
+                assert_close(&format!("{cpu}/{output}"), &got[&output], &tensor);
+            } else {
+                assert_eq!(
+                    got[&output], tensor,
+                    "{cpu}/{output}: binary and JIT differ"
+                );
+            }
+        }
+    }
+    // A tier above the target CPU's is refused before anything is built.
+    let out = common::scc(&[
+        "build",
+        "examples/resnet20s.sc",
+        "--random-weights",
+        "1",
+        "--target-cpu",
+        "x86-64-v2",
+        "--tier",
+        "avx2",
+        "-o",
+        dir.path().join("never").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: tier avx2 needs avx, avx2, fma, which x86-64-v2 does not have; the tiers of x86-64-v2 are: 128\n"
+    );
+}
+
+/// A binary whose recorded CPU features this CPU lacks prints one line and exits 1 before
+/// running anything. (The features word of the descriptor is patched in the built file: to a
+/// feature this CPU lacks when there is one, else to a bit this runtime does not know.)
+#[test]
+fn a_binary_refuses_to_start_on_a_cpu_without_its_features() {
+    let dir = tempfile::tempdir().unwrap();
+    let binary = build_alone(
+        &repo_path("examples/resnet20s.sc"),
+        &["--random-weights", "1"],
+        dir.path(),
+        "picky",
+    );
+    let target = scc::Target::host().unwrap();
+    let features: Vec<String> = target.features();
+    let mask = scc_kernels::cpu::feature_mask(features.iter().map(String::as_str)).unwrap();
+    let mut bytes = std::fs::read(&binary).unwrap();
+    // The descriptor header: version 2, one input, one output, ..., then the feature mask.
+    let at = (0..bytes.len() - 80)
+        .find(|&i| {
+            let word =
+                |k: usize| u64::from_le_bytes(bytes[i + 8 * k..i + 8 * k + 8].try_into().unwrap());
+            word(0) == 2 && word(1) == 1 && word(2) == 1 && word(9) == mask
+        })
+        .expect("the descriptor is in the binary");
+    let lacking = scc_kernels::cpu::KNOWN_FEATURES
+        .iter()
+        .find(|f| scc_kernels::cpu::has_feature(f) == Some(false));
+    let (patched, named) = match lacking {
+        Some(f) => (scc_kernels::cpu::feature_mask([*f]).unwrap(), f.to_string()),
+        None => (
+            1u64 << 63,
+            "unknown feature #63 (recorded by a newer scc)".to_string(),
+        ),
+    };
+    bytes[at + 72..at + 80].copy_from_slice(&(mask | patched).to_le_bytes());
+    std::fs::write(&binary, &bytes).unwrap();
+    let out = run_in(&binary, &["--bench", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "error: this program needs CPU features this CPU does not have: {named} (rebuild it with `scc build --target-cpu x86-64-v2`, or `native` on this machine)\n"
+        )
+    );
 }

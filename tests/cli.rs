@@ -428,3 +428,52 @@ fn usage_errors_exit_with_status_1() {
     assert!(scc_ok(&["--help"]).contains("Usage: scc"));
     assert!(scc_ok(&["--version"]).starts_with("scc "));
 }
+
+#[test]
+fn bench_takes_the_execution_choice_and_reports_layers_that_add_up() {
+    for execution in ["composed", "fused", "decomposed"] {
+        let json = scc_ok(&[
+            "bench",
+            "examples/resnet20s.sc",
+            "--random-weights",
+            "1",
+            "--threads",
+            "1",
+            "--runs",
+            "5",
+            "--interp-runs",
+            "1",
+            "--per-layer",
+            "--execution",
+            execution,
+            "--json",
+        ]);
+        let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let layers = report["layers"].as_array().expect("per-layer rows");
+        // A composed layer is one dense conv: no sum-pool node is left.
+        let pools = layers.iter().filter(|l| l["op"] == "sumpool3d").count();
+        assert_eq!(pools == 0, execution == "composed", "{execution}: {json}");
+        assert!(
+            report["layers_sum_jit_ms"].as_f64().unwrap() > 0.0,
+            "{json}"
+        );
+        assert!(
+            report["layers_whole_jit_ms"].as_f64().unwrap() > 0.0,
+            "{json}"
+        );
+    }
+    let out = scc(&[
+        "bench",
+        "examples/resnet20s.sc",
+        "--random-weights",
+        "1",
+        "--execution",
+        "sideways",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--execution"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

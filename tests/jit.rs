@@ -1,28 +1,34 @@
 //! The JIT against the interpreter: every fixture (and PyTorch's outputs), every example,
-//! hundreds of randomly generated models, several thread counts, concurrent runs.
+//! hundreds of randomly generated models, several thread counts, concurrent runs — each on
+//! every vector tier this CPU has, forced in turn.
 
 mod common;
 
-use common::{assert_close, fixture_cases, generate::random_model, repo_path};
+use common::{assert_close, fixture_cases, generate::random_model, host_tiers, repo_path};
 use proptest::prelude::*;
 use scc::{BindOptions, Engine, Model, Options, Tensor};
 use std::collections::BTreeMap;
 
-fn engines(
+fn jit(
     model: &Model,
     weights: &scc::Weights,
     threads: usize,
-) -> (scc::CompiledModel, scc::CompiledModel) {
-    let jit = scc::compile(
+    tier: scc::Tier,
+) -> scc::CompiledModel {
+    scc::compile(
         model,
         weights,
         &Options {
             threads,
+            tier: Some(tier),
             ..Options::default()
         },
     )
-    .unwrap_or_else(|e| panic!("{}", e.render()));
-    let interp = scc::compile(
+    .unwrap_or_else(|e| panic!("tier {tier}: {}", e.render()))
+}
+
+fn interpreter(model: &Model, weights: &scc::Weights) -> scc::CompiledModel {
+    scc::compile(
         model,
         weights,
         &Options {
@@ -30,8 +36,7 @@ fn engines(
             ..Options::default()
         },
     )
-    .unwrap();
-    (jit, interp)
+    .unwrap()
 }
 
 fn assert_all_close(what: &str, got: &[(String, Tensor)], expected: &[(String, Tensor)]) {
@@ -52,16 +57,18 @@ fn jit_reproduces_every_fixture() {
         let inputs = scc::runtime::read_safetensors(&case.join("inputs.safetensors")).unwrap();
         let expected: BTreeMap<String, Tensor> =
             scc::runtime::read_safetensors(&case.join("expected.safetensors")).unwrap();
-        let (jit, interp) = engines(&model, &weights, 2);
-        let got = jit.run(&inputs).unwrap();
-        for (output, tensor) in &got {
-            assert_close(
-                &format!("{name}/{output} (jit vs PyTorch)"),
-                tensor,
-                &expected[output],
-            );
+        let reference = interpreter(&model, &weights).run(&inputs).unwrap();
+        for tier in host_tiers() {
+            let got = jit(&model, &weights, 2, tier).run(&inputs).unwrap();
+            for (output, tensor) in &got {
+                assert_close(
+                    &format!("{name}/{output} (jit {tier} vs PyTorch)"),
+                    tensor,
+                    &expected[output],
+                );
+            }
+            assert_all_close(&format!("{name} ({tier})"), &got, &reference);
         }
-        assert_all_close(&name, &got, &interp.run(&inputs).unwrap());
     }
 }
 
@@ -78,43 +85,38 @@ fn jit_equals_the_interpreter_on_every_example() {
         let model = Model::from_file(repo_path(&format!("examples/{example}.sc")), None).unwrap();
         let weights = model.random_weights(11).unwrap();
         let inputs = model.random_inputs(3).unwrap();
-        let (jit, interp) = engines(&model, &weights, 0);
-        assert_all_close(
-            example,
-            &jit.run(&inputs).unwrap(),
-            &interp.run(&inputs).unwrap(),
-        );
+        let reference = interpreter(&model, &weights).run(&inputs).unwrap();
+        for tier in host_tiers() {
+            let got = jit(&model, &weights, 0, tier).run(&inputs).unwrap();
+            assert_all_close(&format!("{example} ({tier})"), &got, &reference);
+        }
     }
 }
 
 #[test]
-fn results_are_bit_identical_per_thread_count_and_close_across_counts() {
-    let model = Model::from_file(repo_path("examples/resnet20s.sc"), None).unwrap();
-    let weights = model.random_weights(2).unwrap();
-    let inputs = model.random_inputs(5).unwrap();
-    let runs: Vec<Vec<(String, Tensor)>> = [1, 2, 3]
-        .iter()
-        .map(|&threads| {
-            let jit = scc::compile(
-                &model,
-                &weights,
-                &Options {
-                    threads,
-                    ..Options::default()
-                },
-            )
-            .unwrap();
-            let first = jit.run(&inputs).unwrap();
-            assert_eq!(
-                first,
-                jit.run(&inputs).unwrap(),
-                "repeatable with {threads} threads"
-            );
-            first
-        })
-        .collect();
-    for run in &runs[1..] {
-        assert_all_close("threads", run, &runs[0]);
+fn results_are_bit_identical_across_thread_counts_within_a_tier() {
+    for example in ["resnet20s", "mobilenetv2s"] {
+        let model = Model::from_file(repo_path(&format!("examples/{example}.sc")), None).unwrap();
+        let weights = model.random_weights(2).unwrap();
+        let inputs = model.random_inputs(5).unwrap();
+        for tier in host_tiers() {
+            let runs: Vec<Vec<(String, Tensor)>> = [1, 2, 3]
+                .iter()
+                .map(|&threads| {
+                    let compiled = jit(&model, &weights, threads, tier);
+                    let first = compiled.run(&inputs).unwrap();
+                    assert_eq!(
+                        first,
+                        compiled.run(&inputs).unwrap(),
+                        "{example}: repeatable with {threads} threads ({tier})"
+                    );
+                    first
+                })
+                .collect();
+            for run in &runs[1..] {
+                assert_eq!(run, &runs[0], "{example} ({tier}): thread counts differ");
+            }
+        }
     }
 }
 
@@ -147,13 +149,18 @@ fn a_value_returned_twice_is_two_outputs() {
     let weights = model.random_weights(4).unwrap();
     let inputs = model.random_inputs(4).unwrap();
     let expected = model.interpret(&weights, &inputs).unwrap();
-    for threads in [1, 2] {
-        let (jit, interp) = engines(&model, &weights, threads);
-        let got = jit.run(&inputs).unwrap();
-        assert_eq!(got[0].1, got[1].1);
-        assert_eq!(got[2].1, inputs["x"]);
-        assert_all_close("jit", &got, &expected);
-        assert_all_close("interp", &interp.run(&inputs).unwrap(), &expected);
+    assert_all_close(
+        "interp",
+        &interpreter(&model, &weights).run(&inputs).unwrap(),
+        &expected,
+    );
+    for tier in host_tiers() {
+        for threads in [1, 2] {
+            let got = jit(&model, &weights, threads, tier).run(&inputs).unwrap();
+            assert_eq!(got[0].1, got[1].1);
+            assert_eq!(got[2].1, inputs["x"]);
+            assert_all_close(&format!("jit ({tier})"), &got, &expected);
+        }
     }
 }
 
@@ -184,13 +191,14 @@ proptest! {
         let model = Model::from_source("generated.sc", &source, None).unwrap();
         let weights = model.random_weights(seed).unwrap();
         let inputs = model.random_inputs(seed).unwrap();
-        let (jit, interp) = engines(&model, &weights, threads);
-        let got = jit.run(&inputs).unwrap();
-        let expected = interp.run(&inputs).unwrap();
-        for ((name, g), (_, e)) in got.iter().zip(&expected) {
-            let scale = e.data().iter().fold(1f32, |m, v| m.max(v.abs()));
-            let diff = g.max_abs_diff(e);
-            prop_assert!(diff <= 1e-4 * scale, "{name}: diff {diff} > {}\n{source}", 1e-4 * scale);
+        let expected = interpreter(&model, &weights).run(&inputs).unwrap();
+        for tier in host_tiers() {
+            let got = jit(&model, &weights, threads, tier).run(&inputs).unwrap();
+            for ((name, g), (_, e)) in got.iter().zip(&expected) {
+                let scale = e.data().iter().fold(1f32, |m, v| m.max(v.abs()));
+                let diff = g.max_abs_diff(e);
+                prop_assert!(diff <= 1e-4 * scale, "{name} ({tier}): diff {diff} > {}\n{source}", 1e-4 * scale);
+            }
         }
     }
 }

@@ -142,7 +142,8 @@ pub fn advise_with_kernels(
                 | Op::Div
                 | Op::Scalar(_)
                 | Op::SumPool3d(_)
-                | Op::SumPoolFeatures { .. } => continue,
+                | Op::SumPoolFeatures { .. }
+                | Op::Reorder { .. } => continue,
             };
         let Some(&param) = node.params.first() else {
             continue;

@@ -131,6 +131,7 @@ fn node_scratch_bytes(graph: &Graph, id: NodeId) -> u64 {
         | Op::Pad(_)
         | Op::Scalar(_)
         | Op::Affine { .. }
+        | Op::Reorder { .. }
         | Op::SumPoolFeatures { .. } => 0,
     }
 }
@@ -369,6 +370,8 @@ pub fn eval_node(
             }
         }
         Op::SumPoolFeatures { window } => kernels::sumpool_features(args[0], *window),
+        // Layouts are physical: every value is logically NCHW.
+        Op::Reorder { .. } => copy(args[0], &node.name),
     }
 }
 

@@ -20,6 +20,8 @@ pub use scc_runtime::kernels::Arith;
 use std::fmt;
 use std::sync::Arc;
 
+pub use crate::target::Tier;
+
 /// A concrete tensor shape (rank 2 `[N, F]` or rank 4 `[N, C, H, W]`).
 pub type Shape = Vec<usize>;
 
@@ -140,6 +142,13 @@ pub enum ParamExpr {
         bias: Option<ParamId>,
         bn: BatchNormParams,
     },
+    /// The dense kernel `[O, group_channels, kh, kw]` of a structured conv, rebuilt from its
+    /// `alpha` (`scc_runtime::structure::compose_alpha`).
+    ComposeStructured {
+        alpha: ParamId,
+        group_channels: usize,
+        kernel: Pair,
+    },
 }
 
 impl ParamExpr {
@@ -152,6 +161,7 @@ impl ParamExpr {
                 .copied()
                 .chain([bn.weight, bn.bias, bn.mean, bn.var])
                 .collect(),
+            ParamExpr::ComposeStructured { alpha, .. } => vec![*alpha],
         }
     }
 }
@@ -162,6 +172,34 @@ pub enum EpilogueStep {
     Activation(Activation),
     /// Adds the node's next extra operand (operands after the first), same shape.
     Residual,
+}
+
+/// How a structured layer executes (chosen by `choose-execution`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Execution {
+    /// A sum-pool pass into memory, then the small conv over `alpha`.
+    Decomposed,
+    /// The small conv computes the sum-pool inside its register tiles (the pooled tensor is
+    /// never stored): 1×1 structured layers on the wide tiers.
+    Fused,
+    /// One dense conv with the kernel rebuilt from `alpha` at compile time.
+    Composed,
+}
+
+impl Execution {
+    pub const ALL: [Execution; 3] = [Execution::Decomposed, Execution::Fused, Execution::Composed];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Execution::Decomposed => "decomposed",
+            Execution::Fused => "fused",
+            Execution::Composed => "composed",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Execution> {
+        Execution::ALL.into_iter().find(|e| e.name() == name)
+    }
 }
 
 /// A dense convolution (`conv2d`).
@@ -179,6 +217,9 @@ pub struct ConvAttrs {
     /// Taps of the dense layer this conv stands for when it is the small conv of a
     /// decomposed structured layer (for cost reports); `None` for an ordinary conv.
     pub dense_taps: Option<usize>,
+    /// How the structured layer this conv executes runs (`None`: an ordinary conv, or the
+    /// small conv of a decomposed layer, the default).
+    pub execution: Option<Execution>,
 }
 
 /// A structured convolution (`sconv2d`): kernel `kernel` composed from
@@ -193,6 +234,8 @@ pub struct StructuredConvAttrs {
     pub pad: Pair,
     pub groups: usize,
     pub bias: bool,
+    /// The execution `choose-execution` picked (`None` before it runs: decomposed).
+    pub execution: Option<Execution>,
 }
 
 /// `maxpool`, `avgpool` and `sumpool` windows.
@@ -236,6 +279,43 @@ impl UpsampleMode {
             UpsampleMode::Nearest => "nearest",
             UpsampleMode::NearestExact => "nearest-exact",
             UpsampleMode::Bilinear => "bilinear",
+        }
+    }
+}
+
+/// The physical layout of a node's value in memory. Values are always logically NCHW (the
+/// interpreter ignores layouts); codegen reads and writes them as laid out here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Layout {
+    /// Row-major `[N, C, H, W]` (or `[N, F]`), as at the model boundary.
+    #[default]
+    Plain,
+    /// Channel-blocked `[N, ceil(C/lanes), H, W, lanes]` (NCHW{lanes}c); the lanes of the
+    /// last block beyond `C` hold +0.0.
+    Blocked(usize),
+    /// Not stored at all: the value's only user (a fused structured conv) computes it inside
+    /// its register tiles from the value's own operand.
+    Fused,
+}
+
+impl Layout {
+    /// `nchw` or `nchw16c`.
+    pub fn name(self) -> String {
+        match self {
+            Layout::Plain => "nchw".to_string(),
+            Layout::Blocked(lanes) => format!("nchw{lanes}c"),
+            Layout::Fused => "fused".to_string(),
+        }
+    }
+
+    /// Elements a value of logical shape `shape` occupies in this layout.
+    pub fn elements(self, shape: &[usize]) -> usize {
+        match self {
+            Layout::Plain => shape.iter().product(),
+            Layout::Blocked(lanes) => {
+                shape[0] * shape[1].div_ceil(lanes) * lanes * shape[2..].iter().product::<usize>()
+            }
+            Layout::Fused => 0,
         }
     }
 }
@@ -339,6 +419,11 @@ pub enum Op {
     SumPoolFeatures {
         window: usize,
     },
+    /// The identity on values, converting the operand's physical layout to `to` (inserted by
+    /// `choose-layout`; never written in source).
+    Reorder {
+        to: Layout,
+    },
 }
 
 /// A dense linear layer, possibly with a fused epilogue.
@@ -403,6 +488,7 @@ impl Op {
             Op::BatchNormTraining { .. } => "batchnorm",
             Op::SumPool3d(_) => "sumpool3d",
             Op::SumPoolFeatures { .. } => "sumpool_features",
+            Op::Reorder { .. } => "reorder",
         }
     }
 
@@ -435,7 +521,8 @@ impl Op {
             | Op::Pad(_)
             | Op::Scalar(_)
             | Op::SumPool3d(_)
-            | Op::SumPoolFeatures { .. } => false,
+            | Op::SumPoolFeatures { .. }
+            | Op::Reorder { .. } => false,
         }
     }
 
@@ -447,6 +534,10 @@ impl Op {
             } else {
                 format!("({}, {})", p.0, p.1)
             }
+        }
+        fn execution(e: Option<Execution>) -> String {
+            e.map(|e| format!(" execution={}", e.name()))
+                .unwrap_or_default()
         }
         fn pair_always(p: Pair) -> String {
             format!("({}, {})", p.0, p.1)
@@ -471,7 +562,7 @@ impl Op {
         match self {
             Op::Input { index } => format!("index={index}"),
             Op::Conv2d(a) => format!(
-                "out={} kernel={} stride={} pad={} dilation={} groups={} bias={}{}",
+                "out={} kernel={} stride={} pad={} dilation={} groups={} bias={}{}{}",
                 a.out_channels,
                 pair(a.kernel),
                 pair(a.stride),
@@ -479,10 +570,12 @@ impl Op {
                 pair(a.dilation),
                 a.groups,
                 a.bias,
-                epilogue(&a.epilogue, a.dense_taps)
+                epilogue(&a.epilogue, a.dense_taps),
+                // The default (decomposed) is not printed.
+                execution(a.execution.filter(|e| *e != Execution::Decomposed))
             ),
             Op::StructuredConv2d(a) => format!(
-                "out={} kernel={} c={} n={} stride={} pad={} groups={} bias={}",
+                "out={} kernel={} c={} n={} stride={} pad={} groups={} bias={}{}",
                 a.out_channels,
                 pair(a.kernel),
                 a.c,
@@ -490,7 +583,8 @@ impl Op {
                 pair(a.stride),
                 pair(a.pad),
                 a.groups,
-                a.bias
+                a.bias,
+                execution(a.execution)
             ),
             Op::Linear(a) => {
                 format!(
@@ -564,6 +658,7 @@ impl Op {
                 }
             ),
             Op::SumPoolFeatures { window } => format!("window={window}"),
+            Op::Reorder { to } => format!("to={}", to.name()),
             Op::Activation(_)
             | Op::GlobalAvgPool
             | Op::Flatten
@@ -602,6 +697,10 @@ pub struct Graph {
     inputs: Vec<(String, NodeId)>,
     outputs: Vec<(String, NodeId)>,
     params: Vec<Param>,
+    /// Physical layouts of node values other than [`Layout::Plain`] (set by `choose-layout`).
+    layouts: std::collections::BTreeMap<NodeId, Layout>,
+    /// The vector tier the graph's layouts were chosen for (`None` before `choose-layout`).
+    tier: Option<Tier>,
 }
 
 impl Graph {
@@ -612,7 +711,30 @@ impl Graph {
             inputs: Vec::new(),
             outputs: Vec::new(),
             params: Vec::new(),
+            layouts: std::collections::BTreeMap::new(),
+            tier: None,
         }
+    }
+
+    /// The physical layout of `id`'s value.
+    pub fn layout(&self, id: NodeId) -> Layout {
+        self.layouts.get(&id).copied().unwrap_or_default()
+    }
+
+    pub fn set_layout(&mut self, id: NodeId, layout: Layout) {
+        match layout {
+            Layout::Plain => self.layouts.remove(&id),
+            blocked => self.layouts.insert(id, blocked),
+        };
+    }
+
+    /// The tier the layouts were chosen for.
+    pub fn tier(&self) -> Option<Tier> {
+        self.tier
+    }
+
+    pub fn set_tier(&mut self, tier: Option<Tier>) {
+        self.tier = tier;
     }
 
     /// Adds a node computing `node.op` over `operands` (in operand order).
@@ -700,6 +822,7 @@ impl Graph {
     /// Removes a node and its edges. Its users must have been redirected first.
     pub fn remove_node(&mut self, id: NodeId) {
         self.graph.remove_node(id.0);
+        self.layouts.remove(&id);
     }
 
     /// Makes every user of `old` (and every output naming it) read `new` instead.
@@ -720,6 +843,15 @@ impl Graph {
         for (user, port) in uses {
             self.graph.add_edge(new.0, user, port);
         }
+        for (_, output) in &mut self.outputs {
+            if *output == old {
+                *output = new;
+            }
+        }
+    }
+
+    /// Makes every model output naming `old` name `new` (users of `old` are unchanged).
+    pub fn redirect_output(&mut self, old: NodeId, new: NodeId) {
         for (_, output) in &mut self.outputs {
             if *output == old {
                 *output = new;
@@ -857,8 +989,12 @@ impl Graph {
             .iter()
             .map(|(name, id)| format!("{name}={id}"))
             .collect();
+        let tier = self
+            .tier
+            .map(|t| format!(" tier={}", t.name()))
+            .unwrap_or_default();
         let mut out = format!(
-            "graph {}({}) -> ({})\n",
+            "graph {}({}) -> ({}){tier}\n",
             self.name,
             inputs.join(", "),
             outputs.join(", ")
@@ -879,6 +1015,9 @@ impl Graph {
                 write!(out, " {attrs}").unwrap();
             }
             write!(out, " : {}", format_shape(&node.shape)).unwrap();
+            if self.layout(id) != Layout::Plain {
+                write!(out, " layout={}", self.layout(id).name()).unwrap();
+            }
             if !node.params.is_empty() {
                 let params: Vec<String> = node
                     .params
@@ -906,6 +1045,9 @@ impl Graph {
                     self.describe_param(*weight),
                     self.bn_name(bn)
                 )
+            }
+            ParamValue::Derived(ParamExpr::ComposeStructured { alpha, .. }) => {
+                format!("compose({})", self.describe_param(*alpha))
             }
             ParamValue::Derived(ParamExpr::BatchNormShift { bias, bn }) => match bias {
                 Some(bias) => format!(

@@ -16,6 +16,7 @@ pub mod passes;
 pub mod random_weights;
 pub mod shape;
 pub mod stats;
+pub mod target;
 pub mod verify;
 pub mod weights;
 

@@ -1022,6 +1022,7 @@ impl<'a> Lowerer<'a> {
                 bias: args.bool_or("bias", false),
                 epilogue: Vec::new(),
                 dense_taps: None,
+                execution: None,
             }),
             "sconv2d" => Op::StructuredConv2d(StructuredConvAttrs {
                 out_channels: args.count("out", 1)?,
@@ -1032,6 +1033,7 @@ impl<'a> Lowerer<'a> {
                 pad: args.pair("pad", 0, Some((0, 0)))?,
                 groups: args.count_or("groups", 1, 1)?,
                 bias: args.bool_or("bias", false),
+                execution: None,
             }),
             "linear" => Op::Linear(LinearAttrs {
                 out_features: args.count("out", 1)?,

@@ -570,9 +570,20 @@ pub fn plan_graph(graph: &crate::ir::Graph) -> GraphMemoryPlan {
         if let Op::Input { .. } = graph.node(id).op {
             continue;
         }
-        let last_use = graph.users(id).iter().map(|u| step[u]).max().unwrap_or(i);
+        // A fused value is computed inside its users' kernels from its operands: reading it
+        // reads them, so they live until its users' last step.
+        let mut last_use = i;
+        let mut pending = graph.users(id);
+        while let Some(user) = pending.pop() {
+            if graph.layout(user) == crate::ir::Layout::Fused {
+                pending.extend(graph.users(user));
+            } else {
+                last_use = last_use.max(step[&user]);
+            }
+        }
         let last = if graph.is_output(id) { end } else { last_use };
-        let bytes = graph.node(id).shape.iter().product::<usize>() * std::mem::size_of::<f32>();
+        // In its physical layout: a channel-blocked value pads its channels to whole blocks.
+        let bytes = graph.layout(id).elements(&graph.node(id).shape) * std::mem::size_of::<f32>();
         planned.push(id);
         buffers.push(Buffer {
             first: i,

@@ -110,6 +110,16 @@ pub fn derive<'a>(
             })?;
             Ok(Tensor::new(weight.shape().to_vec(), data).expect("same shape"))
         }
+        ParamExpr::ComposeStructured {
+            alpha,
+            group_channels,
+            kernel,
+        } => Ok(scc_runtime::structure::compose_alpha(
+            operand(*alpha),
+            *group_channels,
+            kernel.0,
+            kernel.1,
+        )),
         ParamExpr::BatchNormShift { bias, bn } => {
             let scale = factors(bn);
             let beta = operand(bn.bias).data();

@@ -338,6 +338,10 @@ pub fn infer(op: &Op, operands: &[&Shape]) -> Result<Shape, String> {
             )?;
             Ok(vec![x[0], a.groups * (cg - a.window.0 + 1), oh, ow])
         }
+        Op::Reorder { .. } => {
+            expect_operands(op, operands, 1)?;
+            Ok(operands[0].clone())
+        }
         Op::SumPoolFeatures { window } => {
             expect_operands(op, operands, 1)?;
             let x = operands[0];

@@ -79,7 +79,8 @@ pub fn node_cost(graph: &Graph, id: NodeId) -> NodeCost {
         | Op::Div
         | Op::Scalar(_)
         | Op::SumPool3d(_)
-        | Op::SumPoolFeatures { .. } => (0, 0),
+        | Op::SumPoolFeatures { .. }
+        | Op::Reorder { .. } => (0, 0),
     };
     let sumpool_adds = match &node.op {
         Op::SumPool3d(a) => {
@@ -141,6 +142,7 @@ pub fn node_cost(graph: &Graph, id: NodeId) -> NodeCost {
         | Op::Pad(_)
         | Op::Add
         | Op::Mul
+        | Op::Reorder { .. }
         | Op::Sub
         | Op::Div
         | Op::Scalar(_) => 0,

@@ -124,7 +124,8 @@ pub fn op_weights(op: &Op, input: &[usize]) -> Vec<(&'static str, Vec<usize>, We
         | Op::Pad(_)
         | Op::Scalar(_)
         | Op::SumPool3d(_)
-        | Op::SumPoolFeatures { .. } => {}
+        | Op::SumPoolFeatures { .. }
+        | Op::Reorder { .. } => {}
     }
     out
 }

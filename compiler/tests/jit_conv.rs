@@ -3,6 +3,7 @@
 
 use scc_compiler::codegen::jit::CompiledModel;
 use scc_compiler::passes::{PassManager, PassOptions};
+use scc_compiler::target::{Target, Tier};
 use scc_runtime::Tensor;
 use scc_runtime::random::WeightRng;
 use std::collections::BTreeMap;
@@ -31,7 +32,13 @@ fn check(source: &str) {
     let expected = scc_compiler::interp::run(&optimized, &weights, &inputs).unwrap();
     let mut first: Option<Vec<(String, Tensor)>> = None;
     for threads in [1, 3] {
-        let compiled = CompiledModel::compile(&optimized, &weights, threads).unwrap();
+        let compiled = CompiledModel::compile(
+            &optimized,
+            &weights,
+            &Target::host_with(Some(Tier::V128)).unwrap(),
+            threads,
+        )
+        .unwrap();
         let got = compiled.run(&inputs).unwrap();
         for ((name, g), (_, e)) in got.iter().zip(&expected) {
             let scale = e.data().iter().fold(1f32, |m, v| m.max(v.abs()));

@@ -11,6 +11,7 @@ use scc_compiler::codegen::jit::CompiledModel;
 use scc_compiler::interp;
 use scc_compiler::ir::{EpilogueStep, Graph, Op};
 use scc_compiler::passes::{PassManager, PassOptions};
+use scc_compiler::target::{Target, Tier};
 use scc_compiler::weights;
 use scc_runtime::Tensor;
 use scc_runtime::random::WeightRng;
@@ -63,7 +64,13 @@ fn compare_within(
         let expected = interp::run(graph, weights, &inputs).expect("interpreter runs");
         let mut previous: Option<Vec<(String, Tensor)>> = None;
         for threads in [1, 3] {
-            let model = CompiledModel::compile(graph, weights, threads).expect("compiles");
+            let model = CompiledModel::compile(
+                graph,
+                weights,
+                &Target::host_with(Some(Tier::V128)).unwrap(),
+                threads,
+            )
+            .expect("compiles");
             let got = model.run(&inputs).expect("runs");
             assert_eq!(got.len(), expected.len());
             for ((name, got), (want_name, want)) in got.iter().zip(&expected) {
@@ -403,7 +410,13 @@ fn activations_are_accurate_over_the_whole_f32_range() {
             [("v".to_string(), Tensor::from_vec([1, len], values.clone()))].into();
         let reference = scc_testkit::reference::activation(name).unwrap();
         let want: Vec<f64> = values.iter().map(|&v| reference(f64::from(v))).collect();
-        let model = CompiledModel::compile(&graph, &weights, 2).expect("compiles");
+        let model = CompiledModel::compile(
+            &graph,
+            &weights,
+            &Target::host_with(Some(Tier::V128)).unwrap(),
+            2,
+        )
+        .expect("compiles");
         let jit = model.run(&inputs).expect("runs");
         let jit = scc_testkit::relative(jit[0].1.data(), &want);
         let interpreted = interp::run(&graph, &weights, &inputs).expect("interpreter runs");
@@ -445,10 +458,15 @@ fn clamp_and_leaky_relu() {
     let inputs: BTreeMap<String, Tensor> =
         [("v".to_string(), Tensor::from_vec([1, 11], special.to_vec()))].into();
     let want = interp::run(&graph, &weights, &inputs).unwrap();
-    let got = CompiledModel::compile(&graph, &weights, 1)
-        .unwrap()
-        .run(&inputs)
-        .unwrap();
+    let got = CompiledModel::compile(
+        &graph,
+        &weights,
+        &Target::host_with(Some(Tier::V128)).unwrap(),
+        1,
+    )
+    .unwrap()
+    .run(&inputs)
+    .unwrap();
     for ((_, g), (_, w)) in got.iter().zip(&want) {
         for (a, b) in g.data().iter().zip(w.data()) {
             assert!(a == b || (a.is_nan() && b.is_nan()), "{a} vs {b}");

@@ -8,6 +8,7 @@
 use scc_compiler::codegen::jit::CompiledModel;
 use scc_compiler::ir::{Graph, Node, Op, PoolAttrs, SumPool3dAttrs, SumPoolAlgorithm};
 use scc_compiler::passes::{PassManager, PassOptions};
+use scc_compiler::target::{Target, Tier};
 use scc_compiler::weights::Weights;
 use scc_runtime::Tensor;
 use scc_runtime::random::WeightRng;
@@ -40,8 +41,13 @@ fn run_jit(
 ) -> Vec<(String, Tensor)> {
     let mut first: Option<Vec<(String, Tensor)>> = None;
     for threads in [1, 3] {
-        let compiled = CompiledModel::compile(graph, weights, threads)
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let compiled = CompiledModel::compile(
+            graph,
+            weights,
+            &Target::host_with(Some(Tier::V128)).unwrap(),
+            threads,
+        )
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
         let got = compiled.run(inputs).unwrap();
         if let Some(first) = &first {
             for ((name, a), (_, b)) in first.iter().zip(&got) {
@@ -544,14 +550,18 @@ fn feature_sumpools() {
     }
 }
 
-/// Every sum-pool of the optimised graph of `source`, run on its own; then the whole model
-/// (needs the convolution kernels).
+/// Every sum-pool of the optimised graph of `source` (structured layers decomposed), run on
+/// its own; then the whole model (needs the convolution kernels).
 fn check_structured(source: &str) {
     let file = scc_lang::parse(&scc_lang::SourceFile::new("t.sc", source)).unwrap();
     let graph =
         scc_compiler::lower::lower(&file, None).unwrap_or_else(|e| panic!("{}", e.0.message));
     let weights = scc_compiler::weights::Weights::random(&graph, 5).unwrap();
-    let optimized = PassManager::new(PassOptions::default())
+    let options = PassOptions {
+        force_execution: Some(scc_compiler::ir::Execution::Decomposed),
+        ..PassOptions::default()
+    };
+    let optimized = PassManager::new(options)
         .unwrap()
         .run(&graph, Some(&weights))
         .unwrap()

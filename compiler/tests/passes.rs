@@ -8,12 +8,15 @@
 //!   pipeline order, so a pass that relies on an earlier one must list it too;
 //! - `// weights: random` (optional): bind `weights::Weights::random(&graph, 3).unwrap()`, so that
 //!   `fold-constants` has values to fold; otherwise no weights are bound (translation
-//!   validation then draws random weights itself).
+//!   validation then draws random weights itself);
+//! - `// tier: avx2|avx512` (optional): the vector tier the passes compile for (default
+//!   `128`), which `choose-execution` and `choose-layout` follow.
 //!
 //! Every run has the verifier and translation validation on: the pass manager must
 //! return `Ok`, and the final graph must verify.
 
 use scc_compiler::passes::{PassManager, PassOptions, pass_names};
+use scc_compiler::target::Tier;
 use scc_compiler::{verify, weights};
 use scc_lang::{SourceFile, parse};
 use std::path::{Path, PathBuf};
@@ -22,6 +25,7 @@ use std::path::{Path, PathBuf};
 struct Header {
     passes: Vec<String>,
     random_weights: bool,
+    tier: Tier,
 }
 
 fn header(path: &Path, text: &str) -> Result<Header, String> {
@@ -46,10 +50,15 @@ fn header(path: &Path, text: &str) -> Result<Header, String> {
         return Err(format!("{}: `// passes:` names no pass", path.display()));
     }
     let mut random_weights = false;
+    let mut tier = Tier::V128;
     for line in text.lines().skip(1) {
         let Some(comment) = line.trim().strip_prefix("//") else {
             break;
         };
+        if let Some(name) = comment.trim().strip_prefix("tier:").map(str::trim) {
+            tier = Tier::from_name(name)
+                .ok_or_else(|| format!("{}: unknown `// tier: {name}`", path.display()))?;
+        }
         match comment.trim().strip_prefix("weights:").map(str::trim) {
             Some("random") => random_weights = true,
             Some(other) => {
@@ -64,6 +73,7 @@ fn header(path: &Path, text: &str) -> Result<Header, String> {
     Ok(Header {
         passes,
         random_weights,
+        tier,
     })
 }
 
@@ -86,7 +96,8 @@ fn snapshot(path: &Path) -> Result<(Header, String), String> {
         validate: true,
         validation_seed: 1,
         print_after: vec![],
-        max_memory: None,
+        tier: header.tier,
+        ..PassOptions::default()
     })
     .map_err(|e| format!("{}: {e}", path.display()))?;
     let bound = header

@@ -3,26 +3,29 @@
 //! Layout (little-endian `u64` words; see the crate README):
 //!
 //! ```text
-//! [version = 1, num_inputs, num_outputs, arena_bytes, scratch_bytes, num_steps,
-//!  num_kernels, num_consts, threads_hint,
+//! [version = 2, num_inputs, num_outputs, arena_bytes, scratch_bytes, num_steps,
+//!  num_kernels, num_consts, threads_hint, cpu_features,
 //!  inputs:  num_inputs  × [rank, d0, d1, d2, d3],
 //!  outputs: num_outputs × [rank, d0, d1, d2, d3, location_kind, location_value],
-//!  steps:   num_steps   × [kernel_index, work_items, num_args, (kind, value) × num_args]]
+//!  steps:   num_steps   × [kernel_index, work_items, work_ns, num_args, (kind, value) × num_args]]
 //! ```
 //!
 //! Output locations: kind 0 = arena byte offset, 1 = model input index. Argument kinds:
 //! 0 = arena byte offset, 1 = model input index, 2 = scratch byte offset (the scratch region
-//! starts at `arena_bytes` rounded up to 64), 3 = constant index.
+//! starts at `arena_bytes` rounded up to 64), 3 = constant index. `cpu_features`: the
+//! instruction-set features the code needs, bit `i` for `scc_kernels::cpu::KNOWN_FEATURES[i]`.
+//! `work_ns`: the step's estimated single-core time, which decides how many tasks it is
+//! split into (`scc_kernels::pool::tasks`).
 
 use std::ffi::{CStr, c_char};
 
 /// A kernel's entry point: runs work items `start..end` over the buffers `args`.
-pub type KernelFn = unsafe extern "C" fn(args: *const *mut f32, start: u64, end: u64);
+pub use scc_kernels::pool::KernelFn;
 
 /// The descriptor version this crate reads.
-pub const DESC_VERSION: u64 = 1;
+pub const DESC_VERSION: u64 = 2;
 /// Words before the first input record.
-pub const HEADER_WORDS: usize = 9;
+pub const HEADER_WORDS: usize = 10;
 /// Largest tensor rank a descriptor can express.
 pub const MAX_RANK: usize = 4;
 
@@ -103,6 +106,8 @@ pub enum Arg {
 pub struct StepSpec {
     pub kernel: usize,
     pub work_items: u64,
+    /// Estimated single-core work in nanoseconds (how many tasks the step is split into).
+    pub work_ns: u64,
     pub args: Vec<Arg>,
 }
 
@@ -116,6 +121,8 @@ pub struct Model {
     pub scratch_bytes: usize,
     /// Default thread count baked in at build time (0: all cores).
     pub threads_hint: usize,
+    /// The CPU features the code needs (bits of `scc_kernels::cpu::KNOWN_FEATURES`).
+    pub cpu_features: u64,
     pub inputs: Vec<TensorSpec>,
     pub outputs: Vec<OutputSpec>,
     pub steps: Vec<StepSpec>,
@@ -196,6 +203,7 @@ impl Model {
             num_kernels,
             num_consts,
             threads_hint,
+            cpu_features,
         ] = header;
         for (count, what, max) in [
             (num_inputs, "inputs", MAX_TENSORS),
@@ -288,8 +296,8 @@ impl Model {
         }
         let mut steps = Vec::with_capacity(num_steps.min(1 << 16) as usize);
         for s in 0..num_steps {
-            let (kernel, work_items, num_args) =
-                unsafe { (words.next(), words.next(), words.next()) };
+            let (kernel, work_items, work_ns, num_args) =
+                unsafe { (words.next(), words.next(), words.next(), words.next()) };
             if kernel >= num_kernels {
                 return Err(malformed(format!(
                     "step {s} runs kernel {kernel} of {num_kernels}"
@@ -319,6 +327,7 @@ impl Model {
             steps.push(StepSpec {
                 kernel: kernel as usize,
                 work_items,
+                work_ns,
                 args,
             });
         }
@@ -379,12 +388,18 @@ impl Model {
             arena_bytes,
             scratch_bytes,
             threads_hint,
+            cpu_features,
             inputs,
             outputs,
             steps,
             kernels: kernel_fns,
             consts: const_ptrs,
         })
+    }
+
+    /// The CPU features the code needs that this CPU lacks (empty: it can run here).
+    pub fn missing_cpu_features(&self) -> Vec<String> {
+        scc_kernels::cpu::missing_in_mask(self.cpu_features)
     }
 
     /// Bytes each run needs: the arena rounded up to 64, the scratch region and 64 bytes of

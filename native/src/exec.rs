@@ -1,9 +1,10 @@
 //! Running a [`Model`]: a 64-byte-aligned arena per run (reused across runs), each step's
-//! pointer table, each kernel split into contiguous ranges of work items over the pool, and
+//! pointer table, each kernel split into as many contiguous ranges of work items as its work
+//! warrants (`scc_kernels::pool::launch`), and
 //! the outputs copied out.
 
-use crate::desc::{Arg, KernelFn, Location, Model, format_shape};
-use crate::pool::parallel_for;
+use crate::desc::{Arg, Location, Model, format_shape};
+use scc_kernels::pool::launch;
 use scc_runtime::memory::{MemoryError, MemoryLimit, Requirement};
 use std::alloc::{Layout, alloc_zeroed, dealloc};
 use std::ptr::NonNull;
@@ -11,8 +12,6 @@ use std::sync::Mutex;
 
 /// Arena alignment (a cache line; enough for any vector load).
 pub const ARENA_ALIGNMENT: usize = 64;
-/// Ranges per thread a kernel is split into, for load balance.
-const PARTS_PER_THREAD: u64 = 4;
 /// Arenas kept for reuse.
 const MAX_CACHED_ARENAS: usize = 8;
 
@@ -44,6 +43,16 @@ pub enum RunError {
     Memory(#[from] MemoryError),
     #[error("{found} threads is more than the {max} a model may run with")]
     Threads { found: usize, max: usize },
+    #[error("{}", cpu_message(.0))]
+    UnsupportedCpu(Vec<String>),
+}
+
+/// The one line a binary prints when this CPU lacks features its code needs.
+pub fn cpu_message(missing: &[String]) -> String {
+    format!(
+        "this program needs CPU features this CPU does not have: {} (rebuild it with `scc build --target-cpu x86-64-v2`, or `native` on this machine)",
+        missing.join(", ")
+    )
 }
 
 /// A zeroed, 64-byte-aligned allocation.
@@ -117,35 +126,6 @@ pub fn effective_threads(model: &Model, requested: usize) -> usize {
         (n, _) => n,
     };
     threads.min(scc_runtime::limits::MAX_THREADS)
-}
-
-/// Pointers handed to kernels on other threads.
-#[derive(Clone, Copy)]
-struct Args(*const *mut f32);
-unsafe impl Send for Args {}
-unsafe impl Sync for Args {}
-
-impl Args {
-    /// (A method, so that closures capture the `Sync` wrapper, not the raw field.)
-    fn get(self) -> *const *mut f32 {
-        self.0
-    }
-}
-
-/// Runs `kernel` over `0..work_items`, split into contiguous ranges over `threads` threads.
-fn launch(kernel: KernelFn, args: Args, work_items: u64, threads: usize) {
-    let parts = (threads as u64 * PARTS_PER_THREAD).min(work_items).max(1);
-    if threads <= 1 || parts == 1 {
-        // SAFETY: the arguments point to buffers sized by the compiler for this kernel.
-        unsafe { kernel(args.0, 0, work_items) };
-        return;
-    }
-    let bound = |part: u64| (u128::from(work_items) * u128::from(part) / u128::from(parts)) as u64;
-    parallel_for(threads, parts as usize, &|part| {
-        let (start, end) = (bound(part as u64), bound(part as u64 + 1));
-        // SAFETY: as above; the ranges are disjoint and work items write disjoint elements.
-        unsafe { kernel(args.get(), start, end) };
-    });
 }
 
 impl Model {
@@ -226,6 +206,10 @@ impl Model {
         outputs: &[*mut f32],
         threads: usize,
     ) -> Result<(), RunError> {
+        let missing = self.missing_cpu_features();
+        if !missing.is_empty() {
+            return Err(RunError::UnsupportedCpu(missing));
+        }
         if threads > scc_runtime::limits::MAX_THREADS {
             return Err(RunError::Threads {
                 found: threads,
@@ -252,12 +236,17 @@ impl Model {
                 Arg::Scratch(offset) => unsafe { scratch.add(offset) }.cast::<f32>(),
                 Arg::Const(index) => self.consts[index].cast_mut(),
             }));
-            launch(
-                self.kernels[step.kernel],
-                Args(table.as_ptr()),
-                step.work_items,
-                threads,
-            );
+            // SAFETY: the table points into the arena, inputs and constants as the compiler
+            // laid them out for this kernel.
+            unsafe {
+                launch(
+                    self.kernels[step.kernel],
+                    table.as_ptr(),
+                    step.work_items,
+                    step.work_ns,
+                    threads,
+                )
+            };
         }
         for (spec, &dest) in self.outputs.iter().zip(outputs) {
             let source = match spec.location {

@@ -11,7 +11,6 @@
 pub mod cli;
 pub mod desc;
 pub mod exec;
-mod pool;
 pub mod preprocess;
 
 pub use desc::{DescError, KernelFn, Model};
@@ -48,6 +47,8 @@ pub const RUN_BAD_ARGUMENTS: c_int = 1;
 pub const RUN_OUT_OF_MEMORY: c_int = 2;
 /// `scc_native_run`: a panic inside the runtime (a bug).
 pub const RUN_INTERNAL_ERROR: c_int = 3;
+/// `scc_native_run`: this CPU lacks instruction-set features the code needs.
+pub const RUN_UNSUPPORTED_CPU: c_int = 4;
 /// `scc_native_main`: exit status of an internal error (a bad descriptor, a bug).
 pub const EXIT_INTERNAL_ERROR: c_int = 2;
 
@@ -56,8 +57,8 @@ pub const EXIT_INTERNAL_ERROR: c_int = 2;
 /// `inputs[i]` holds the elements of input `i` (row-major, f32), `outputs[i]` receives those
 /// of output `i`. `threads`: 0 for the descriptor's hint or else all cores, at most
 /// [`scc_runtime::limits::MAX_THREADS`]. Returns [`RUN_OK`], or [`RUN_BAD_ARGUMENTS`] /
-/// [`RUN_OUT_OF_MEMORY`] / [`RUN_INTERNAL_ERROR`] without running, with the reason in
-/// [`scc_native_last_error`]. May be called from several threads at once.
+/// [`RUN_OUT_OF_MEMORY`] / [`RUN_INTERNAL_ERROR`] / [`RUN_UNSUPPORTED_CPU`] without running,
+/// with the reason in [`scc_native_last_error`]. May be called from several threads at once.
 ///
 /// # Safety
 /// The pointers must be as described in the crate README: `desc`, `kernels`, `consts`,
@@ -103,6 +104,7 @@ pub unsafe extern "C" fn scc_native_run(
         unsafe { model.run_raw(&input_ptrs, &output_ptrs, threads) }.map_err(|e| {
             let code = match e {
                 RunError::OutOfMemory(_) | RunError::Memory(_) => RUN_OUT_OF_MEMORY,
+                RunError::UnsupportedCpu(_) => RUN_UNSUPPORTED_CPU,
                 _ => RUN_BAD_ARGUMENTS,
             };
             (code, e.to_string())
@@ -177,6 +179,12 @@ pub unsafe extern "C" fn scc_native_main(
                 return EXIT_INTERNAL_ERROR;
             }
         };
+        // Before anything runs: the kernels may use instructions this CPU does not have.
+        let missing = model.missing_cpu_features();
+        if !missing.is_empty() {
+            eprintln!("error: {}", exec::cpu_message(&missing));
+            return 1;
+        }
         let stdout = std::io::stdout();
         let stderr = std::io::stderr();
         cli::run_cli(&model, &args, &mut stdout.lock(), &mut stderr.lock())

@@ -57,16 +57,16 @@ fn names(list: &[&str]) -> Vec<u8> {
 /// arena) and `same = x` (an output that is the input). Uses every argument kind.
 fn doubler() -> Program {
     let const_data = vec![vec![2.0f32]];
-    let mut desc = vec![1, 1, 2, 24, 64, 2, 2, 1, 0];
+    let mut desc = vec![2, 1, 2, 24, 64, 2, 2, 1, 0, 0];
     desc.extend(dims(&[1, 1, 2, 3]));
     desc.extend(dims(&[1, 1, 2, 3]));
     desc.extend([0, 0]); // y: arena offset 0
     desc.extend(dims(&[1, 1, 2, 3]));
     desc.extend([1, 0]); // same: input 0
-    // scratch+8 ← x × c0
-    desc.extend([0, 6, 3, 2, 8, 1, 0, 3, 0]);
+    // scratch+8 ← x × c0 (kernel, items, work, args, ...)
+    desc.extend([0, 6, 100, 3, 2, 8, 1, 0, 3, 0]);
     // arena+0 ← scratch+8
-    desc.extend([1, 6, 2, 0, 0, 2, 8]);
+    desc.extend([1, 6, 100, 2, 0, 0, 2, 8]);
     Program {
         desc,
         kernels: vec![Some(scale), Some(copy)],
@@ -79,11 +79,11 @@ fn doubler() -> Program {
 /// One input of `shape`, copied to an output `[1, numel]` named `logits`.
 fn identity(shape: &[u64]) -> Program {
     let numel: u64 = shape.iter().product();
-    let mut desc = vec![1, 1, 1, numel * 4, 0, 1, 1, 0, 0];
+    let mut desc = vec![2, 1, 1, numel * 4, 0, 1, 1, 0, 0, 0];
     desc.extend(dims(shape));
     desc.extend(dims(&[1, numel]));
     desc.extend([0, 0]);
-    desc.extend([0, numel, 2, 0, 0, 1, 0]);
+    desc.extend([0, numel, 100, 2, 0, 0, 1, 0]);
     Program {
         desc,
         kernels: vec![Some(copy)],
@@ -208,9 +208,9 @@ fn bad_arguments_are_reported_not_run() {
         0
     );
     // Another version: rejected after reading one word.
-    let version2 = [2u64];
+    let version1 = [1u64];
     assert_ne!(
-        call(version2.as_ptr(), inputs.as_ptr(), outputs.as_ptr()),
+        call(version1.as_ptr(), inputs.as_ptr(), outputs.as_ptr()),
         0
     );
     // A step reading a constant that does not exist.
@@ -220,7 +220,7 @@ fn bad_arguments_are_reported_not_run() {
     assert_ne!(call(bad.as_ptr(), inputs.as_ptr(), outputs.as_ptr()), 0);
     // An output outside the arena.
     let mut bad = program.desc.clone();
-    bad[9 + 5 + 6] = 64;
+    bad[10 + 5 + 6] = 64;
     assert_ne!(call(bad.as_ptr(), inputs.as_ptr(), outputs.as_ptr()), 0);
     let mut null_kernel = doubler();
     null_kernel.kernels[1] = None;
@@ -547,5 +547,44 @@ fn cli_image_jpeg_and_errors() {
         assert!(out.is_empty());
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(err.starts_with("error: ") && err.contains(message), "{err}");
+    }
+}
+
+/// The header word of the CPU features the code needs.
+const FEATURES_WORD: usize = 9;
+
+#[test]
+fn a_program_needing_features_this_cpu_lacks_does_not_run() {
+    let x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+    let (mut y, mut same) = ([0f32; 6], [0f32; 6]);
+    // Features every x86-64 CPU has run.
+    let mut program = doubler();
+    program.desc[FEATURES_WORD] = scc_kernels::cpu::feature_mask(["sse3", "ssse3"]).unwrap();
+    assert_eq!(program.run(&[&x], &mut [&mut y, &mut same], 1), 0);
+    assert_eq!(y, [2.0, 4.0, 6.0, 8.0, 10.0, 12.0]);
+    // A bit this runtime does not know (a newer scc) is a feature it cannot check: refused.
+    program.desc[FEATURES_WORD] = 1 << 63;
+    assert_eq!(
+        program.run(&[&x], &mut [&mut y, &mut same], 1),
+        scc_native::RUN_UNSUPPORTED_CPU
+    );
+    assert_eq!(
+        program.model().missing_cpu_features(),
+        ["unknown feature #63 (recorded by a newer scc)"]
+    );
+    // A real feature this CPU lacks, if there is one among those scc can record.
+    if let Some(lacking) = scc_kernels::cpu::KNOWN_FEATURES
+        .iter()
+        .find(|f| scc_kernels::cpu::has_feature(f) == Some(false))
+    {
+        program.desc[FEATURES_WORD] = scc_kernels::cpu::feature_mask([*lacking]).unwrap();
+        assert_eq!(
+            program.run(&[&x], &mut [&mut y, &mut same], 1),
+            scc_native::RUN_UNSUPPORTED_CPU
+        );
+        assert_eq!(
+            program.model().missing_cpu_features(),
+            [lacking.to_string()]
+        );
     }
 }

@@ -99,7 +99,8 @@ fn to_py_err(py: Python<'_>, err: scc::Error) -> PyErr {
         scc::Error::Weights(_) => WeightError::new_err(message),
         scc::Error::Run(_) => RunError::new_err(message),
         scc::Error::Pass(_) => PassError::new_err(message),
-        scc::Error::Codegen(_) => CodegenError::new_err(message),
+        // A vector tier or target CPU this machine cannot run is a code generation failure.
+        scc::Error::Codegen(_) | scc::Error::Target(_) => CodegenError::new_err(message),
         scc::Error::Build(_) => BuildError::new_err(message),
         scc::Error::Onnx(_) => OnnxError::new_err(message),
         scc::Error::Memory(_) => ResourceError::new_err(message),
@@ -794,9 +795,7 @@ fn build<'py>(
         let options = scc::BuildOptions {
             output,
             emit,
-            passes: scc::PassOptions::default(),
-            max_memory: None,
-            symbol_prefix: None,
+            ..scc::BuildOptions::default()
         };
         scc::build(&model, &weights, &options)
     })?;

@@ -1,6 +1,6 @@
 //! `scc bench`: interpreted and compiled execution of the same optimised graph, timed.
 
-use super::common::{ModelArgs, WeightArgs, thousands};
+use super::common::{ExecutionName, ModelArgs, TierArgs, WeightArgs, thousands};
 use super::values::{MemoryArgs, ThreadArgs, parse_runs};
 use anyhow::Result;
 use clap::Args;
@@ -24,15 +24,22 @@ pub struct BenchArgs {
     /// Timed runs of the interpreter (after one warm-up run; at least 1).
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = parse_runs)]
     interp_runs: usize,
-    /// Also print the time of every node under both engines.
+    /// Also print the time of every node under both engines (compiled: means over the middle
+    /// 60 % of `--runs` runs, with the whole time of the same runs they add up to).
     #[arg(long)]
     per_layer: bool,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
-    /// Also measure the single-core f32x4 FMA peak (a JIT-compiled FMA loop) for reference.
+    /// Also measure the single-core FMA peak of the tier in use (its FMA loop) for reference.
     #[arg(long)]
     peak: bool,
+    #[command(flatten)]
+    tier: TierArgs,
+    /// How structured conv layers execute: `auto` (the cost model's choice per layer),
+    /// or every layer `decomposed`, `fused` (where available, else decomposed) or `composed`.
+    #[arg(long, value_enum, value_name = "HOW", default_value = "auto")]
+    execution: ExecutionName,
 }
 
 /// Median and spread of a list of durations, in milliseconds.
@@ -74,16 +81,27 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         &scc::Options {
             threads: args.threads.threads(),
             max_memory,
+            tier: args.tier.requested(),
+            passes: scc::PassOptions {
+                force_execution: args.execution.forced(),
+                ..scc::PassOptions::default()
+            },
             ..scc::Options::default()
         },
     )?;
     let compile_ms = parse_ms + jit.compile_time().as_secs_f64() * 1e3;
+    let tier = args.tier.resolve()?;
     let interp = scc::compile(
         &model,
         &weights,
         &scc::Options {
             engine: scc::Engine::Interpreter,
             max_memory,
+            tier: args.tier.requested(),
+            passes: scc::PassOptions {
+                force_execution: args.execution.forced(),
+                ..scc::PassOptions::default()
+            },
             ..scc::Options::default()
         },
     )?;
@@ -94,12 +112,42 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     let totals = stats::totals(&stats::costs(jit.graph()));
     let gflops = |macs: usize, ms: f64| 2.0 * macs as f64 / (ms * 1e-3) / 1e9;
     let peak = if args.peak {
-        Some(scc::compiler::codegen::peak::fma_peak_gflops()?)
+        Some(scc::compiler::codegen::peak::fma_peak_gflops(tier)?)
     } else {
         None
     };
+    let mut timed_whole_ms = 0.0;
     let per_layer = if args.per_layer {
-        let (_, jit_times) = jit.run_timed(&inputs)?;
+        // Per-layer times are means over the middle 60 % of `--runs` timed runs (ranked by
+        // their whole time; the slowest and fastest fifth dropped), and so is the whole time
+        // they are compared with: means add up, so the layers' sum differs from the whole
+        // only by what runs between the steps.
+        let mut runs: Vec<(f64, scc::NodeTimes)> = Vec::new();
+        for _ in 0..args.runs.max(1) {
+            let started = std::time::Instant::now();
+            let (_, times) = jit.run_timed(&inputs)?;
+            runs.push((started.elapsed().as_secs_f64() * 1e3, times));
+        }
+        runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let drop = runs.len() / 5;
+        let kept = &runs[drop..runs.len() - drop];
+        let mut sums: std::collections::HashMap<scc::compiler::NodeId, f64> =
+            std::collections::HashMap::new();
+        for (_, times) in kept {
+            for (id, t) in times {
+                *sums.entry(*id).or_default() += t.as_secs_f64();
+            }
+        }
+        let jit_times: std::collections::HashMap<_, _> = sums
+            .into_iter()
+            .map(|(id, total)| {
+                (
+                    id,
+                    std::time::Duration::from_secs_f64(total / kept.len() as f64),
+                )
+            })
+            .collect();
+        timed_whole_ms = kept.iter().map(|r| r.0).sum::<f64>() / kept.len() as f64;
         let (_, interp_times) = interp.run_timed(&inputs)?;
         let graph = jit.graph();
         graph
@@ -121,6 +169,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     } else {
         Vec::new()
     };
+    let layers_ms: f64 = per_layer.iter().map(|l| l.3).sum();
     if args.json {
         let layers: Vec<serde_json::Value> = per_layer
             .iter()
@@ -145,12 +194,20 @@ pub fn bench(args: BenchArgs) -> Result<()> {
             "jit_gflops_executed": gflops(totals.structured_macs, jit_ms),
             "jit_gflops_dense_equivalent": gflops(totals.dense_macs, jit_ms),
             "fma_peak_gflops_per_core": peak,
+            "tier": tier.name(),
             "layers": layers,
+            "layers_sum_jit_ms": if args.per_layer { Some(layers_ms) } else { None },
+            "layers_whole_jit_ms": if args.per_layer { Some(timed_whole_ms) } else { None },
         });
         println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(());
     }
-    println!("model `{}`: {} threads", model.name(), jit.threads());
+    println!(
+        "model `{}`: {} threads, tier {}",
+        model.name(),
+        jit.threads(),
+        tier
+    );
     println!("compile (parse to ready-to-run): {compile_ms:.1} ms");
     println!(
         "interpreted: {interp_ms:.2} ms median ({interp_min:.2} to {interp_max:.2}, {} runs)",
@@ -171,12 +228,18 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     if let Some(peak) = peak {
         let all = peak * jit.threads() as f64;
         println!(
-            "f32x4 FMA peak: {peak:.2} GFLOP/s per core, {all:.2} on {} threads; compiled reaches {:.0}% of it (executed MACs)",
+            "{}-bit FMA peak (tier {tier}): {peak:.2} GFLOP/s per core, {all:.2} on {} threads; compiled reaches {:.0}% of it (executed MACs)",
+            tier.bits(),
             jit.threads(),
             100.0 * gflops(totals.structured_macs, jit_ms) / all
         );
     }
     if args.per_layer {
+        println!(
+            "per-layer times (compiled: means over the middle 60% of {} runs) add up to {layers_ms:.3} ms, {:.1}% of those runs' mean whole time ({timed_whole_ms:.3} ms)",
+            args.runs.max(1),
+            100.0 * layers_ms / timed_whole_ms
+        );
         let width = scc::runtime::limits::column_width(per_layer.iter().map(|l| l.0.len()), 5);
         println!(
             "{:<width$}  {:<16}  {:>12}  {:>12}  {:>8}  {:>10}",

@@ -1,6 +1,6 @@
 //! `scc check`: parse, lower, shape-check and count a model.
 
-use super::common::{ModelArgs, PassArgs, print_dumps, thousands};
+use super::common::{ModelArgs, PassArgs, TierArgs, print_dumps, thousands};
 use super::values::{MemoryArgs, parse_tolerance};
 use anyhow::Result;
 use clap::Args;
@@ -28,6 +28,8 @@ pub struct CheckArgs {
     max_structure_error: f64,
     #[command(flatten)]
     memory: MemoryArgs,
+    #[command(flatten)]
+    tier: TierArgs,
 }
 
 pub fn check(args: CheckArgs) -> Result<()> {
@@ -48,13 +50,16 @@ pub fn check(args: CheckArgs) -> Result<()> {
     };
     let mut passes = args.passes.options(true);
     passes.max_memory = args.memory.max_memory;
+    passes.tier = args.tier.resolve()?;
     let optimized = model.optimize(weights.as_ref(), &passes)?;
     print_dumps(&optimized, args.json);
     let graph = &optimized.graph;
     let costs = stats::costs(graph);
     let totals = stats::totals(&costs);
-    // Parameters are the model's (as written), whatever the passes folded.
-    let model_params = stats::totals(&stats::costs(model.graph())).params;
+    // Parameters and structured MACs are the model's (as written, the fixtures' definition),
+    // whatever the passes folded or how the structured layers execute.
+    let as_written = stats::totals(&stats::costs(model.graph()));
+    let model_params = as_written.params;
     let memory = scc::compiler::memory::plan_graph(graph);
     let placement: BTreeMap<_, _> = memory
         .placements
@@ -71,13 +76,18 @@ pub fn check(args: CheckArgs) -> Result<()> {
         .iter()
         .map(|(n, s)| format!("{n}: {}", format_shape(s)))
         .collect();
-    println!("model `{}` ({})", model.name(), inputs.join(", "));
+    println!(
+        "model `{}` ({}), compiled for tier {}",
+        model.name(),
+        inputs.join(", "),
+        graph.tier().map_or("(layouts not chosen)", |t| t.name())
+    );
     let name_width =
         scc::runtime::limits::column_width(costs.iter().map(|c| graph.node(c.node).name.len()), 5);
-    let row = |name: &str, op: &str, shape: &str, cells: [String; 5]| {
+    let row = |name: &str, op: &str, shape: &str, cells: [String; 7]| {
         println!(
-            "{name:<name_width$}  {op:<16}  {shape:<20}  {:>11}  {:>15}  {:>15}  {:>13}  {:>20}",
-            cells[0], cells[1], cells[2], cells[3], cells[4]
+            "{name:<name_width$}  {op:<16}  {shape:<20}  {:>11}  {:>15}  {:>15}  {:>13}  {:>20}  {:<10}  {}",
+            cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6]
         );
     };
     row(
@@ -90,6 +100,8 @@ pub fn check(args: CheckArgs) -> Result<()> {
             "executed MACs".into(),
             "sum-pool adds".into(),
             "arena bytes@offset".into(),
+            "execution".into(),
+            "layout".into(),
         ],
     );
     for c in &costs {
@@ -108,6 +120,8 @@ pub fn check(args: CheckArgs) -> Result<()> {
                 thousands(c.structured_macs),
                 thousands(c.sumpool_adds),
                 buffer,
+                scc::report::execution(node).map_or(String::new(), |e| e.name().to_string()),
+                graph.layout(c.node).name(),
             ],
         );
     }
@@ -121,6 +135,8 @@ pub fn check(args: CheckArgs) -> Result<()> {
             thousands(totals.structured_macs),
             thousands(totals.sumpool_adds),
             thousands(memory.arena_bytes),
+            String::new(),
+            String::new(),
         ],
     );
     if totals.structured_macs > 0 && totals.structured_macs < totals.dense_macs {

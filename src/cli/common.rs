@@ -99,6 +99,30 @@ pub struct PassArgs {
     /// Print the graph after this pass (repeatable; `all` for every pass).
     #[arg(long, value_name = "PASS|all")]
     print_after: Vec<String>,
+    /// How structured conv layers execute: `auto` (the cost model's choice per layer),
+    /// or every layer `decomposed`, `fused` (where available, else decomposed) or `composed`.
+    #[arg(long, value_enum, value_name = "HOW", default_value = "auto")]
+    execution: ExecutionName,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ExecutionName {
+    Auto,
+    Decomposed,
+    Fused,
+    Composed,
+}
+
+impl ExecutionName {
+    /// The execution forced on every structured layer (`None`: the cost model's choice).
+    pub fn forced(self) -> Option<scc::compiler::ir::Execution> {
+        match self {
+            ExecutionName::Auto => None,
+            ExecutionName::Decomposed => Some(scc::compiler::ir::Execution::Decomposed),
+            ExecutionName::Fused => Some(scc::compiler::ir::Execution::Fused),
+            ExecutionName::Composed => Some(scc::compiler::ir::Execution::Composed),
+        }
+    }
 }
 
 impl PassArgs {
@@ -118,7 +142,8 @@ impl PassArgs {
             validate: self.verify,
             validation_seed: 0,
             print_after: self.print_after.clone(),
-            max_memory: None,
+            force_execution: self.execution.forced(),
+            ..PassOptions::default()
         }
     }
 }
@@ -131,6 +156,46 @@ pub fn print_dumps(optimized: &Optimized, to_stderr: bool) {
         } else {
             println!("{text}");
         }
+    }
+}
+
+/// `--tier`: the vector tier of the kernels.
+#[derive(Args)]
+pub struct TierArgs {
+    /// Vector tier of the kernels: `128` (Cranelift's 128-bit kernels), `avx2` (256-bit
+    /// AVX2+FMA micro-kernels, NCHW8c activations) or `avx512` (512-bit AVX-512F, NCHW16c).
+    /// Default: the best this CPU has.
+    #[arg(long, value_enum, value_name = "TIER")]
+    tier: Option<TierName>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum TierName {
+    #[value(name = "128")]
+    V128,
+    Avx2,
+    Avx512,
+}
+
+impl TierName {
+    pub fn tier(self) -> scc::Tier {
+        match self {
+            TierName::V128 => scc::Tier::V128,
+            TierName::Avx2 => scc::Tier::Avx2,
+            TierName::Avx512 => scc::Tier::Avx512,
+        }
+    }
+}
+
+impl TierArgs {
+    /// The tier asked for (`None`: the host's best).
+    pub fn requested(&self) -> Option<scc::Tier> {
+        self.tier.map(TierName::tier)
+    }
+
+    /// The tier on this machine (an error when the CPU lacks it).
+    pub fn resolve(&self) -> Result<scc::Tier> {
+        Ok(scc::host_tier(self.requested())?)
     }
 }
 

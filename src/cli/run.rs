@@ -1,6 +1,6 @@
 //! `scc run`: run a model on inputs and print or save its outputs.
 
-use super::common::{Engine, ModelArgs, PassArgs, WeightArgs, print_dumps};
+use super::common::{Engine, ModelArgs, PassArgs, TierArgs, WeightArgs, print_dumps};
 use super::values::{MemoryArgs, ThreadArgs};
 use anyhow::Result;
 use clap::Args;
@@ -33,6 +33,8 @@ pub struct RunArgs {
     threads: ThreadArgs,
     #[command(flatten)]
     memory: MemoryArgs,
+    #[command(flatten)]
+    tier: TierArgs,
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
@@ -41,6 +43,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     let weights = args.weights.load(&model, max_memory)?;
     let mut passes = args.passes.options(true);
     passes.max_memory = max_memory;
+    passes.tier = args.tier.resolve()?;
     if !passes.print_after.is_empty() {
         print_dumps(&model.optimize(Some(&weights), &passes)?, true);
     }
@@ -49,6 +52,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         threads: args.threads.threads(),
         engine: args.engine.engine(),
         max_memory,
+        tier: args.tier.requested(),
     };
     // Compiling checks the memory the model needs (its inputs included) before anything of
     // that size is allocated.

@@ -69,6 +69,14 @@ pub fn scc_ok(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Every vector tier this CPU can run, narrowest first: tests force each in turn.
+pub fn host_tiers() -> Vec<scc::Tier> {
+    scc::Tier::ALL
+        .into_iter()
+        .filter(|t| scc::host_tier(Some(*t)).is_ok())
+        .collect()
+}
+
 pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }

@@ -3,11 +3,12 @@
 //!
 //! For a model with symbol prefix `P` the object defines (ABI version 1, shared with the
 //! `scc-native` runtime that executables link):
-//! - `P_desc`: u64 words `[1, inputs, outputs, arena_bytes, scratch_bytes, steps,
-//!   kernels, consts, 0]`, then per input `[rank, d0..d3]`, per output `[rank, d0..d3,
-//!   location kind (0 arena offset, 1 input index), location]`, per step `[kernel,
-//!   work_items, args, (kind, value) × args]` with arg kinds 0 arena offset, 1 input
-//!   index, 2 scratch offset, 3 const index;
+//! - `P_desc`: u64 words `[2, inputs, outputs, arena_bytes, scratch_bytes, steps,
+//!   kernels, consts, 0, cpu features]`, then per input `[rank, d0..d3]`, per output
+//!   `[rank, d0..d3, location kind (0 arena offset, 1 input index), location]`, per step
+//!   `[kernel, work_items, work_ns, args, (kind, value) × args]` with arg kinds 0 arena
+//!   offset, 1 input index, 2 scratch offset, 3 const index; the cpu features are bits of
+//!   `scc_kernels::cpu::KNOWN_FEATURES` (what the code may use, checked at start-up);
 //! - `P_kernels` (function pointers), `P_consts` (pointers to the re-packed weights, each
 //!   a read-only data object), `P_names` (model, input and output names, NUL-terminated);
 //! - `int P_run(const float *const *inputs, float *const *outputs)` and
@@ -16,9 +17,10 @@
 //!   `const char *P_last_error(void)`, which calls `scc_native_last_error`, and, for
 //!   executables, `int main(int argc, char **argv)`, which calls `scc_native_main`.
 
-use super::{Buf, CodegenError, Program, generate, host_isa};
+use super::{Buf, CodegenError, Program, generate};
 use crate::ir::{Graph, Op};
 use crate::memory::plan_graph;
+use crate::target::Target;
 use crate::weights::Weights;
 use cranelift_codegen::ir::types::{I32, I64};
 use cranelift_codegen::ir::{AbiParam, InstBuilder, Signature, UserFuncName};
@@ -45,7 +47,9 @@ fn err(what: &str, e: impl std::fmt::Display) -> CodegenError {
 }
 
 /// The `P_desc` words of a program over `graph`.
-pub fn descriptor(graph: &Graph, program: &Program) -> Vec<u64> {
+pub fn descriptor(graph: &Graph, program: &Program) -> Result<Vec<u64>, CodegenError> {
+    let features = scc_kernels::cpu::feature_mask(program.features.iter().map(String::as_str))
+        .map_err(|f| CodegenError::UnsupportedHost(format!("cannot record CPU feature `{f}`")))?;
     let memory = plan_graph(graph);
     let offsets: HashMap<_, _> = memory
         .placements
@@ -66,7 +70,7 @@ pub fn descriptor(graph: &Graph, program: &Program) -> Vec<u64> {
         words
     };
     let mut words = vec![
-        1,
+        2,
         graph.inputs().len() as u64,
         graph.outputs().len() as u64,
         memory.arena_bytes.next_multiple_of(64) as u64,
@@ -75,6 +79,7 @@ pub fn descriptor(graph: &Graph, program: &Program) -> Vec<u64> {
         program.kernels.len() as u64,
         program.consts.len() as u64,
         0,
+        features,
     ];
     for (_, id) in graph.inputs() {
         words.extend(dims(&graph.node(*id).shape));
@@ -87,7 +92,12 @@ pub fn descriptor(graph: &Graph, program: &Program) -> Vec<u64> {
         }
     }
     for step in &program.steps {
-        words.extend([step.kernel as u64, step.work_items, step.args.len() as u64]);
+        words.extend([
+            step.kernel as u64,
+            step.work_items,
+            step.work_ns,
+            step.args.len() as u64,
+        ]);
         for arg in &step.args {
             words.extend(match arg {
                 Buf::Node(id) => match input_index.get(id) {
@@ -99,7 +109,7 @@ pub fn descriptor(graph: &Graph, program: &Program) -> Vec<u64> {
             });
         }
     }
-    words
+    Ok(words)
 }
 
 /// Emits the object file of `graph` (after `decompose-structured`) with `weights`.
@@ -107,14 +117,15 @@ pub fn descriptor(graph: &Graph, program: &Program) -> Vec<u64> {
 pub fn emit_object(
     graph: &Graph,
     weights: &Weights,
+    target: &Target,
     prefix: &str,
     with_main: bool,
 ) -> Result<ObjectFile, CodegenError> {
-    let (isa, has_fma) = host_isa(true)?;
+    let isa = target.isa(true)?;
     let builder =
         ObjectBuilder::new(isa, prefix, default_libcall_names()).map_err(|e| err("object", e))?;
     let mut module = ObjectModule::new(builder);
-    let (program, kernels) = generate(&mut module, has_fma, prefix, graph, weights)?;
+    let (program, kernels) = generate(&mut module, target, prefix, graph, weights)?;
     let mut weight_bytes = 0;
     let mut consts: Vec<DataId> = Vec::new();
     for (i, data) in program.consts.iter().enumerate() {
@@ -145,7 +156,7 @@ pub fn emit_object(
     };
     // P_desc
     let mut description = DataDescription::new();
-    let words: Vec<u8> = descriptor(graph, &program)
+    let words: Vec<u8> = descriptor(graph, &program)?
         .iter()
         .flat_map(|w| w.to_le_bytes())
         .collect();

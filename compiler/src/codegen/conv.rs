@@ -23,6 +23,12 @@ use cranelift_codegen::ir::{InstBuilder, Value};
 use cranelift_frontend::Variable;
 use cranelift_module::Module;
 
+/// Output channels of a full register tile (`ob`).
+const OUTPUT_CHANNELS_PER_TILE: usize = 6;
+/// f32x4 accumulators of a register tile (`ob · pv`): 12 of the 16 xmm registers, leaving
+/// room for the input vectors and the weight broadcast.
+const ACCUMULATORS: usize = 12;
+
 /// Geometry of one convolution, all in elements.
 #[derive(Debug, Clone, Copy)]
 struct Geometry {
@@ -113,12 +119,7 @@ pub fn lower<M: Module>(
         .iter()
         .map(|&id| Buf::Node(id))
         .collect();
-    let ob_full = g.opg.min(
-        std::env::var("SCC_CONV_OB")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(6),
-    );
+    let ob_full = g.opg.min(OUTPUT_CHANNELS_PER_TILE);
     let blocks_per_group = g.opg / ob_full;
     let remainder = g.opg % ob_full;
     // Full blocks, then (if the channels per group are not a multiple) the partial blocks.
@@ -279,10 +280,7 @@ fn emit_main(
         .count())
         .map(|i| kb.arg(4 + i))
         .collect();
-    let pv = std::env::var("SCC_CONV_PV")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or((12 / ob).clamp(1, 4));
+    let pv = (ACCUMULATORS / ob).clamp(1, 4);
     let g = *g;
     let (start, end) = (kb.start, kb.end);
     kb.for_range(start, end, 1, |kb, item| {

@@ -302,7 +302,10 @@ fn span_loop(
 
 /// `scale = w / sqrt(var + eps)` and `shift = b − mean·scale` per channel, in f64 then
 /// rounded: `[scale[0..C], shift[0..C]]`.
-fn batchnorm_constants(params: &[std::sync::Arc<scc_runtime::Tensor>], eps: f32) -> Vec<f32> {
+pub(super) fn batchnorm_constants(
+    params: &[std::sync::Arc<scc_runtime::Tensor>],
+    eps: f32,
+) -> Vec<f32> {
     let (weight, bias, mean, var) = (
         params[0].data(),
         params[1].data(),

@@ -1,10 +1,11 @@
 //! Just-in-time compilation and execution: all kernels of a model in one `JITModule`,
 //! finalised at once, run over a per-call arena by a thread pool.
 
-use super::{Buf, CodegenError, Program, generate, host_isa};
+use super::{Buf, CodegenError, Program, generate};
 use crate::interp::{RunError, check_inputs};
 use crate::ir::{Graph, NodeId, Op};
 use crate::memory::{GraphMemoryPlan, plan_graph};
+use crate::target::Target;
 use crate::weights::Weights;
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::default_libcall_names;
@@ -26,7 +27,6 @@ pub struct CompiledModel {
     memory: GraphMemoryPlan,
     /// Arena byte offset of every planned node value.
     offsets: HashMap<NodeId, usize>,
-    pool: rayon::ThreadPool,
     threads: usize,
     /// Arenas of finished runs, reused so that steady-state runs allocate (and fault in)
     /// no memory; concurrent runs each take their own.
@@ -48,21 +48,17 @@ impl Drop for CompiledModel {
     }
 }
 
-/// Raw pointers handed to kernels on other threads.
-#[derive(Clone, Copy)]
-struct SendPtr(*const *mut f32);
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
-
 impl CompiledModel {
-    /// Compiles `graph` (after `decompose-structured`) with `weights`, for `threads`
-    /// worker threads (0: all cores), within the memory available on the machine.
+    /// Compiles `graph` (after `decompose-structured`, and `choose-layout` for `target`'s tier)
+    /// with `weights` for `target` (a host target), for `threads` worker threads (0: all
+    /// cores), within the memory available on the machine.
     pub fn compile(
         graph: &Graph,
         weights: &Weights,
+        target: &Target,
         threads: usize,
     ) -> Result<CompiledModel, CodegenError> {
-        CompiledModel::compile_within(graph, weights, threads, &MemoryLimit::available())
+        CompiledModel::compile_within(graph, weights, target, threads, &MemoryLimit::available())
     }
 
     /// [`CompiledModel::compile`], checking first that the model fits in `limit`: its
@@ -72,15 +68,18 @@ impl CompiledModel {
     pub fn compile_within(
         graph: &Graph,
         weights: &Weights,
+        target: &Target,
         threads: usize,
         limit: &MemoryLimit,
     ) -> Result<CompiledModel, CodegenError> {
         let memory = plan_graph(graph);
         let mut need = requirement(graph, &memory, 0);
         need.check(limit)?;
-        let (isa, has_fma) = host_isa(false)?;
-        let mut module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
-        let (program, ids) = generate(&mut module, has_fma, "scc", graph, weights)?;
+        let isa = target.isa(false)?;
+        let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
+        builder.symbols(scc_kernels::symbols());
+        let mut module = JITModule::new(builder);
+        let (program, ids) = generate(&mut module, target, "scc", graph, weights)?;
         module
             .finalize_definitions()
             .map_err(|e| CodegenError::Cranelift {
@@ -107,18 +106,12 @@ impl CompiledModel {
         } else {
             threads
         };
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("scc-worker-{i}"))
-            .build()
-            .map_err(|e| CodegenError::UnsupportedHost(e.to_string()))?;
         Ok(CompiledModel {
             graph: graph.clone(),
             program,
             kernels,
             memory,
             offsets,
-            pool,
             threads,
             arenas: std::sync::Mutex::new(Vec::new()),
             requirement: need,
@@ -200,7 +193,7 @@ impl CompiledModel {
                 })
                 .collect();
             let started = times.as_ref().map(|_| Instant::now());
-            self.launch(self.kernels[step.kernel], &args, step.work_items);
+            self.launch(self.kernels[step.kernel], &args, step);
             if let (Some(times), Some(started)) = (times.as_deref_mut(), started) {
                 *times.entry(step.node).or_default() += started.elapsed();
             }
@@ -230,26 +223,20 @@ impl CompiledModel {
         Ok(outputs)
     }
 
-    /// Runs one kernel over `0..work_items`, split into contiguous ranges over the pool.
-    fn launch(&self, kernel: KernelFn, args: &[*mut f32], work_items: u64) {
-        let pointer = SendPtr(args.as_ptr());
-        let parts = (self.threads as u64 * 4).min(work_items).max(1);
-        if self.threads == 1 || parts == 1 {
-            // SAFETY: the arguments point to buffers sized by the plan for this kernel.
-            unsafe { kernel(pointer.0, 0, work_items) };
-            return;
-        }
-        self.pool.scope(|scope| {
-            for part in 0..parts {
-                let start = work_items * part / parts;
-                let end = work_items * (part + 1) / parts;
-                scope.spawn(move |_| {
-                    let pointer = pointer;
-                    // SAFETY: as above; ranges are disjoint, and work items write disjoint elements.
-                    unsafe { kernel(pointer.0, start, end) };
-                });
-            }
-        });
+    /// Runs one step's kernel over its work items, split into as many tasks as its work
+    /// warrants ([`scc_kernels::pool::launch`]).
+    fn launch(&self, kernel: KernelFn, args: &[*mut f32], step: &super::Step) {
+        // SAFETY: the arguments point to buffers sized by the plan for this kernel; work
+        // items write disjoint elements.
+        unsafe {
+            scc_kernels::pool::launch(
+                kernel,
+                args.as_ptr(),
+                step.work_items,
+                step.work_ns,
+                self.threads,
+            )
+        };
     }
 }
 

@@ -7,7 +7,14 @@
 //! the thread pool. Buffers are the planned arena slots of node values
 //! ([`crate::memory::plan_graph`]), the caller's input tensors, per-node scratch space
 //! (after the arena) and constants (weights re-packed at compile time into the layout
-//! the kernel reads). Activations stay NCHW, as at the model's boundary.
+//! the kernel reads).
+//!
+//! Kernels by tier: on the 128-bit tier (and for every value `choose-layout` left plain)
+//! the families of this folder (`conv.rs`, `sumpool.rs`, `pool.rs`, `linear.rs`,
+//! `elementwise.rs`) emit whole kernels in Cranelift IR. On the wide tiers, nodes with a
+//! channel-blocked layout, reorders and linear layers lower through [`wide`]: Cranelift
+//! driver loops, specialised to the node's shapes, that call the `scc-kernels` micro-kernels
+//! of the tier.
 
 pub mod aot;
 mod conv;
@@ -18,17 +25,19 @@ mod linear;
 pub mod peak;
 mod pool;
 mod sumpool;
+pub mod wide;
 
-use crate::ir::{Arith, Graph, NodeId, Op};
+use crate::ir::{Arith, Graph, Layout, NodeId, Op};
 use crate::params::ParamCache;
+use crate::target::{Target, TargetError, Tier};
 use crate::weights::Weights;
-use cranelift_codegen::ir::UserFuncName;
-use cranelift_codegen::isa::TargetIsa;
-use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::ir::types::I64;
+use cranelift_codegen::ir::{AbiParam, FuncRef, UserFuncName};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_module::{FuncId, Linkage, Module};
 use emit::KernelBuilder;
 use scc_runtime::Tensor;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +52,10 @@ pub enum CodegenError {
     MissingWeight(String),
     #[error(transparent)]
     Memory(#[from] scc_runtime::MemoryError),
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    #[error("node `{node}`: {problem}")]
+    Layout { node: String, problem: String },
 }
 
 /// Where a kernel argument points.
@@ -66,6 +79,9 @@ pub struct Step {
     pub work_items: u64,
     /// The node this step computes (for per-node timing).
     pub node: NodeId,
+    /// Estimated single-core time in nanoseconds ([`estimate_ns`]): the executors split the
+    /// step into one task per grain of it (`scc_kernels::pool::tasks`).
+    pub work_ns: u64,
 }
 
 /// Everything but the machine code: the schedule and its data.
@@ -79,6 +95,10 @@ pub struct Program {
     pub scratch_bytes: usize,
     /// Bytes of machine code of all kernels.
     pub code_bytes: usize,
+    /// The tier of the wide kernels (the 128-bit tier when none is used).
+    pub tier: Tier,
+    /// The CPU features the code may use (what binaries check at start-up).
+    pub features: Vec<String>,
 }
 
 /// What a node's lowering sees.
@@ -123,6 +143,7 @@ impl ProgramBuilder {
             args,
             work_items,
             node,
+            work_ns: 0,
         });
     }
 
@@ -130,6 +151,21 @@ impl ProgramBuilder {
     pub fn constant(&mut self, data: Vec<f32>) -> Buf {
         self.program.consts.push(Arc::new(data));
         Buf::Const(self.program.consts.len() - 1)
+    }
+
+    /// Adds a constant of 64-bit integers (a kernel geometry record), stored bit for bit.
+    pub fn words(&mut self, words: &[i64]) -> Buf {
+        let data = words
+            .iter()
+            .flat_map(|w| {
+                let bits = *w as u64;
+                [
+                    f32::from_bits(bits as u32),
+                    f32::from_bits((bits >> 32) as u32),
+                ]
+            })
+            .collect();
+        self.constant(data)
     }
 
     /// Reserves scratch space (f32 elements) for the current node.
@@ -147,7 +183,11 @@ pub struct Emitter<'m, M: Module> {
     context: cranelift_codegen::Context,
     builder_context: FunctionBuilderContext,
     has_fma: bool,
+    /// The tier of the wide kernels.
+    pub tier: Tier,
     prefix: String,
+    /// Micro-kernels declared as imports, by symbol.
+    imports: HashMap<&'static str, FuncId>,
     /// `(name, id)` of every kernel, in definition order.
     pub functions: Vec<(String, FuncId)>,
     /// Bytes of machine code defined so far.
@@ -156,14 +196,16 @@ pub struct Emitter<'m, M: Module> {
 
 impl<'m, M: Module> Emitter<'m, M> {
     /// `prefix` makes symbol names unique (the model's name in object files).
-    pub fn new(module: &'m mut M, has_fma: bool, prefix: &str) -> Emitter<'m, M> {
+    pub fn new(module: &'m mut M, target: &Target, prefix: &str) -> Emitter<'m, M> {
         let context = module.make_context();
         Emitter {
             module,
             context,
             builder_context: FunctionBuilderContext::new(),
-            has_fma,
+            has_fma: target.has_fma(),
+            tier: target.tier,
             prefix: prefix.to_string(),
+            imports: HashMap::new(),
             functions: Vec::new(),
             code_bytes: 0,
         }
@@ -175,9 +217,21 @@ impl<'m, M: Module> Emitter<'m, M> {
         name: &str,
         body: impl FnOnce(&mut KernelBuilder),
     ) -> Result<usize, CodegenError> {
+        self.kernel_calling(name, &[], |kb, _| body(kb))
+    }
+
+    /// Defines a kernel that calls micro-kernels: `calls` lists `(symbol, parameter count)`
+    /// (every parameter an i64, no result), and `body` receives their references in order.
+    pub fn kernel_calling(
+        &mut self,
+        name: &str,
+        calls: &[(&'static str, usize)],
+        body: impl FnOnce(&mut KernelBuilder, &[FuncRef]),
+    ) -> Result<usize, CodegenError> {
         let index = self.functions.len();
         let symbol = format!("{}_k{index}_{}", self.prefix, sanitize(name));
-        let signature = emit::kernel_signature(self.module.isa().default_call_conv());
+        let call_conv = self.module.isa().default_call_conv();
+        let signature = emit::kernel_signature(call_conv);
         let func = self
             .module
             .declare_function(&symbol, Linkage::Export, &signature)
@@ -187,15 +241,32 @@ impl<'m, M: Module> Emitter<'m, M> {
             })?;
         self.context.func.signature = signature;
         self.context.func.name = UserFuncName::user(0, func.as_u32());
+        let mut refs = Vec::with_capacity(calls.len());
+        for &(callee, params) in calls {
+            let id = match self.imports.get(callee) {
+                Some(&id) => id,
+                None => {
+                    let mut sig = cranelift_codegen::ir::Signature::new(call_conv);
+                    sig.params.extend((0..params).map(|_| AbiParam::new(I64)));
+                    let id = self
+                        .module
+                        .declare_function(callee, Linkage::Import, &sig)
+                        .map_err(|e| CodegenError::Cranelift {
+                            kernel: callee.to_string(),
+                            message: e.to_string(),
+                        })?;
+                    self.imports.insert(callee, id);
+                    id
+                }
+            };
+            refs.push(self.module.declare_func_in_func(id, &mut self.context.func));
+        }
         {
             let builder = FunctionBuilder::new(&mut self.context.func, &mut self.builder_context);
             let mut kb = KernelBuilder::new(builder, self.has_fma);
-            body(&mut kb);
+            body(&mut kb, &refs);
             kb.finish(self.module.isa().frontend_config());
         }
-        let disassemble = std::env::var_os("SCC_DUMP_ASM")
-            .is_some_and(|v| symbol.contains(v.to_str().unwrap_or("")));
-        self.context.set_disasm(disassemble);
         self.module
             .define_function(func, &mut self.context)
             .map_err(|e| CodegenError::Cranelift {
@@ -204,12 +275,6 @@ impl<'m, M: Module> Emitter<'m, M> {
             })?;
         if let Some(code) = self.context.compiled_code() {
             self.code_bytes += code.code_info().total_size as usize;
-        }
-        if disassemble
-            && let Some(code) = self.context.compiled_code()
-            && let Some(vcode) = &code.vcode
-        {
-            eprintln!("; kernel {symbol}\n{vcode}");
         }
         self.module.clear_context(&mut self.context);
         self.functions.push((symbol, func));
@@ -223,51 +288,26 @@ fn sanitize(name: &str) -> String {
         .collect()
 }
 
-/// The host's ISA with scc's settings (`opt_level=none`, see below; `is_pic` as asked), and whether
-/// it has FMA (AVX + FMA).
-pub fn host_isa(is_pic: bool) -> Result<(Arc<dyn TargetIsa>, bool), CodegenError> {
-    let mut flags = settings::builder();
-    let set = |flags: &mut settings::Builder, k: &str, v: &str| {
-        flags
-            .set(k, v)
-            .map_err(|e| CodegenError::UnsupportedHost(format!("{k}={v}: {e}")))
-    };
-    // The kernels are emitted in the order they should run (register tiles, loads next
-    // to their uses); the e-graph optimiser of `speed` re-elaborates pure values at
-    // their last use and spills the tiles, halving conv throughput. `SCC_OPT_LEVEL`
-    // overrides for experiments.
-    set(
-        &mut flags,
-        "opt_level",
-        &std::env::var("SCC_OPT_LEVEL").unwrap_or("none".into()),
-    )?;
-    set(&mut flags, "is_pic", if is_pic { "true" } else { "false" })?;
-    set(&mut flags, "use_colocated_libcalls", "false")?;
-    let isa_builder =
-        cranelift_native::builder().map_err(|e| CodegenError::UnsupportedHost(e.to_string()))?;
-    let isa = isa_builder
-        .finish(settings::Flags::new(flags))
-        .map_err(|e| CodegenError::UnsupportedHost(e.to_string()))?;
-    let has_fma = isa
-        .isa_flags()
-        .iter()
-        .any(|f| f.name == "has_fma" && f.as_bool() == Some(true))
-        && isa
-            .isa_flags()
-            .iter()
-            .any(|f| f.name == "has_avx" && f.as_bool() == Some(true));
-    Ok((isa, has_fma))
-}
-
 /// Emits the kernels of every node of `graph` into `module` and builds the program.
 pub fn generate<M: Module>(
     module: &mut M,
-    has_fma: bool,
+    target: &Target,
     prefix: &str,
     graph: &Graph,
     weights: &Weights,
 ) -> Result<(Program, Vec<FuncId>), CodegenError> {
-    let mut emitter = Emitter::new(module, has_fma, prefix);
+    if let Some(tier) = graph.tier()
+        && tier != target.tier
+    {
+        return Err(CodegenError::Layout {
+            node: graph.name.clone(),
+            problem: format!(
+                "the graph's layouts were chosen for tier {tier}, the target's tier is {}",
+                target.tier
+            ),
+        });
+    }
+    let mut emitter = Emitter::new(module, target, prefix);
     let mut builder = ProgramBuilder {
         program: Program::default(),
         node: None,
@@ -282,12 +322,42 @@ pub fn generate<M: Module>(
         let info = NodeInfo { graph, id, params };
         builder.node = Some(id);
         builder.node_scratch = 0;
+        let first_step = builder.program.steps.len();
         lower_node(&mut emitter, &info, &mut builder)?;
+        let work_ns = estimate_ns(graph, id, target.tier);
+        for step in &mut builder.program.steps[first_step..] {
+            step.work_ns = work_ns;
+        }
     }
     builder.program.kernels = emitter.functions.iter().map(|(n, _)| n.clone()).collect();
     builder.program.code_bytes = emitter.code_bytes;
+    builder.program.tier = target.tier;
+    builder.program.features = target.features();
     let ids = emitter.functions.iter().map(|(_, f)| *f).collect();
     Ok((builder.program, ids))
+}
+
+/// Estimated single-core time of node `id` in nanoseconds: its flops (2 per executed MAC, 1 per
+/// sum-pool addition) at a sustained rate of the tier, plus the bytes it reads and writes
+/// at a per-core memory rate. Coarse on purpose: it only decides how many tasks a step is
+/// worth (every step of the node gets the node's estimate).
+pub fn estimate_ns(graph: &Graph, id: NodeId, tier: Tier) -> u64 {
+    // Sustained flops per nanosecond of one core.
+    let flops_per_ns = match tier {
+        Tier::V128 => 40.0,
+        Tier::Avx2 | Tier::Avx512 => 90.0,
+    };
+    /// Bytes per nanosecond of one core from the caches shared by the layers.
+    const BYTES_PER_NS: f64 = 10.0;
+    let cost = crate::stats::node_cost(graph, id);
+    let flops = 2.0 * cost.structured_macs as f64 + cost.sumpool_adds as f64;
+    let elements: usize = graph
+        .operands(id)
+        .iter()
+        .chain(std::iter::once(&id))
+        .map(|&n| graph.layout(n).elements(&graph.node(n).shape))
+        .sum();
+    (flops / flops_per_ns + 4.0 * elements as f64 / BYTES_PER_NS) as u64
 }
 
 /// Lowers one node to kernels and steps (exhaustive over the ops).
@@ -297,6 +367,19 @@ fn lower_node<M: Module>(
     program: &mut ProgramBuilder,
 ) -> Result<(), CodegenError> {
     let op = &node.graph.node(node.id).op;
+    if em.tier.is_wide() && wide::lowers(node) {
+        return wide::lower(em, node, program);
+    }
+    if node.graph.layout(node.id) != Layout::Plain {
+        return Err(CodegenError::Layout {
+            node: node.name().to_string(),
+            problem: format!(
+                "{} has no kernel for layout {}",
+                op.name(),
+                node.graph.layout(node.id).name()
+            ),
+        });
+    }
     match op {
         Op::Input { .. } => Ok(()),
         Op::Conv2d(attrs) => conv::lower(em, node, attrs, program),
@@ -325,6 +408,10 @@ fn lower_node<M: Module>(
         Op::Upsample(attrs) => elementwise::lower_upsample(em, node, attrs, program),
         Op::Softmax => elementwise::lower_softmax(em, node, program),
         Op::Flatten => elementwise::lower_copy(em, node, program),
+        Op::Reorder { .. } => Err(CodegenError::Layout {
+            node: node.name().to_string(),
+            problem: "a reorder needs a wide tier".to_string(),
+        }),
         Op::StructuredConv2d(_) | Op::StructuredLinear { .. } => Err(CodegenError::NotLowered {
             node: node.name().to_string(),
             op: op.name(),

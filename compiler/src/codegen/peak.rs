@@ -1,8 +1,10 @@
-//! The machine's f32x4 FMA peak, measured by a JIT-compiled loop: the yardstick the
-//! kernel benchmarks report against.
+//! The machine's FMA peak per tier, the yardstick the kernel benchmarks report against: for
+//! the 128-bit tier a JIT-compiled Cranelift loop of f32x4 FMAs, for the wide tiers the
+//! `scc-kernels` FMA loop of the tier (the same instructions as its conv tiles).
 
 use super::emit::KernelBuilder;
-use super::{CodegenError, Emitter, host_isa};
+use super::{CodegenError, Emitter};
+use crate::target::{Target, Tier};
 use cranelift_codegen::ir::InstBuilder;
 use cranelift_codegen::ir::types::F32X4;
 use cranelift_jit::{JITBuilder, JITModule};
@@ -12,13 +14,31 @@ use std::time::Instant;
 /// Independent accumulators: enough to cover FMA latency × throughput on current cores.
 const CHAINS: usize = 12;
 
-/// Single-core peak in GFLOP/s (2 flops per lane per FMA), best of a few timed runs.
-/// Without FMA hardware the loop uses `fmul` + `fadd`, the best the kernels can do there.
-pub fn fma_peak_gflops() -> Result<f64, CodegenError> {
-    let (isa, has_fma) = host_isa(false)?;
+/// Single-core FMA peak of `tier` on this machine in GFLOP/s (2 flops per lane per FMA), best
+/// of a few timed runs. Without FMA hardware the 128-bit loop uses `fmul` + `fadd`, the best
+/// its kernels can do there.
+pub fn fma_peak_gflops(tier: Tier) -> Result<f64, CodegenError> {
+    let target = Target::host_with(Some(tier))?;
+    if tier.is_wide() {
+        let entry: unsafe extern "C" fn(u64) -> f64 = match tier {
+            Tier::Avx512 => scc_kernels::entry::scc_avx512_fma_peak_loop,
+            _ => scc_kernels::entry::scc_avx2_fma_peak_loop,
+        };
+        let iterations: u64 = 20_000_000;
+        let mut best = f64::MAX;
+        let mut flops = 0.0;
+        for _ in 0..5 {
+            let started = Instant::now();
+            // SAFETY: `Target::host_with` checked that this CPU has the tier's features.
+            flops = unsafe { entry(iterations) };
+            best = best.min(started.elapsed().as_secs_f64());
+        }
+        return Ok(flops / best / 1e9);
+    }
+    let isa = target.isa(false)?;
     let mut module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
     let func = {
-        let mut emitter = Emitter::new(&mut module, has_fma, "peak");
+        let mut emitter = Emitter::new(&mut module, &target, "peak");
         emitter.kernel("fma_loop", |kb: &mut KernelBuilder| {
             let factor = kb.vconst(0.999_999);
             let addend = kb.vconst(1e-7);

@@ -79,7 +79,8 @@ fn fold_into(graph: &mut Graph, id: NodeId) -> bool {
         | Op::Div
         | Op::Scalar(_)
         | Op::SumPool3d(_)
-        | Op::SumPoolFeatures { .. } => return false,
+        | Op::SumPoolFeatures { .. }
+        | Op::Reorder { .. } => return false,
     }
     let source = graph.operands(first)[0];
     let mut rewired = operands.clone();

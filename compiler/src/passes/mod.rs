@@ -6,6 +6,8 @@
 //! ([`PassOptions::validate`]), which interprets the graph before and after each pass on
 //! seeded random inputs and fails naming the pass and the first differing value.
 
+pub mod choose_execution;
+pub mod choose_layout;
 mod cse;
 mod dce;
 mod decompose_structured;
@@ -17,7 +19,8 @@ mod fuse_sumpools;
 mod select_sumpool_algorithm;
 
 use crate::interp::{self, RunError};
-use crate::ir::Graph;
+use crate::ir::{Execution, Graph};
+use crate::target::Tier;
 use crate::weights::{WeightError, Weights};
 use scc_runtime::memory::MemoryLimit;
 use scc_runtime::random::WeightRng;
@@ -28,6 +31,10 @@ use std::collections::BTreeMap;
 pub struct PassContext<'w> {
     /// Bound weights, when known: constant folding evaluates weight arithmetic with them.
     pub weights: Option<&'w Weights>,
+    /// The vector tier the graph is compiled for (layouts and execution choices follow it).
+    pub tier: Tier,
+    /// The execution every structured layer gets where available (`None`: the cost model's).
+    pub force_execution: Option<Execution>,
 }
 
 /// A graph rewrite.
@@ -42,6 +49,7 @@ pub trait Pass {
 pub fn default_pipeline() -> Vec<Box<dyn Pass>> {
     vec![
         Box::new(fold_pad::FoldPad),
+        Box::new(choose_execution::ChooseExecution),
         Box::new(decompose_structured::DecomposeStructured),
         Box::new(fold_batchnorm::FoldBatchNorm),
         Box::new(fuse_epilogue::FuseEpilogue),
@@ -51,6 +59,7 @@ pub fn default_pipeline() -> Vec<Box<dyn Pass>> {
         Box::new(dce::DeadNodes),
         Box::new(select_sumpool_algorithm::SelectSumPoolAlgorithm),
         Box::new(fold_constants::FoldConstants),
+        Box::new(choose_layout::ChooseLayout),
     ]
 }
 
@@ -81,6 +90,12 @@ pub struct PassOptions {
     /// The most memory translation validation may use, in bytes (`None`: the memory
     /// available on the machine).
     pub max_memory: Option<u64>,
+    /// The vector tier the graph is compiled for: `choose-layout` picks channel-blocked
+    /// layouts on the wide tiers. The default, the 128-bit tier, keeps every value plain.
+    pub tier: Tier,
+    /// Structured layers all execute this way where it is available, instead of the cost
+    /// model's choice (`choose-execution`).
+    pub force_execution: Option<Execution>,
 }
 
 impl Default for PassOptions {
@@ -92,6 +107,8 @@ impl Default for PassOptions {
             validation_seed: 0,
             print_after: Vec::new(),
             max_memory: None,
+            tier: Tier::V128,
+            force_execution: None,
         }
     }
 }
@@ -187,7 +204,11 @@ impl PassManager {
             Some(v) => Some(v.run(&graph, "(none)")?),
             None => None,
         };
-        let context = PassContext { weights };
+        let context = PassContext {
+            weights,
+            tier: self.options.tier,
+            force_execution: self.options.force_execution,
+        };
         for pass in &self.passes {
             let changed = pass.run(&mut graph, &context);
             if self.options.verify {
@@ -212,6 +233,18 @@ impl PassManager {
         }
         Ok(Optimized { graph, dumps })
     }
+}
+
+/// `graph` with the layouts of `tier` chosen (only the `choose-layout` pass, verified): what
+/// code generation for `tier` needs after the other passes.
+pub fn with_layouts(graph: &Graph, tier: Tier) -> Result<Graph, PassError> {
+    let options = PassOptions {
+        only: Some(vec!["choose-layout".to_string()]),
+        verify: true,
+        tier,
+        ..PassOptions::default()
+    };
+    Ok(PassManager::new(options)?.run(graph, None)?.graph)
 }
 
 /// Inputs and weights for translation validation.

@@ -1,4 +1,7 @@
-//! A small persistent fork-join pool: `parallel_for(threads, parts, f)` calls `f(0..parts)`
+//! A small persistent fork-join pool, shared by the JIT and native binaries, and [`launch`],
+//! which splits a step into as many tasks as its work warrants.
+//!
+//! `parallel_for(threads, parts, f)` calls `f(0..parts)`
 //! on the calling thread and up to `threads − 1` pooled workers, and returns when every part
 //! has run. Parts are handed out dynamically, one at a time, so their assignment to threads
 //! varies between runs: callers make parts independent.
@@ -11,17 +14,26 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, TryLockError};
 
-/// Spins before a waiting thread blocks: kernels follow each other within microseconds, and
-/// a futex wake-up costs more than that. Past `SPIN_ROUNDS / 16` rounds the spinning thread
-/// yields its core each round (for more threads than cores).
-const SPIN_ROUNDS: u32 = 1 << 14;
+/// How long a waiting thread spins before it blocks: the steps of a model follow each other
+/// within microseconds (and serial steps run in between on the caller alone), while a futex
+/// wake-up costs tens of microseconds in a VM. Never `sched_yield`: on a busy machine a
+/// yielding thread queues behind every other runnable process and arrives milliseconds late
+/// for the next step; a blocked one is woken with priority.
+const SPIN: std::time::Duration = std::time::Duration::from_millis(2);
 
-/// One round of waiting.
-fn spin(round: u32) {
-    if round < SPIN_ROUNDS / 16 {
-        std::hint::spin_loop();
-    } else {
-        std::thread::yield_now();
+/// Spins until `done()` or [`SPIN`] has passed; returns whether `done()` held.
+fn spin_until(done: impl Fn() -> bool) -> bool {
+    let started = std::time::Instant::now();
+    loop {
+        for _ in 0..64 {
+            if done() {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        if started.elapsed() > SPIN {
+            return done();
+        }
     }
 }
 
@@ -66,11 +78,8 @@ impl Job {
     }
 
     fn wait(&self) {
-        for round in 0..SPIN_ROUNDS {
-            if self.done.load(Ordering::Acquire) == self.parts {
-                return;
-            }
-            spin(round);
+        if spin_until(|| self.done.load(Ordering::Acquire) == self.parts) {
+            return;
         }
         let mut finished = self.finished.lock().unwrap_or_else(|e| e.into_inner());
         while !*finished {
@@ -106,11 +115,7 @@ fn pool() -> &'static Pool {
 fn worker(pool: &'static Pool, index: usize) {
     let mut seen = 0u64;
     loop {
-        let mut round = 0;
-        while pool.generation.load(Ordering::Acquire) == seen && round < SPIN_ROUNDS {
-            spin(round);
-            round += 1;
-        }
+        spin_until(|| pool.generation.load(Ordering::Acquire) != seen);
         let job = {
             let mut state = pool.state.lock().unwrap_or_else(|e| e.into_inner());
             while state.generation == seen {
@@ -184,6 +189,67 @@ pub fn parallel_for(threads: usize, parts: usize, f: &(dyn Fn(usize) + Sync)) {
     if job.panicked.load(Ordering::Relaxed) {
         resume_unwind(Box::new("a parallel part panicked"));
     }
+}
+
+/// A step kernel: runs work items `start..end` over the buffers `args`.
+pub type KernelFn = unsafe extern "C" fn(args: *const *mut f32, start: u64, end: u64);
+
+/// Estimated single-core work (nanoseconds) per task: a step with less runs as one task on
+/// the calling thread, so small steps pay no hand-off to other threads.
+pub const GRAIN_NS: u64 = 20_000;
+/// Most tasks per thread (dynamic hand-out balances uneven ones).
+pub const TASKS_PER_THREAD: u64 = 4;
+
+/// How many tasks a step of `items` work items and `work_ns` estimated work is split into on
+/// `threads` threads: one per grain of work, at most one per item and [`TASKS_PER_THREAD`]
+/// per thread, at least one.
+pub fn tasks(work_ns: u64, items: u64, threads: usize) -> u64 {
+    let by_work = (work_ns / GRAIN_NS).max(1);
+    by_work
+        .min(items)
+        .min(threads as u64 * TASKS_PER_THREAD)
+        .max(1)
+}
+
+/// Pointers handed to kernels on other threads.
+#[derive(Clone, Copy)]
+struct Args(*const *mut f32);
+// SAFETY: the pointed-to buffers outlive the launch, and tasks write disjoint elements.
+unsafe impl Send for Args {}
+unsafe impl Sync for Args {}
+
+impl Args {
+    /// (A method, so that closures capture the `Sync` wrapper, not the raw field.)
+    fn get(self) -> *const *mut f32 {
+        self.0
+    }
+}
+
+/// Runs `kernel` over `0..items`, split into [`tasks`] contiguous ranges on `threads` threads.
+///
+/// # Safety
+/// `args` must be what `kernel` expects, valid for the whole launch; work items must write
+/// disjoint elements (so any split gives the same results).
+pub unsafe fn launch(
+    kernel: KernelFn,
+    args: *const *mut f32,
+    items: u64,
+    work_ns: u64,
+    threads: usize,
+) {
+    let parts = tasks(work_ns, items, threads);
+    if threads <= 1 || parts <= 1 {
+        // SAFETY: by the caller.
+        unsafe { kernel(args, 0, items) };
+        return;
+    }
+    let args = Args(args);
+    let bound = |part: u64| (u128::from(items) * u128::from(part) / u128::from(parts)) as u64;
+    parallel_for(threads, parts as usize, &|part| {
+        let (start, end) = (bound(part as u64), bound(part as u64 + 1));
+        // SAFETY: by the caller; the ranges are disjoint.
+        unsafe { kernel(args.get(), start, end) };
+    });
 }
 
 #[cfg(test)]

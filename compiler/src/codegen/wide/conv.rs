@@ -1,0 +1,692 @@
+//! Drivers of the wide conv micro-kernels: dense and grouped convs over a blocked or plain
+//! input (`scc_<tier>_conv`, `scc_<tier>_conv_plain_input`) and depthwise convs
+//! (`scc_<tier>_depthwise`), all writing a blocked output with the fused epilogue.
+//!
+//! Work items: `(image, group, output-block chunk, output row)` (dense and grouped: a chunk is
+//! up to 4 blocks of 16 channels on AVX-512, 2 of 8 on AVX2, the register tile's width) or
+//! `(image, block, output row)` (depthwise). Per item the driver looks up the row's valid
+//! kernel rows and input offset in a constant table, then calls the micro-kernel once per
+//! column segment: border columns whose windows are clipped by the padding (each with its own
+//! kernel-column range) and the interior run. Weights are packed at compile time as the
+//! micro-kernels read them (`scc_kernels::abi::ConvGeometry`), zero for padding channels.
+
+use super::ops::epilogue_codes;
+use super::symbol;
+use crate::codegen::emit::{F, KernelBuilder};
+use crate::codegen::{Buf, CodegenError, Emitter, NodeInfo, ProgramBuilder};
+use crate::ir::{ConvAttrs, EpilogueStep, Layout};
+use crate::target::Tier;
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::types::I64;
+use cranelift_codegen::ir::{
+    FuncRef, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind, Value,
+};
+use cranelift_module::Module;
+use scc_kernels::abi::{self, Record};
+
+/// Output blocks of the widest register tile of a tier.
+fn max_out_blocks(tier: Tier) -> usize {
+    match tier {
+        Tier::Avx512 => 4,
+        Tier::Avx2 | Tier::V128 => 2,
+    }
+}
+
+/// Valid kernel-tap range `[k0, k1)` of output coordinate `o` along an axis, and the first
+/// input coordinate it reads (0 when the range is empty).
+fn taps(
+    o: usize,
+    stride: usize,
+    pad: usize,
+    dilation: usize,
+    k: usize,
+    size: usize,
+) -> (usize, usize, usize) {
+    let base = (o * stride) as i64 - pad as i64;
+    let mut k0 = 0;
+    while k0 < k && base + ((k0 * dilation) as i64) < 0 {
+        k0 += 1;
+    }
+    let mut k1 = k;
+    while k1 > k0 && base + (((k1 - 1) * dilation) as i64) >= size as i64 {
+        k1 -= 1;
+    }
+    let first = if k1 > k0 {
+        (base + (k0 * dilation) as i64) as usize
+    } else {
+        0
+    };
+    (k0, k1.max(k0), first)
+}
+
+/// A run of output columns sharing one kernel-column range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Segment {
+    first: usize,
+    count: usize,
+    k0: usize,
+    k1: usize,
+    /// Input column of the first pixel's first valid tap.
+    input: usize,
+}
+
+fn segments(
+    ow: usize,
+    stride: usize,
+    pad: usize,
+    dilation: usize,
+    kw: usize,
+    w: usize,
+) -> Vec<Segment> {
+    let mut segments: Vec<Segment> = Vec::new();
+    for ox in 0..ow {
+        let (k0, k1, input) = taps(ox, stride, pad, dilation, kw, w);
+        match segments.last_mut() {
+            Some(s) if s.k0 == k0 && s.k1 == k1 && s.first + s.count == ox => s.count += 1,
+            _ => segments.push(Segment {
+                first: ox,
+                count: 1,
+                k0,
+                k1,
+                input,
+            }),
+        }
+    }
+    segments
+}
+
+/// Per output row: `[input row offset (elements), packed-weight row offset (elements), rows]`.
+fn row_table(
+    oh: usize,
+    attrs: &ConvAttrs,
+    h: usize,
+    row_elements: usize,
+    w_row: usize,
+) -> Vec<i64> {
+    let mut table = Vec::with_capacity(oh * 3);
+    for oy in 0..oh {
+        let (k0, k1, iy) = taps(
+            oy,
+            attrs.stride.0,
+            attrs.pad.0,
+            attrs.dilation.0,
+            attrs.kernel.0,
+            h,
+        );
+        table.extend([
+            (iy * row_elements) as i64,
+            (k0 * w_row) as i64,
+            (k1 - k0) as i64,
+        ]);
+    }
+    table
+}
+
+fn residual_count(steps: &[EpilogueStep]) -> usize {
+    steps
+        .iter()
+        .filter(|s| matches!(s, EpilogueStep::Residual))
+        .count()
+}
+
+pub fn lower<M: Module>(
+    em: &mut Emitter<M>,
+    node: &NodeInfo,
+    attrs: &ConvAttrs,
+    program: &mut ProgramBuilder,
+) -> Result<(), CodegenError> {
+    let x = node.operand_shape(0);
+    let (c, groups) = (x[1], attrs.groups);
+    if node.graph.layout(node.operands()[0]) == Layout::Fused {
+        return lower_pooled(em, node, attrs, program);
+    }
+    if groups > 1 && c / groups == 1 && attrs.out_channels == c {
+        return lower_depthwise(em, node, attrs, program);
+    }
+    let lanes = em.tier.lanes();
+    let source = node.operands()[0];
+    let plain_input = node.graph.layout(source) == Layout::Plain;
+    if plain_input && groups != 1 {
+        return Err(CodegenError::Layout {
+            node: node.name().to_string(),
+            problem: "a grouped conv reads a blocked input".into(),
+        });
+    }
+    let (n, h, w) = (x[0], x[2], x[3]);
+    let out = node.shape().to_vec();
+    let (oc, oh, ow) = (out[1], out[2], out[3]);
+    let (kh, kw) = attrs.kernel;
+    let (cg, opg) = (c / groups, oc / groups);
+    let in_lanes = if plain_input { 1 } else { lanes };
+    let in_blocks_group = if plain_input { cg } else { cg.div_ceil(lanes) };
+    let in_blocks_total = if plain_input { c } else { c.div_ceil(lanes) };
+    let opg_blocks = opg.div_ceil(lanes);
+    let out_blocks_total = oc.div_ceil(lanes);
+    let weight = node.params[0].data();
+    let mut bias = vec![0.0f32; out_blocks_total * lanes];
+    if attrs.bias {
+        bias[..oc].copy_from_slice(node.params[1].data());
+    }
+    let bias = program.constant(bias);
+    let codes = epilogue_codes(&attrs.epilogue);
+    let residuals = residual_count(&attrs.epilogue);
+    let max_blocks = max_out_blocks(em.tier);
+    // Variants: chunks of the widest tile, then one chunk of the remaining blocks.
+    let mut variants = vec![(max_blocks, opg_blocks / max_blocks, 0)];
+    if opg_blocks % max_blocks != 0 {
+        variants.push((
+            opg_blocks % max_blocks,
+            1,
+            opg_blocks / max_blocks * max_blocks,
+        ));
+    }
+    variants.retain(|v| v.1 > 0);
+    let plane_in = h * w * in_lanes;
+    let segs = segments(ow, attrs.stride.1, attrs.pad.1, attrs.dilation.1, kw, w);
+    let entry = symbol(
+        em.tier,
+        if plain_input {
+            "conv_plain_input"
+        } else {
+            "conv"
+        },
+    );
+    for (nb, count, first_block) in variants {
+        let chunk = in_blocks_group * kh * kw * in_lanes * nb * lanes;
+        let mut packed = vec![0.0f32; groups * count * chunk];
+        for g in 0..groups {
+            for j in 0..count {
+                let base = (g * count + j) * chunk;
+                for o_block in 0..nb {
+                    for l in 0..lanes {
+                        let oc_in_group = (first_block + j * nb + o_block) * lanes + l;
+                        if oc_in_group >= opg {
+                            continue;
+                        }
+                        let o = g * opg + oc_in_group;
+                        for ic in 0..cg {
+                            let (ib, il) = (ic / in_lanes, ic % in_lanes);
+                            for ky in 0..kh {
+                                for kx in 0..kw {
+                                    let at = ((((ib * kh + ky) * kw + kx) * in_lanes + il) * nb
+                                        + o_block)
+                                        * lanes
+                                        + l;
+                                    packed[base + at] = weight[((o * cg + ic) * kh + ky) * kw + kx];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let w_row = kw * in_lanes * nb * lanes;
+        let geometry = |last_lanes: usize| abi::ConvGeometry {
+            in_pixel: (attrs.stride.1 * in_lanes) as i64,
+            in_block: plane_in as i64,
+            in_blocks: in_blocks_group as i64,
+            in_row: (attrs.dilation.0 * w * in_lanes) as i64,
+            in_col: (attrs.dilation.1 * in_lanes) as i64,
+            w_row: w_row as i64,
+            w_block: (kh * w_row) as i64,
+            out_block: (oh * ow * lanes) as i64,
+            out_blocks: nb as i64,
+            last_lanes: last_lanes as i64,
+            in_last_lanes: (cg - (in_blocks_group - 1) * in_lanes) as i64,
+            epilogue: abi::epilogue(&codes),
+        };
+        // The chunk holding the last output block (groups = 1 only) zeroes its padding lanes.
+        let last_valid = oc - (out_blocks_total - 1) * lanes;
+        let full = program.words(&geometry(lanes).words());
+        let last = program.words(&geometry(last_valid).words());
+        let rows = program.words(&row_table(oh, attrs, h, w * in_lanes, w_row));
+        let weights = program.constant(packed);
+        let mut args = vec![
+            Buf::Node(node.id),
+            Buf::Node(source),
+            weights,
+            bias,
+            full,
+            last,
+            rows,
+        ];
+        args.extend(node.operands()[1..].iter().map(|&id| Buf::Node(id)));
+        let last_chunk_item =
+            if first_block + count * nb == opg_blocks && groups == 1 && last_valid < lanes {
+                Some(count - 1)
+            } else {
+                None
+            };
+        let shape = DriverShape {
+            oh: oh as i64,
+            ow: ow as i64,
+            groups: groups as i64,
+            count: count as i64,
+            nb: nb as i64,
+            first_block: first_block as i64,
+            lanes: lanes as i64,
+            in_image: (in_blocks_total * plane_in) as i64,
+            in_group: (in_blocks_group * plane_in) as i64,
+            out_image: (out_blocks_total * oh * ow * lanes) as i64,
+            opg_blocks: opg_blocks as i64,
+            chunk: chunk as i64,
+            in_lanes: in_lanes as i64,
+            stride: attrs.stride.1 as i64,
+            w_col: (in_lanes * nb * lanes) as i64,
+            residuals,
+            last_chunk_item: last_chunk_item.map(|i| i as i64),
+        };
+        let name = format!("{}_conv{}x{}", node.name(), nb, lanes);
+        let kernel = em.kernel_calling(&name, &[(entry, 9)], |kb, calls| {
+            emit_driver(kb, calls[0], &shape, &segs)
+        })?;
+        program.step(kernel, args, (n * groups * count * oh) as u64);
+    }
+    Ok(())
+}
+
+/// The constants of one conv driver.
+struct DriverShape {
+    oh: i64,
+    ow: i64,
+    groups: i64,
+    count: i64,
+    nb: i64,
+    first_block: i64,
+    lanes: i64,
+    /// Input elements per image and per group.
+    in_image: i64,
+    in_group: i64,
+    out_image: i64,
+    opg_blocks: i64,
+    /// Packed-weight elements per chunk.
+    chunk: i64,
+    in_lanes: i64,
+    stride: i64,
+    /// Packed-weight elements per kernel column.
+    w_col: i64,
+    residuals: usize,
+    /// The chunk index whose geometry zeroes padding lanes (the conv's last block).
+    last_chunk_item: Option<i64>,
+}
+
+/// Loads the i64 at `base + index · 8`.
+fn load_word(kb: &mut KernelBuilder, base: Value, offset: i64) -> Value {
+    kb.b.ins()
+        .load(I64, MemFlagsData::trusted(), base, offset as i32)
+}
+
+fn emit_driver(kb: &mut KernelBuilder, conv: FuncRef, s: &DriverShape, segs: &[Segment]) {
+    let out = kb.arg(0);
+    let input = kb.arg(1);
+    let weights = kb.arg(2);
+    let bias = kb.arg(3);
+    let geometry_full = kb.arg(4);
+    let geometry_last = kb.arg(5);
+    let rows = kb.arg(6);
+    let residuals: Vec<Value> = (0..s.residuals).map(|i| kb.arg(7 + i)).collect();
+    let slot = kb.b.create_sized_stack_slot(StackSlotData::new(
+        StackSlotKind::ExplicitSlot,
+        (8 * s.residuals.max(1)) as u32,
+        3,
+    ));
+    let (start, end) = (kb.start, kb.end);
+    kb.for_range(start, end, 1, |kb, item| {
+        let (rest, oy) = kb.divmod(item, s.oh as usize);
+        let (rest, j) = kb.divmod(rest, s.count as usize);
+        let (image, group) = kb.divmod(rest, s.groups as usize);
+        let row = kb.b.ins().imul_imm_s(oy, 24);
+        let row = kb.b.ins().iadd(rows, row);
+        let in_row = load_word(kb, row, 0);
+        let w_row = load_word(kb, row, 8);
+        let nky = load_word(kb, row, 16);
+        // Input of this image and group at the row's first valid input row.
+        let in_elems = kb.b.ins().imul_imm_s(image, s.in_image);
+        let group_elems = kb.b.ins().imul_imm_s(group, s.in_group);
+        let in_elems = kb.b.ins().iadd(in_elems, group_elems);
+        let in_elems = kb.b.ins().iadd(in_elems, in_row);
+        let in_base = kb.addr(input, in_elems, F);
+        // Output block of this chunk.
+        let chunk_block = kb.b.ins().imul_imm_s(j, s.nb);
+        let group_block = kb.b.ins().imul_imm_s(group, s.opg_blocks);
+        let block = kb.b.ins().iadd(chunk_block, group_block);
+        let block = kb.b.ins().iadd_imm_s(block, s.first_block);
+        let out_elems = kb.b.ins().imul_imm_s(block, s.oh * s.ow * s.lanes);
+        let image_elems = kb.b.ins().imul_imm_s(image, s.out_image);
+        let out_elems = kb.b.ins().iadd(out_elems, image_elems);
+        let row_elems = kb.b.ins().imul_imm_s(oy, s.ow * s.lanes);
+        let out_elems = kb.b.ins().iadd(out_elems, row_elems);
+        let out_offset = kb.b.ins().imul_imm_s(out_elems, F);
+        let out_base = kb.b.ins().iadd(out, out_offset);
+        let residual_bases: Vec<Value> = residuals
+            .iter()
+            .map(|&r| kb.b.ins().iadd(r, out_offset))
+            .collect();
+        let w_chunk = kb.b.ins().imul_imm_s(group, s.count);
+        let w_chunk = kb.b.ins().iadd(w_chunk, j);
+        let w_elems = kb.b.ins().imul_imm_s(w_chunk, s.chunk);
+        let w_elems = kb.b.ins().iadd(w_elems, w_row);
+        let w_base = kb.addr(weights, w_elems, F);
+        let bias_ptr = kb.b.ins().imul_imm_s(block, s.lanes * F);
+        let bias_ptr = kb.b.ins().iadd(bias, bias_ptr);
+        let geometry = match s.last_chunk_item {
+            Some(last) => {
+                let is_last = kb.b.ins().icmp_imm_s(IntCC::Equal, j, last);
+                kb.b.ins().select(is_last, geometry_last, geometry_full)
+            }
+            None => geometry_full,
+        };
+        for seg in segs {
+            let out_ptr =
+                kb.b.ins()
+                    .iadd_imm_s(out_base, seg.first as i64 * s.lanes * F);
+            let in_ptr =
+                kb.b.ins()
+                    .iadd_imm_s(in_base, seg.input as i64 * s.in_lanes * F);
+            let w_ptr = kb.b.ins().iadd_imm_s(w_base, seg.k0 as i64 * s.w_col * F);
+            for (i, &r) in residual_bases.iter().enumerate() {
+                let r = kb.b.ins().iadd_imm_s(r, seg.first as i64 * s.lanes * F);
+                kb.b.ins().stack_store(I64, r, slot, (8 * i) as i32);
+            }
+            let residual_table = kb.b.ins().stack_addr(I64, slot, 0);
+            let pixels = kb.iconst(seg.count as i64);
+            let cols = kb.iconst((seg.k1 - seg.k0) as i64);
+            kb.b.ins().call(
+                conv,
+                &[
+                    geometry,
+                    out_ptr,
+                    in_ptr,
+                    w_ptr,
+                    bias_ptr,
+                    residual_table,
+                    pixels,
+                    nky,
+                    cols,
+                ],
+            );
+        }
+        let _ = s.stride;
+    });
+}
+
+/// Depthwise convs (`groups = C = out channels`): items `(image, block, output row)`.
+fn lower_depthwise<M: Module>(
+    em: &mut Emitter<M>,
+    node: &NodeInfo,
+    attrs: &ConvAttrs,
+    program: &mut ProgramBuilder,
+) -> Result<(), CodegenError> {
+    let lanes = em.tier.lanes();
+    let x = node.operand_shape(0);
+    let (n, c, h, w) = (x[0], x[1], x[2], x[3]);
+    let out = node.shape().to_vec();
+    let (oh, ow) = (out[2], out[3]);
+    let (kh, kw) = attrs.kernel;
+    let blocks = c.div_ceil(lanes);
+    let weight = node.params[0].data();
+    let mut packed = vec![0.0f32; blocks * kh * kw * lanes];
+    for ch in 0..c {
+        for t in 0..kh * kw {
+            packed[((ch / lanes) * kh * kw + t) * lanes + ch % lanes] = weight[ch * kh * kw + t];
+        }
+    }
+    let mut bias = vec![0.0f32; blocks * lanes];
+    if attrs.bias {
+        bias[..c].copy_from_slice(node.params[1].data());
+    }
+    let codes = epilogue_codes(&attrs.epilogue);
+    let geometry = |valid: usize| abi::DepthwiseGeometry {
+        in_pixel: (attrs.stride.1 * lanes) as i64,
+        in_row: (attrs.dilation.0 * w * lanes) as i64,
+        in_col: (attrs.dilation.1 * lanes) as i64,
+        w_row: (kw * lanes) as i64,
+        lanes: valid as i64,
+        epilogue: abi::epilogue(&codes),
+    };
+    let last_valid = c - (blocks - 1) * lanes;
+    let full = program.words(&geometry(lanes).words());
+    let last = program.words(&geometry(last_valid).words());
+    let rows = program.words(&row_table(oh, attrs, h, w * lanes, kw * lanes));
+    let weights = program.constant(packed);
+    let bias = program.constant(bias);
+    let mut args = vec![
+        Buf::Node(node.id),
+        Buf::Node(node.operands()[0]),
+        weights,
+        bias,
+        full,
+        last,
+        rows,
+    ];
+    args.extend(node.operands()[1..].iter().map(|&id| Buf::Node(id)));
+    let segs = segments(ow, attrs.stride.1, attrs.pad.1, attrs.dilation.1, kw, w);
+    let residuals = residual_count(&attrs.epilogue);
+    let entry = symbol(em.tier, "depthwise");
+    let name = format!("{}_depthwise{}", node.name(), lanes);
+    let (l, ohw) = (lanes as i64, (oh * ow) as i64);
+    let kernel = em.kernel_calling(&name, &[(entry, 9)], |kb, calls| {
+        let out = kb.arg(0);
+        let input = kb.arg(1);
+        let weights = kb.arg(2);
+        let bias = kb.arg(3);
+        let geometry_full = kb.arg(4);
+        let geometry_last = kb.arg(5);
+        let rows = kb.arg(6);
+        let residual_args: Vec<Value> = (0..residuals).map(|i| kb.arg(7 + i)).collect();
+        let slot = kb.b.create_sized_stack_slot(StackSlotData::new(
+            StackSlotKind::ExplicitSlot,
+            (8 * residuals.max(1)) as u32,
+            3,
+        ));
+        let (start, end) = (kb.start, kb.end);
+        kb.for_range(start, end, 1, |kb, item| {
+            let (plane, oy) = kb.divmod(item, oh);
+            let (_, block) = kb.divmod(plane, blocks);
+            let row = kb.b.ins().imul_imm_s(oy, 24);
+            let row = kb.b.ins().iadd(rows, row);
+            let in_row = load_word(kb, row, 0);
+            let w_row = load_word(kb, row, 8);
+            let nky = load_word(kb, row, 16);
+            let in_elems = kb.b.ins().imul_imm_s(plane, (h * w) as i64 * l);
+            let in_elems = kb.b.ins().iadd(in_elems, in_row);
+            let in_base = kb.addr(input, in_elems, F);
+            let out_elems = kb.b.ins().imul_imm_s(plane, ohw * l);
+            let row_elems = kb.b.ins().imul_imm_s(oy, ow as i64 * l);
+            let out_elems = kb.b.ins().iadd(out_elems, row_elems);
+            let out_offset = kb.b.ins().imul_imm_s(out_elems, F);
+            let out_base = kb.b.ins().iadd(out, out_offset);
+            let residual_bases: Vec<Value> = residual_args
+                .iter()
+                .map(|&r| kb.b.ins().iadd(r, out_offset))
+                .collect();
+            let w_elems = kb.b.ins().imul_imm_s(block, (kh * kw) as i64 * l);
+            let w_elems = kb.b.ins().iadd(w_elems, w_row);
+            let w_base = kb.addr(weights, w_elems, F);
+            let bias_ptr = kb.b.ins().imul_imm_s(block, l * F);
+            let bias_ptr = kb.b.ins().iadd(bias, bias_ptr);
+            let is_last =
+                kb.b.ins()
+                    .icmp_imm_s(IntCC::Equal, block, (blocks - 1) as i64);
+            let geometry = kb.b.ins().select(is_last, geometry_last, geometry_full);
+            for seg in &segs {
+                let out_ptr = kb.b.ins().iadd_imm_s(out_base, seg.first as i64 * l * F);
+                let in_ptr = kb.b.ins().iadd_imm_s(in_base, seg.input as i64 * l * F);
+                let w_ptr = kb.b.ins().iadd_imm_s(w_base, seg.k0 as i64 * l * F);
+                for (i, &r) in residual_bases.iter().enumerate() {
+                    let r = kb.b.ins().iadd_imm_s(r, seg.first as i64 * l * F);
+                    kb.b.ins().stack_store(I64, r, slot, (8 * i) as i32);
+                }
+                let residual_table = kb.b.ins().stack_addr(I64, slot, 0);
+                let pixels = kb.iconst(seg.count as i64);
+                let cols = kb.iconst((seg.k1 - seg.k0) as i64);
+                kb.b.ins().call(
+                    calls[0],
+                    &[
+                        geometry,
+                        out_ptr,
+                        in_ptr,
+                        w_ptr,
+                        bias_ptr,
+                        residual_table,
+                        pixels,
+                        nky,
+                        cols,
+                    ],
+                );
+            }
+        });
+    })?;
+    program.step(kernel, args, (n * blocks * oh) as u64);
+    Ok(())
+}
+
+/// Output pixels per work item of a fused structured 1×1 conv with stride 1 (the pixels of
+/// an image are one run: four pool tiles).
+const POOLED_RUN: usize = 4 * scc_kernels::conv::POOL_TILE;
+
+/// A fused structured 1×1 conv: the operand is a channel sum-pool (laid out `fused`, never
+/// stored) of a blocked value, computed per tile inside `scc_<tier>_conv_pooled`. Items:
+/// `(image, run of POOLED_RUN pixels)` at stride 1, else `(image, output row)`.
+fn lower_pooled<M: Module>(
+    em: &mut Emitter<M>,
+    node: &NodeInfo,
+    attrs: &ConvAttrs,
+    program: &mut ProgramBuilder,
+) -> Result<(), CodegenError> {
+    let lanes = em.tier.lanes();
+    let pool = node.operands()[0];
+    let crate::ir::Op::SumPool3d(pool_attrs) = &node.graph.node(pool).op else {
+        return Err(CodegenError::Layout {
+            node: node.name().to_string(),
+            problem: "a fused conv reads a sum-pool".into(),
+        });
+    };
+    let source = node.graph.operands(pool)[0];
+    let x = node.graph.node(source).shape.clone();
+    let (n, c, h, w) = (x[0], x[1], x[2], x[3]);
+    let wc = pool_attrs.window.0;
+    let pooled = c - wc + 1;
+    let out = node.shape().to_vec();
+    let (oc, oh, ow) = (out[1], out[2], out[3]);
+    let pooled_blocks = pooled.div_ceil(lanes);
+    let out_blocks = oc.div_ceil(lanes);
+    let max_blocks = max_out_blocks(em.tier);
+    let weight = node.params[0].data();
+    let mut packed = Vec::new();
+    let mut first = 0;
+    while first < out_blocks {
+        let nb = max_blocks.min(out_blocks - first);
+        let mut chunk = vec![0.0f32; pooled_blocks * lanes * nb * lanes];
+        for o_block in 0..nb {
+            for l in 0..lanes {
+                let o = (first + o_block) * lanes + l;
+                if o >= oc {
+                    continue;
+                }
+                for ic in 0..pooled {
+                    let (pb, il) = (ic / lanes, ic % lanes);
+                    chunk[((pb * lanes + il) * nb + o_block) * lanes + l] = weight[o * pooled + ic];
+                }
+            }
+        }
+        packed.extend(chunk);
+        first += nb;
+    }
+    let mut bias = vec![0.0f32; out_blocks * lanes];
+    if attrs.bias {
+        bias[..oc].copy_from_slice(node.params[1].data());
+    }
+    let codes = epilogue_codes(&attrs.epilogue);
+    let geometry = abi::PooledConvGeometry {
+        channels: c as i64,
+        window: wc as i64,
+        in_blocks: c.div_ceil(lanes) as i64,
+        in_block: (h * w * lanes) as i64,
+        in_pixel: (attrs.stride.1 * lanes) as i64,
+        pooled_blocks: pooled_blocks as i64,
+        pooled_last_lanes: (pooled - (pooled_blocks - 1) * lanes) as i64,
+        out_block: (oh * ow * lanes) as i64,
+        out_blocks: out_blocks as i64,
+        last_lanes: (oc - (out_blocks - 1) * lanes) as i64,
+        epilogue: abi::epilogue(&codes),
+    };
+    let record = program.words(&geometry.words());
+    let weights = program.constant(packed);
+    let bias = program.constant(bias);
+    let mut args = vec![Buf::Node(node.id), Buf::Node(source), weights, bias, record];
+    args.extend(node.operands()[1..].iter().map(|&id| Buf::Node(id)));
+    let residuals = residual_count(&attrs.epilogue);
+    let flat = attrs.stride == (1, 1);
+    let (runs, run) = if flat {
+        ((oh * ow).div_ceil(POOLED_RUN), POOLED_RUN)
+    } else {
+        (oh, ow)
+    };
+    let (l, ohw, hw) = (lanes as i64, (oh * ow) as i64, (h * w) as i64);
+    let in_image = c.div_ceil(lanes) as i64 * hw * l;
+    let out_image = out_blocks as i64 * ohw * l;
+    let pixels_total = ohw;
+    let entry = symbol(em.tier, "conv_pooled");
+    let name = format!("{}_pooled_conv{}", node.name(), lanes);
+    let (sh, iw) = (attrs.stride.0 as i64, w as i64);
+    let kernel = em.kernel_calling(&name, &[(entry, 7)], |kb, calls| {
+        let out = kb.arg(0);
+        let input = kb.arg(1);
+        let weights = kb.arg(2);
+        let bias = kb.arg(3);
+        let record = kb.arg(4);
+        let residual_args: Vec<Value> = (0..residuals).map(|i| kb.arg(5 + i)).collect();
+        let slot = kb.b.create_sized_stack_slot(StackSlotData::new(
+            StackSlotKind::ExplicitSlot,
+            (8 * residuals.max(1)) as u32,
+            3,
+        ));
+        let (start, end) = (kb.start, kb.end);
+        kb.for_range(start, end, 1, |kb, item| {
+            let (image, r) = kb.divmod(item, runs);
+            // First output pixel of the item, its input pixel and the pixel count.
+            let (first, first_in, pixels) = if flat {
+                let first = kb.b.ins().imul_imm_s(r, run as i64);
+                let total = kb.iconst(pixels_total);
+                let remaining = kb.b.ins().isub(total, first);
+                let limit = kb.iconst(run as i64);
+                let pixels = kb.b.ins().smin(remaining, limit);
+                (first, first, pixels)
+            } else {
+                let first = kb.b.ins().imul_imm_s(r, ow as i64);
+                let first_in = kb.b.ins().imul_imm_s(r, sh * iw);
+                let pixels = kb.iconst(ow as i64);
+                (first, first_in, pixels)
+            };
+            let out_elems = kb.b.ins().imul_imm_s(image, out_image);
+            let out_pixel = kb.b.ins().imul_imm_s(first, l);
+            let out_elems = kb.b.ins().iadd(out_elems, out_pixel);
+            let out_offset = kb.b.ins().imul_imm_s(out_elems, F);
+            let out_ptr = kb.b.ins().iadd(out, out_offset);
+            let in_elems = kb.b.ins().imul_imm_s(image, in_image);
+            let in_pixel = kb.b.ins().imul_imm_s(first_in, l);
+            let in_elems = kb.b.ins().iadd(in_elems, in_pixel);
+            let in_ptr = kb.addr(input, in_elems, F);
+            for (i, &r) in residual_args.iter().enumerate() {
+                let r = kb.b.ins().iadd(r, out_offset);
+                kb.b.ins().stack_store(I64, r, slot, (8 * i) as i32);
+            }
+            let residual_table = kb.b.ins().stack_addr(I64, slot, 0);
+            kb.b.ins().call(
+                calls[0],
+                &[
+                    record,
+                    out_ptr,
+                    in_ptr,
+                    weights,
+                    bias,
+                    residual_table,
+                    pixels,
+                ],
+            );
+        });
+    })?;
+    program.step(kernel, args, (n * runs) as u64);
+    Ok(())
+}

@@ -1,0 +1,228 @@
+//! What the code generator and the kernels agree on: epilogue codes and the geometry records
+//! (`#[repr(C)]`, all fields `i64`, counted in f32 elements) that the compiler stores as
+//! constants and passes by pointer.
+
+/// Epilogue codes: an epilogue is up to [`MAX_EPILOGUE`] codes, ended by [`EPI_END`].
+pub const EPI_END: i64 = 0;
+pub const ACT_RELU: i64 = 1;
+pub const ACT_RELU6: i64 = 2;
+pub const ACT_SIGMOID: i64 = 3;
+pub const ACT_TANH: i64 = 4;
+pub const ACT_SILU: i64 = 5;
+pub const ACT_HARDSWISH: i64 = 6;
+pub const ACT_HARDSIGMOID: i64 = 7;
+/// Adds the next residual operand (same layout and position as the output).
+pub const EPI_RESIDUAL: i64 = 8;
+/// Longest epilogue a geometry record holds.
+pub const MAX_EPILOGUE: usize = 8;
+
+/// One convolution call: `pixels` consecutive output pixels of one row × `out_blocks` output
+/// channel blocks, summed over `in_blocks` input blocks and the `rows × cols` kernel taps the
+/// call's pointers start at.
+///
+/// The input is channel-blocked (`in_lanes` = the tier's lanes: `[block][y][x][lane]`) or plain
+/// (`in_lanes` = 1: a "block" is one channel plane). The packed weights of one output-block
+/// group are `[in block][ky][kx][in lane][out block][lane]`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConvGeometry {
+    /// Input elements between the windows of neighbouring output pixels.
+    pub in_pixel: i64,
+    /// Input elements between input blocks.
+    pub in_block: i64,
+    /// Input blocks summed over.
+    pub in_blocks: i64,
+    /// Input elements between kernel rows, and between kernel columns.
+    pub in_row: i64,
+    pub in_col: i64,
+    /// Packed-weight elements between kernel rows, and between input blocks.
+    pub w_row: i64,
+    pub w_block: i64,
+    /// Output elements between output blocks.
+    pub out_block: i64,
+    /// Output blocks per call (1 to the tier's `MAX_OUT_BLOCKS`).
+    pub out_blocks: i64,
+    /// Valid lanes of the last output block; the others are stored as +0.0.
+    pub last_lanes: i64,
+    /// Input channels of the last input block summed over (1 to `in_lanes`; the rest are
+    /// padding lanes, skipped).
+    pub in_last_lanes: i64,
+    pub epilogue: [i64; MAX_EPILOGUE],
+}
+
+/// One depthwise call: `pixels` consecutive output pixels of one row of one channel block
+/// (blocked layout), over the `rows × cols` taps the pointers start at; weights `[ky][kx][lane]`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DepthwiseGeometry {
+    pub in_pixel: i64,
+    pub in_row: i64,
+    pub in_col: i64,
+    /// Weight elements between kernel rows (`kw · lanes`).
+    pub w_row: i64,
+    /// Valid lanes of this block; the others are stored as +0.0.
+    pub lanes: i64,
+    pub epilogue: [i64; MAX_EPILOGUE],
+}
+
+/// Range kernels (`fn(args, start, end)`, like the step kernels themselves) read their
+/// buffers from the step's argument table: `args[0]` is the geometry record (as `*const i64`),
+/// `args[1]` the output, then the operands. Work items are listed with each geometry.
+///
+/// Plain → blocked (`[n][c][hw]` → `[n][cb][hw][lane]`, padding lanes zeroed) or back; one
+/// item per `(n, block)`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReorderGeometry {
+    pub channels: i64,
+    /// Elements per channel plane (H·W).
+    pub plane: i64,
+    /// Channel blocks (`ceil(channels / lanes)`).
+    pub blocks: i64,
+}
+
+/// An elementwise map over blocked values: one item per `(n, block)` plane of `plane` pixels.
+/// `kind`: [`MAP_ACTIVATION`] (`codes[0]` the activation), [`MAP_AFFINE`] (`args[3]`: per-channel
+/// scale then shift, `2 · blocks · lanes` floats), [`MAP_ADD`] / [`MAP_MUL`] (`args[2]`, `args[3]`
+/// the operands; `broadcast` = 1 when `args[3]` is `[N, C, 1, 1]`). The padding lanes of the
+/// last block are stored as +0.0.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MapGeometry {
+    pub kind: i64,
+    pub channels: i64,
+    pub plane: i64,
+    pub blocks: i64,
+    pub broadcast: i64,
+    pub code: i64,
+}
+
+pub const MAP_ACTIVATION: i64 = 0;
+pub const MAP_AFFINE: i64 = 1;
+pub const MAP_ADD: i64 = 2;
+pub const MAP_MUL: i64 = 3;
+
+/// Max / average / sum pooling over blocked values: one item per `(n, block, output row)`.
+/// Padding counts as absent for max, as zero for sums; averages divide by `kh · kw`
+/// (`count_include_pad`). `kind`: [`POOL_MAX`], [`POOL_AVG`], [`POOL_SUM`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolGeometry {
+    pub kind: i64,
+    pub h: i64,
+    pub w: i64,
+    pub oh: i64,
+    pub ow: i64,
+    pub kh: i64,
+    pub kw: i64,
+    pub sh: i64,
+    pub sw: i64,
+    pub ph: i64,
+    pub pw: i64,
+    pub blocks: i64,
+}
+
+pub const POOL_MAX: i64 = 0;
+pub const POOL_AVG: i64 = 1;
+pub const POOL_SUM: i64 = 2;
+
+/// Global average pooling of blocked values to `[N, C, 1, 1]` blocked: one item per `(n, block)`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GlobalPoolGeometry {
+    pub plane: i64,
+    pub blocks: i64,
+}
+
+/// The channel pass of a blocked 3-D sum-pool: sums of `window` consecutive channels within
+/// each of `groups` groups of `group_channels`, per pixel; one item per `(n, row)` of the
+/// input. Output channel `g · (group_channels − window + 1) + k` sums input channels
+/// `g · group_channels + k ..` (`window` of them). Needs `channels ≤` [`MAX_POOL_CHANNELS`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChannelPoolGeometry {
+    pub channels: i64,
+    pub groups: i64,
+    pub group_channels: i64,
+    pub window: i64,
+    pub h: i64,
+    pub w: i64,
+    /// `ceil(channels / lanes)` and `ceil(out channels / lanes)`.
+    pub in_blocks: i64,
+    pub out_blocks: i64,
+}
+
+/// Largest channel count of [`ChannelPoolGeometry`] (its per-pixel lines live on the stack).
+pub const MAX_POOL_CHANNELS: usize = 4096;
+
+/// A blocked linear layer `[N, F] · Wᵀ + b` (plain `[N, F]` in and `[N, O]` out): one item per
+/// block of `lanes` outputs; weights packed `[out block][F][lane]`, then the bias padded to
+/// whole blocks (`args[3]`); input `args[2]`; the epilogue as in convolutions (residuals
+/// `args[4..]`, plain `[N, O]`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinearGeometry {
+    pub n: i64,
+    pub features: i64,
+    pub outputs: i64,
+    pub blocks: i64,
+    pub epilogue: [i64; MAX_EPILOGUE],
+}
+
+/// One call of a fused structured 1×1 conv: `pixels` consecutive output pixels, each the
+/// channel sum-pool (window `window` over `channels` input channels, one group) of its input
+/// pixel computed into registers and an L1 tile, then the 1×1 conv over the pooled channels
+/// for every output block (weights: chunks of up to the tier's widest tile, each
+/// `[pooled block][in lane][out block][lane]`), bias, epilogue, padding lanes zeroed.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PooledConvGeometry {
+    pub channels: i64,
+    pub window: i64,
+    pub in_blocks: i64,
+    /// Input elements between channel blocks (`H · W · lanes`).
+    pub in_block: i64,
+    /// Input elements between neighbouring output pixels (`stride · lanes`).
+    pub in_pixel: i64,
+    /// Blocks of pooled channels (`ceil((channels − window + 1) / lanes)`).
+    pub pooled_blocks: i64,
+    /// Pooled channels in the last pooled block.
+    pub pooled_last_lanes: i64,
+    /// Output elements between output blocks.
+    pub out_block: i64,
+    pub out_blocks: i64,
+    /// Valid lanes of the last output block.
+    pub last_lanes: i64,
+    pub epilogue: [i64; MAX_EPILOGUE],
+}
+
+/// A geometry record: `#[repr(C)]` with only `i64` fields.
+///
+/// # Safety
+/// Implementors must be `#[repr(C)]` structs of `i64` fields and arrays of them.
+pub unsafe trait Record: Copy {
+    /// The record as the words generated code stores.
+    fn words(&self) -> Vec<i64> {
+        let len = std::mem::size_of::<Self>() / 8;
+        // SAFETY: by the trait's contract the value is `len` contiguous i64 words.
+        unsafe { std::slice::from_raw_parts((self as *const Self).cast::<i64>(), len) }.to_vec()
+    }
+}
+
+// SAFETY: each is `#[repr(C)]` with only i64 fields.
+unsafe impl Record for ConvGeometry {}
+unsafe impl Record for DepthwiseGeometry {}
+unsafe impl Record for ReorderGeometry {}
+unsafe impl Record for MapGeometry {}
+unsafe impl Record for PoolGeometry {}
+unsafe impl Record for GlobalPoolGeometry {}
+unsafe impl Record for ChannelPoolGeometry {}
+unsafe impl Record for LinearGeometry {}
+unsafe impl Record for PooledConvGeometry {}
+
+/// The epilogue record of up to [`MAX_EPILOGUE`] codes.
+pub fn epilogue(codes: &[i64]) -> [i64; MAX_EPILOGUE] {
+    let mut record = [EPI_END; MAX_EPILOGUE];
+    record[..codes.len()].copy_from_slice(codes);
+    record
+}

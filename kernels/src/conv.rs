@@ -1,0 +1,426 @@
+//! Convolution register tiles (MLAS-style NCHWc broadcast kernels): `P` output pixels ×
+//! `OCB` output channel blocks held in `P · OCB` accumulators; per input channel and tap,
+//! `OCB` weight vectors are loaded and each pixel's input value is broadcast once and FMA'd
+//! into its `OCB` accumulators. Then bias, the epilogue in order, padding lanes zeroed, store.
+//!
+//! Also the depthwise kernel: channels in lanes, one vector FMA per pixel and tap.
+
+use crate::abi::{self, ConvGeometry, DepthwiseGeometry, PooledConvGeometry};
+use crate::math;
+use crate::ops::{Lines, pool_pixel};
+use crate::simd::Simd;
+
+/// Applies the epilogue (bias already added) to `acc[p][o]`, whose element `(p, o)` sits at
+/// output offset `p · LANES + o · out_block`; residuals are read at the same offsets.
+#[inline(always)]
+unsafe fn epilogue<S: Simd, const P: usize, const OCB: usize>(
+    acc: &mut [[S::V; OCB]; P],
+    codes: &[i64; abi::MAX_EPILOGUE],
+    residuals: *const *const f32,
+    out_block: isize,
+) {
+    unsafe {
+        let mut next_residual = 0;
+        for &code in codes {
+            match code {
+                abi::EPI_END => break,
+                abi::EPI_RESIDUAL => {
+                    let r = *residuals.add(next_residual);
+                    next_residual += 1;
+                    for (p, row) in acc.iter_mut().enumerate() {
+                        for (o, v) in row.iter_mut().enumerate() {
+                            let at = (p * S::LANES) as isize + o as isize * out_block;
+                            *v = S::add(*v, S::load(r.offset(at)));
+                        }
+                    }
+                }
+                act => {
+                    for row in acc.iter_mut() {
+                        for v in row.iter_mut() {
+                            *v = math::activation::<S>(act, *v);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One input channel `c` of one tap: `OCB` weight vectors at `w`, each of `P` pixels' input
+/// value broadcast and FMA'd into its accumulators.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)]
+unsafe fn channel_step<S: Simd, const P: usize, const OCB: usize>(
+    acc: &mut [[S::V; OCB]; P],
+    x: *const f32,
+    w: *const f32,
+    c: usize,
+    in_pixel: isize,
+) {
+    unsafe {
+        let lanes = S::LANES;
+        let mut wv = [S::zero(); OCB];
+        for o in 0..OCB {
+            wv[o] = S::load(w.add((c * OCB + o) * lanes));
+        }
+        for p in 0..P {
+            let xv = S::broadcast(x.offset(p as isize * in_pixel + c as isize));
+            for o in 0..OCB {
+                acc[p][o] = S::fmadd(xv, wv[o], acc[p][o]);
+            }
+        }
+    }
+}
+
+/// One tile of `P` pixels × `OCB` blocks; `IN` input lanes per block (the tier's lanes, or 1
+/// for a plain input).
+#[inline(always)]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+unsafe fn tile<S: Simd, const P: usize, const OCB: usize, const IN: usize>(
+    g: &ConvGeometry,
+    out: *mut f32,
+    input: *const f32,
+    weights: *const f32,
+    bias: *const f32,
+    residuals: *const *const f32,
+    rows: usize,
+    cols: usize,
+) {
+    unsafe {
+        let lanes = S::LANES;
+        let mut acc = [[S::zero(); OCB]; P];
+        let w_col = IN * OCB * lanes;
+        let in_pixel = g.in_pixel as isize;
+        let in_blocks = g.in_blocks as isize;
+        let in_last = (g.in_last_lanes as usize).min(IN);
+        for block in 0..in_blocks {
+            let in_block = input.offset(block * g.in_block as isize);
+            let w_block = weights.offset(block * g.w_block as isize);
+            let channels = if block + 1 == in_blocks { in_last } else { IN };
+            for ky in 0..rows as isize {
+                let in_row = in_block.offset(ky * g.in_row as isize);
+                let w_row = w_block.offset(ky * g.w_row as isize);
+                for kx in 0..cols {
+                    let x = in_row.offset(kx as isize * g.in_col as isize);
+                    let w = w_row.add(kx * w_col);
+                    if channels == IN {
+                        for c in 0..IN {
+                            channel_step::<S, P, OCB>(&mut acc, x, w, c, in_pixel);
+                        }
+                    } else {
+                        // The last block's padding lanes hold zeros: skipped.
+                        for c in 0..channels {
+                            channel_step::<S, P, OCB>(&mut acc, x, w, c, in_pixel);
+                        }
+                    }
+                }
+            }
+        }
+        for o in 0..OCB {
+            let b = S::load(bias.add(o * lanes));
+            for p in 0..P {
+                acc[p][o] = S::add(acc[p][o], b);
+            }
+        }
+        let out_block = g.out_block as isize;
+        epilogue::<S, P, OCB>(&mut acc, &g.epilogue, residuals, out_block);
+        let last_valid = S::first_lanes(g.last_lanes as usize);
+        for p in 0..P {
+            for o in 0..OCB {
+                let mut v = acc[p][o];
+                if o + 1 == OCB && (g.last_lanes as usize) < lanes {
+                    v = S::select(last_valid, v, S::zero());
+                }
+                S::store(out.offset((p * lanes) as isize + o as isize * out_block), v);
+            }
+        }
+    }
+}
+
+/// The residual pointers of a call advanced by `offset` elements (at most 8 residuals).
+#[inline(always)]
+unsafe fn advance(residuals: *const *const f32, count: usize, offset: usize) -> [*const f32; 8] {
+    let mut moved = [std::ptr::null(); 8];
+    for (i, slot) in moved.iter_mut().enumerate().take(count.min(8)) {
+        *slot = unsafe { (*residuals.add(i)).add(offset) };
+    }
+    moved
+}
+
+/// Number of residual steps in an epilogue.
+#[inline(always)]
+fn residual_count(codes: &[i64; abi::MAX_EPILOGUE]) -> usize {
+    codes.iter().filter(|&&c| c == abi::EPI_RESIDUAL).count()
+}
+
+/// Runs `pixels` pixels as full tiles of `P` then one smaller tile, for `OCB` blocks.
+macro_rules! run_row {
+    ($S:ty, $OCB:literal, $IN:expr, $P:literal, [$($t:literal)*],
+     $g:ident, $out:ident, $input:ident, $w:ident, $bias:ident, $res:ident, $pixels:ident, $rows:ident, $cols:ident) => {{
+        let lanes = <$S as Simd>::LANES;
+        let count = residual_count(&$g.epilogue);
+        let mut p0 = 0usize;
+        while p0 + $P <= $pixels {
+            let moved = advance($res, count, p0 * lanes);
+            tile::<$S, $P, $OCB, { $IN }>(
+                $g,
+                $out.add(p0 * lanes),
+                $input.offset(p0 as isize * $g.in_pixel as isize),
+                $w, $bias, moved.as_ptr(), $rows, $cols,
+            );
+            p0 += $P;
+        }
+        let rest = $pixels - p0;
+        if rest > 0 {
+            let moved = advance($res, count, p0 * lanes);
+            let out = $out.add(p0 * lanes);
+            let input = $input.offset(p0 as isize * $g.in_pixel as isize);
+            match rest {
+                $($t => tile::<$S, $t, $OCB, { $IN }>($g, out, input, $w, $bias, moved.as_ptr(), $rows, $cols),)*
+                _ => unreachable!("a tail is shorter than a tile"),
+            }
+        }
+    }};
+}
+
+/// The conv entry of the 8-lane tier: blocks of 2 (6-pixel tiles) or 1 (12-pixel tiles).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn conv_avx2<const IN: usize>(
+    g: &ConvGeometry,
+    out: *mut f32,
+    input: *const f32,
+    w: *const f32,
+    bias: *const f32,
+    res: *const *const f32,
+    pixels: usize,
+    rows: usize,
+    cols: usize,
+) {
+    use crate::simd::Avx2 as S;
+    unsafe {
+        match g.out_blocks {
+            2 => {
+                run_row!(S, 2, IN, 6, [1 2 3 4 5], g, out, input, w, bias, res, pixels, rows, cols)
+            }
+            _ => {
+                run_row!(S, 1, IN, 12, [1 2 3 4 5 6 7 8 9 10 11], g, out, input, w, bias, res, pixels, rows, cols)
+            }
+        }
+    }
+}
+
+/// The conv entry of the 16-lane tier: blocks of 4 (6-pixel tiles), 3 (8), 2 (12) or 1 (16).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn conv_avx512<const IN: usize>(
+    g: &ConvGeometry,
+    out: *mut f32,
+    input: *const f32,
+    w: *const f32,
+    bias: *const f32,
+    res: *const *const f32,
+    pixels: usize,
+    rows: usize,
+    cols: usize,
+) {
+    use crate::simd::Avx512 as S;
+    unsafe {
+        match g.out_blocks {
+            4 => {
+                run_row!(S, 4, IN, 6, [1 2 3 4 5], g, out, input, w, bias, res, pixels, rows, cols)
+            }
+            3 => {
+                run_row!(S, 3, IN, 8, [1 2 3 4 5 6 7], g, out, input, w, bias, res, pixels, rows, cols)
+            }
+            2 => {
+                run_row!(S, 2, IN, 12, [1 2 3 4 5 6 7 8 9 10 11], g, out, input, w, bias, res, pixels, rows, cols)
+            }
+            _ => {
+                run_row!(S, 1, IN, 16, [1 2 3 4 5 6 7 8 9 10 11 12 13 14 15], g, out, input, w, bias, res, pixels, rows, cols)
+            }
+        }
+    }
+}
+
+/// Depthwise: `P` pixels of one channel block.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn depthwise_tile<S: Simd, const P: usize>(
+    g: &DepthwiseGeometry,
+    out: *mut f32,
+    input: *const f32,
+    weights: *const f32,
+    bias: *const f32,
+    residuals: *const *const f32,
+    rows: usize,
+    cols: usize,
+) {
+    unsafe {
+        let lanes = S::LANES;
+        let b = S::load(bias);
+        let mut acc = [[S::zero(); 1]; P];
+        for ky in 0..rows as isize {
+            let in_row = input.offset(ky * g.in_row as isize);
+            let w_row = weights.offset(ky * g.w_row as isize);
+            for kx in 0..cols {
+                let wv = S::load(w_row.add(kx * lanes));
+                let x = in_row.offset(kx as isize * g.in_col as isize);
+                for (p, a) in acc.iter_mut().enumerate() {
+                    a[0] = S::fmadd(
+                        S::load(x.offset(p as isize * g.in_pixel as isize)),
+                        wv,
+                        a[0],
+                    );
+                }
+            }
+        }
+        for a in acc.iter_mut() {
+            a[0] = S::add(a[0], b);
+        }
+        epilogue::<S, P, 1>(&mut acc, &g.epilogue, residuals, 0);
+        let valid = S::first_lanes(g.lanes as usize);
+        for (p, a) in acc.iter().enumerate() {
+            let v = if (g.lanes as usize) < lanes {
+                S::select(valid, a[0], S::zero())
+            } else {
+                a[0]
+            };
+            S::store(out.add(p * lanes), v);
+        }
+    }
+}
+
+/// Depthwise over a row segment: tiles of 8 pixels, then single pixels.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn depthwise<S: Simd>(
+    g: &DepthwiseGeometry,
+    out: *mut f32,
+    input: *const f32,
+    w: *const f32,
+    bias: *const f32,
+    res: *const *const f32,
+    pixels: usize,
+    rows: usize,
+    cols: usize,
+) {
+    unsafe {
+        let lanes = S::LANES;
+        let count = residual_count(&g.epilogue);
+        let mut p0 = 0;
+        while p0 + 8 <= pixels {
+            let moved = advance(res, count, p0 * lanes);
+            let input_at = input.offset(p0 as isize * g.in_pixel as isize);
+            depthwise_tile::<S, 8>(
+                g,
+                out.add(p0 * lanes),
+                input_at,
+                w,
+                bias,
+                moved.as_ptr(),
+                rows,
+                cols,
+            );
+            p0 += 8;
+        }
+        while p0 < pixels {
+            let moved = advance(res, count, p0 * lanes);
+            let input_at = input.offset(p0 as isize * g.in_pixel as isize);
+            depthwise_tile::<S, 1>(
+                g,
+                out.add(p0 * lanes),
+                input_at,
+                w,
+                bias,
+                moved.as_ptr(),
+                rows,
+                cols,
+            );
+            p0 += 1;
+        }
+    }
+}
+
+/// Pixels pooled per tile of a fused structured 1×1 conv (reused by every output block).
+pub const POOL_TILE: usize = 12;
+
+/// A fused structured 1×1 conv over `pixels` output pixels: per tile of [`POOL_TILE`]
+/// pixels, the channel sums of each pixel into an L1 tile (`[pooled block][pixel][lane]`),
+/// then every output-block chunk's conv tiles over it (`row` runs one chunk; `max_blocks`
+/// is the tier's widest chunk).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn pooled<S: Simd>(
+    g: &PooledConvGeometry,
+    out: *mut f32,
+    input: *const f32,
+    weights: *const f32,
+    bias: *const f32,
+    residuals: *const *const f32,
+    pixels: usize,
+    max_blocks: usize,
+    row: impl Fn(&ConvGeometry, *mut f32, *const f32, *const f32, *const f32, *const *const f32, usize),
+) {
+    unsafe {
+        let lanes = S::LANES;
+        let pooled_blocks = g.pooled_blocks as usize;
+        let mut lines = Lines::new(g.channels as usize);
+        // Every pixel a conv tile reads is first written in full by `pool_pixel` (padding
+        // lanes zeroed), so the tile needs no zeroing.
+        let mut tile: Vec<f32> = Vec::with_capacity(pooled_blocks * POOL_TILE * lanes);
+        let count = residual_count(&g.epilogue);
+        let chunks = (g.out_blocks as usize).div_ceil(max_blocks);
+        let mut p0 = 0;
+        while p0 < pixels {
+            let t = POOL_TILE.min(pixels - p0);
+            for p in 0..t {
+                pool_pixel::<S>(
+                    &mut lines,
+                    1,
+                    g.channels as usize,
+                    g.window as usize,
+                    input.offset((p0 + p) as isize * g.in_pixel as isize),
+                    g.in_blocks as usize,
+                    g.in_block as usize,
+                    tile.as_mut_ptr().add(p * lanes),
+                    pooled_blocks,
+                    POOL_TILE * lanes,
+                );
+            }
+            let mut w = weights;
+            for chunk in 0..chunks {
+                let first = chunk * max_blocks;
+                let nb = max_blocks.min(g.out_blocks as usize - first);
+                let last = chunk + 1 == chunks;
+                let conv = ConvGeometry {
+                    in_pixel: lanes as i64,
+                    in_block: (POOL_TILE * lanes) as i64,
+                    in_blocks: pooled_blocks as i64,
+                    in_row: 0,
+                    in_col: 0,
+                    w_row: 0,
+                    w_block: (lanes * nb * lanes) as i64,
+                    out_block: g.out_block,
+                    out_blocks: nb as i64,
+                    last_lanes: if last { g.last_lanes } else { lanes as i64 },
+                    in_last_lanes: g.pooled_last_lanes,
+                    epilogue: g.epilogue,
+                };
+                let offset = p0 * lanes + first * g.out_block as usize;
+                let moved = advance(residuals, count, offset);
+                row(
+                    &conv,
+                    out.add(offset),
+                    tile.as_ptr(),
+                    w,
+                    bias.add(first * lanes),
+                    moved.as_ptr(),
+                    t,
+                );
+                w = w.add(pooled_blocks * lanes * nb * lanes);
+            }
+            p0 += t;
+        }
+    }
+}
