@@ -752,7 +752,12 @@ fn check<'py>(
                 None => (None, None),
             },
         };
-        let optimized = model.optimize(weights.as_ref(), &scc::PassOptions::default())?;
+        // As `scc check`: the layouts and executions of this CPU's best tier.
+        let passes = scc::PassOptions {
+            tier: scc::host_tier(None)?,
+            ..scc::PassOptions::default()
+        };
+        let optimized = model.optimize(weights.as_ref(), &passes)?;
         Ok(scc::report::check_json(
             &model,
             &optimized.graph,

@@ -2,6 +2,8 @@
 scc.ResourceError, naming the largest tensors, before anything is allocated (the process
 neither aborts nor swaps)."""
 
+import re
+
 import pytest
 
 import scc
@@ -12,14 +14,16 @@ HUGE_UPSAMPLE = "model m(x: [1, 3, 32, 32]) { let u = upsample(x, scale=100000);
 
 
 @pytest.mark.parametrize(
-    ("engine", "what", "needs"),
-    [("jit", "the model `m` (JIT)", "1.4 TB"), ("interp", "running the model `m` (interpreter)", "1.5 TB")],
+    ("engine", "what"),
+    [("jit", "the model `m` (JIT)"), ("interp", "running the model `m` (interpreter)")],
 )
-def test_a_huge_activation_is_refused_before_it_is_allocated(engine, what, needs):
+def test_a_huge_activation_is_refused_before_it_is_allocated(engine, what):
+    # The total depends on the tier's layouts (a blocked layout adds a reorder at the output).
     with pytest.raises(scc.ResourceError) as err:
         scc.compile(HUGE_CONV, 1, engine=engine)
     message = str(err.value)
-    assert message.startswith(f"{what} needs {needs} of memory, more than the limit of "), message
+    pattern = re.escape(what) + r" needs [0-9.]+ TB of memory, more than the limit of "
+    assert re.match(pattern, message), message
     assert "(the memory available on this machine" in message
     assert "largest tensors: `c` [1, 16, 100000, 100000] 640.0 GB (intermediate)" in message
     assert err.value.diagnostic == f"error: {message}\n"
@@ -42,4 +46,7 @@ def test_a_huge_upsample_is_refused():
 
 def test_the_check_report_knows_the_arena_without_allocating_it():
     report = scc.check(HUGE_CONV)
-    assert report["arena_bytes"] == 640_000_000_000
+    conv = next(layer for layer in report["layers"] if layer["name"] == "c")
+    assert conv["bytes"] == 640_000_000_000
+    # At least the conv's output (a blocked layout's output reorder adds another copy).
+    assert report["arena_bytes"] >= 640_000_000_000
