@@ -270,20 +270,33 @@ pub fn parallel_for(threads: usize, parts: usize, f: &(dyn Fn(usize) + Sync)) {
 pub type KernelFn = unsafe extern "C" fn(args: *const *mut f32, start: u64, end: u64);
 
 /// Estimated single-core work (nanoseconds) per task: a step with less runs as one task on
-/// the calling thread, so small steps pay no hand-off to other threads.
-pub const GRAIN_NS: u64 = 20_000;
+/// the calling thread, so small steps pay no hand-off to other threads. A 2-thread launch
+/// costs ~0.5 µs (`cargo bench --bench pool`), so a step of two grains gains ~2 µs by the
+/// split; the CIFAR ResNets, made of such steps, run 20-30 % faster on 2 threads with this
+/// grain than with 20 µs.
+pub const GRAIN_NS: u64 = 5_000;
 /// Most tasks per thread (dynamic hand-out balances uneven ones).
 pub const TASKS_PER_THREAD: u64 = 4;
 
 /// How many tasks a step of `items` work items and `work_ns` estimated work is split into on
 /// `threads` threads: one per grain of work, at most one per item and [`TASKS_PER_THREAD`]
-/// per thread, at least one.
+/// per thread, at least one; more tasks than threads are rounded down to a multiple of the
+/// threads, so that every thread's share of equal tasks is equal.
 pub fn tasks(work_ns: u64, items: u64, threads: usize) -> u64 {
-    let by_work = (work_ns / GRAIN_NS).max(1);
-    by_work
-        .min(items)
-        .min(threads as u64 * TASKS_PER_THREAD)
+    if threads <= 1 {
+        return 1;
+    }
+    let threads = threads as u64;
+    let parts = (work_ns / GRAIN_NS)
         .max(1)
+        .min(items)
+        .min(threads * TASKS_PER_THREAD)
+        .max(1);
+    if parts > threads {
+        parts - parts % threads
+    } else {
+        parts
+    }
 }
 
 /// Pointers handed to kernels on other threads.
@@ -342,6 +355,21 @@ mod tests {
                 assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1));
             }
         }
+    }
+
+    #[test]
+    fn tasks_follow_the_work_and_divide_among_threads() {
+        assert_eq!(tasks(GRAIN_NS - 1, 100, 2), 1);
+        assert_eq!(tasks(2 * GRAIN_NS, 100, 2), 2);
+        // 3 grains on 2 threads: 2 equal tasks, not 3 (one thread would run two).
+        assert_eq!(tasks(3 * GRAIN_NS, 100, 2), 2);
+        assert_eq!(tasks(5 * GRAIN_NS, 100, 2), 4);
+        assert_eq!(tasks(1000 * GRAIN_NS, 100, 2), 2 * TASKS_PER_THREAD);
+        assert_eq!(tasks(1000 * GRAIN_NS, 3, 2), 2);
+        assert_eq!(tasks(1000 * GRAIN_NS, 1, 2), 1);
+        assert_eq!(tasks(1000 * GRAIN_NS, 0, 2), 1);
+        assert_eq!(tasks(3 * GRAIN_NS, 100, 3), 3);
+        assert_eq!(tasks(1000 * GRAIN_NS, 100, 1), 1);
     }
 
     #[test]
