@@ -247,19 +247,20 @@ pub fn parallel_for(threads: usize, parts: usize, f: &(dyn Fn(usize) + Sync)) {
     let f_static: *const PartFn =
         unsafe { std::mem::transmute::<&(dyn Fn(usize) + Sync), &'static PartFn>(f) };
     let job = Arc::new(Job::new(f_static, parts, helpers.min(*workers)));
-    let sleepers = {
+    // Spinning workers see the new generation only once the state is unlocked, so they lock
+    // it uncontended (a contended lock may sleep in the kernel, microseconds here).
+    let (generation, sleepers) = {
         let mut state = pool.state.lock().unwrap_or_else(|e| e.into_inner());
         state.generation += 1;
         state.job = Some(job.clone());
-        pool.generation.store(state.generation, Ordering::Release);
-        state.sleepers
+        (state.generation, state.sleepers)
     };
+    pool.generation.store(generation, Ordering::Release);
     if sleepers > 0 {
         pool.wake.notify_all();
     }
     job.work(0);
     job.wait();
-    pool.state.lock().unwrap_or_else(|e| e.into_inner()).job = None;
     drop(workers);
     if job.panicked.load(Ordering::Relaxed) {
         resume_unwind(Box::new("a parallel part panicked"));
