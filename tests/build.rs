@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{assert_close, fixture_cases, host_tiers, repo_path, scc_ok};
+use common::{assert_close, fixture_cases, host_tiers, output_of, repo_path, scc_ok};
 use scc::{BindOptions, Model, Options, Tensor};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,12 +27,12 @@ fn build_alone(model: &Path, weights: &[&str], dir: &Path, name: &str) -> PathBu
 }
 
 fn run_in(binary: &Path, args: &[&str]) -> Output {
-    Command::new(binary)
-        .args(args)
-        .current_dir(binary.parent().unwrap())
-        .env_clear()
-        .output()
-        .unwrap()
+    output_of(
+        Command::new(binary)
+            .args(args)
+            .current_dir(binary.parent().unwrap())
+            .env_clear(),
+    )
 }
 
 /// Runs a built binary on a safetensors inputs file and returns its saved outputs.
@@ -307,7 +307,7 @@ fn the_c_embedding_example_runs() {
         "{}",
         String::from_utf8_lossy(&compiled.stderr)
     );
-    let out = Command::new(&program).output().unwrap();
+    let out = output_of(&mut Command::new(&program));
     assert!(
         out.status.success(),
         "{}",

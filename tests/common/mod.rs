@@ -58,6 +58,22 @@ pub fn scc(args: &[&str]) -> Output {
         .expect("the scc binary runs")
 }
 
+/// Runs `command` to completion, retrying while its program is "text file busy": an
+/// executable this test process has just written can be held open for writing, for a moment,
+/// by a child that another test thread is forking (the descriptor is closed only at that
+/// child's `exec`), and `exec` of a file open for writing fails with `ETXTBSY`.
+pub fn output_of(command: &mut Command) -> Output {
+    for _ in 0..200 {
+        match command.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            result => return result.expect("the program runs"),
+        }
+    }
+    panic!("{command:?}: the program stayed busy for 2 s");
+}
+
 /// Runs `scc` with `args`, asserting it succeeds; returns its standard output.
 pub fn scc_ok(args: &[&str]) -> String {
     let out = scc(args);
