@@ -1206,7 +1206,10 @@ impl<'a> Lowerer<'a> {
                 bias: args.bool_or("bias", true),
             },
             "transpose" => Op::Transpose {
-                perm: args.permutation("perm", &self.graph.node(x).shape)?,
+                // The permutation may depend on the block instance's integers: say which.
+                perm: args
+                    .permutation("perm", &self.graph.node(x).shape)
+                    .map_err(|err| self.in_context(err))?,
             },
             "relu" => Op::Activation(Activation::Relu),
             "relu6" => Op::Activation(Activation::Relu6),
