@@ -45,7 +45,9 @@ pub mod aot;
 pub mod report;
 pub use aot::{BuildOptions, BuildReport, Emit, build};
 pub mod onnx;
-pub use onnx::{ImportReport, OnnxOptions, advise, advise_with_kernels, import_onnx};
+pub use onnx::{
+    ImportReport, OnnxOptions, advise, advise_with_kernels, import_onnx, kernels_by_sc_name,
+};
 pub use scc_onnx;
 
 /// Any failure of the public API.

@@ -91,6 +91,17 @@ pub fn advise_with_kernels(
     scc_compiler::advise::advise_with_kernels(model.graph(), weights, dense_kernels, tolerance)
 }
 
+/// A checkpoint's tensors keyed by `.sc` weight name ([`scc_compiler::weights::sc_weight_name`]),
+/// as [`advise_with_kernels`] takes them: the CLI's and Python's `advise` both build their map here.
+pub fn kernels_by_sc_name(
+    tensors: std::collections::BTreeMap<String, scc_runtime::Tensor>,
+) -> std::collections::BTreeMap<String, scc_runtime::Tensor> {
+    tensors
+        .into_iter()
+        .map(|(key, t)| (scc_compiler::weights::sc_weight_name(&key), t))
+        .collect()
+}
+
 fn apply_names(model: &mut Model, names: &NameTable) {
     for (index, (onnx, _)) in names.inputs.iter().enumerate() {
         model.graph.rename_input(index, onnx);

@@ -184,6 +184,11 @@ macro_rules! run_row {
 }
 
 /// The conv entry of the 8-lane tier: blocks of 2 (6-pixel tiles) or 1 (12-pixel tiles).
+///
+/// # Safety
+/// `out`, `input`, the weights, the bias and the residual pointers are valid for every element
+/// the geometry `g` and the given pixel range address; the host has the tier's instruction set
+/// (`S`, or AVX2 + FMA / AVX-512F for the named entries).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn conv_avx2<const IN: usize>(
@@ -211,6 +216,11 @@ pub unsafe fn conv_avx2<const IN: usize>(
 }
 
 /// The conv entry of the 16-lane tier: blocks of 4 (6-pixel tiles), 3 (8), 2 (12) or 1 (16).
+///
+/// # Safety
+/// `out`, `input`, the weights, the bias and the residual pointers are valid for every element
+/// the geometry `g` and the given pixel range address; the host has the tier's instruction set
+/// (`S`, or AVX2 + FMA / AVX-512F for the named entries).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn conv_avx512<const IN: usize>(
@@ -292,6 +302,11 @@ unsafe fn depthwise_tile<S: Simd, const P: usize>(
 }
 
 /// Depthwise over a row segment: tiles of 8 pixels, then single pixels.
+///
+/// # Safety
+/// `out`, `input`, the weights, the bias and the residual pointers are valid for every element
+/// the geometry `g` and the given pixel range address; the host has the tier's instruction set
+/// (`S`, or AVX2 + FMA / AVX-512F for the named entries).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn depthwise<S: Simd>(
@@ -349,6 +364,11 @@ pub const POOL_TILE: usize = 12;
 /// pixels, the channel sums of each pixel into an L1 tile (`[pooled block][pixel][lane]`),
 /// then every output-block chunk's conv tiles over it (`row` runs one chunk; `max_blocks`
 /// is the tier's widest chunk).
+///
+/// # Safety
+/// `out`, `input`, the weights, the bias and the residual pointers are valid for every element
+/// the geometry `g` and the given pixel range address; the host has the tier's instruction set
+/// (`S`, or AVX2 + FMA / AVX-512F for the named entries).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn pooled<S: Simd>(

@@ -40,6 +40,9 @@ unsafe fn exp_parts<S: Simd>(x: S::V) -> (S::V, S::V) {
 
 /// `e^x` with gradual underflow (results down to the smallest subnormal); `+inf` above 88.73,
 /// `0` below -103.98 (the argument is clamped to [-112, 89]).
+///
+/// # Safety
+/// The host has the instruction set of `S`.
 #[inline(always)]
 pub unsafe fn exp<S: Simd>(x: S::V) -> S::V {
     unsafe {
@@ -64,6 +67,9 @@ unsafe fn silu<S: Simd>(x: S::V) -> S::V {
 }
 
 /// `1 / (1 + e^-x)`, as `e^-|x|` based forms that never overflow.
+///
+/// # Safety
+/// The host has the instruction set of `S`.
 #[inline(always)]
 pub unsafe fn sigmoid<S: Simd>(x: S::V) -> S::V {
     unsafe {
@@ -90,6 +96,9 @@ const TANH_TAYLOR: [f32; 9] = [
 
 /// `tanh(x)`: the Taylor series below |x| = 0.55 (≈ x near 0), else `1 − 2 / (1 + e^{2|x|})`
 /// with the sign of x.
+///
+/// # Safety
+/// The host has the instruction set of `S`.
 #[inline(always)]
 pub unsafe fn tanh<S: Simd>(x: S::V) -> S::V {
     unsafe {
@@ -121,6 +130,9 @@ unsafe fn relu6<S: Simd>(x: S::V) -> S::V {
 }
 
 /// Applies activation `code` (one of [`abi`]'s `ACT_*`).
+///
+/// # Safety
+/// The host has the instruction set of `S`.
 #[inline(always)]
 pub unsafe fn activation<S: Simd>(code: i64, x: S::V) -> S::V {
     unsafe {

@@ -20,6 +20,11 @@ unsafe fn arg(args: *const *mut f32, i: usize) -> *mut f32 {
 }
 
 /// Plain → blocked; items `(n, block)`.
+///
+/// # Safety
+/// `args` is the step's argument array: the geometry record at `args[0]`, then the buffers
+/// that geometry describes, each valid for every element the work items `start..end` touch;
+/// `end` is at most the geometry's item count; the host has the instruction set of `S`.
 #[inline(always)]
 pub unsafe fn to_blocked<S: Simd>(args: *const *mut f32, start: u64, end: u64) {
     unsafe {
@@ -44,6 +49,11 @@ pub unsafe fn to_blocked<S: Simd>(args: *const *mut f32, start: u64, end: u64) {
 }
 
 /// Blocked → plain; items `(n, block)`.
+///
+/// # Safety
+/// `args` is the step's argument array: the geometry record at `args[0]`, then the buffers
+/// that geometry describes, each valid for every element the work items `start..end` touch;
+/// `end` is at most the geometry's item count; the host has the instruction set of `S`.
 #[inline(always)]
 pub unsafe fn to_plain<S: Simd>(args: *const *mut f32, start: u64, end: u64) {
     unsafe {
@@ -66,6 +76,11 @@ pub unsafe fn to_plain<S: Simd>(args: *const *mut f32, start: u64, end: u64) {
 }
 
 /// Elementwise maps; items `(n, block)`.
+///
+/// # Safety
+/// `args` is the step's argument array: the geometry record at `args[0]`, then the buffers
+/// that geometry describes, each valid for every element the work items `start..end` touch;
+/// `end` is at most the geometry's item count; the host has the instruction set of `S`.
 #[inline(always)]
 pub unsafe fn map<S: Simd>(args: *const *mut f32, start: u64, end: u64) {
     unsafe {
@@ -138,6 +153,11 @@ fn taps(o: i64, stride: i64, pad: i64, k: i64, size: i64) -> (i64, i64) {
 }
 
 /// Max / average / sum pooling; items `(n, block, output row)`.
+///
+/// # Safety
+/// `args` is the step's argument array: the geometry record at `args[0]`, then the buffers
+/// that geometry describes, each valid for every element the work items `start..end` touch;
+/// `end` is at most the geometry's item count; the host has the instruction set of `S`.
 #[inline(always)]
 pub unsafe fn pool<S: Simd>(args: *const *mut f32, start: u64, end: u64) {
     unsafe {
@@ -183,6 +203,11 @@ pub unsafe fn pool<S: Simd>(args: *const *mut f32, start: u64, end: u64) {
 }
 
 /// Global average pooling; items `(n, block)`. Four partial sums per lane, then their sum.
+///
+/// # Safety
+/// `args` is the step's argument array: the geometry record at `args[0]`, then the buffers
+/// that geometry describes, each valid for every element the work items `start..end` touch;
+/// `end` is at most the geometry's item count; the host has the instruction set of `S`.
 #[inline(always)]
 pub unsafe fn global_average<S: Simd>(args: *const *mut f32, start: u64, end: u64) {
     unsafe {
@@ -254,6 +279,11 @@ impl Lines {
 /// 2 · window − 1`), window `k` is `suffix[k] + prefix[k]` with `suffix[k] = x[k] + … +
 /// x[s − 1]` and `prefix[k] = x[s] + … + x[s + k]` (in-register scans, then carries: one
 /// addition per output, no subtraction); otherwise each window is summed directly.
+///
+/// # Safety
+/// `args` is the step's argument array: the geometry record at `args[0]`, then the buffers
+/// that geometry describes, each valid for every element the work items `start..end` touch;
+/// `end` is at most the geometry's item count; the host has the instruction set of `S`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn pool_pixel<S: Simd>(
@@ -425,6 +455,11 @@ unsafe fn pool_pixel_split<S: Simd>(
 }
 
 /// The channel pass of a 3-D sum-pool; items `(n, input row)`: [`pool_pixel`] per pixel.
+///
+/// # Safety
+/// `args` is the step's argument array: the geometry record at `args[0]`, then the buffers
+/// that geometry describes, each valid for every element the work items `start..end` touch;
+/// `end` is at most the geometry's item count; the host has the instruction set of `S`.
 #[inline(always)]
 pub unsafe fn channel_pool<S: Simd>(args: *const *mut f32, start: u64, end: u64) {
     unsafe {
@@ -457,6 +492,11 @@ pub unsafe fn channel_pool<S: Simd>(args: *const *mut f32, start: u64, end: u64)
 }
 
 /// Linear layer; items: output blocks. Four accumulators along the features per row.
+///
+/// # Safety
+/// `args` is the step's argument array: the geometry record at `args[0]`, then the buffers
+/// that geometry describes, each valid for every element the work items `start..end` touch;
+/// `end` is at most the geometry's item count; the host has the instruction set of `S`.
 #[inline(always)]
 pub unsafe fn linear<S: Simd>(args: *const *mut f32, start: u64, end: u64) {
     unsafe {

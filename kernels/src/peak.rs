@@ -7,6 +7,9 @@ use crate::simd::Simd;
 pub const CHAINS: usize = 12;
 
 /// `iterations` rounds of `CHAINS` vector FMAs; returns the flops (2 per lane per FMA).
+///
+/// # Safety
+/// The host has the instruction set of `S`.
 #[inline(always)]
 pub unsafe fn fma_loop<S: Simd>(iterations: u64) -> f64 {
     unsafe {

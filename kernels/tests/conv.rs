@@ -82,13 +82,13 @@ fn check(c: Conv, seed: u64, acts: &[Option<Activation>], depthwise: bool) {
         } else {
             let cg = c.c / c.groups;
             let opg = c.out / c.groups;
-            if c.groups == 1 || (cg % lanes == 0 && opg % lanes == 0) {
+            if c.groups == 1 || (cg.is_multiple_of(lanes) && opg.is_multiple_of(lanes)) {
                 variants.push((
                     "blocked",
                     run_conv(tier, &c, &x, &w, &b, residual, &codes(acts), false),
                 ));
             }
-            if c.groups == 1 || opg % lanes == 0 {
+            if c.groups == 1 || opg.is_multiple_of(lanes) {
                 variants.push((
                     "plain input",
                     run_conv(tier, &c, &x, &w, &b, residual, &codes(acts), true),

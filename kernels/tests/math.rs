@@ -5,6 +5,9 @@
 use scc_kernels::abi;
 use scc_kernels::simd::{Avx2, Avx512, Simd};
 
+/// A tier's activation applied in place to a slice.
+type ApplyActivation = unsafe fn(i64, &mut [f32]);
+
 #[target_feature(enable = "avx2,fma")]
 unsafe fn apply_avx2(code: i64, x: &mut [f32]) {
     for chunk in x.chunks_exact_mut(8) {
@@ -94,7 +97,7 @@ fn activations_are_accurate_over_the_whole_range() {
         abi::ACT_HARDSWISH,
         abi::ACT_HARDSIGMOID,
     ];
-    let mut tiers: Vec<(&str, unsafe fn(i64, &mut [f32]))> = Vec::new();
+    let mut tiers: Vec<(&str, ApplyActivation)> = Vec::new();
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         tiers.push(("avx2", apply_avx2));
     }

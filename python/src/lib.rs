@@ -953,14 +953,11 @@ fn advise<'py>(
     let advice = detached(py, || {
         // The tensors as given, by `.sc` weight name (as the CLI): a structured layer's dense
         // `weight` is scored as trained, not as projected.
-        let given: BTreeMap<String, Tensor> = match &source {
+        let given = scc::kernels_by_sc_name(match &source {
             WeightSource::File(path) => scc::runtime::read_checkpoint(path)?.tensors,
             WeightSource::Tensors(checkpoint) => checkpoint.tensors.clone(),
             WeightSource::Empty | WeightSource::Random(_) => BTreeMap::new(),
-        }
-        .into_iter()
-        .map(|(key, t)| (scc::compiler::weights::sc_weight_name(&key), t))
-        .collect();
+        });
         let (weights, _) = bind(&model, source, &lenient)?;
         Ok(scc::advise_with_kernels(
             &model, &weights, &given, tolerance,

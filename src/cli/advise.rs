@@ -3,7 +3,6 @@
 use super::common::{ModelArgs, is_onnx, thousands};
 use anyhow::{Result, bail};
 use clap::Args;
-use scc::Tensor;
 use scc::compiler::advise::ScoredKernel;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -40,11 +39,7 @@ pub fn advise(args: AdviseArgs) -> Result<()> {
             let weights = model.load_weights(path, &lenient)?.0;
             // The file's tensors as given: a structured layer's dense `weight` is scored as
             // trained, not as projected.
-            let given: BTreeMap<String, Tensor> = scc::runtime::read_checkpoint(path)?
-                .tensors
-                .into_iter()
-                .map(|(key, t)| (scc::compiler::weights::sc_weight_name(&key), t))
-                .collect();
+            let given = scc::kernels_by_sc_name(scc::runtime::read_checkpoint(path)?.tensors);
             (weights, given)
         }
         None => match model.bind_embedded_weights(&lenient)? {

@@ -160,6 +160,7 @@ type DwEntry = unsafe extern "C" fn(
 
 /// Runs a dense or grouped conv (groups = 1, or channels per group multiples of `lanes`) with
 /// the tier's conv entry; `x` plain NCHW; `plain_input` uses the plain-input entry. Returns NCHW.
+#[allow(clippy::too_many_arguments)]
 pub fn run_conv(
     tier: &str,
     c: &Conv,
