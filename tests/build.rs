@@ -515,3 +515,36 @@ fn a_binary_refuses_to_start_on_a_cpu_without_its_features() {
         )
     );
 }
+
+/// `transpose` (rank 4 between convolutions, rank 2 before a linear layer: the legacy
+/// exporter's `Gemm` with `transA=1`) in a built binary: ONNX Runtime's outputs, and the
+/// JIT's bit for bit, on every tier this CPU has.
+#[test]
+fn built_binaries_transpose_as_onnx_runtime_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = repo_path("tests/data/onnx/permute_legacy.onnx");
+    let inputs_path = repo_path("tests/data/onnx/permute_legacy.onnx.inputs.safetensors");
+    let expected = scc::runtime::read_safetensors(&repo_path(
+        "tests/data/onnx/permute_legacy.onnx.ort.safetensors",
+    ))
+    .unwrap();
+    let model = Model::from_onnx(&onnx, &scc::OnnxOptions::default()).unwrap();
+    let (weights, _) = model
+        .bind_embedded_weights(&BindOptions::default())
+        .unwrap()
+        .unwrap();
+    let inputs = scc::runtime::read_safetensors(&inputs_path).unwrap();
+    for tier in host_tiers() {
+        let name = format!("permute-{tier}");
+        let binary = build_alone(&onnx, &["--tier", tier.name()], dir.path(), &name);
+        let got = run_saved(&binary, &inputs_path, &name);
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            expected.keys().collect::<Vec<_>>()
+        );
+        for (key, want) in &expected {
+            assert_close(&format!("{name} {key}"), &got[key], want);
+        }
+        assert_equals_jit(&got, &model, &weights, &inputs, tier, &name);
+    }
+}

@@ -477,3 +477,35 @@ fn bench_takes_the_execution_choice_and_reports_layers_that_add_up() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `transpose` is drawn with its permutation, and `--print-after` shows the reorders
+/// `choose-layout` puts around it between channel-blocked convs.
+#[test]
+fn dot_and_print_after_show_transpose() {
+    let dot = scc_ok(&["dot", "compiler/tests/in/transpose.sc"]);
+    assert!(
+        dot.contains("nhwc\\ntranspose perm=[0, 2, 3, 1]\\n[2, 4, 5, 3]"),
+        "{dot}"
+    );
+    let printed = scc_ok(&[
+        "check",
+        "compiler/tests/passes/choose_layout_transpose.sc",
+        "--tier",
+        "avx2",
+        "--print-after",
+        "all",
+    ]);
+    let after = printed
+        .split("// after pass `choose-layout`")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{printed}"));
+    assert!(after.contains("a.nchw = reorder(%1) to=nchw"), "{after}");
+    assert!(
+        after.contains("t = transpose(%5) perm=[0, 1, 3, 2]"),
+        "{after}"
+    );
+    assert!(
+        after.contains("t.nchw8c = reorder(%2) to=nchw8c"),
+        "{after}"
+    );
+}

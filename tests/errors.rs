@@ -102,4 +102,8 @@ error_cases!(
     affine_in_expression,
     block_expansion_limit,
     output_name_collision,
+    transpose_perm_length,
+    transpose_not_a_permutation,
+    transpose_axis_out_of_range,
+    transpose_perm_type,
 );

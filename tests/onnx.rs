@@ -1,5 +1,6 @@
 //! ONNX import end to end, without PyTorch: the small models of `tests/data/onnx/` (exported
-//! by both PyTorch exporters, made by its `make.py`) against ONNX Runtime's outputs, through
+//! by both PyTorch exporters or built with `onnx.helper`, made by its `make.py` and
+//! `make_transpose.py`) against ONNX Runtime's outputs, through
 //! `scc run MODEL.onnx` and through the `.sc` that `scc import` writes; graphs built here for
 //! the operators and attribute forms the exporters did not produce; and one test per error
 //! class asserting the whole message.
@@ -17,7 +18,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 const DATA: &str = "tests/data/onnx";
-const MODELS: [&str; 8] = [
+const MODELS: [&str; 11] = [
     "ops_dynamo",
     "ops_legacy",
     "ops_legacy13",
@@ -26,6 +27,9 @@ const MODELS: [&str; 8] = [
     "extended_legacy13",
     "extended_nofold",
     "extended_train",
+    "permute_dynamo",
+    "permute_legacy",
+    "gemm_transposes",
 ];
 
 fn read(path: &Path) -> BTreeMap<String, Tensor> {
@@ -1266,5 +1270,107 @@ fn unsupported_forms_of_the_new_operators_name_their_node() {
             &[1, 2, 3, 3],
         ),
         "error: `<dir>/avg.onnx`: node `/a` (AveragePool): asymmetric padding (top, left) = (1, 1), (bottom, right) = (0, 0): scc pads asymmetrically with zeros, which only an average pool counting its padding reads the same\n"
+    );
+}
+
+/// `Transpose` of run-time tensors: an identity `perm` is the input itself, the default
+/// reverses the axes, a rank-4 permutation and a `Gemm` with `transA=1` after a transpose
+/// give what the `.sc` they stand for gives; a `perm` that is not a permutation of the
+/// input's axes names the node.
+#[test]
+fn transpose_of_tensors_and_gemm_with_trans_a() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = ramp(3 * 5, 0.1); // B [out=3, F=5] (transB=1)
+    let nodes = vec![
+        node(
+            "Transpose",
+            "same",
+            &["x"],
+            &["s"],
+            vec![attr_ints("perm", &[0, 1, 2, 3])],
+        ),
+        node(
+            "Transpose",
+            "nhwc",
+            &["s"],
+            &["t"],
+            vec![attr_ints("perm", &[0, 2, 3, 1])],
+        ),
+        node("Relu", "act", &["t"], &["r"], vec![]),
+        node("Transpose", "reversed", &["r"], &["v"], vec![]),
+        node("GlobalAveragePool", "pool", &["v"], &["p"], vec![]),
+        node("Flatten", "flat", &["p"], &["f"], vec![]),
+        node("Transpose", "columns", &["f"], &["c"], vec![]),
+        node(
+            "Gemm",
+            "fc",
+            &["c", "fc.weight"],
+            &["y"],
+            vec![
+                attr_int("transA", 1),
+                attr_int("transB", 1),
+                attr_float("alpha", 0.5),
+            ],
+        ),
+    ];
+    let inits = vec![f32_tensor("fc.weight", &[3, 5], w.clone())];
+    // x [2, 3, 4, 5] -> t [2, 4, 5, 3] -> v [3, 5, 4, 2] -> f [3, 5] -> c [5, 3] -> y [3, 3].
+    let m = model(17, nodes, inits, value("x", &[2, 3, 4, 5]), "y");
+    let path = save(dir.path(), "transposes.onnx", &m);
+    same_as_sc(
+        &path,
+        "model r(x: [2, 3, 4, 5]) {
+            let v = transpose(relu(transpose(x, perm=[0, 2, 3, 1])), perm=[3, 2, 1, 0]);
+            let f = flatten(global_avgpool(v));
+            let fc = linear(transpose(transpose(f)), 3, bias=false);
+            return fc;
+        }",
+        vec![(
+            "fc.weight",
+            Tensor::from_vec([3, 5], w.iter().map(|v| v * 0.5).collect()),
+        )],
+        &[2, 3, 4, 5],
+    );
+    // The import keeps the identity out and writes every other permutation.
+    let out = dir.path().join("transposes.sc");
+    scc_ok(&["import", &path, "-o", out.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.contains("transpose(x, perm=[0, 2, 3, 1]); // Transpose nhwc"),
+        "{text}"
+    );
+    assert!(
+        text.contains("perm=[3, 2, 1, 0]); // Transpose reversed"),
+        "{text}"
+    );
+    assert!(text.contains("// Gemm fc (transA=1)"), "{text}");
+    assert!(!text.contains("// Transpose same"), "{text}");
+
+    let single = |file: &str, perm: &[i64]| {
+        let n = node(
+            "Transpose",
+            "/t",
+            &["x"],
+            &["y"],
+            vec![attr_ints("perm", perm)],
+        );
+        save(
+            dir.path(),
+            file,
+            &model(17, vec![n], vec![], value("x", &[1, 2, 3, 4]), "y"),
+        );
+        check_error(dir.path(), file)
+    };
+    assert_eq!(
+        single("repeated.onnx", &[0, 1, 1, 3]),
+        "error: `<dir>/repeated.onnx`: node `/t` (Transpose): perm=[0, 1, 1, 3] is not a permutation of the 4 axes of its input (shape [1, 2, 3, 4])\n"
+    );
+    assert_eq!(
+        single("short.onnx", &[1, 0]),
+        "error: `<dir>/short.onnx`: node `/t` (Transpose): perm=[1, 0] is not a permutation of the 4 axes of its input (shape [1, 2, 3, 4])\n"
+    );
+    assert_eq!(
+        single("negative.onnx", &[0, 1, 2, -1]),
+        "error: `<dir>/negative.onnx`: node `/t` (Transpose): perm=[0, 1, 2, -1] is not a permutation of the 4 axes of its input (shape [1, 2, 3, 4])\n"
     );
 }

@@ -136,6 +136,7 @@ pub fn advise_with_kernels(
                 | Op::Concat
                 | Op::Upsample(_)
                 | Op::Pad(_)
+                | Op::Transpose { .. }
                 | Op::Add
                 | Op::Mul
                 | Op::Sub

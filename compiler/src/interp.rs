@@ -129,6 +129,7 @@ fn node_scratch_bytes(graph: &Graph, id: NodeId) -> u64 {
         | Op::Clamp { .. }
         | Op::LeakyRelu { .. }
         | Op::Pad(_)
+        | Op::Transpose { .. }
         | Op::Scalar(_)
         | Op::Affine { .. }
         | Op::Reorder { .. }
@@ -349,6 +350,7 @@ pub fn eval_node(
         Op::Clamp { min, max } => kernels::clamp(args[0], *min, *max),
         Op::LeakyRelu { slope } => kernels::leaky_relu(args[0], *slope),
         Op::Pad(p) => kernels::pad2d(args[0], p.sides(), p.value),
+        Op::Transpose { perm } => kernels::transpose(args[0], perm),
         Op::Scalar(a) => kernels::scalar(args[0], a.op, a.value, a.value_first),
         Op::Affine { bias: has_bias } => kernels::affine(args[0], params[0], bias(*has_bias)),
         Op::BatchNormTraining { eps } => {

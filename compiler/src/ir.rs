@@ -403,6 +403,11 @@ pub enum Op {
     },
     /// `pad(x, top, left, bottom, right, value)`.
     Pad(PadAttrs),
+    /// `transpose(x, perm)`: output axis `k` is input axis `perm[k]` (ONNX `Transpose`,
+    /// `x.permute(perm)`); `perm` is a permutation of the operand's axes.
+    Transpose {
+        perm: Vec<usize>,
+    },
     /// A tensor and a float constant (`x * 0.5`).
     Scalar(ScalarAttrs),
     /// `affine(x)`: `x · weight[c] + bias[c]` per channel.
@@ -483,6 +488,7 @@ impl Op {
             Op::Clamp { .. } => "clamp",
             Op::LeakyRelu { .. } => "leaky_relu",
             Op::Pad(_) => "pad",
+            Op::Transpose { .. } => "transpose",
             Op::Scalar(a) => a.op.symbol(),
             Op::Affine { .. } => "affine",
             Op::BatchNormTraining { .. } => "batchnorm",
@@ -519,6 +525,7 @@ impl Op {
             | Op::Clamp { .. }
             | Op::LeakyRelu { .. }
             | Op::Pad(_)
+            | Op::Transpose { .. }
             | Op::Scalar(_)
             | Op::SumPool3d(_)
             | Op::SumPoolFeatures { .. }
@@ -635,6 +642,7 @@ impl Op {
                 "top={} left={} bottom={} right={} value={:?}",
                 p.top, p.left, p.bottom, p.right, p.value
             ),
+            Op::Transpose { perm } => format!("perm={perm:?}"),
             Op::Scalar(a) => {
                 if a.value_first {
                     format!("lhs={:?}", a.value)

@@ -194,6 +194,7 @@ pub const BUILTIN_OPS: &[&str] = &[
     "leaky_relu",
     "pad",
     "affine",
+    "transpose",
 ];
 
 #[derive(Debug, Clone)]
@@ -204,6 +205,8 @@ enum Value {
     Str(String),
     Bool(bool),
     Pair(i64, i64),
+    /// `[a, b, ...]`, each entry with its span.
+    List(Vec<(i64, Span)>),
     /// The results of a block instance that returns several tensors, indexed by `x[i]`.
     Tuple(Vec<NodeId>),
 }
@@ -217,6 +220,7 @@ impl Value {
             Value::Str(_) => "a string",
             Value::Bool(_) => "a boolean",
             Value::Pair(..) => "a pair",
+            Value::List(_) => "a list",
             Value::Tuple(_) => "a tuple of tensors",
         }
     }
@@ -469,6 +473,13 @@ impl<'a> Lowerer<'a> {
                 let h = self.eval_int(a, scope)?;
                 let w = self.eval_int(b, scope)?;
                 Ok(Value::Pair(h, w))
+            }
+            ExprKind::List(items) => {
+                let mut values = Vec::with_capacity(items.len());
+                for item in items {
+                    values.push((self.eval_int(item, scope)?, item.span));
+                }
+                Ok(Value::List(values))
             }
             ExprKind::Binary { op, lhs, rhs } => {
                 let left = self.eval(lhs, scope, None)?;
@@ -1007,6 +1018,7 @@ impl<'a> Lowerer<'a> {
                 ("value", Optional(&Float)),
             ],
             "affine" => &[("x", Tensor), ("bias", Optional(&Bool))],
+            "transpose" => &[("x", Tensor), ("perm", Optional(&IntList))],
             _ => &[("x", Tensor)],
         };
         let args = self.bind_args(call, specs, scope)?;
@@ -1193,6 +1205,12 @@ impl<'a> Lowerer<'a> {
             "affine" => Op::Affine {
                 bias: args.bool_or("bias", true),
             },
+            "transpose" => Op::Transpose {
+                // The permutation may depend on the block instance's integers: say which.
+                perm: args
+                    .permutation("perm", &self.graph.node(x).shape)
+                    .map_err(|err| self.in_context(err))?,
+            },
             "relu" => Op::Activation(Activation::Relu),
             "relu6" => Op::Activation(Activation::Relu6),
             "sigmoid" => Op::Activation(Activation::Sigmoid),
@@ -1353,6 +1371,8 @@ enum ParamKind {
     Float,
     Str,
     Bool,
+    /// A list of integers `[a, b, ...]`.
+    IntList,
     /// May be omitted; the op supplies the default.
     Optional(&'static ParamKind),
 }
@@ -1366,7 +1386,8 @@ impl ParamKind {
             | (ParamKind::Spatial, Value::Int(_) | Value::Pair(..))
             | (ParamKind::Float, Value::Float(_) | Value::Int(_))
             | (ParamKind::Str, Value::Str(_))
-            | (ParamKind::Bool, Value::Bool(_)) => true,
+            | (ParamKind::Bool, Value::Bool(_))
+            | (ParamKind::IntList, Value::List(_)) => true,
             _ => false,
         }
     }
@@ -1379,6 +1400,7 @@ impl ParamKind {
             ParamKind::Float => "a number",
             ParamKind::Str => "a string",
             ParamKind::Bool => "`true` or `false`",
+            ParamKind::IntList => "a list of integers `[a, b, ...]`",
             ParamKind::Optional(inner) => inner.describe(),
         }
     }
@@ -1451,6 +1473,49 @@ impl Args {
             (None, Some(default)) => Ok(default),
             _ => unreachable!("bind_args checked `{name}`"),
         }
+    }
+
+    /// A permutation of the axes of `shape` (default: the axes reversed), each entry
+    /// checked where it is written.
+    fn permutation(&self, name: &str, shape: &[usize]) -> Result<Vec<usize>> {
+        let rank = shape.len();
+        let Some((Value::List(entries), span)) = self.values.get(name) else {
+            return Ok((0..rank).rev().collect());
+        };
+        let operand = format!("the operand is {}", format_shape(shape));
+        if entries.len() != rank {
+            return Err(LowerError::at(
+                *span,
+                format!(
+                    "`{name}` has {} entries, the operand has {rank} axes",
+                    entries.len()
+                ),
+                format!("expected a permutation of 0 to {}", rank.saturating_sub(1)),
+            )
+            .note(operand));
+        }
+        let mut perm = Vec::with_capacity(rank);
+        for (position, &(axis, axis_span)) in entries.iter().enumerate() {
+            if axis < 0 || axis as usize >= rank {
+                return Err(LowerError::at(
+                    axis_span,
+                    format!("`{name}` entry {position} is {axis}, not an axis of the operand"),
+                    format!("expected 0 to {}", rank - 1),
+                )
+                .note(operand));
+            }
+            if let Some(first) = perm.iter().position(|&a| a == axis as usize) {
+                return Err(LowerError::at(
+                    axis_span,
+                    format!("`{name}` is not a permutation: axis {axis} appears twice"),
+                    "repeated here",
+                )
+                .secondary(entries[first].1, "first here")
+                .note(format!("each of the axes 0 to {} appears once", rank - 1)));
+            }
+            perm.push(axis as usize);
+        }
+        Ok(perm)
     }
 
     fn bool_or(&self, name: &str, default: bool) -> bool {

@@ -31,6 +31,30 @@ fn expect_rank(what: &str, shape: &Shape, rank: usize) -> Result<(), String> {
     }
 }
 
+/// Checks that `perm` is a permutation of the `rank` axes `0..rank` (`transpose`'s rule).
+pub fn check_permutation(perm: &[usize], rank: usize) -> Result<(), String> {
+    if perm.len() != rank {
+        return Err(format!(
+            "`perm` has {} entries, the operand has {rank} axes",
+            perm.len()
+        ));
+    }
+    for (position, &axis) in perm.iter().enumerate() {
+        if axis >= rank {
+            return Err(format!(
+                "`perm` entry {position} is axis {axis}, the operand's axes are 0 to {}",
+                rank - 1
+            ));
+        }
+        if let Some(first) = perm[..position].iter().position(|&a| a == axis) {
+            return Err(format!(
+                "`perm` names axis {axis} twice (entries {first} and {position}): not a permutation"
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn expect_operands(op: &Op, operands: &[&Shape], count: usize) -> Result<(), String> {
     if operands.len() == count {
         Ok(())
@@ -237,6 +261,12 @@ pub fn infer(op: &Op, operands: &[&Shape]) -> Result<Shape, String> {
                 x[2] + p.top + p.bottom,
                 x[3] + p.left + p.right,
             ])
+        }
+        Op::Transpose { perm } => {
+            expect_operands(op, operands, 1)?;
+            let x = operands[0];
+            check_permutation(perm, x.len())?;
+            Ok(perm.iter().map(|&axis| x[axis]).collect())
         }
         Op::Activation(_)
         | Op::Softmax

@@ -73,6 +73,7 @@ pub fn node_cost(graph: &Graph, id: NodeId) -> NodeCost {
         | Op::Concat
         | Op::Upsample(_)
         | Op::Pad(_)
+        | Op::Transpose { .. }
         | Op::Add
         | Op::Mul
         | Op::Sub
@@ -140,6 +141,7 @@ pub fn node_cost(graph: &Graph, id: NodeId) -> NodeCost {
         | Op::Concat
         | Op::Upsample(_)
         | Op::Pad(_)
+        | Op::Transpose { .. }
         | Op::Add
         | Op::Mul
         | Op::Reorder { .. }

@@ -122,6 +122,7 @@ pub fn op_weights(op: &Op, input: &[usize]) -> Vec<(&'static str, Vec<usize>, We
         | Op::Clamp { .. }
         | Op::LeakyRelu { .. }
         | Op::Pad(_)
+        | Op::Transpose { .. }
         | Op::Scalar(_)
         | Op::SumPool3d(_)
         | Op::SumPoolFeatures { .. }

@@ -568,3 +568,41 @@ fn upsample_to_sizes_and_modes() {
         "model m(x: [1, 2, 3, 3]) { return upsample(x, 2, mode=\"bilinear\", align_corners=true); }",
     );
 }
+
+/// `transpose`: every permutation of a rank-4 tensor (rows with a vector body and a tail,
+/// the last axis kept or moved), the default (axes reversed), rank 2 both ways, a batch
+/// moved inwards, and a transpose between other ops. Copies: bit-exact.
+#[test]
+fn transpose() {
+    let mut perms = Vec::new();
+    for a in 0..4 {
+        for b in 0..4 {
+            for c in 0..4 {
+                for d in 0..4 {
+                    let p = [a, b, c, d];
+                    if (0..4).all(|axis| p.contains(&axis)) {
+                        perms.push(format!("transpose(x, perm=[{a}, {b}, {c}, {d}])"));
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(perms.len(), 24);
+    let src = format!(
+        "model m(x: [2, 3, 5, 7], f: [3, 10]) {{ return {}, transpose(x), transpose(f), transpose(f, perm=[0, 1]); }}",
+        perms.join(", ")
+    );
+    let graph = check_exact(&src);
+    let transposes = ops(&graph)
+        .into_iter()
+        .filter(|op| matches!(op, Op::Transpose { .. }))
+        .count();
+    // The default is `perm=[3, 2, 1, 0]`, merged with it by CSE.
+    assert_eq!(transposes, 26);
+    let src = "model m(x: [2, 4, 6, 9]) {
+        let t = transpose(relu(x), perm=[2, 0, 3, 1]);
+        let s = sigmoid(t);
+        return transpose(s, perm=[1, 3, 0, 2]) + x;
+    }";
+    check(src, &[]);
+}

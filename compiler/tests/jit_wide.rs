@@ -585,6 +585,7 @@ fn small_models_through_every_pass() {
         "model m(x: [1, 3, 16, 16]) { let c = conv2d(x, 24, kernel=3, stride=2, pad=1); let r = relu(c); let s = sconv2d(r, 24, kernel=3, pad=1, c=12, n=2); let p = maxpool(s + r, kernel=2, stride=2); let f = flatten(global_avgpool(p)); let fc = linear(f, 10); return fc; }",
         "model m(x: [2, 8, 9, 9]) { let e = sconv2d(x, 48, kernel=1, c=4, n=1); let d = sconv2d(relu6(e), 48, kernel=3, pad=1, groups=48, c=1, n=2); let p = sconv2d(relu6(d), 8, kernel=1, c=24, n=1); return p + x; }",
         "model m(x: [1, 5, 8, 8]) { let c = conv2d(x, 20, kernel=3, pad=1); let u = upsample(c, scale=2); let s = softmax(flatten(global_avgpool(u))); return s; }",
+        "model m(x: [2, 8, 6, 10]) { let c = conv2d(x, 16, kernel=3, pad=1); let t = transpose(relu(c), perm=[0, 1, 3, 2]); let d = conv2d(t, 16, kernel=1); let f = flatten(global_avgpool(d)); let g = linear(f, 6); return transpose(g), g; }",
     ] {
         let file = scc_lang::parse(&scc_lang::SourceFile::new("t.sc", source)).unwrap();
         let graph = scc_compiler::lower::lower(&file, None).unwrap();
@@ -616,5 +617,47 @@ fn small_models_through_every_pass() {
                 );
             }
         }
+    }
+}
+
+/// `transpose` between channel-blocked convs: `choose-layout` gives it the plain layout,
+/// with one reorder from the blocked conv before it and one back to blocked after it (the
+/// dump shows them), and the result is the interpreter's on every wide tier.
+#[test]
+fn transpose_between_blocked_layers() {
+    let source = "model m(x: [1, 16, 6, 10]) {
+        let a = conv2d(x, 16, kernel=3, pad=1);
+        let t = transpose(a, perm=[0, 1, 3, 2]);
+        let b = conv2d(t, 16, kernel=3, pad=1);
+        return relu(b) + t;
+    }";
+    let file = scc_lang::parse(&scc_lang::SourceFile::new("t.sc", source)).unwrap();
+    let graph = scc_compiler::lower::lower(&file, None).unwrap();
+    let weights = scc_compiler::weights::Weights::random(&graph, 9).unwrap();
+    for tier in wide_tiers() {
+        let laid_out = with_layouts(&graph, tier).unwrap();
+        let dump = laid_out.dump();
+        let lanes = tier.lanes();
+        let transpose = laid_out
+            .topological_order()
+            .into_iter()
+            .find(|&id| matches!(laid_out.node(id).op, Op::Transpose { .. }))
+            .expect("the transpose is kept");
+        assert_eq!(laid_out.layout(transpose).name(), "nchw", "{dump}");
+        let operand = laid_out.operands(transpose)[0];
+        assert!(
+            matches!(laid_out.node(operand).op, Op::Reorder { .. }),
+            "the blocked conv is reordered to plain for the transpose:\n{dump}"
+        );
+        let reorders_of_t = laid_out
+            .users(transpose)
+            .iter()
+            .filter(|&&u| matches!(laid_out.node(u).op, Op::Reorder { .. }))
+            .count();
+        assert_eq!(
+            reorders_of_t, 1,
+            "one reorder to nchw{lanes}c after it:\n{dump}"
+        );
+        check_tier(&graph, &weights, tier, "transpose between blocked convs");
     }
 }

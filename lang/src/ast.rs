@@ -184,6 +184,9 @@ pub enum ExprKind {
     },
     /// `(a, b)`: height then width.
     Pair(Box<Expr>, Box<Expr>),
+    /// `[a, b, ...]`: a list of integer expressions, possibly empty (an extension of the
+    /// contract, e.g. `transpose(x, perm=[0, 2, 3, 1])`).
+    List(Vec<Expr>),
     /// A call of an op or a block.
     Call(Call),
     /// `base[position]`: one tensor of a block instance that returns several (an

@@ -163,6 +163,16 @@ impl Printer<'_> {
                 self.expr(second);
                 self.out.push(')');
             }
+            ExprKind::List(items) => {
+                self.out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push_str(", ");
+                    }
+                    self.expr(item);
+                }
+                self.out.push(']');
+            }
             ExprKind::Index { base, position } => {
                 self.out.push_str("(index ");
                 self.expr(base);

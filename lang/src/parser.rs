@@ -111,6 +111,13 @@ pub(crate) fn pair<T>(first: Nested, second: Nested, span: Span) -> Result<Neste
     )
 }
 
+/// `[items...]`.
+pub(crate) fn list<T>(items: Vec<Nested>, span: Span) -> Result<Nested, ActionError<T>> {
+    let depth = 1 + items.iter().map(|item| item.depth).max().unwrap_or(0);
+    let items = items.into_iter().map(|item| item.expr).collect();
+    node(ExprKind::List(items), span, depth)
+}
+
 /// `base[position]`.
 pub(crate) fn index<T>(
     base: Nested,
@@ -439,9 +446,10 @@ const TOKEN_ORDER: [(&str, &str); 25] = [
 ];
 
 /// What can start an expression; listed as the single word "expression" when all expected.
-const EXPRESSION_START: [&str; 8] = [
+const EXPRESSION_START: [&str; 9] = [
     "`-`",
     "`(`",
+    "`[`",
     "identifier",
     "integer",
     "float",
@@ -534,6 +542,7 @@ mod tests {
         );
         let expression = [
             "\"(\"",
+            "\"[\"",
             "\"-\"",
             "IDENT",
             "INT",

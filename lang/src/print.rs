@@ -180,6 +180,16 @@ fn write_expr(out: &mut String, e: &Expr, min: u8) {
             write_expr(out, second, 0);
             out.push(')');
         }
+        ExprKind::List(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_expr(out, item, 0);
+            }
+            out.push(']');
+        }
         ExprKind::Index { base, position } => {
             // Postfix: the base is an atom, or parenthesised.
             write_expr(out, base, 4);

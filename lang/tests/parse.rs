@@ -50,6 +50,10 @@ fn sexpr(expr: &Expr) -> String {
             format!("({} {} {})", op.symbol(), sexpr(lhs), sexpr(rhs))
         }
         ExprKind::Pair(a, b) => format!("({}, {})", sexpr(a), sexpr(b)),
+        ExprKind::List(items) => {
+            let items: Vec<String> = items.iter().map(sexpr).collect();
+            format!("[{}]", items.join(", "))
+        }
         ExprKind::Index { base, position } => {
             format!("(index {} {})", sexpr(base), sexpr(position))
         }

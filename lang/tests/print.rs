@@ -24,6 +24,7 @@ fn unspanned(file: &File) -> File {
                 rhs: Box::new(expr(rhs)),
             },
             ExprKind::Pair(a, b) => ExprKind::Pair(Box::new(expr(a)), Box::new(expr(b))),
+            ExprKind::List(items) => ExprKind::List(items.iter().map(expr).collect()),
             ExprKind::Index { base, position } => ExprKind::Index {
                 base: Box::new(expr(base)),
                 position: Box::new(expr(position)),

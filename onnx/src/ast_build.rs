@@ -59,6 +59,11 @@ pub(crate) fn spatial_pair((h, w): (usize, usize)) -> Expr {
     expr(ExprKind::Pair(Box::new(int(h)), Box::new(int(w))))
 }
 
+/// The list `[a, b, ...]` of integers.
+pub(crate) fn int_list(values: &[usize]) -> Expr {
+    expr(ExprKind::List(values.iter().map(|&v| int(v)).collect()))
+}
+
 pub(crate) fn binary(op: BinOp, lhs: Expr, rhs: Expr) -> Expr {
     expr(ExprKind::Binary {
         op,

@@ -828,7 +828,8 @@ impl<'m> Importer<'m> {
             }
             "Reshape" => self.reshape(index, node, &attrs),
             "Squeeze" | "Unsqueeze" => self.squeeze(index, node, &attrs),
-            "Shape" | "Gather" | "Cast" | "Slice" | "Transpose" | "ConstantOfShape" => {
+            "Transpose" => self.transpose(index, node, &attrs),
+            "Shape" | "Gather" | "Cast" | "Slice" | "ConstantOfShape" => {
                 self.shape_arithmetic(index, node, &attrs)
             }
             "Concat" => self.concat(index, node, &attrs),
@@ -2203,22 +2204,91 @@ impl<'m> Importer<'m> {
         Ok(())
     }
 
+    /// `Transpose`: folded when its input is a constant; else `transpose(x, perm=[...])` (an
+    /// identity permutation is the input itself).
+    fn transpose(&mut self, index: usize, node: &NodeProto, attrs: &Attrs) -> Result<()> {
+        if matches!(self.input(node, index, 0)?, Value::Const(_)) {
+            return self.shape_arithmetic(index, node, attrs);
+        }
+        let (x, shape) = self.tensor(node, index, 0)?;
+        let rank = shape.len();
+        let perm: Vec<usize> = match attrs.ints("perm") {
+            None => (0..rank).rev().collect(),
+            Some(perm) => {
+                let axes: Option<Vec<usize>> = perm
+                    .iter()
+                    .map(|&axis| usize::try_from(axis).ok().filter(|&a| a < rank))
+                    .collect();
+                let mut sorted = axes.clone().unwrap_or_default();
+                sorted.sort_unstable();
+                match axes {
+                    Some(axes) if sorted == (0..rank).collect::<Vec<_>>() => axes,
+                    _ => {
+                        return Err(self.node_error(
+                            node,
+                            index,
+                            format!(
+                                "perm={perm:?} is not a permutation of the {rank} axes of its input (shape {shape:?})"
+                            ),
+                        ));
+                    }
+                }
+            }
+        };
+        if perm.iter().enumerate().all(|(k, &axis)| k == axis) {
+            let value = self.input(node, index, 0)?.clone();
+            self.set(node, value);
+            return Ok(());
+        }
+        let out = perm.iter().map(|&axis| shape[axis]).collect();
+        let name = self.let_name(node, None);
+        self.emit(
+            node,
+            index,
+            name,
+            b::call(
+                "transpose",
+                vec![b::name(&x)],
+                vec![("perm", b::int_list(&perm))],
+            ),
+            out,
+        );
+        Ok(())
+    }
+
     fn gemm(&mut self, index: usize, node: &NodeProto, attrs: &Attrs) -> Result<()> {
         let (x, shape) = self.tensor(node, index, 0)?;
-        if attrs.int("transA", 0) != 0 {
-            return Err(self.node_error(
-                node,
-                index,
-                "transA=1 is not supported (the activation must be [N, F])",
-            ));
-        }
         if shape.len() != 2 {
             return Err(self.node_error(
                 node,
                 index,
-                format!("input shape {shape:?} is not [N, F]"),
+                format!("input A has shape {shape:?}, not a matrix"),
             ));
         }
+        // transA=1: A is [F, N]; the linear layer reads its transpose.
+        let (x, shape) = if attrs.int("transA", 0) != 0 {
+            let name = self
+                .names
+                .unique(&names::identifier(&format!("{x}_transposed")));
+            let label = if node.name().is_empty() {
+                format!("Gemm #{index} (transA=1)")
+            } else {
+                format!("Gemm {} (transA=1)", node.name())
+            };
+            self.comments.insert(name.clone(), label);
+            self.body.push(ast::Stmt::Let {
+                name: b::ident(&name),
+                value: b::call(
+                    "transpose",
+                    vec![b::name(&x)],
+                    vec![("perm", b::int_list(&[1, 0]))],
+                ),
+                span: Span::default(),
+            });
+            (name, vec![shape[1], shape[0]])
+        } else {
+            (x, shape)
+        };
         let b_matrix = self.weight(node, index, 1)?;
         let &[r, c] = b_matrix.shape() else {
             return Err(self.node_error(

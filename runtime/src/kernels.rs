@@ -775,6 +775,42 @@ pub fn flatten(x: &Tensor) -> KernelResult {
     Ok(Tensor::from_vec([n, rest], out))
 }
 
+/// `x.permute(perm)` made contiguous (ONNX `Transpose`): output axis `k` is input axis
+/// `perm[k]`, so `out[i_0, ..., i_{r-1}] = x[j]` with `j[perm[k]] = i_k`.
+///
+/// Preconditions: `perm` is a permutation of `0..x.rank()`.
+pub fn transpose(x: &Tensor, perm: &[usize]) -> KernelResult {
+    let rank = x.rank();
+    assert!(
+        perm.len() == rank && (0..rank).all(|axis| perm.contains(&axis)),
+        "transpose: {perm:?} is not a permutation of the axes of {:?}",
+        x.shape()
+    );
+    let shape: Vec<usize> = perm.iter().map(|&axis| x.shape()[axis]).collect();
+    // Row-major strides of the input, then the input stride of each output axis.
+    let mut strides = vec![1usize; rank];
+    for axis in (0..rank.saturating_sub(1)).rev() {
+        strides[axis] = strides[axis + 1] * x.shape()[axis + 1];
+    }
+    let steps: Vec<usize> = perm.iter().map(|&axis| strides[axis]).collect();
+    let mut out = output(x.len(), "transpose")?;
+    let mut index = vec![0usize; rank];
+    let data = x.data();
+    for _ in 0..x.len() {
+        let source: usize = index.iter().zip(&steps).map(|(i, s)| i * s).sum();
+        out.push(data[source]);
+        // Odometer over the output's index, last axis fastest.
+        for axis in (0..rank).rev() {
+            index[axis] += 1;
+            if index[axis] < shape[axis] {
+                break;
+            }
+            index[axis] = 0;
+        }
+    }
+    Ok(Tensor::from_vec(shape, out))
+}
+
 /// `F.softmax(x, 1)`: softmax over dimension 1 of `[N, C]` or `[N, C, H, W]` (any rank >= 2),
 /// computed stably by subtracting the maximum.
 pub fn softmax_dim1(x: &Tensor) -> KernelResult {
@@ -1310,6 +1346,27 @@ pub fn div(a: &Tensor, b: &Tensor) -> KernelResult {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn transpose_moves_axes() {
+        // [2, 3] -> [3, 2].
+        let x = Tensor::from_vec([2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let t = super::transpose(&x, &[1, 0]).unwrap();
+        assert_eq!(t.shape(), &[3, 2]);
+        assert_eq!(t.data(), &[1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+        // NCHW [1, 2, 2, 2] -> NHWC [1, 2, 2, 2]: channels become the fastest axis.
+        let x = Tensor::from_vec([1, 2, 2, 2], (0..8).map(|v| v as f32).collect());
+        let t = super::transpose(&x, &[0, 2, 3, 1]).unwrap();
+        assert_eq!(t.data(), &[0.0, 4.0, 1.0, 5.0, 2.0, 6.0, 3.0, 7.0]);
+        // Reversing the axes of [2, 1, 3, 1] gives [1, 3, 1, 2]; out[0, w, 0, n] = x[n, 0, w, 0].
+        let x = Tensor::from_vec([2, 1, 3, 1], (0..6).map(|v| v as f32).collect());
+        let t = super::transpose(&x, &[3, 2, 1, 0]).unwrap();
+        assert_eq!(t.shape(), &[1, 3, 1, 2]);
+        assert_eq!(t.data(), &[0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+        // The identity permutation copies.
+        let t = super::transpose(&x, &[0, 1, 2, 3]).unwrap();
+        assert_eq!(t.data(), x.data());
+    }
+
     use super::*;
 
     fn t(shape: &[usize], data: &[f32]) -> Tensor {

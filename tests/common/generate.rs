@@ -5,7 +5,8 @@
 //! padding, groups, c and n; batchnorm, with running or batch statistics; every activation,
 //! `clamp` and `leaky_relu`; pooling, in ceil mode and without the padding counted; explicit
 //! padding; residual and gating `+ - * /`; arithmetic with constants; `affine`;
-//! concatenation; upsampling by factors and to sizes; a classifier head), with odd sizes and
+//! concatenation; upsampling by factors and to sizes; `transpose` of rank-4 and rank-2
+//! values; a classifier head), with odd sizes and
 //! batch > 1.
 //! Every program it returns is valid: lowering it must succeed.
 
@@ -122,7 +123,7 @@ pub fn random_model(seed: u64) -> String {
         let x = &current.name;
         if s.len() == 2 {
             let (n, f) = (s[0], s[1]);
-            match rng.range(0, 6) {
+            match rng.range(0, 7) {
                 0 => {
                     let out = rng.range(1, 12);
                     let bias = rng.chance(50);
@@ -159,12 +160,18 @@ pub fn random_model(seed: u64) -> String {
                     };
                     fresh(&mut body, op, s.clone(), &mut values);
                 }
+                6 => fresh(
+                    &mut body,
+                    format!("transpose({x}, perm=[1, 0])"),
+                    vec![f, n],
+                    &mut values,
+                ),
                 _ => fresh(&mut body, format!("softmax({x})"), s.clone(), &mut values),
             }
             continue;
         }
         let (n, c, h, w) = (s[0], s[1], s[2], s[3]);
-        match rng.range(0, 15) {
+        match rng.range(0, 16) {
             0 | 1 => {
                 // conv2d
                 let groups = *rng.pick(&divisors(c));
@@ -339,6 +346,32 @@ pub fn random_model(seed: u64) -> String {
                     &mut body,
                     format!("pad({x}, top={t}, left={l}, bottom={b}, right={r}, value={value})"),
                     vec![n, c, h + t + b, w + l + r],
+                    &mut values,
+                );
+            }
+            15 => {
+                // A permutation of the axes (the default reverses them).
+                let perm = *rng.pick(&[
+                    [0, 1, 3, 2],
+                    [0, 2, 3, 1],
+                    [0, 3, 1, 2],
+                    [1, 0, 2, 3],
+                    [2, 1, 0, 3],
+                    [3, 2, 1, 0],
+                ]);
+                let written = if perm == [3, 2, 1, 0] && rng.chance(50) {
+                    format!("transpose({x})")
+                } else {
+                    format!(
+                        "transpose({x}, perm=[{}, {}, {}, {}])",
+                        perm[0], perm[1], perm[2], perm[3]
+                    )
+                };
+                let dims = [n, c, h, w];
+                fresh(
+                    &mut body,
+                    written,
+                    perm.iter().map(|&a| dims[a]).collect(),
                     &mut values,
                 );
             }

@@ -25,6 +25,7 @@ mod linear;
 pub mod peak;
 mod pool;
 mod sumpool;
+mod transpose;
 pub mod wide;
 
 use crate::ir::{Arith, Graph, Layout, NodeId, Op};
@@ -400,6 +401,7 @@ fn lower_node<M: Module>(
         Op::LeakyRelu { slope } => elementwise::lower_leaky_relu(em, node, *slope, program),
         Op::Scalar(attrs) => elementwise::lower_scalar(em, node, *attrs, program),
         Op::Pad(attrs) => elementwise::lower_pad(em, node, attrs, program),
+        Op::Transpose { perm } => transpose::lower(em, node, perm, program),
         Op::Add => elementwise::lower_binary(em, node, Arith::Add, program),
         Op::Sub => elementwise::lower_binary(em, node, Arith::Sub, program),
         Op::Mul => elementwise::lower_binary(em, node, Arith::Mul, program),

@@ -63,6 +63,7 @@ pub fn blocked_kernel(op: &Op, shapes: &[&Vec<usize>], lanes: usize) -> bool {
         | Op::Clamp { .. }
         | Op::LeakyRelu { .. }
         | Op::Pad(_)
+        | Op::Transpose { .. }
         | Op::Scalar(_)
         | Op::Affine { .. }
         | Op::BatchNormTraining { .. }

@@ -73,6 +73,7 @@ fn fold_into(graph: &mut Graph, id: NodeId) -> bool {
         | Op::Concat
         | Op::Upsample(_)
         | Op::Pad(_)
+        | Op::Transpose { .. }
         | Op::Add
         | Op::Mul
         | Op::Sub

@@ -71,6 +71,7 @@ pub fn lower<M: Module>(
         | Op::Clamp { .. }
         | Op::LeakyRelu { .. }
         | Op::Pad(_)
+        | Op::Transpose { .. }
         | Op::Scalar(_)
         | Op::Affine { .. }
         | Op::BatchNormTraining { .. }
