@@ -82,7 +82,7 @@ def ort_ms(session, size, runs):
 def scc_bench(example, threads, runs):
     out = subprocess.run(
         [str(SCC), "bench", f"examples/{example}.sc", "--random-weights", "1", "--threads", str(threads),
-         "--runs", str(runs), "--interp-runs", "0", "--json"],
+         "--runs", str(runs), "--interp-runs", "1", "--json"],
         cwd=ROOT, capture_output=True, text=True, check=True,
     )
     return float(json.loads(out.stdout)["jit_ms"])
