@@ -301,7 +301,7 @@ unsafe fn depthwise_tile<S: Simd, const P: usize>(
     }
 }
 
-/// Depthwise over a row segment: tiles of 8 pixels, then single pixels.
+/// Depthwise over a row segment: tiles of 8 pixels, then one tile of the rest.
 ///
 /// # Safety
 /// `out`, `input`, the weights, the bias and the residual pointers are valid for every element
@@ -339,20 +339,23 @@ pub unsafe fn depthwise<S: Simd>(
             );
             p0 += 8;
         }
-        while p0 < pixels {
+        let rest = pixels - p0;
+        if rest > 0 {
             let moved = advance(res, count, p0 * lanes);
             let input_at = input.offset(p0 as isize * g.in_pixel as isize);
-            depthwise_tile::<S, 1>(
-                g,
-                out.add(p0 * lanes),
-                input_at,
-                w,
-                bias,
-                moved.as_ptr(),
-                rows,
-                cols,
-            );
-            p0 += 1;
+            let out_at = out.add(p0 * lanes);
+            let moved = moved.as_ptr();
+            // One tile of the remaining pixels: their FMA chains interleave (one pixel at a
+            // time would wait out the FMA latency at every tap).
+            match rest {
+                1 => depthwise_tile::<S, 1>(g, out_at, input_at, w, bias, moved, rows, cols),
+                2 => depthwise_tile::<S, 2>(g, out_at, input_at, w, bias, moved, rows, cols),
+                3 => depthwise_tile::<S, 3>(g, out_at, input_at, w, bias, moved, rows, cols),
+                4 => depthwise_tile::<S, 4>(g, out_at, input_at, w, bias, moved, rows, cols),
+                5 => depthwise_tile::<S, 5>(g, out_at, input_at, w, bias, moved, rows, cols),
+                6 => depthwise_tile::<S, 6>(g, out_at, input_at, w, bias, moved, rows, cols),
+                _ => depthwise_tile::<S, 7>(g, out_at, input_at, w, bias, moved, rows, cols),
+            }
         }
     }
 }
@@ -360,10 +363,12 @@ pub unsafe fn depthwise<S: Simd>(
 /// Pixels pooled per tile of a fused structured 1×1 conv (reused by every output block).
 pub const POOL_TILE: usize = 12;
 
-/// A fused structured 1×1 conv over `pixels` output pixels: per tile of [`POOL_TILE`]
-/// pixels, the channel sums of each pixel into an L1 tile (`[pooled block][pixel][lane]`),
-/// then every output-block chunk's conv tiles over it (`row` runs one chunk; `max_blocks`
-/// is the tier's widest chunk).
+/// A fused structured 1×1 conv over `pixels` output pixels and the output-block chunks
+/// `chunks` (chunks of `max_blocks` blocks, the tier's widest register tile; the last chunk
+/// of the layer may be narrower): per tile of [`POOL_TILE`] pixels, the channel sums of each
+/// pixel into an L1 tile (`[pooled block][pixel][lane]`), then each chunk's conv tiles over
+/// it (`row` runs one chunk). `out`, `bias` and the residuals point at the layer's first
+/// block; the weights are the whole layer's, packed chunk after chunk.
 ///
 /// # Safety
 /// `out`, `input`, the weights, the bias and the residual pointers are valid for every element
@@ -379,6 +384,7 @@ pub unsafe fn pooled<S: Simd>(
     bias: *const f32,
     residuals: *const *const f32,
     pixels: usize,
+    chunks: std::ops::Range<usize>,
     max_blocks: usize,
     row: impl Fn(&ConvGeometry, *mut f32, *const f32, *const f32, *const f32, *const *const f32, usize),
 ) {
@@ -386,11 +392,22 @@ pub unsafe fn pooled<S: Simd>(
         let lanes = S::LANES;
         let pooled_blocks = g.pooled_blocks as usize;
         let mut lines = Lines::new(g.channels as usize);
-        // Every pixel a conv tile reads is first written in full by `pool_pixel` (padding
-        // lanes zeroed), so the tile needs no zeroing.
-        let mut tile: Vec<f32> = Vec::with_capacity(pooled_blocks * POOL_TILE * lanes);
         let count = residual_count(&g.epilogue);
-        let chunks = (g.out_blocks as usize).div_ceil(max_blocks);
+        let layer_chunks = (g.out_blocks as usize).div_ceil(max_blocks);
+        let full_chunk = pooled_blocks * lanes * max_blocks * lanes;
+        // Every pixel a conv tile reads is first written in full by `pool_pixel` (padding
+        // lanes zeroed), so the tile needs no zeroing; the thread's tile is reused by every
+        // call (no allocation per call once it is large enough).
+        // (The pointer is taken out of the closure: code inside it would not be compiled
+        // with the caller's target features. Only this function uses the scratch, and it
+        // does not re-enter itself, so the buffer stays put until it returns.)
+        let needed = pooled_blocks * POOL_TILE * lanes;
+        let tile = POOL_SCRATCH.with_borrow_mut(|scratch| {
+            if scratch.len() < needed {
+                scratch.resize(needed, 0.0);
+            }
+            scratch.as_mut_ptr()
+        });
         let mut p0 = 0;
         while p0 < pixels {
             let t = POOL_TILE.min(pixels - p0);
@@ -403,16 +420,16 @@ pub unsafe fn pooled<S: Simd>(
                     input.offset((p0 + p) as isize * g.in_pixel as isize),
                     g.in_blocks as usize,
                     g.in_block as usize,
-                    tile.as_mut_ptr().add(p * lanes),
+                    tile.add(p * lanes),
                     pooled_blocks,
                     POOL_TILE * lanes,
                 );
             }
-            let mut w = weights;
-            for chunk in 0..chunks {
+            let mut w = weights.add(chunks.start * full_chunk);
+            for chunk in chunks.clone() {
                 let first = chunk * max_blocks;
                 let nb = max_blocks.min(g.out_blocks as usize - first);
-                let last = chunk + 1 == chunks;
+                let last = chunk + 1 == layer_chunks;
                 let conv = ConvGeometry {
                     in_pixel: lanes as i64,
                     in_block: (POOL_TILE * lanes) as i64,
@@ -432,7 +449,7 @@ pub unsafe fn pooled<S: Simd>(
                 row(
                     &conv,
                     out.add(offset),
-                    tile.as_ptr(),
+                    tile.cast_const(),
                     w,
                     bias.add(first * lanes),
                     moved.as_ptr(),
@@ -443,4 +460,9 @@ pub unsafe fn pooled<S: Simd>(
             p0 += t;
         }
     }
+}
+
+std::thread_local! {
+    /// The pooled-channel tile of [`pooled`], one per thread.
+    static POOL_SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }

@@ -155,7 +155,8 @@ range_entry!(scc_avx512_linear, "avx512f,avx2,fma", linear, Avx512);
 
 macro_rules! pooled_entry {
     ($name:ident, $features:literal, $S:ty, $row:ident, $max:expr) => {
-        /// A fused structured 1×1 conv (`PooledConvGeometry`) over `pixels` output pixels.
+        /// A fused structured 1×1 conv (`PooledConvGeometry`) over `pixels` output pixels
+        /// and `chunk_count` output-block chunks from `first_chunk`.
         #[unsafe(no_mangle)]
         #[target_feature(enable = $features)]
         pub unsafe extern "C" fn $name(
@@ -166,6 +167,8 @@ macro_rules! pooled_entry {
             bias: *const f32,
             residuals: *const *const f32,
             pixels: u64,
+            first_chunk: u64,
+            chunk_count: u64,
         ) {
             unsafe {
                 conv::pooled::<$S>(
@@ -176,6 +179,7 @@ macro_rules! pooled_entry {
                     bias,
                     residuals,
                     pixels as usize,
+                    first_chunk as usize..(first_chunk + chunk_count) as usize,
                     $max,
                     |geometry, out, input, w, bias, res, pixels| {
                         conv::$row::<{ <$S>::LANES }>(

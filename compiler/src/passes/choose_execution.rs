@@ -34,6 +34,13 @@ fn rates(tier: Tier) -> (f64, f64, f64) {
 /// Bytes per nanosecond one core moves through the caches layers share.
 const BYTES_PER_NS: f64 = 10.0;
 
+/// Nanoseconds per input and per pooled channel of one pixel's channel-only sum-pool (the
+/// vector prefix/suffix scans of `scc_kernels::ops::pool_pixel`, run per pixel whether the
+/// pool is fused into the conv's tiles or a pass of its own). Measured on the AVX2 tier
+/// (Zen 3): the channel pass of a 32-channel pixel costs about as much as 16 × 16 MACs, so a
+/// projection to few channels runs faster composed than fused.
+const CHANNEL_POOL_NS_PER_CHANNEL: f64 = 0.25;
+
 /// Whether a fused execution exists for the layer on `tier`.
 pub fn can_fuse(a: &StructuredConvAttrs, input: &[usize], tier: Tier) -> bool {
     let cg = input[1] / a.groups;
@@ -69,13 +76,19 @@ pub fn costs(
     let bytes = |elements: usize| 4.0 * elements as f64 / BYTES_PER_NS;
     let dense_flops = 2.0 * (out_elements * cg * a.kernel.0 * a.kernel.1) as f64;
     let small_flops = 2.0 * (out_elements * a.c * a.n.0 * a.n.1) as f64;
-    // A prefix/suffix or direct window sum: a few adds per pooled value.
-    let pool_flops = 4.0 * pooled as f64;
+    let pooled_channels = a.groups * (cg - window.0 + 1);
+    let pool_ns = if window.1 == 1 && window.2 == 1 {
+        // A channel-only box: per pixel, scans over the input channels and the pooled ones.
+        let pixels = (pooled / pooled_channels) as f64;
+        CHANNEL_POOL_NS_PER_CHANNEL * pixels * (c + pooled_channels) as f64
+    } else {
+        // Running sums over rows and columns: a few adds per pooled value.
+        4.0 * pooled as f64 / add_rate
+    };
     let composed = dense_flops / rate + bytes(in_elements + out_elements);
-    let decomposed =
-        pool_flops / add_rate + small_flops / rate + bytes(in_elements + 2 * pooled + out_elements);
+    let decomposed = pool_ns + small_flops / rate + bytes(in_elements + 2 * pooled + out_elements);
     let fused = can_fuse(a, input, tier)
-        .then(|| pool_flops / add_rate + small_flops / rate + bytes(in_elements + out_elements));
+        .then(|| pool_ns + small_flops / rate + bytes(in_elements + out_elements));
     [Some(decomposed), fused, Some(composed)]
 }
 

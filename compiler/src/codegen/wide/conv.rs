@@ -541,13 +541,48 @@ fn lower_depthwise<M: Module>(
     Ok(())
 }
 
-/// Output pixels per work item of a fused structured 1×1 conv with stride 1 (the pixels of
-/// an image are one run: four pool tiles).
-const POOLED_RUN: usize = 4 * scc_kernels::conv::POOL_TILE;
+/// Pixel work units of a fused structured 1×1 conv below which its output-block chunks are
+/// split into groups as well, so that a step has about this many work items to share among
+/// threads (a 7×7 layer has 5 pool tiles of pixels, but 960 output channels).
+const POOLED_MIN_ITEMS: usize = 32;
+
+/// Most pool tiles in one work item (runs are shortened down to one tile when a layer has
+/// few pixels, so that its items balance over threads).
+const POOLED_MAX_RUN_TILES: usize = 4;
+
+/// Work split of a fused structured 1×1 conv: `(pixels per run, runs per image, chunks per
+/// group, groups)`. At stride 1 a run is up to [`POOLED_MAX_RUN_TILES`] pool tiles of the
+/// flattened image, else one output row; chunks are split into groups only when the pixel
+/// runs are fewer than [`POOLED_MIN_ITEMS`] (each group pools its pixels again: the pooling
+/// is a few additions per input channel, the conv `pooled channels × group width` FMAs).
+fn pooled_split(
+    images: usize,
+    oh: usize,
+    ow: usize,
+    flat: bool,
+    chunks: usize,
+) -> (usize, usize, usize, usize) {
+    let tile = scc_kernels::conv::POOL_TILE;
+    let (run, runs) = if flat {
+        let tiles = (oh * ow).div_ceil(tile);
+        let run_tiles = (tiles / POOLED_MIN_ITEMS).clamp(1, POOLED_MAX_RUN_TILES);
+        (run_tiles * tile, (oh * ow).div_ceil(run_tiles * tile))
+    } else {
+        (ow, oh)
+    };
+    let units = images * runs;
+    let groups = if units >= POOLED_MIN_ITEMS {
+        1
+    } else {
+        POOLED_MIN_ITEMS.div_ceil(units).min(chunks)
+    };
+    let per_group = chunks.div_ceil(groups);
+    (run, runs, per_group, chunks.div_ceil(per_group))
+}
 
 /// A fused structured 1×1 conv: the operand is a channel sum-pool (laid out `fused`, never
 /// stored) of a blocked value, computed per tile inside `scc_<tier>_conv_pooled`. Items:
-/// `(image, run of POOLED_RUN pixels)` at stride 1, else `(image, output row)`.
+/// `(image, group of output-block chunks, run of pixels)` ([`pooled_split`]).
 fn lower_pooled<M: Module>(
     em: &mut Emitter<M>,
     node: &NodeInfo,
@@ -618,11 +653,8 @@ fn lower_pooled<M: Module>(
     args.extend(node.operands()[1..].iter().map(|&id| Buf::Node(id)));
     let residuals = residual_count(&attrs.epilogue);
     let flat = attrs.stride == (1, 1);
-    let (runs, run) = if flat {
-        ((oh * ow).div_ceil(POOLED_RUN), POOLED_RUN)
-    } else {
-        (oh, ow)
-    };
+    let chunks = out_blocks.div_ceil(max_blocks);
+    let (run, runs, per_group, groups) = pooled_split(n, oh, ow, flat, chunks);
     let (l, ohw, hw) = (lanes as i64, (oh * ow) as i64, (h * w) as i64);
     let in_image = c.div_ceil(lanes) as i64 * hw * l;
     let out_image = out_blocks as i64 * ohw * l;
@@ -630,7 +662,7 @@ fn lower_pooled<M: Module>(
     let entry = symbol(em.tier, "conv_pooled");
     let name = format!("{}_pooled_conv{}", node.name(), lanes);
     let (sh, iw) = (attrs.stride.0 as i64, w as i64);
-    let kernel = em.kernel_calling(&name, &[(entry, 7)], |kb, calls| {
+    let kernel = em.kernel_calling(&name, &[(entry, 9)], |kb, calls| {
         let out = kb.arg(0);
         let input = kb.arg(1);
         let weights = kb.arg(2);
@@ -644,7 +676,13 @@ fn lower_pooled<M: Module>(
         ));
         let (start, end) = (kb.start, kb.end);
         kb.for_range(start, end, 1, |kb, item| {
-            let (image, r) = kb.divmod(item, runs);
+            let (image_group, r) = kb.divmod(item, runs);
+            let (image, group) = kb.divmod(image_group, groups);
+            let first_chunk = kb.b.ins().imul_imm_s(group, per_group as i64);
+            let chunk_total = kb.iconst(chunks as i64);
+            let chunks_left = kb.b.ins().isub(chunk_total, first_chunk);
+            let per_group_value = kb.iconst(per_group as i64);
+            let chunk_count = kb.b.ins().smin(chunks_left, per_group_value);
             // First output pixel of the item, its input pixel and the pixel count.
             let (first, first_in, pixels) = if flat {
                 let first = kb.b.ins().imul_imm_s(r, run as i64);
@@ -683,10 +721,12 @@ fn lower_pooled<M: Module>(
                     bias,
                     residual_table,
                     pixels,
+                    first_chunk,
+                    chunk_count,
                 ],
             );
         });
     })?;
-    program.step(kernel, args, (n * runs) as u64);
+    program.step(kernel, args, (n * groups * runs) as u64);
     Ok(())
 }
