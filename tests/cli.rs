@@ -21,7 +21,12 @@ fn every_command_has_help() {
 fn check_prints_a_table_with_totals() {
     // Decomposed everywhere, the executed MACs are the alpha taps the example documents (by
     // default the cost model runs its two small shortcut convs composed).
-    let table = scc_ok(&["check", "examples/resnet20s.sc", "--execution", "decomposed"]);
+    let table = scc_ok(&[
+        "check",
+        "examples/resnet20s.sc",
+        "--execution",
+        "decomposed",
+    ]);
     let total = table
         .lines()
         .find(|l| l.starts_with("total"))

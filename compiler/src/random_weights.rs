@@ -149,20 +149,47 @@ fn calibrate_batchnorm(graph: &Graph, weights: &mut Weights, seed: u64) -> Resul
                     .expect("random weights are complete")
             })
             .collect();
-        let exact_args: Vec<&Tensor> = operands.iter().map(|o| &values[o].0).collect();
-        let exact = eval_node(graph, id, &exact_args, &params, &inputs)?;
-        let mut shadows = Vec::with_capacity(SHADOW_RUNS);
-        for run in 0..SHADOW_RUNS {
-            let shadow_args: Vec<&Tensor> = operands.iter().map(|o| &values[o].1[run]).collect();
-            let mut shadow = eval_node(graph, id, &shadow_args, &params, &inputs)?;
-            let signs = WeightRng::new(seed ^ fnv1a(&node.name) ^ 0x005e_ad0f_f5e7 ^ run as u64)
-                .try_uniform(node.shape.as_slice(), 1.0)?;
-            // Every value moves by exactly SIMULATED_ROUNDING of itself, up or down at random.
-            for (v, sign) in shadow.data_mut().iter_mut().zip(signs.data()) {
-                *v += (*v * SIMULATED_ROUNDING).copysign(*sign);
+        // The exact run and the shadow runs of the node are independent: evaluated on
+        // threads of their own (each result is what a sequential evaluation computes).
+        let evaluate = |run: Option<usize>| -> Result<Tensor, MemoryError> {
+            let args: Vec<&Tensor> = operands
+                .iter()
+                .map(|o| match run {
+                    None => &values[o].0,
+                    Some(run) => &values[o].1[run],
+                })
+                .collect();
+            let mut value = eval_node(graph, id, &args, &params, &inputs)?;
+            if let Some(run) = run {
+                let signs =
+                    WeightRng::new(seed ^ fnv1a(&node.name) ^ 0x005e_ad0f_f5e7 ^ run as u64)
+                        .try_uniform(node.shape.as_slice(), 1.0)?;
+                // Every value moves by exactly SIMULATED_ROUNDING of itself, up or down at
+                // random.
+                for (v, sign) in value.data_mut().iter_mut().zip(signs.data()) {
+                    *v += (*v * SIMULATED_ROUNDING).copysign(*sign);
+                }
             }
-            shadows.push(shadow);
-        }
+            Ok(value)
+        };
+        let (exact, shadows) = std::thread::scope(|scope| {
+            let shadow_threads: Vec<_> = (0..SHADOW_RUNS)
+                .map(|run| scope.spawn(move || evaluate(Some(run))))
+                .collect();
+            let exact = evaluate(None);
+            let shadows: Vec<Result<Tensor, MemoryError>> = shadow_threads
+                .into_iter()
+                .map(|t| {
+                    t.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect();
+            (exact, shadows)
+        });
+        let exact = exact?;
+        let shadows = shadows
+            .into_iter()
+            .collect::<Result<Vec<Tensor>, MemoryError>>()?;
         for operand in operands {
             let uses = remaining.get_mut(&operand).expect("operand use counted");
             *uses -= 1;
