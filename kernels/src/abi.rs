@@ -193,6 +193,8 @@ pub struct PooledConvGeometry {
     pub out_blocks: i64,
     /// Valid lanes of the last output block.
     pub last_lanes: i64,
+    /// Output blocks per chunk (the register tile's width; the last chunk may be narrower).
+    pub chunk_blocks: i64,
     pub epilogue: [i64; MAX_EPILOGUE],
 }
 

@@ -72,6 +72,38 @@ unsafe fn channel_step<S: Simd, const P: usize, const OCB: usize>(
     }
 }
 
+/// The taps of input block `block` (its first `channels` channels) into the accumulators.
+/// (A function, not a closure: a closure is not compiled with its caller's target features.)
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn block_taps<S: Simd, const P: usize, const OCB: usize, const IN: usize>(
+    acc: &mut [[S::V; OCB]; P],
+    g: &ConvGeometry,
+    input: *const f32,
+    weights: *const f32,
+    block: isize,
+    channels: usize,
+    rows: usize,
+    cols: usize,
+) {
+    unsafe {
+        let w_col = IN * OCB * S::LANES;
+        let in_block = input.offset(block * g.in_block as isize);
+        let w_block = weights.offset(block * g.w_block as isize);
+        for ky in 0..rows as isize {
+            let in_row = in_block.offset(ky * g.in_row as isize);
+            let w_row = w_block.offset(ky * g.w_row as isize);
+            for kx in 0..cols {
+                let x = in_row.offset(kx as isize * g.in_col as isize);
+                let w = w_row.add(kx * w_col);
+                for c in 0..channels {
+                    channel_step::<S, P, OCB>(acc, x, w, c, g.in_pixel as isize);
+                }
+            }
+        }
+    }
+}
+
 /// One tile of `P` pixels × `OCB` blocks; `IN` input lanes per block (the tier's lanes, or 1
 /// for a plain input).
 #[inline(always)]
@@ -89,32 +121,30 @@ unsafe fn tile<S: Simd, const P: usize, const OCB: usize, const IN: usize>(
     unsafe {
         let lanes = S::LANES;
         let mut acc = [[S::zero(); OCB]; P];
-        let w_col = IN * OCB * lanes;
-        let in_pixel = g.in_pixel as isize;
         let in_blocks = g.in_blocks as isize;
         let in_last = (g.in_last_lanes as usize).min(IN);
-        for block in 0..in_blocks {
-            let in_block = input.offset(block * g.in_block as isize);
-            let w_block = weights.offset(block * g.w_block as isize);
-            let channels = if block + 1 == in_blocks { in_last } else { IN };
-            for ky in 0..rows as isize {
-                let in_row = in_block.offset(ky * g.in_row as isize);
-                let w_row = w_block.offset(ky * g.w_row as isize);
-                for kx in 0..cols {
-                    let x = in_row.offset(kx as isize * g.in_col as isize);
-                    let w = w_row.add(kx * w_col);
-                    if channels == IN {
-                        for c in 0..IN {
-                            channel_step::<S, P, OCB>(&mut acc, x, w, c, in_pixel);
-                        }
-                    } else {
-                        // The last block's padding lanes hold zeros: skipped.
-                        for c in 0..channels {
-                            channel_step::<S, P, OCB>(&mut acc, x, w, c, in_pixel);
-                        }
-                    }
-                }
-            }
+        // Full blocks in one loop of constant trip counts, then the partial last block (its
+        // padding lanes hold zeros: skipped) after it: a branch between the two inside the
+        // block loop made LLVM spill and reload the accumulators at every block.
+        let full_blocks = if in_last < IN {
+            in_blocks - 1
+        } else {
+            in_blocks
+        };
+        for block in 0..full_blocks {
+            block_taps::<S, P, OCB, IN>(&mut acc, g, input, weights, block, IN, rows, cols);
+        }
+        if full_blocks < in_blocks {
+            block_taps::<S, P, OCB, IN>(
+                &mut acc,
+                g,
+                input,
+                weights,
+                full_blocks,
+                in_last,
+                rows,
+                cols,
+            );
         }
         for o in 0..OCB {
             let b = S::load(bias.add(o * lanes));
@@ -183,7 +213,11 @@ macro_rules! run_row {
     }};
 }
 
-/// The conv entry of the 8-lane tier: blocks of 2 (6-pixel tiles) or 1 (12-pixel tiles).
+/// The conv entry of the 8-lane tier: blocks of 3 (3-pixel tiles), 2 (5) or 1 (12). Tiles
+/// of 9-12 accumulators leave LLVM registers to spare among the 16 ymm: a 2 × 6 tile (12
+/// accumulators + 2 weights + 1 broadcast) spilled an accumulator inside the channel loop
+/// of the fused structured convs (12-15 % slower there; no measurable difference on plain
+/// convs), and 3 × 4 spilled everywhere.
 ///
 /// # Safety
 /// `out`, `input`, the weights, the bias and the residual pointers are valid for every element
@@ -205,8 +239,11 @@ pub unsafe fn conv_avx2<const IN: usize>(
     use crate::simd::Avx2 as S;
     unsafe {
         match g.out_blocks {
+            3 => {
+                run_row!(S, 3, IN, 3, [1 2], g, out, input, w, bias, res, pixels, rows, cols)
+            }
             2 => {
-                run_row!(S, 2, IN, 6, [1 2 3 4 5], g, out, input, w, bias, res, pixels, rows, cols)
+                run_row!(S, 2, IN, 5, [1 2 3 4], g, out, input, w, bias, res, pixels, rows, cols)
             }
             _ => {
                 run_row!(S, 1, IN, 12, [1 2 3 4 5 6 7 8 9 10 11], g, out, input, w, bias, res, pixels, rows, cols)
@@ -361,11 +398,11 @@ pub unsafe fn depthwise<S: Simd>(
 }
 
 /// Pixels pooled per tile of a fused structured 1×1 conv (reused by every output block).
-pub const POOL_TILE: usize = 12;
+pub const POOL_TILE: usize = 10;
 
 /// A fused structured 1×1 conv over `pixels` output pixels and the output-block chunks
-/// `chunks` (chunks of `max_blocks` blocks, the tier's widest register tile; the last chunk
-/// of the layer may be narrower): per tile of [`POOL_TILE`] pixels, the channel sums of each
+/// `chunks` (chunks of `g.chunk_blocks` blocks, a register tile's width; the last chunk of
+/// the layer may be narrower): per tile of [`POOL_TILE`] pixels, the channel sums of each
 /// pixel into an L1 tile (`[pooled block][pixel][lane]`), then each chunk's conv tiles over
 /// it (`row` runs one chunk). `out`, `bias` and the residuals point at the layer's first
 /// block; the weights are the whole layer's, packed chunk after chunk.
@@ -385,12 +422,12 @@ pub unsafe fn pooled<S: Simd>(
     residuals: *const *const f32,
     pixels: usize,
     chunks: std::ops::Range<usize>,
-    max_blocks: usize,
     row: impl Fn(&ConvGeometry, *mut f32, *const f32, *const f32, *const f32, *const *const f32, usize),
 ) {
     unsafe {
         let lanes = S::LANES;
         let pooled_blocks = g.pooled_blocks as usize;
+        let max_blocks = g.chunk_blocks as usize;
         let mut lines = Lines::new(g.channels as usize);
         let count = residual_count(&g.epilogue);
         let layer_chunks = (g.out_blocks as usize).div_ceil(max_blocks);

@@ -154,7 +154,7 @@ range_entry!(
 range_entry!(scc_avx512_linear, "avx512f,avx2,fma", linear, Avx512);
 
 macro_rules! pooled_entry {
-    ($name:ident, $features:literal, $S:ty, $row:ident, $max:expr) => {
+    ($name:ident, $features:literal, $S:ty, $row:ident) => {
         /// A fused structured 1×1 conv (`PooledConvGeometry`) over `pixels` output pixels
         /// and `chunk_count` output-block chunks from `first_chunk`.
         #[unsafe(no_mangle)]
@@ -180,7 +180,6 @@ macro_rules! pooled_entry {
                     residuals,
                     pixels as usize,
                     first_chunk as usize..(first_chunk + chunk_count) as usize,
-                    $max,
                     |geometry, out, input, w, bias, res, pixels| {
                         conv::$row::<{ <$S>::LANES }>(
                             geometry, out, input, w, bias, res, pixels, 1, 1,
@@ -192,11 +191,10 @@ macro_rules! pooled_entry {
     };
 }
 
-pooled_entry!(scc_avx2_conv_pooled, "avx2,fma", Avx2, conv_avx2, 2);
+pooled_entry!(scc_avx2_conv_pooled, "avx2,fma", Avx2, conv_avx2);
 pooled_entry!(
     scc_avx512_conv_pooled,
     "avx512f,avx2,fma",
     Avx512,
-    conv_avx512,
-    4
+    conv_avx512
 );

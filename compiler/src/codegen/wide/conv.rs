@@ -3,7 +3,8 @@
 //! (`scc_<tier>_depthwise`), all writing a blocked output with the fused epilogue.
 //!
 //! Work items: `(image, group, output-block chunk, output row)` (dense and grouped: a chunk is
-//! up to 4 blocks of 16 channels on AVX-512, 2 of 8 on AVX2, the register tile's width) or
+//! up to 4 blocks of 16 channels on AVX-512, 3 or 2 of 8 on AVX2, the register tile's width,
+//! [`chunk_plan`]) or
 //! `(image, block, output row)` (depthwise). Per item the driver looks up the row's valid
 //! kernel rows and input offset in a constant table, then calls the micro-kernel once per
 //! column segment: border columns whose windows are clipped by the padding (each with its own
@@ -24,12 +25,54 @@ use cranelift_codegen::ir::{
 use cranelift_module::Module;
 use scc_kernels::abi::{self, Record};
 
-/// Output blocks of the widest register tile of a tier.
-fn max_out_blocks(tier: Tier) -> usize {
+/// How a conv's `blocks` output blocks (per group) are cut into register-tile chunks: the
+/// variants `(blocks per chunk, chunks, first block)`. AVX-512 tiles are up to 4 blocks wide
+/// (the rest one narrower chunk). AVX2 tiles are 2 blocks × 5 pixels (10 accumulators, 7
+/// loads per 10 FMAs); an odd count ends in one chunk of 3 blocks × 3 pixels (9
+/// accumulators, 6 loads per 9 FMAs; as the only width, measured slower on ResNet's 3×3
+/// convs) rather than a 1-block chunk, whose 12-pixel tile loads a broadcast per FMA and which
+/// reads the input once more.
+fn chunk_plan(tier: Tier, blocks: usize) -> Vec<(usize, usize, usize)> {
+    let mut plan = match tier {
+        Tier::Avx512 => vec![(4, blocks / 4, 0), (blocks % 4, 1, blocks / 4 * 4)],
+        Tier::Avx2 | Tier::V128 if blocks < 3 => vec![(blocks, 1, 0)],
+        Tier::Avx2 | Tier::V128 if blocks % 2 == 0 => vec![(2, blocks / 2, 0)],
+        Tier::Avx2 | Tier::V128 => vec![(2, (blocks - 3) / 2, 0), (3, 1, blocks - 3)],
+    };
+    plan.retain(|&(width, count, _)| width > 0 && count > 0);
+    plan
+}
+
+/// The uniform chunk width of a fused structured 1×1 conv of `blocks` output blocks (its
+/// kernel walks chunks of one width, the last one possibly narrower): the widest tile; on
+/// AVX2 2 blocks, or 3 for a conv of 3 (one pass instead of 2 + 1).
+fn pooled_chunk_width(tier: Tier, blocks: usize) -> usize {
     match tier {
         Tier::Avx512 => 4,
+        Tier::Avx2 | Tier::V128 if blocks == 3 => 3,
         Tier::Avx2 | Tier::V128 => 2,
     }
+}
+
+/// Work items a dense conv step should have at least: a few per thread of a 2-core machine,
+/// so that the pool's dynamic hand-out can even them out.
+const MIN_CONV_ITEMS: usize = 8;
+
+/// How many output rows of a conv make one row of its driver: a pointwise conv (1×1, stride
+/// 1, no padding) reads input pixel `p` for output pixel `p`, so consecutive rows are one
+/// longer run with fewer register-tile tails (a 7-pixel row is a 6-pixel tile and a 1-pixel
+/// one, each reading all the weights); the most rows (a divisor of `oh`) that leave each of
+/// the conv's steps [`MIN_CONV_ITEMS`] items, given `items_per_row` items per driver row.
+/// Other convs: 1.
+fn merged_rows(attrs: &ConvAttrs, oh: usize, items_per_row: usize) -> usize {
+    let pointwise = attrs.kernel == (1, 1) && attrs.stride == (1, 1) && attrs.pad == (0, 0);
+    if !pointwise {
+        return 1;
+    }
+    (1..=oh)
+        .rev()
+        .find(|&r| oh % r == 0 && items_per_row * (oh / r) >= MIN_CONV_ITEMS)
+        .unwrap_or(1)
 }
 
 /// Valid kernel-tap range `[k0, k1)` of output coordinate `o` along an axis, and the first
@@ -157,6 +200,11 @@ pub fn lower<M: Module>(
     let (oc, oh, ow) = (out[1], out[2], out[3]);
     let (kh, kw) = attrs.kernel;
     let (cg, opg) = (c / groups, oc / groups);
+    let variants = chunk_plan(em.tier, opg.div_ceil(lanes));
+    let fewest_chunks = variants.iter().map(|v| v.1).min().unwrap_or(1);
+    let merged = merged_rows(attrs, oh, n * groups * fewest_chunks);
+    // Merged rows: `merged` output rows of a pointwise conv are one row of the driver.
+    let (h, w, oh, ow) = (h / merged, w * merged, oh / merged, ow * merged);
     let in_lanes = if plain_input { 1 } else { lanes };
     let in_blocks_group = if plain_input { cg } else { cg.div_ceil(lanes) };
     let in_blocks_total = if plain_input { c } else { c.div_ceil(lanes) };
@@ -170,17 +218,6 @@ pub fn lower<M: Module>(
     let bias = program.constant(bias);
     let codes = epilogue_codes(&attrs.epilogue);
     let residuals = residual_count(&attrs.epilogue);
-    let max_blocks = max_out_blocks(em.tier);
-    // Variants: chunks of the widest tile, then one chunk of the remaining blocks.
-    let mut variants = vec![(max_blocks, opg_blocks / max_blocks, 0)];
-    if opg_blocks % max_blocks != 0 {
-        variants.push((
-            opg_blocks % max_blocks,
-            1,
-            opg_blocks / max_blocks * max_blocks,
-        ));
-    }
-    variants.retain(|v| v.1 > 0);
     let plane_in = h * w * in_lanes;
     let segs = segments(ow, attrs.stride.1, attrs.pad.1, attrs.dilation.1, kw, w);
     let entry = symbol(
@@ -606,7 +643,7 @@ fn lower_pooled<M: Module>(
     let (oc, oh, ow) = (out[1], out[2], out[3]);
     let pooled_blocks = pooled.div_ceil(lanes);
     let out_blocks = oc.div_ceil(lanes);
-    let max_blocks = max_out_blocks(em.tier);
+    let max_blocks = pooled_chunk_width(em.tier, out_blocks);
     let weight = node.params[0].data();
     let mut packed = Vec::new();
     let mut first = 0;
@@ -644,6 +681,7 @@ fn lower_pooled<M: Module>(
         out_block: (oh * ow * lanes) as i64,
         out_blocks: out_blocks as i64,
         last_lanes: (oc - (out_blocks - 1) * lanes) as i64,
+        chunk_blocks: max_blocks as i64,
         epilogue: abi::epilogue(&codes),
     };
     let record = program.words(&geometry.words());
