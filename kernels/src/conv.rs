@@ -72,12 +72,33 @@ unsafe fn channel_step<S: Simd, const P: usize, const OCB: usize>(
     }
 }
 
+/// Most accumulator sets of a register tile.
+const MAX_SETS: usize = 4;
+
+/// Independent accumulator sets of a `p × ocb` tile: consecutive input channels go to
+/// different sets (summed at the end), so that a small tile — a row's tail or a border
+/// pixel — has about 8 FMA chains in flight instead of waiting out the FMA latency at every
+/// channel (2 FMA units × 4 cycles); at most 10 accumulators in all, leaving registers for
+/// the weights and the broadcast. Tiles of 8 or more accumulators have one set.
+const fn accumulator_sets(p: usize, ocb: usize) -> usize {
+    let tile = p * ocb;
+    let mut sets = 8_usize.div_ceil(tile);
+    if sets > MAX_SETS {
+        sets = MAX_SETS;
+    }
+    while sets > 1 && sets * tile > 10 {
+        sets -= 1;
+    }
+    sets
+}
+
 /// The taps of input block `block` (its first `channels` channels) into the accumulators.
 /// (A function, not a closure: a closure is not compiled with its caller's target features.)
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn block_taps<S: Simd, const P: usize, const OCB: usize, const IN: usize>(
-    acc: &mut [[S::V; OCB]; P],
+    acc: &mut [[[S::V; OCB]; P]; MAX_SETS],
+    sets: usize,
     g: &ConvGeometry,
     input: *const f32,
     weights: *const f32,
@@ -97,7 +118,8 @@ unsafe fn block_taps<S: Simd, const P: usize, const OCB: usize, const IN: usize>
                 let x = in_row.offset(kx as isize * g.in_col as isize);
                 let w = w_row.add(kx * w_col);
                 for c in 0..channels {
-                    channel_step::<S, P, OCB>(acc, x, w, c, g.in_pixel as isize);
+                    let set = &mut acc[c % sets];
+                    channel_step::<S, P, OCB>(set, x, w, c, g.in_pixel as isize);
                 }
             }
         }
@@ -120,7 +142,8 @@ unsafe fn tile<S: Simd, const P: usize, const OCB: usize, const IN: usize>(
 ) {
     unsafe {
         let lanes = S::LANES;
-        let mut acc = [[S::zero(); OCB]; P];
+        let sets = accumulator_sets(P, OCB);
+        let mut partial = [[[S::zero(); OCB]; P]; MAX_SETS];
         let in_blocks = g.in_blocks as isize;
         let in_last = (g.in_last_lanes as usize).min(IN);
         // Full blocks in one loop of constant trip counts, then the partial last block (its
@@ -132,11 +155,24 @@ unsafe fn tile<S: Simd, const P: usize, const OCB: usize, const IN: usize>(
             in_blocks
         };
         for block in 0..full_blocks {
-            block_taps::<S, P, OCB, IN>(&mut acc, g, input, weights, block, IN, rows, cols);
+            block_taps::<S, P, OCB, IN>(
+                &mut partial,
+                sets,
+                g,
+                input,
+                weights,
+                block,
+                IN,
+                rows,
+                cols,
+            );
         }
         if full_blocks < in_blocks {
+            // A runtime channel count: one set (a set chosen per channel at run time would
+            // be indexed memory).
             block_taps::<S, P, OCB, IN>(
-                &mut acc,
+                &mut partial,
+                1,
                 g,
                 input,
                 weights,
@@ -145,6 +181,14 @@ unsafe fn tile<S: Simd, const P: usize, const OCB: usize, const IN: usize>(
                 rows,
                 cols,
             );
+        }
+        let mut acc = partial[0];
+        for set in &partial[1..sets] {
+            for p in 0..P {
+                for o in 0..OCB {
+                    acc[p][o] = S::add(acc[p][o], set[p][o]);
+                }
+            }
         }
         for o in 0..OCB {
             let b = S::load(bias.add(o * lanes));
