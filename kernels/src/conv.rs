@@ -7,7 +7,7 @@
 
 use crate::abi::{self, ConvGeometry, DepthwiseGeometry, PooledConvGeometry};
 use crate::math;
-use crate::ops::{Lines, pool_pixel};
+use crate::ops::{Lines, pool_pixel, pool_pixel_pair};
 use crate::simd::Simd;
 
 /// Applies the epilogue (bias already added) to `acc[p][o]`, whose element `(p, o)` sits at
@@ -492,7 +492,25 @@ pub unsafe fn pooled<S: Simd>(
         let mut p0 = 0;
         while p0 < pixels {
             let t = POOL_TILE.min(pixels - p0);
-            for p in 0..t {
+            let in_pixel = g.in_pixel as isize;
+            let mut p = 0;
+            while p + 2 <= t {
+                pool_pixel_pair::<S>(
+                    &mut lines,
+                    g.channels as usize,
+                    g.window as usize,
+                    input.offset((p0 + p) as isize * in_pixel),
+                    in_pixel,
+                    g.in_blocks as usize,
+                    g.in_block as usize,
+                    tile.add(p * lanes),
+                    lanes,
+                    pooled_blocks,
+                    POOL_TILE * lanes,
+                );
+                p += 2;
+            }
+            if p < t {
                 pool_pixel::<S>(
                     &mut lines,
                     1,

@@ -303,7 +303,15 @@ pub unsafe fn pool_pixel<S: Simd>(
         let k_out = cg - wc + 1;
         let s = wc - 1;
         if groups == 1 && cg < 2 * wc && cg <= FAST_CHANNELS {
-            return pool_pixel_split::<S>(cg, wc, input, in_stride, out, out_blocks, out_stride);
+            return pool_pixels_split::<S, 1>(
+                cg,
+                wc,
+                [input],
+                in_stride,
+                [out],
+                out_blocks,
+                out_stride,
+            );
         }
         lines.allocate();
         for b in 0..in_blocks {
@@ -385,16 +393,19 @@ pub unsafe fn pool_pixel<S: Simd>(
 const FAST_CHANNELS: usize = 1024;
 
 /// [`pool_pixel`] for one group whose windows all contain channel `s = window − 1`, in
-/// registers: the suffix part `[0, s)` and the prefix part `[s, C)` are read straight from
-/// the input blocks (the prefix realigned across blocks when `s` is not a block boundary),
-/// scanned within each vector and carried across vectors, and summed into the output blocks.
+/// registers, for `PX` pixels at once (`inputs[q]` into `outs[q]`): the suffix part `[0, s)`
+/// and the prefix part `[s, C)` are read straight from the input blocks (the prefix realigned
+/// across blocks when `s` is not a block boundary), scanned within each vector and carried
+/// across vectors, and summed into the output blocks. The carry makes each pixel's vectors a
+/// serial chain (a scan and a lane broadcast per vector); the pixels' chains interleave.
 #[inline(always)]
-unsafe fn pool_pixel_split<S: Simd>(
+#[allow(clippy::needless_range_loop)]
+unsafe fn pool_pixels_split<S: Simd, const PX: usize>(
     cg: usize,
     wc: usize,
-    input: *const f32,
+    inputs: [*const f32; PX],
     in_stride: usize,
-    out: *mut f32,
+    outs: [*mut f32; PX],
     out_blocks: usize,
     out_stride: usize,
 ) {
@@ -403,53 +414,103 @@ unsafe fn pool_pixel_split<S: Simd>(
         let s = wc - 1;
         let k_out = cg - s;
         const MAX_VECTORS: usize = FAST_CHANNELS / 8;
-        let block = |b: usize| S::load(input.add(b * in_stride));
         // Suffix sums of [0, s), from the right.
         let sv = s.div_ceil(lanes);
         // Only the first `sv` entries are written and read.
-        let mut suffix = [std::mem::MaybeUninit::<S::V>::uninit(); MAX_VECTORS];
-        let mut carry = S::zero();
+        let mut suffix = [[std::mem::MaybeUninit::<S::V>::uninit(); MAX_VECTORS]; PX];
+        let mut carry = [S::zero(); PX];
         for j in (0..sv).rev() {
-            let mut v = block(j);
             let valid = s - j * lanes;
-            if valid < lanes {
-                v = S::select(S::first_lanes(valid), v, S::zero());
+            for q in 0..PX {
+                let mut v = S::load(inputs[q].add(j * in_stride));
+                if valid < lanes {
+                    v = S::select(S::first_lanes(valid), v, S::zero());
+                }
+                let v = S::add(S::scan_suffix(v), carry[q]);
+                carry[q] = S::lane(v, 0);
+                suffix[q][j].write(v);
             }
-            let v = S::add(S::scan_suffix(v), carry);
-            carry = S::lane(v, 0);
-            suffix[j].write(v);
         }
         // Prefix sums of [s, cg), starting at channel s.
         let (b0, r) = (s / lanes, s % lanes);
         let in_blocks = cg.div_ceil(lanes);
-        let mut carry = S::zero();
-        for (j, out_block) in (0..out_blocks).enumerate() {
-            let lo = block(b0 + j);
-            let mut v = if r == 0 {
-                lo
-            } else if b0 + j + 1 < in_blocks {
-                S::align(lo, block(b0 + j + 1), r)
-            } else {
-                S::align(lo, S::zero(), r)
-            };
+        let mut carry = [S::zero(); PX];
+        for j in 0..out_blocks {
             let valid = k_out - j * lanes;
-            if valid < lanes {
-                v = S::select(S::first_lanes(valid), v, S::zero());
+            for q in 0..PX {
+                let block = |b: usize| S::load(inputs[q].add(b * in_stride));
+                let lo = block(b0 + j);
+                let mut v = if r == 0 {
+                    lo
+                } else if b0 + j + 1 < in_blocks {
+                    S::align(lo, block(b0 + j + 1), r)
+                } else {
+                    S::align(lo, S::zero(), r)
+                };
+                if valid < lanes {
+                    v = S::select(S::first_lanes(valid), v, S::zero());
+                }
+                let v = S::add(S::scan_prefix(v), carry[q]);
+                carry[q] = S::lane(v, lanes - 1);
+                // Window k = suffix[k] + prefix[k] (suffix is zero at and beyond s).
+                let sum = if j < sv {
+                    S::add(suffix[q][j].assume_init(), v)
+                } else {
+                    v
+                };
+                let sum = if valid < lanes {
+                    S::select(S::first_lanes(valid), sum, S::zero())
+                } else {
+                    sum
+                };
+                S::store(outs[q].add(j * out_stride), sum);
             }
-            let v = S::add(S::scan_prefix(v), carry);
-            carry = S::lane(v, lanes - 1);
-            // Window k = suffix[k] + prefix[k] (suffix is zero at and beyond s).
-            let sum = if j < sv {
-                S::add(suffix[j].assume_init(), v)
-            } else {
-                v
-            };
-            let sum = if valid < lanes {
-                S::select(S::first_lanes(valid), sum, S::zero())
-            } else {
-                sum
-            };
-            S::store(out.add(out_block * out_stride), sum);
+        }
+    }
+}
+
+/// [`pool_pixel`] for two pixels of one group (`groups = 1`), their input and output `step`
+/// elements apart: the register-only path interleaves the two pixels' carry chains, the
+/// general path pools one after the other.
+///
+/// # Safety
+/// As [`pool_pixel`], for both pixels.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn pool_pixel_pair<S: Simd>(
+    lines: &mut Lines,
+    cg: usize,
+    wc: usize,
+    input: *const f32,
+    in_step: isize,
+    in_blocks: usize,
+    in_stride: usize,
+    out: *mut f32,
+    out_step: usize,
+    out_blocks: usize,
+    out_stride: usize,
+) {
+    unsafe {
+        if cg < 2 * wc && cg <= FAST_CHANNELS {
+            let inputs = [input, input.offset(in_step)];
+            let outs = [out, out.add(out_step)];
+            return pool_pixels_split::<S, 2>(
+                cg, wc, inputs, in_stride, outs, out_blocks, out_stride,
+            );
+        }
+        for q in 0..2 {
+            pool_pixel::<S>(
+                lines,
+                1,
+                cg,
+                wc,
+                input.offset(q as isize * in_step),
+                in_blocks,
+                in_stride,
+                out.add(q * out_step),
+                out_blocks,
+                out_stride,
+            );
         }
     }
 }

@@ -578,10 +578,16 @@ fn lower_depthwise<M: Module>(
     Ok(())
 }
 
-/// Pixel work units of a fused structured 1×1 conv below which its output-block chunks are
-/// split into groups as well, so that a step has about this many work items to share among
-/// threads (a 7×7 layer has 5 pool tiles of pixels, but 960 output channels).
+/// Work items a fused structured 1×1 conv aims at: its runs are shortened (down to one pool
+/// tile) until it has about this many.
 const POOLED_MIN_ITEMS: usize = 32;
+
+/// Pixel work units of a fused structured 1×1 conv below which its output-block chunks are
+/// split into groups as well (a 7×7 layer has 5 pool tiles of pixels, but up to 160 output
+/// blocks). Only so few: every group pools its pixels again, which costs more than the
+/// uneven share of 8 or more units among 2 threads (measured on the 14×14 layers of
+/// MobileNetV2, 20 units: split into 2 groups, the pooling ran twice).
+const POOLED_GROUP_BELOW: usize = 8;
 
 /// Most pool tiles in one work item (runs are shortened down to one tile when a layer has
 /// few pixels, so that its items balance over threads).
@@ -590,7 +596,7 @@ const POOLED_MAX_RUN_TILES: usize = 4;
 /// Work split of a fused structured 1×1 conv: `(pixels per run, runs per image, chunks per
 /// group, groups)`. At stride 1 a run is up to [`POOLED_MAX_RUN_TILES`] pool tiles of the
 /// flattened image, else one output row; chunks are split into groups only when the pixel
-/// runs are fewer than [`POOLED_MIN_ITEMS`] (each group pools its pixels again: the pooling
+/// runs are fewer than [`POOLED_GROUP_BELOW`] (each group pools its pixels again: the pooling
 /// is a few additions per input channel, the conv `pooled channels × group width` FMAs).
 fn pooled_split(
     images: usize,
@@ -608,10 +614,10 @@ fn pooled_split(
         (ow, oh)
     };
     let units = images * runs;
-    let groups = if units >= POOLED_MIN_ITEMS {
+    let groups = if units >= POOLED_GROUP_BELOW {
         1
     } else {
-        POOLED_MIN_ITEMS.div_ceil(units).min(chunks)
+        POOLED_GROUP_BELOW.div_ceil(units).min(chunks)
     };
     let per_group = chunks.div_ceil(groups);
     (run, runs, per_group, chunks.div_ceil(per_group))
