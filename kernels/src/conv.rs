@@ -441,12 +441,16 @@ pub unsafe fn depthwise<S: Simd>(
     }
 }
 
-/// Pixels pooled per tile of a fused structured 1×1 conv (reused by every output block).
-pub const POOL_TILE: usize = 10;
+/// Pixels pooled per tile of a fused structured 1×1 conv (reused by every output block) on a
+/// tier of `lanes` lanes: two of the 2-block AVX2 tiles (5 pixels), two of the widest
+/// AVX-512 tiles (6 pixels).
+pub const fn pool_tile(lanes: usize) -> usize {
+    if lanes >= 16 { 12 } else { 10 }
+}
 
 /// A fused structured 1×1 conv over `pixels` output pixels and the output-block chunks
 /// `chunks` (chunks of `g.chunk_blocks` blocks, a register tile's width; the last chunk of
-/// the layer may be narrower): per tile of [`POOL_TILE`] pixels, the channel sums of each
+/// the layer may be narrower): per tile of [`pool_tile`] pixels, the channel sums of each
 /// pixel into an L1 tile (`[pooled block][pixel][lane]`), then each chunk's conv tiles over
 /// it (`row` runs one chunk). `out`, `bias` and the residuals point at the layer's first
 /// block; the weights are the whole layer's, packed chunk after chunk.
@@ -482,7 +486,8 @@ pub unsafe fn pooled<S: Simd>(
         // (The pointer is taken out of the closure: code inside it would not be compiled
         // with the caller's target features. Only this function uses the scratch, and it
         // does not re-enter itself, so the buffer stays put until it returns.)
-        let needed = pooled_blocks * POOL_TILE * lanes;
+        let pool_tile = pool_tile(lanes);
+        let needed = pooled_blocks * pool_tile * lanes;
         let tile = POOL_SCRATCH.with_borrow_mut(|scratch| {
             if scratch.len() < needed {
                 scratch.resize(needed, 0.0);
@@ -491,7 +496,7 @@ pub unsafe fn pooled<S: Simd>(
         });
         let mut p0 = 0;
         while p0 < pixels {
-            let t = POOL_TILE.min(pixels - p0);
+            let t = pool_tile.min(pixels - p0);
             let in_pixel = g.in_pixel as isize;
             let mut p = 0;
             while p + 2 <= t {
@@ -506,7 +511,7 @@ pub unsafe fn pooled<S: Simd>(
                     tile.add(p * lanes),
                     lanes,
                     pooled_blocks,
-                    POOL_TILE * lanes,
+                    pool_tile * lanes,
                 );
                 p += 2;
             }
@@ -521,7 +526,7 @@ pub unsafe fn pooled<S: Simd>(
                     g.in_block as usize,
                     tile.add(p * lanes),
                     pooled_blocks,
-                    POOL_TILE * lanes,
+                    pool_tile * lanes,
                 );
             }
             let mut w = weights.add(chunks.start * full_chunk);
@@ -531,7 +536,7 @@ pub unsafe fn pooled<S: Simd>(
                 let last = chunk + 1 == layer_chunks;
                 let conv = ConvGeometry {
                     in_pixel: lanes as i64,
-                    in_block: (POOL_TILE * lanes) as i64,
+                    in_block: (pool_tile * lanes) as i64,
                     in_blocks: pooled_blocks as i64,
                     in_row: 0,
                     in_col: 0,

@@ -599,13 +599,14 @@ const POOLED_MAX_RUN_TILES: usize = 4;
 /// runs are fewer than [`POOLED_GROUP_BELOW`] (each group pools its pixels again: the pooling
 /// is a few additions per input channel, the conv `pooled channels × group width` FMAs).
 fn pooled_split(
+    lanes: usize,
     images: usize,
     oh: usize,
     ow: usize,
     flat: bool,
     chunks: usize,
 ) -> (usize, usize, usize, usize) {
-    let tile = scc_kernels::conv::POOL_TILE;
+    let tile = scc_kernels::conv::pool_tile(lanes);
     let (run, runs) = if flat {
         let tiles = (oh * ow).div_ceil(tile);
         let run_tiles = (tiles / POOLED_MIN_ITEMS).clamp(1, POOLED_MAX_RUN_TILES);
@@ -698,7 +699,7 @@ fn lower_pooled<M: Module>(
     let residuals = residual_count(&attrs.epilogue);
     let flat = attrs.stride == (1, 1);
     let chunks = out_blocks.div_ceil(max_blocks);
-    let (run, runs, per_group, groups) = pooled_split(n, oh, ow, flat, chunks);
+    let (run, runs, per_group, groups) = pooled_split(lanes, n, oh, ow, flat, chunks);
     let (l, ohw, hw) = (lanes as i64, (oh * ow) as i64, (h * w) as i64);
     let in_image = c.div_ceil(lanes) as i64 * hw * l;
     let out_image = out_blocks as i64 * ohw * l;
