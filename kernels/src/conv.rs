@@ -93,7 +93,8 @@ const fn accumulator_sets(p: usize, ocb: usize) -> usize {
 }
 
 /// The taps of input block `block` (its first `channels` channels) into the accumulators.
-/// (A function, not a closure: a closure is not compiled with its caller's target features.)
+/// (A function, not a closure: a closure here would not be compiled with the entry point's
+/// target features.)
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn block_taps<S: Simd, const P: usize, const OCB: usize, const IN: usize>(

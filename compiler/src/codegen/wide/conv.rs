@@ -36,7 +36,7 @@ fn chunk_plan(tier: Tier, blocks: usize) -> Vec<(usize, usize, usize)> {
     let mut plan = match tier {
         Tier::Avx512 => vec![(4, blocks / 4, 0), (blocks % 4, 1, blocks / 4 * 4)],
         Tier::Avx2 | Tier::V128 if blocks < 3 => vec![(blocks, 1, 0)],
-        Tier::Avx2 | Tier::V128 if blocks % 2 == 0 => vec![(2, blocks / 2, 0)],
+        Tier::Avx2 | Tier::V128 if blocks.is_multiple_of(2) => vec![(2, blocks / 2, 0)],
         Tier::Avx2 | Tier::V128 => vec![(2, (blocks - 3) / 2, 0), (3, 1, blocks - 3)],
     };
     plan.retain(|&(width, count, _)| width > 0 && count > 0);
@@ -71,7 +71,7 @@ fn merged_rows(attrs: &ConvAttrs, oh: usize, items_per_row: usize) -> usize {
     }
     (1..=oh)
         .rev()
-        .find(|&r| oh % r == 0 && items_per_row * (oh / r) >= MIN_CONV_ITEMS)
+        .find(|&r| oh.is_multiple_of(r) && items_per_row * (oh / r) >= MIN_CONV_ITEMS)
         .unwrap_or(1)
 }
 
