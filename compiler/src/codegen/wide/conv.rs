@@ -584,10 +584,11 @@ const POOLED_MIN_ITEMS: usize = 32;
 
 /// Pixel work units of a fused structured 1×1 conv below which its output-block chunks are
 /// split into groups as well (a 7×7 layer has 5 pool tiles of pixels, but up to 160 output
-/// blocks). Only so few: every group pools its pixels again, which costs more than the
-/// uneven share of 8 or more units among 2 threads (measured on the 14×14 layers of
-/// MobileNetV2, 20 units: split into 2 groups, the pooling ran twice).
-const POOLED_GROUP_BELOW: usize = 8;
+/// blocks): the item count a dense conv step aims at too. Only so few: every group pools its
+/// pixels again, which costs more than the uneven share of 8 or more units among 2 threads
+/// (measured on the 14×14 layers of MobileNetV2, 20 units: split into 2 groups, the pooling
+/// ran twice).
+const POOLED_GROUP_BELOW: usize = MIN_CONV_ITEMS;
 
 /// Most pool tiles in one work item (runs are shortened down to one tile when a layer has
 /// few pixels, so that its items balance over threads).
