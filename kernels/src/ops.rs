@@ -302,7 +302,7 @@ pub unsafe fn pool_pixel<S: Simd>(
         let lanes = S::LANES;
         let k_out = cg - wc + 1;
         let s = wc - 1;
-        if groups == 1 && cg < 2 * wc && cg <= FAST_CHANNELS {
+        if groups == 1 && register_only(cg, wc) {
             return pool_pixels_split::<S, 1>(
                 cg,
                 wc,
@@ -391,6 +391,14 @@ pub unsafe fn pool_pixel<S: Simd>(
 
 /// Most channels of the register-only path of [`pool_pixel`].
 const FAST_CHANNELS: usize = 1024;
+
+/// Whether one group of `cg` channels pooled by windows of `wc` takes the register-only path
+/// ([`pool_pixels_split`]): every window contains channel `wc − 1`, and the group is small
+/// enough for its on-stack suffix vectors.
+#[inline(always)]
+fn register_only(cg: usize, wc: usize) -> bool {
+    cg < 2 * wc && cg <= FAST_CHANNELS
+}
 
 /// [`pool_pixel`] for one group whose windows all contain channel `s = window − 1`, in
 /// registers, for `PX` pixels at once (`inputs[q]` into `outs[q]`): the suffix part `[0, s)`
@@ -491,7 +499,7 @@ pub unsafe fn pool_pixel_pair<S: Simd>(
     out_stride: usize,
 ) {
     unsafe {
-        if cg < 2 * wc && cg <= FAST_CHANNELS {
+        if register_only(cg, wc) {
             let inputs = [input, input.offset(in_step)];
             let outs = [out, out.add(out_step)];
             return pool_pixels_split::<S, 2>(

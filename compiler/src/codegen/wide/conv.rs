@@ -60,8 +60,8 @@ const MIN_CONV_ITEMS: usize = 8;
 
 /// How many output rows of a conv make one row of its driver: a pointwise conv (1×1, stride
 /// 1, no padding) reads input pixel `p` for output pixel `p`, so consecutive rows are one
-/// longer run with fewer register-tile tails (a 7-pixel row is a 6-pixel tile and a 1-pixel
-/// one, each reading all the weights); the most rows (a divisor of `oh`) that leave each of
+/// longer run with fewer register-tile tails (on AVX2 a 7-pixel row is a 5-pixel tile and a
+/// 2-pixel one, each reading all the weights); the most rows (a divisor of `oh`) that leave each of
 /// the conv's steps [`MIN_CONV_ITEMS`] items, given `items_per_row` items per driver row.
 /// Other convs: 1.
 fn merged_rows(attrs: &ConvAttrs, oh: usize, items_per_row: usize) -> usize {
@@ -200,7 +200,8 @@ pub fn lower<M: Module>(
     let (oc, oh, ow) = (out[1], out[2], out[3]);
     let (kh, kw) = attrs.kernel;
     let (cg, opg) = (c / groups, oc / groups);
-    let variants = chunk_plan(em.tier, opg.div_ceil(lanes));
+    let opg_blocks = opg.div_ceil(lanes);
+    let variants = chunk_plan(em.tier, opg_blocks);
     let fewest_chunks = variants.iter().map(|v| v.1).min().unwrap_or(1);
     let merged = merged_rows(attrs, oh, n * groups * fewest_chunks);
     // Merged rows: `merged` output rows of a pointwise conv are one row of the driver.
@@ -208,7 +209,6 @@ pub fn lower<M: Module>(
     let in_lanes = if plain_input { 1 } else { lanes };
     let in_blocks_group = if plain_input { cg } else { cg.div_ceil(lanes) };
     let in_blocks_total = if plain_input { c } else { c.div_ceil(lanes) };
-    let opg_blocks = opg.div_ceil(lanes);
     let out_blocks_total = oc.div_ceil(lanes);
     let weight = node.params[0].data();
     let mut bias = vec![0.0f32; out_blocks_total * lanes];
