@@ -50,6 +50,124 @@ pub struct ConvGeometry {
     pub epilogue: [i64; MAX_EPILOGUE],
 }
 
+/// Valid kernel-tap range `[k0, k1)` of output coordinate `o` along an axis (input `size`
+/// long, padded by `pad` before it), and the first input coordinate it reads (0 when the
+/// range is empty).
+pub fn kernel_taps(
+    o: usize,
+    stride: usize,
+    pad: usize,
+    dilation: usize,
+    k: usize,
+    size: usize,
+) -> (usize, usize, usize) {
+    let base = (o * stride) as i64 - pad as i64;
+    let mut k0 = 0;
+    while k0 < k && base + ((k0 * dilation) as i64) < 0 {
+        k0 += 1;
+    }
+    let mut k1 = k;
+    while k1 > k0 && base + (((k1 - 1) * dilation) as i64) >= size as i64 {
+        k1 -= 1;
+    }
+    let first = if k1 > k0 {
+        (base + (k0 * dilation) as i64) as usize
+    } else {
+        0
+    };
+    (k0, k1.max(k0), first)
+}
+
+/// Output columns `first .. first + count` of a row that one conv call computes, walking the
+/// kernel columns `k0 .. k0 + cols` from input column `input` (the first pixel's column for
+/// tap `k0`; negative when that pixel's window starts in the padding). Every pixel reads all
+/// those columns except that the first skips the first `clip_first` and the last skips the
+/// last `clip_last` (taps in the padding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColumnRun {
+    pub first: usize,
+    pub count: usize,
+    pub k0: usize,
+    pub cols: usize,
+    pub input: i64,
+    pub clip_first: usize,
+    pub clip_last: usize,
+}
+
+/// The calls of one output row of `ow` columns (kernel `k` wide, over an input `size` wide)
+/// for a kernel that computes whole windows only (the depthwise kernel): each maximal run of
+/// columns sharing one tap range.
+pub fn column_runs(
+    ow: usize,
+    stride: usize,
+    pad: usize,
+    dilation: usize,
+    k: usize,
+    size: usize,
+) -> Vec<ColumnRun> {
+    let mut runs: Vec<ColumnRun> = Vec::new();
+    for ox in 0..ow {
+        let (k0, k1, input) = kernel_taps(ox, stride, pad, dilation, k, size);
+        match runs.last_mut() {
+            Some(r) if r.k0 == k0 && r.k0 + r.cols == k1 && r.first + r.count == ox => r.count += 1,
+            _ => runs.push(ColumnRun {
+                first: ox,
+                count: 1,
+                k0,
+                cols: k1 - k0,
+                input: input as i64,
+                clip_first: 0,
+                clip_last: 0,
+            }),
+        }
+    }
+    runs
+}
+
+/// The calls of one output row for a kernel whose edge tiles skip clipped taps (the dense
+/// conv kernel, [`ColumnRun::clip_first`]): the runs of [`column_runs`], where a one-pixel
+/// run at either end of an unclipped run, its window cut on that side only, joins it as its
+/// clipped first or last pixel — so that e.g. a 3×3 conv (padding 1) over a 7-pixel row is one
+/// call of 7 pixels instead of 1 + 5 + 1 (each call reads all its weights once per register
+/// tile: a one-pixel call reads them for one pixel).
+pub fn joined_column_runs(
+    ow: usize,
+    stride: usize,
+    pad: usize,
+    dilation: usize,
+    k: usize,
+    size: usize,
+) -> Vec<ColumnRun> {
+    let mut runs = column_runs(ow, stride, pad, dilation, k, size);
+    // One-pixel runs clipped on one side only become full-width runs with a clipped pixel.
+    for r in &mut runs {
+        if r.count != 1 || r.cols == 0 || r.cols == k {
+            continue;
+        }
+        if r.k0 > 0 && r.k0 + r.cols == k {
+            r.input -= (r.k0 * dilation) as i64;
+            r.clip_first = r.k0;
+        } else if r.k0 == 0 {
+            r.clip_last = k - r.cols;
+        } else {
+            continue;
+        }
+        r.k0 = 0;
+        r.cols = k;
+    }
+    let mut merged: Vec<ColumnRun> = Vec::new();
+    for r in runs {
+        match merged.last_mut() {
+            Some(m) if m.cols == k && r.cols == k && m.clip_last == 0 && r.clip_first == 0 => {
+                m.count += r.count;
+                m.clip_last = r.clip_last;
+            }
+            _ => merged.push(r),
+        }
+    }
+    merged
+}
+
 /// One depthwise call: `pixels` consecutive output pixels of one row of one channel block
 /// (blocked layout), over the `rows × cols` taps the pointers start at; weights `[ky][kx][lane]`.
 #[repr(C)]
@@ -227,4 +345,87 @@ pub fn epilogue(codes: &[i64]) -> [i64; MAX_EPILOGUE] {
     let mut record = [EPI_END; MAX_EPILOGUE];
     record[..codes.len()].copy_from_slice(codes);
     record
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ColumnRun, column_runs, joined_column_runs};
+
+    fn run(first: usize, count: usize, k0: usize, cols: usize, input: i64) -> ColumnRun {
+        ColumnRun {
+            first,
+            count,
+            k0,
+            cols,
+            input,
+            clip_first: 0,
+            clip_last: 0,
+        }
+    }
+
+    #[test]
+    fn a_padded_3x3_row_is_one_run_with_clipped_edge_pixels() {
+        let split = column_runs(7, 1, 1, 1, 3, 7);
+        assert_eq!(
+            split,
+            vec![run(0, 1, 1, 2, 0), run(1, 5, 0, 3, 0), run(6, 1, 0, 2, 5)]
+        );
+        let joined = joined_column_runs(7, 1, 1, 1, 3, 7);
+        assert_eq!(
+            joined,
+            vec![ColumnRun {
+                clip_first: 1,
+                clip_last: 1,
+                ..run(0, 7, 0, 3, -1)
+            }]
+        );
+        // Two pixels, both clipped: one run.
+        let two = joined_column_runs(2, 1, 1, 1, 3, 2);
+        assert_eq!(
+            two,
+            vec![ColumnRun {
+                clip_first: 1,
+                clip_last: 1,
+                ..run(0, 2, 0, 3, -1)
+            }]
+        );
+        // Stride 2 over an even width: only the left edge is clipped.
+        let strided = joined_column_runs(28, 2, 1, 1, 3, 56);
+        assert_eq!(
+            strided,
+            vec![ColumnRun {
+                clip_first: 1,
+                ..run(0, 28, 0, 3, -1)
+            }]
+        );
+    }
+
+    #[test]
+    fn windows_clipped_on_both_sides_or_deeper_than_one_pixel_stay_split() {
+        // One pixel whose window is cut on both sides.
+        assert_eq!(
+            joined_column_runs(1, 1, 1, 1, 3, 1),
+            vec![run(0, 1, 1, 1, 0)]
+        );
+        // A 7×7 stem (stride 2, padding 3): the second pixel joins the interior, the first
+        // (cut deeper) stays alone; the last pixel is the run's clipped end.
+        let stem = joined_column_runs(112, 2, 3, 1, 7, 224);
+        assert_eq!(
+            stem,
+            vec![
+                ColumnRun {
+                    clip_first: 3,
+                    ..run(0, 1, 0, 7, -3)
+                },
+                ColumnRun {
+                    clip_first: 1,
+                    clip_last: 2,
+                    ..run(1, 111, 0, 7, -1)
+                },
+            ]
+        );
+        // Dilation 2: the skipped columns are counted in taps.
+        let dilated = joined_column_runs(5, 1, 2, 2, 3, 5);
+        assert_eq!(dilated, column_runs(5, 1, 2, 2, 3, 5));
+    }
 }

@@ -46,11 +46,18 @@ unsafe fn epilogue<S: Simd, const P: usize, const OCB: usize>(
     }
 }
 
-/// One input channel `c` of one tap: `OCB` weight vectors at `w`, each of `P` pixels' input
-/// value broadcast and FMA'd into its accumulators.
+/// One input channel `c` of one tap: `OCB` weight vectors at `w`, each of the tile's pixels
+/// `SKIP_FIRST .. P − SKIP_LAST` input value broadcast and FMA'd into its accumulators (the
+/// skipped pixels' taps lie in the padding). `x` is the tap of pixel `SKIP_FIRST`.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)]
-unsafe fn channel_step<S: Simd, const P: usize, const OCB: usize>(
+unsafe fn channel_step<
+    S: Simd,
+    const P: usize,
+    const OCB: usize,
+    const SKIP_FIRST: usize,
+    const SKIP_LAST: usize,
+>(
     acc: &mut [[S::V; OCB]; P],
     x: *const f32,
     w: *const f32,
@@ -63,13 +70,56 @@ unsafe fn channel_step<S: Simd, const P: usize, const OCB: usize>(
         for o in 0..OCB {
             wv[o] = S::load(w.add((c * OCB + o) * lanes));
         }
-        for p in 0..P {
-            let xv = S::broadcast(x.offset(p as isize * in_pixel + c as isize));
+        for p in SKIP_FIRST..P - SKIP_LAST {
+            let xv = S::broadcast(x.offset((p - SKIP_FIRST) as isize * in_pixel + c as isize));
             for o in 0..OCB {
                 acc[p][o] = S::fmadd(xv, wv[o], acc[p][o]);
             }
         }
     }
+}
+
+/// Input channels `0..channels` of one tap into the accumulator sets (channel `c` into set
+/// `c % sets`), skipping pixels as [`channel_step`] does (`x`: pixel `SKIP_FIRST`'s tap).
+#[inline(always)]
+unsafe fn tap_channels<
+    S: Simd,
+    const P: usize,
+    const OCB: usize,
+    const SKIP_FIRST: usize,
+    const SKIP_LAST: usize,
+>(
+    acc: &mut [[[S::V; OCB]; P]; MAX_SETS],
+    sets: usize,
+    x: *const f32,
+    w: *const f32,
+    channels: usize,
+    in_pixel: isize,
+) {
+    for c in 0..channels {
+        let set = &mut acc[c % sets];
+        unsafe { channel_step::<S, P, OCB, SKIP_FIRST, SKIP_LAST>(set, x, w, c, in_pixel) };
+    }
+}
+
+/// `p` advanced by `n` elements: with `WRAP` by wrapping arithmetic (the result may lie
+/// outside the buffer: a clipped pixel's tap, never read), else within the buffer.
+#[inline(always)]
+unsafe fn step<const WRAP: bool>(p: *const f32, n: isize) -> *const f32 {
+    if WRAP {
+        p.wrapping_offset(n)
+    } else {
+        unsafe { p.offset(n) }
+    }
+}
+
+/// Kernel columns the first and the last pixel of a tile skip: the first pixel the first
+/// `first` columns the tile walks, the last pixel the last `last` (their windows cut by the
+/// padding). Both 0 for a tile of whole windows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EdgeClip {
+    pub first: usize,
+    pub last: usize,
 }
 
 /// Most accumulator sets of a register tile.
@@ -92,12 +142,20 @@ const fn accumulator_sets(p: usize, ocb: usize) -> usize {
     sets
 }
 
-/// The taps of input block `block` (its first `channels` channels) into the accumulators.
+/// The taps of input block `block` (its first `channels` channels) into the accumulators;
+/// with `EDGE`, the first and last pixels skip the columns `clip` names (a tile without
+/// clipped pixels is compiled without the per-column choice).
 /// (A function, not a closure: a closure here would not be compiled with the entry point's
 /// target features.)
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn block_taps<S: Simd, const P: usize, const OCB: usize, const IN: usize>(
+unsafe fn block_taps<
+    S: Simd,
+    const P: usize,
+    const OCB: usize,
+    const IN: usize,
+    const EDGE: bool,
+>(
     acc: &mut [[[S::V; OCB]; P]; MAX_SETS],
     sets: usize,
     g: &ConvGeometry,
@@ -107,31 +165,120 @@ unsafe fn block_taps<S: Simd, const P: usize, const OCB: usize, const IN: usize>
     channels: usize,
     rows: usize,
     cols: usize,
+    clip: EdgeClip,
+) {
+    unsafe {
+        let in_block = step::<EDGE>(input, block * g.in_block as isize);
+        let w_block = weights.offset(block * g.w_block as isize);
+        for ky in 0..rows as isize {
+            let in_row = step::<EDGE>(in_block, ky * g.in_row as isize);
+            let w_row = w_block.offset(ky * g.w_row as isize);
+            if !EDGE {
+                tap_columns::<S, P, OCB, IN, false, 0, 0>(
+                    acc,
+                    sets,
+                    g,
+                    in_row,
+                    w_row,
+                    channels,
+                    0..cols,
+                );
+                continue;
+            }
+            // The columns in four ranges of one variant each (no choice per column: LLVM
+            // hoisted the variants' common part above a per-column branch and lost the
+            // overlap of the weight loads): the first pixel's skipped columns, those both
+            // edge pixels skip, the columns of every pixel, the last pixel's skipped ones.
+            let (first, last) = (clip.first.min(cols), cols - clip.last.min(cols));
+            tap_columns::<S, P, OCB, IN, true, 1, 0>(
+                acc,
+                sets,
+                g,
+                in_row,
+                w_row,
+                channels,
+                0..first.min(last),
+            );
+            if P > 1 {
+                tap_columns::<S, P, OCB, IN, true, 1, 1>(
+                    acc,
+                    sets,
+                    g,
+                    in_row,
+                    w_row,
+                    channels,
+                    last..first,
+                );
+            }
+            tap_columns::<S, P, OCB, IN, true, 0, 0>(
+                acc,
+                sets,
+                g,
+                in_row,
+                w_row,
+                channels,
+                first..last,
+            );
+            tap_columns::<S, P, OCB, IN, true, 0, 1>(
+                acc,
+                sets,
+                g,
+                in_row,
+                w_row,
+                channels,
+                first.max(last)..cols,
+            );
+        }
+    }
+}
+
+/// Kernel columns `columns` of one kernel row (`in_row`: pixel 0's taps, `w_row`) into the
+/// accumulators, skipping pixels as [`channel_step`] does; `EDGE`: pixel 0's taps may lie
+/// outside the input (formed with wrapping arithmetic, never read).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tap_columns<
+    S: Simd,
+    const P: usize,
+    const OCB: usize,
+    const IN: usize,
+    const EDGE: bool,
+    const SKIP_FIRST: usize,
+    const SKIP_LAST: usize,
+>(
+    acc: &mut [[[S::V; OCB]; P]; MAX_SETS],
+    sets: usize,
+    g: &ConvGeometry,
+    in_row: *const f32,
+    w_row: *const f32,
+    channels: usize,
+    columns: std::ops::Range<usize>,
 ) {
     unsafe {
         let w_col = IN * OCB * S::LANES;
-        let in_block = input.offset(block * g.in_block as isize);
-        let w_block = weights.offset(block * g.w_block as isize);
-        for ky in 0..rows as isize {
-            let in_row = in_block.offset(ky * g.in_row as isize);
-            let w_row = w_block.offset(ky * g.w_row as isize);
-            for kx in 0..cols {
-                let x = in_row.offset(kx as isize * g.in_col as isize);
-                let w = w_row.add(kx * w_col);
-                for c in 0..channels {
-                    let set = &mut acc[c % sets];
-                    channel_step::<S, P, OCB>(set, x, w, c, g.in_pixel as isize);
-                }
-            }
+        for kx in columns {
+            let x = step::<EDGE>(
+                in_row,
+                kx as isize * g.in_col as isize + SKIP_FIRST as isize * g.in_pixel as isize,
+            );
+            let w = w_row.add(kx * w_col);
+            tap_channels::<S, P, OCB, SKIP_FIRST, SKIP_LAST>(
+                acc,
+                sets,
+                x,
+                w,
+                channels,
+                g.in_pixel as isize,
+            );
         }
     }
 }
 
 /// One tile of `P` pixels × `OCB` blocks; `IN` input lanes per block (the tier's lanes, or 1
-/// for a plain input).
+/// for a plain input); with `EDGE`, its first and last pixels skip the columns of `clip`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
-unsafe fn tile<S: Simd, const P: usize, const OCB: usize, const IN: usize>(
+unsafe fn tile<S: Simd, const P: usize, const OCB: usize, const IN: usize, const EDGE: bool>(
     g: &ConvGeometry,
     out: *mut f32,
     input: *const f32,
@@ -140,6 +287,7 @@ unsafe fn tile<S: Simd, const P: usize, const OCB: usize, const IN: usize>(
     residuals: *const *const f32,
     rows: usize,
     cols: usize,
+    clip: EdgeClip,
 ) {
     unsafe {
         let lanes = S::LANES;
@@ -156,7 +304,7 @@ unsafe fn tile<S: Simd, const P: usize, const OCB: usize, const IN: usize>(
             in_blocks
         };
         for block in 0..full_blocks {
-            block_taps::<S, P, OCB, IN>(
+            block_taps::<S, P, OCB, IN, EDGE>(
                 &mut partial,
                 sets,
                 g,
@@ -166,12 +314,13 @@ unsafe fn tile<S: Simd, const P: usize, const OCB: usize, const IN: usize>(
                 IN,
                 rows,
                 cols,
+                clip,
             );
         }
         if full_blocks < in_blocks {
             // A runtime channel count: one set (a set chosen per channel at run time would
             // be indexed memory).
-            block_taps::<S, P, OCB, IN>(
+            block_taps::<S, P, OCB, IN, EDGE>(
                 &mut partial,
                 1,
                 g,
@@ -181,6 +330,7 @@ unsafe fn tile<S: Simd, const P: usize, const OCB: usize, const IN: usize>(
                 in_last,
                 rows,
                 cols,
+                clip,
             );
         }
         let mut acc = partial[0];
@@ -228,30 +378,53 @@ fn residual_count(codes: &[i64; abi::MAX_EPILOGUE]) -> usize {
     codes.iter().filter(|&&c| c == abi::EPI_RESIDUAL).count()
 }
 
-/// Runs `pixels` pixels as full tiles of `P` then one smaller tile, for `OCB` blocks.
+/// The clip of the tile over pixels `p0 .. p0 + p` of a run of `pixels` clipped by `run`.
+#[inline(always)]
+fn tile_clip(run: EdgeClip, p0: usize, p: usize, pixels: usize) -> EdgeClip {
+    EdgeClip {
+        first: if p0 == 0 { run.first } else { 0 },
+        last: if p0 + p == pixels { run.last } else { 0 },
+    }
+}
+
+/// One tile of `P` pixels: the edge variant when `clip` cuts a pixel's window.
+macro_rules! one_tile {
+    ($S:ty, $P:literal, $OCB:literal, $IN:expr, $clip:expr, $($arg:expr),*) => {{
+        let clip: EdgeClip = $clip;
+        if clip == EdgeClip::default() {
+            tile::<$S, $P, $OCB, { $IN }, false>($($arg),*, clip)
+        } else {
+            tile::<$S, $P, $OCB, { $IN }, true>($($arg),*, clip)
+        }
+    }};
+}
+
+/// Runs `pixels` pixels as full tiles of `P` then one smaller tile, for `OCB` blocks; the
+/// run's first pixel skips the first `clip.first` kernel columns, its last pixel the last
+/// `clip.last`.
 macro_rules! run_row {
     ($S:ty, $OCB:literal, $IN:expr, $P:literal, [$($t:literal)*],
-     $g:ident, $out:ident, $input:ident, $w:ident, $bias:ident, $res:ident, $pixels:ident, $rows:ident, $cols:ident) => {{
+     $g:ident, $out:ident, $input:ident, $w:ident, $bias:ident, $res:ident, $pixels:ident, $rows:ident, $cols:ident, $clip:ident) => {{
         let lanes = <$S as Simd>::LANES;
         let count = residual_count(&$g.epilogue);
         let mut p0 = 0usize;
         while p0 + $P <= $pixels {
             let moved = advance($res, count, p0 * lanes);
-            tile::<$S, $P, $OCB, { $IN }>(
+            one_tile!($S, $P, $OCB, $IN, tile_clip($clip, p0, $P, $pixels),
                 $g,
                 $out.add(p0 * lanes),
-                $input.offset(p0 as isize * $g.in_pixel as isize),
-                $w, $bias, moved.as_ptr(), $rows, $cols,
-            );
+                $input.wrapping_offset(p0 as isize * $g.in_pixel as isize),
+                $w, $bias, moved.as_ptr(), $rows, $cols);
             p0 += $P;
         }
         let rest = $pixels - p0;
         if rest > 0 {
             let moved = advance($res, count, p0 * lanes);
             let out = $out.add(p0 * lanes);
-            let input = $input.offset(p0 as isize * $g.in_pixel as isize);
+            let input = $input.wrapping_offset(p0 as isize * $g.in_pixel as isize);
+            let clip = tile_clip($clip, p0, rest, $pixels);
             match rest {
-                $($t => tile::<$S, $t, $OCB, { $IN }>($g, out, input, $w, $bias, moved.as_ptr(), $rows, $cols),)*
+                $($t => one_tile!($S, $t, $OCB, $IN, clip, $g, out, input, $w, $bias, moved.as_ptr(), $rows, $cols),)*
                 _ => unreachable!("a tail is shorter than a tile"),
             }
         }
@@ -264,10 +437,13 @@ macro_rules! run_row {
 /// of the fused structured convs (12-15 % slower there; no measurable difference on plain
 /// convs), and 3 × 4 spilled everywhere.
 ///
+/// `input` is the first pixel's tap of the first kernel column walked; the run's first pixel
+/// skips the first `clip.first` of the `cols` columns, its last pixel the last `clip.last`.
+///
 /// # Safety
 /// `out`, `input`, the weights, the bias and the residual pointers are valid for every element
-/// the geometry `g` and the given pixel range address; the host has the tier's instruction set
-/// (`S`, or AVX2 + FMA / AVX-512F for the named entries).
+/// the geometry `g` and the given pixel range address, apart from the skipped taps (never
+/// read); the host has the tier's instruction set (AVX2 + FMA / AVX-512F).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn conv_avx2<const IN: usize>(
@@ -280,18 +456,19 @@ pub unsafe fn conv_avx2<const IN: usize>(
     pixels: usize,
     rows: usize,
     cols: usize,
+    clip: EdgeClip,
 ) {
     use crate::simd::Avx2 as S;
     unsafe {
         match g.out_blocks {
             3 => {
-                run_row!(S, 3, IN, 3, [1 2], g, out, input, w, bias, res, pixels, rows, cols)
+                run_row!(S, 3, IN, 3, [1 2], g, out, input, w, bias, res, pixels, rows, cols, clip)
             }
             2 => {
-                run_row!(S, 2, IN, 5, [1 2 3 4], g, out, input, w, bias, res, pixels, rows, cols)
+                run_row!(S, 2, IN, 5, [1 2 3 4], g, out, input, w, bias, res, pixels, rows, cols, clip)
             }
             _ => {
-                run_row!(S, 1, IN, 12, [1 2 3 4 5 6 7 8 9 10 11], g, out, input, w, bias, res, pixels, rows, cols)
+                run_row!(S, 1, IN, 12, [1 2 3 4 5 6 7 8 9 10 11], g, out, input, w, bias, res, pixels, rows, cols, clip)
             }
         }
     }
@@ -299,10 +476,13 @@ pub unsafe fn conv_avx2<const IN: usize>(
 
 /// The conv entry of the 16-lane tier: blocks of 4 (6-pixel tiles), 3 (8), 2 (12) or 1 (16).
 ///
+/// `input` is the first pixel's tap of the first kernel column walked; the run's first pixel
+/// skips the first `clip.first` of the `cols` columns, its last pixel the last `clip.last`.
+///
 /// # Safety
 /// `out`, `input`, the weights, the bias and the residual pointers are valid for every element
-/// the geometry `g` and the given pixel range address; the host has the tier's instruction set
-/// (`S`, or AVX2 + FMA / AVX-512F for the named entries).
+/// the geometry `g` and the given pixel range address, apart from the skipped taps (never
+/// read); the host has the tier's instruction set (AVX2 + FMA / AVX-512F).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn conv_avx512<const IN: usize>(
@@ -315,21 +495,22 @@ pub unsafe fn conv_avx512<const IN: usize>(
     pixels: usize,
     rows: usize,
     cols: usize,
+    clip: EdgeClip,
 ) {
     use crate::simd::Avx512 as S;
     unsafe {
         match g.out_blocks {
             4 => {
-                run_row!(S, 4, IN, 6, [1 2 3 4 5], g, out, input, w, bias, res, pixels, rows, cols)
+                run_row!(S, 4, IN, 6, [1 2 3 4 5], g, out, input, w, bias, res, pixels, rows, cols, clip)
             }
             3 => {
-                run_row!(S, 3, IN, 8, [1 2 3 4 5 6 7], g, out, input, w, bias, res, pixels, rows, cols)
+                run_row!(S, 3, IN, 8, [1 2 3 4 5 6 7], g, out, input, w, bias, res, pixels, rows, cols, clip)
             }
             2 => {
-                run_row!(S, 2, IN, 12, [1 2 3 4 5 6 7 8 9 10 11], g, out, input, w, bias, res, pixels, rows, cols)
+                run_row!(S, 2, IN, 12, [1 2 3 4 5 6 7 8 9 10 11], g, out, input, w, bias, res, pixels, rows, cols, clip)
             }
             _ => {
-                run_row!(S, 1, IN, 16, [1 2 3 4 5 6 7 8 9 10 11 12 13 14 15], g, out, input, w, bias, res, pixels, rows, cols)
+                run_row!(S, 1, IN, 16, [1 2 3 4 5 6 7 8 9 10 11 12 13 14 15], g, out, input, w, bias, res, pixels, rows, cols, clip)
             }
         }
     }

@@ -31,6 +31,8 @@ macro_rules! conv_entry {
             pixels: u64,
             rows: u64,
             cols: u64,
+            clip_first: u64,
+            clip_last: u64,
         ) {
             unsafe {
                 conv::$body::<{ $in }>(
@@ -43,6 +45,10 @@ macro_rules! conv_entry {
                     pixels as usize,
                     rows as usize,
                     cols as usize,
+                    conv::EdgeClip {
+                        first: clip_first as usize,
+                        last: clip_last as usize,
+                    },
                 )
             }
         }
@@ -182,7 +188,16 @@ macro_rules! pooled_entry {
                     first_chunk as usize..(first_chunk + chunk_count) as usize,
                     |geometry, out, input, w, bias, res, pixels| {
                         conv::$row::<{ <$S>::LANES }>(
-                            geometry, out, input, w, bias, res, pixels, 1, 1,
+                            geometry,
+                            out,
+                            input,
+                            w,
+                            bias,
+                            res,
+                            pixels,
+                            1,
+                            1,
+                            conv::EdgeClip::default(),
                         )
                     },
                 )

@@ -145,6 +145,8 @@ type ConvEntry = unsafe extern "C" fn(
     u64,
     u64,
     u64,
+    u64,
+    u64,
 );
 type DwEntry = unsafe extern "C" fn(
     *const DepthwiseGeometry,
@@ -208,7 +210,7 @@ pub fn run_conv(
         groups_of_blocks.push((b0, nb));
         b0 += nb;
     }
-    let segs = segments(c, ow);
+    let runs = abi::joined_column_runs(ow, c.stride.1, c.pad.1, c.dilation.1, kw, c.w);
     let plane_in = c.h * c.w;
     for g in 0..c.groups {
         for &(b0, nb) in &groups_of_blocks {
@@ -260,32 +262,37 @@ pub fn run_conv(
             for i in 0..c.n {
                 for oy in 0..oh {
                     let (ky0, ky1) = tap_range(oy, c.stride.0, c.pad.0, c.dilation.0, kh, c.h);
-                    for &(ox0, count, kx0, kx1) in &segs {
+                    for run in &runs {
                         let iy = (oy * c.stride.0 + ky0 * c.dilation.0) as i64 - c.pad.0 as i64;
-                        let ix = (ox0 * c.stride.1 + kx0 * c.dilation.1) as i64 - c.pad.1 as i64;
-                        let (iy, ix) = (iy.max(0) as usize, ix.max(0) as usize);
+                        let iy = iy.max(0) as usize;
+                        // The run's first input column: before the row when its first
+                        // pixel's window is clipped.
                         let in_off = if plain_input {
-                            (i * c.c + g * cg) * plane_in + iy * c.w + ix
+                            ((i * c.c + g * cg) * plane_in + iy * c.w) as i64 + run.input
                         } else {
-                            ((i * c.c.div_ceil(lanes) + g * cg / lanes) * plane_in + iy * c.w + ix)
-                                * lanes
+                            ((i * c.c.div_ceil(lanes) + g * cg / lanes) * plane_in + iy * c.w)
+                                as i64
+                                * lanes as i64
+                                + run.input * lanes as i64
                         };
                         let out_off =
-                            ((i * out_cb + global_block) * oh * ow + oy * ow + ox0) * lanes;
-                        let w_off = ky0 * geometry.w_row as usize + kx0 * in_lanes * nb * lanes;
+                            ((i * out_cb + global_block) * oh * ow + oy * ow + run.first) * lanes;
+                        let w_off = ky0 * geometry.w_row as usize + run.k0 * in_lanes * nb * lanes;
                         let res_ptrs: Vec<*const f32> =
                             residual.iter().map(|r| r[out_off..].as_ptr()).collect();
                         unsafe {
                             entry(
                                 &geometry,
                                 out.as_mut_ptr().add(out_off),
-                                input.as_ptr().add(in_off),
+                                input.as_ptr().wrapping_offset(in_off as isize),
                                 packed.as_ptr().add(w_off),
                                 bias_padded.as_ptr().add(global_block * lanes),
                                 res_ptrs.as_ptr(),
-                                count as u64,
+                                run.count as u64,
                                 (ky1 - ky0) as u64,
-                                (kx1 - kx0) as u64,
+                                run.cols as u64,
+                                run.clip_first as u64,
+                                run.clip_last as u64,
                             )
                         };
                     }

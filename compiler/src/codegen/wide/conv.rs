@@ -7,8 +7,11 @@
 //! [`chunk_plan`]) or
 //! `(image, block, output row)` (depthwise). Per item the driver looks up the row's valid
 //! kernel rows and input offset in a constant table, then calls the micro-kernel once per
-//! column segment: border columns whose windows are clipped by the padding (each with its own
-//! kernel-column range) and the interior run. Weights are packed at compile time as the
+//! column run (`scc_kernels::abi::joined_column_runs`): a dense conv's row is one run when only its
+//! first and last pixels have windows clipped by the padding (the micro-kernel skips their
+//! padded taps inside its first and last register tiles), else border runs with their own
+//! kernel-column ranges and the interior run; a depthwise row is always split so (its weights
+//! are one vector per tap). Weights are packed at compile time as the
 //! micro-kernels read them (`scc_kernels::abi::ConvGeometry`), zero for padding channels.
 
 use super::ops::epilogue_codes;
@@ -23,7 +26,7 @@ use cranelift_codegen::ir::{
     FuncRef, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind, Value,
 };
 use cranelift_module::Module;
-use scc_kernels::abi::{self, Record};
+use scc_kernels::abi::{self, ColumnRun, Record};
 
 /// How a conv's `blocks` output blocks (per group) are cut into register-tile chunks: the
 /// variants `(blocks per chunk, chunks, first block)`. AVX-512 tiles are up to 4 blocks wide
@@ -75,69 +78,6 @@ fn merged_rows(attrs: &ConvAttrs, oh: usize, items_per_row: usize) -> usize {
         .unwrap_or(1)
 }
 
-/// Valid kernel-tap range `[k0, k1)` of output coordinate `o` along an axis, and the first
-/// input coordinate it reads (0 when the range is empty).
-fn taps(
-    o: usize,
-    stride: usize,
-    pad: usize,
-    dilation: usize,
-    k: usize,
-    size: usize,
-) -> (usize, usize, usize) {
-    let base = (o * stride) as i64 - pad as i64;
-    let mut k0 = 0;
-    while k0 < k && base + ((k0 * dilation) as i64) < 0 {
-        k0 += 1;
-    }
-    let mut k1 = k;
-    while k1 > k0 && base + (((k1 - 1) * dilation) as i64) >= size as i64 {
-        k1 -= 1;
-    }
-    let first = if k1 > k0 {
-        (base + (k0 * dilation) as i64) as usize
-    } else {
-        0
-    };
-    (k0, k1.max(k0), first)
-}
-
-/// A run of output columns sharing one kernel-column range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Segment {
-    first: usize,
-    count: usize,
-    k0: usize,
-    k1: usize,
-    /// Input column of the first pixel's first valid tap.
-    input: usize,
-}
-
-fn segments(
-    ow: usize,
-    stride: usize,
-    pad: usize,
-    dilation: usize,
-    kw: usize,
-    w: usize,
-) -> Vec<Segment> {
-    let mut segments: Vec<Segment> = Vec::new();
-    for ox in 0..ow {
-        let (k0, k1, input) = taps(ox, stride, pad, dilation, kw, w);
-        match segments.last_mut() {
-            Some(s) if s.k0 == k0 && s.k1 == k1 && s.first + s.count == ox => s.count += 1,
-            _ => segments.push(Segment {
-                first: ox,
-                count: 1,
-                k0,
-                k1,
-                input,
-            }),
-        }
-    }
-    segments
-}
-
 /// Per output row: `[input row offset (elements), packed-weight row offset (elements), rows]`.
 fn row_table(
     oh: usize,
@@ -148,7 +88,7 @@ fn row_table(
 ) -> Vec<i64> {
     let mut table = Vec::with_capacity(oh * 3);
     for oy in 0..oh {
-        let (k0, k1, iy) = taps(
+        let (k0, k1, iy) = abi::kernel_taps(
             oy,
             attrs.stride.0,
             attrs.pad.0,
@@ -219,7 +159,7 @@ pub fn lower<M: Module>(
     let codes = epilogue_codes(&attrs.epilogue);
     let residuals = residual_count(&attrs.epilogue);
     let plane_in = h * w * in_lanes;
-    let segs = segments(ow, attrs.stride.1, attrs.pad.1, attrs.dilation.1, kw, w);
+    let runs = abi::joined_column_runs(ow, attrs.stride.1, attrs.pad.1, attrs.dilation.1, kw, w);
     let entry = symbol(
         em.tier,
         if plain_input {
@@ -314,8 +254,8 @@ pub fn lower<M: Module>(
             last_chunk_item: last_chunk_item.map(|i| i as i64),
         };
         let name = format!("{}_conv{}x{}", node.name(), nb, lanes);
-        let kernel = em.kernel_calling(&name, &[(entry, 9)], |kb, calls| {
-            emit_driver(kb, calls[0], &shape, &segs)
+        let kernel = em.kernel_calling(&name, &[(entry, 11)], |kb, calls| {
+            emit_driver(kb, calls[0], &shape, &runs)
         })?;
         program.step(kernel, args, (n * groups * count * oh) as u64);
     }
@@ -353,7 +293,7 @@ fn load_word(kb: &mut KernelBuilder, base: Value, offset: i64) -> Value {
         .load(I64, MemFlagsData::trusted(), base, offset as i32)
 }
 
-fn emit_driver(kb: &mut KernelBuilder, conv: FuncRef, s: &DriverShape, segs: &[Segment]) {
+fn emit_driver(kb: &mut KernelBuilder, conv: FuncRef, s: &DriverShape, runs: &[ColumnRun]) {
     let out = kb.arg(0);
     let input = kb.arg(1);
     let weights = kb.arg(2);
@@ -413,21 +353,21 @@ fn emit_driver(kb: &mut KernelBuilder, conv: FuncRef, s: &DriverShape, segs: &[S
             }
             None => geometry_full,
         };
-        for seg in segs {
+        for run in runs {
             let out_ptr =
                 kb.b.ins()
-                    .iadd_imm_s(out_base, seg.first as i64 * s.lanes * F);
-            let in_ptr =
-                kb.b.ins()
-                    .iadd_imm_s(in_base, seg.input as i64 * s.in_lanes * F);
-            let w_ptr = kb.b.ins().iadd_imm_s(w_base, seg.k0 as i64 * s.w_col * F);
+                    .iadd_imm_s(out_base, run.first as i64 * s.lanes * F);
+            let in_ptr = kb.b.ins().iadd_imm_s(in_base, run.input * s.in_lanes * F);
+            let w_ptr = kb.b.ins().iadd_imm_s(w_base, run.k0 as i64 * s.w_col * F);
             for (i, &r) in residual_bases.iter().enumerate() {
-                let r = kb.b.ins().iadd_imm_s(r, seg.first as i64 * s.lanes * F);
+                let r = kb.b.ins().iadd_imm_s(r, run.first as i64 * s.lanes * F);
                 kb.b.ins().stack_store(I64, r, slot, (8 * i) as i32);
             }
             let residual_table = kb.b.ins().stack_addr(I64, slot, 0);
-            let pixels = kb.iconst(seg.count as i64);
-            let cols = kb.iconst((seg.k1 - seg.k0) as i64);
+            let pixels = kb.iconst(run.count as i64);
+            let cols = kb.iconst(run.cols as i64);
+            let clip_first = kb.iconst(run.clip_first as i64);
+            let clip_last = kb.iconst(run.clip_last as i64);
             kb.b.ins().call(
                 conv,
                 &[
@@ -440,6 +380,8 @@ fn emit_driver(kb: &mut KernelBuilder, conv: FuncRef, s: &DriverShape, segs: &[S
                     pixels,
                     nky,
                     cols,
+                    clip_first,
+                    clip_last,
                 ],
             );
         }
@@ -497,7 +439,7 @@ fn lower_depthwise<M: Module>(
         rows,
     ];
     args.extend(node.operands()[1..].iter().map(|&id| Buf::Node(id)));
-    let segs = segments(ow, attrs.stride.1, attrs.pad.1, attrs.dilation.1, kw, w);
+    let runs = abi::column_runs(ow, attrs.stride.1, attrs.pad.1, attrs.dilation.1, kw, w);
     let residuals = residual_count(&attrs.epilogue);
     let entry = symbol(em.tier, "depthwise");
     let name = format!("{}_depthwise{}", node.name(), lanes);
@@ -546,17 +488,17 @@ fn lower_depthwise<M: Module>(
                 kb.b.ins()
                     .icmp_imm_s(IntCC::Equal, block, (blocks - 1) as i64);
             let geometry = kb.b.ins().select(is_last, geometry_last, geometry_full);
-            for seg in &segs {
-                let out_ptr = kb.b.ins().iadd_imm_s(out_base, seg.first as i64 * l * F);
-                let in_ptr = kb.b.ins().iadd_imm_s(in_base, seg.input as i64 * l * F);
-                let w_ptr = kb.b.ins().iadd_imm_s(w_base, seg.k0 as i64 * l * F);
+            for run in &runs {
+                let out_ptr = kb.b.ins().iadd_imm_s(out_base, run.first as i64 * l * F);
+                let in_ptr = kb.b.ins().iadd_imm_s(in_base, run.input * l * F);
+                let w_ptr = kb.b.ins().iadd_imm_s(w_base, run.k0 as i64 * l * F);
                 for (i, &r) in residual_bases.iter().enumerate() {
-                    let r = kb.b.ins().iadd_imm_s(r, seg.first as i64 * l * F);
+                    let r = kb.b.ins().iadd_imm_s(r, run.first as i64 * l * F);
                     kb.b.ins().stack_store(I64, r, slot, (8 * i) as i32);
                 }
                 let residual_table = kb.b.ins().stack_addr(I64, slot, 0);
-                let pixels = kb.iconst(seg.count as i64);
-                let cols = kb.iconst((seg.k1 - seg.k0) as i64);
+                let pixels = kb.iconst(run.count as i64);
+                let cols = kb.iconst(run.cols as i64);
                 kb.b.ins().call(
                     calls[0],
                     &[

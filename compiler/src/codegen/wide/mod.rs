@@ -6,9 +6,9 @@
 //! with the JIT, linked into binaries from `scc-native`). Per-layer constants go into geometry
 //! records ([`ProgramBuilder::words`], the layouts of `scc_kernels::abi`). The conv and
 //! depthwise drivers ([`conv`]) are specialised to the layer: work items, pointer arithmetic,
-//! the valid kernel rows of every output row (a constant table) and the column segments
-//! (border columns and the interior run, as immediate constants) are all decided here, and
-//! the micro-kernel runs one row segment. The memory-bound ops ([`ops`]) forward their range
+//! the valid kernel rows of every output row (a constant table) and the column runs of a row
+//! (immediate constants; which border pixels a run's edge tiles clip) are all decided here,
+//! and the micro-kernel runs one column run. The memory-bound ops ([`ops`]) forward their range
 //! to a range kernel reading its geometry from the argument table.
 //!
 //! Which nodes lower here: every node whose value `choose-layout` made channel-blocked, every
