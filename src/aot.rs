@@ -279,7 +279,9 @@ pub fn build(
                 .arg(output)
                 .arg(&object_path)
                 .arg(&library)
-                .args(SYSTEM_LIBS);
+                .args(SYSTEM_LIBS)
+                // Drops the runtime's unreferenced sections: the other tiers' kernels.
+                .arg("-Wl,--gc-sections");
             let rendered = format!("{command:?}");
             let out = command.output().map_err(|_| BuildError::NoCompiler {
                 tried: compiler.join(" "),
