@@ -363,6 +363,15 @@ mod tests {
         }
     }
 
+    /// `r` with its first pixel skipping `clip_first` columns and its last `clip_last`.
+    fn clipped(clip_first: usize, clip_last: usize, r: ColumnRun) -> ColumnRun {
+        ColumnRun {
+            clip_first,
+            clip_last,
+            ..r
+        }
+    }
+
     #[test]
     fn a_padded_3x3_row_is_one_run_with_clipped_edge_pixels() {
         let split = column_runs(7, 1, 1, 1, 3, 7);
@@ -371,33 +380,13 @@ mod tests {
             vec![run(0, 1, 1, 2, 0), run(1, 5, 0, 3, 0), run(6, 1, 0, 2, 5)]
         );
         let joined = joined_column_runs(7, 1, 1, 1, 3, 7);
-        assert_eq!(
-            joined,
-            vec![ColumnRun {
-                clip_first: 1,
-                clip_last: 1,
-                ..run(0, 7, 0, 3, -1)
-            }]
-        );
+        assert_eq!(joined, vec![clipped(1, 1, run(0, 7, 0, 3, -1))]);
         // Two pixels, both clipped: one run.
         let two = joined_column_runs(2, 1, 1, 1, 3, 2);
-        assert_eq!(
-            two,
-            vec![ColumnRun {
-                clip_first: 1,
-                clip_last: 1,
-                ..run(0, 2, 0, 3, -1)
-            }]
-        );
+        assert_eq!(two, vec![clipped(1, 1, run(0, 2, 0, 3, -1))]);
         // Stride 2 over an even width: only the left edge is clipped.
         let strided = joined_column_runs(28, 2, 1, 1, 3, 56);
-        assert_eq!(
-            strided,
-            vec![ColumnRun {
-                clip_first: 1,
-                ..run(0, 28, 0, 3, -1)
-            }]
-        );
+        assert_eq!(strided, vec![clipped(1, 0, run(0, 28, 0, 3, -1))]);
     }
 
     #[test]
@@ -413,15 +402,8 @@ mod tests {
         assert_eq!(
             stem,
             vec![
-                ColumnRun {
-                    clip_first: 3,
-                    ..run(0, 1, 0, 7, -3)
-                },
-                ColumnRun {
-                    clip_first: 1,
-                    clip_last: 2,
-                    ..run(1, 111, 0, 7, -1)
-                },
+                clipped(3, 0, run(0, 1, 0, 7, -3)),
+                clipped(1, 2, run(1, 111, 0, 7, -1)),
             ]
         );
         // Dilation 2: the skipped columns are counted in taps.
