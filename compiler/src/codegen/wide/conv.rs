@@ -7,12 +7,12 @@
 //! [`chunk_plan`]) or
 //! `(image, block, output row)` (depthwise). Per item the driver looks up the row's valid
 //! kernel rows and input offset in a constant table, then calls the micro-kernel once per
-//! column run (`scc_kernels::abi::joined_column_runs`): a dense conv's row is one run when only its
-//! first and last pixels have windows clipped by the padding (the micro-kernel skips their
-//! padded taps inside its first and last register tiles), else border runs with their own
-//! kernel-column ranges and the interior run; a depthwise row is always split so (its weights
-//! are one vector per tap). Weights are packed at compile time as the
-//! micro-kernels read them (`scc_kernels::abi::ConvGeometry`), zero for padding channels.
+//! column run (`scc_kernels::abi::joined_column_runs`): a dense conv's row is one run when
+//! only its first and last pixels have windows clipped by the padding (the micro-kernel skips
+//! their padded taps inside its first and last register tiles), else border runs with their
+//! own kernel-column ranges and the interior run; a depthwise row is always split so (its
+//! weights are one vector per tap). Weights are packed at compile time as the micro-kernels
+//! read them (`scc_kernels::abi::ConvGeometry`), zero for padding channels.
 
 use super::ops::epilogue_codes;
 use super::symbol;
@@ -34,11 +34,11 @@ use scc_kernels::abi::{self, ColumnRun, Record};
 /// a two-FMA-unit AVX-512 CPU, one thread, against 4-block chunks (6-pixel tiles), ResNet-18's
 /// 3×3 convs took 0.72× the time at 512 channels (a 7-pixel row is one tile instead of a 6-
 /// and a 1-pixel tile, each reading all the chunk's weights), 0.86× at 256, 0.87× at 64 (as
-/// 2 + 2; 3 + 1 0.93×), and the whole `resnet18` 0.92×. AVX2 tiles are 2 blocks × 5 pixels (10 accumulators, 7
-/// loads per 10 FMAs); an odd count ends in one chunk of 3 blocks × 3 pixels (9
-/// accumulators, 6 loads per 9 FMAs; as the only width, measured slower on ResNet's 3×3
-/// convs) rather than a 1-block chunk, whose 12-pixel tile loads a broadcast per FMA and which
-/// reads the input once more.
+/// 2 + 2; 3 + 1 0.93×), and the whole `resnet18` 0.92×. AVX2 tiles are 2 blocks × 5
+/// pixels (10 accumulators, 7 loads per 10 FMAs); an odd count ends in one chunk of 3 blocks
+/// × 3 pixels (9 accumulators, 6 loads per 9 FMAs; as the only width, measured slower on
+/// ResNet's 3×3 convs) rather than a 1-block chunk, whose 12-pixel tile loads a broadcast per
+/// FMA and which reads the input once more.
 fn chunk_plan(tier: Tier, blocks: usize) -> Vec<(usize, usize, usize)> {
     let mut plan = match tier {
         Tier::Avx512 if blocks == 4 => vec![(2, 2, 0)],
