@@ -1,5 +1,5 @@
 //! Test drivers: what the compiler's generated driver loops do, in plain Rust — layouts,
-//! weight packing, border segments — so each kernel can be checked against `scc-runtime`.
+//! weight packing, the column runs of `abi` — so each kernel can be checked against `scc-runtime`.
 
 #![allow(dead_code)]
 
@@ -93,40 +93,6 @@ impl Conv {
             ),
         )
     }
-}
-
-/// Valid tap range `[k0, k1)` of output coordinate `o` along an axis.
-pub fn tap_range(
-    o: usize,
-    stride: usize,
-    pad: usize,
-    dil: usize,
-    k: usize,
-    size: usize,
-) -> (usize, usize) {
-    let base = (o * stride) as i64 - pad as i64;
-    let mut k0 = 0;
-    while k0 < k && base + ((k0 * dil) as i64) < 0 {
-        k0 += 1;
-    }
-    let mut k1 = k;
-    while k1 > k0 && base + ((k1 - 1) * dil) as i64 >= size as i64 {
-        k1 -= 1;
-    }
-    (k0, k1.max(k0))
-}
-
-/// Output column segments: maximal runs of columns with the same tap range.
-pub fn segments(c: &Conv, ow: usize) -> Vec<(usize, usize, usize, usize)> {
-    let mut segs: Vec<(usize, usize, usize, usize)> = Vec::new();
-    for ox in 0..ow {
-        let (k0, k1) = tap_range(ox, c.stride.1, c.pad.1, c.dilation.1, c.kernel.1, c.w);
-        match segs.last_mut() {
-            Some(s) if s.2 == k0 && s.3 == k1 && s.0 + s.1 == ox => s.1 += 1,
-            _ => segs.push((ox, 1, k0, k1)),
-        }
-    }
-    segs
 }
 
 pub fn epilogue_codes(codes: &[i64]) -> [i64; abi::MAX_EPILOGUE] {
@@ -261,7 +227,8 @@ pub fn run_conv(
             };
             for i in 0..c.n {
                 for oy in 0..oh {
-                    let (ky0, ky1) = tap_range(oy, c.stride.0, c.pad.0, c.dilation.0, kh, c.h);
+                    let (ky0, ky1, _) =
+                        abi::kernel_taps(oy, c.stride.0, c.pad.0, c.dilation.0, kh, c.h);
                     for run in &runs {
                         let iy = (oy * c.stride.0 + ky0 * c.dilation.0) as i64 - c.pad.0 as i64;
                         let iy = iy.max(0) as usize;
@@ -333,7 +300,7 @@ pub fn run_depthwise(
             packed[((ch / lanes) * kh * kw + t) * lanes + ch % lanes] = weight[ch * kh * kw + t];
         }
     }
-    let segs = segments(c, ow);
+    let runs = abi::column_runs(ow, c.stride.1, c.pad.1, c.dilation.1, kw, c.w);
     for b in 0..cb {
         let geometry = DepthwiseGeometry {
             in_pixel: (c.stride.1 * lanes) as i64,
@@ -345,14 +312,14 @@ pub fn run_depthwise(
         };
         for i in 0..c.n {
             for oy in 0..oh {
-                let (ky0, ky1) = tap_range(oy, c.stride.0, c.pad.0, c.dilation.0, kh, c.h);
-                for &(ox0, count, kx0, kx1) in &segs {
+                let (ky0, ky1, _) =
+                    abi::kernel_taps(oy, c.stride.0, c.pad.0, c.dilation.0, kh, c.h);
+                for run in &runs {
                     let iy = ((oy * c.stride.0 + ky0 * c.dilation.0) as i64 - c.pad.0 as i64).max(0)
                         as usize;
-                    let ix = ((ox0 * c.stride.1 + kx0 * c.dilation.1) as i64 - c.pad.1 as i64)
-                        .max(0) as usize;
+                    let ix = run.input as usize;
                     let in_off = (((i * cb + b) * c.h + iy) * c.w + ix) * lanes;
-                    let out_off = ((i * cb + b) * oh * ow + oy * ow + ox0) * lanes;
+                    let out_off = ((i * cb + b) * oh * ow + oy * ow + run.first) * lanes;
                     let res_ptrs: Vec<*const f32> =
                         residual.iter().map(|r| r[out_off..].as_ptr()).collect();
                     unsafe {
@@ -360,12 +327,14 @@ pub fn run_depthwise(
                             &geometry,
                             out.as_mut_ptr().add(out_off),
                             input.as_ptr().add(in_off),
-                            packed.as_ptr().add((b * kh * kw + ky0 * kw + kx0) * lanes),
+                            packed
+                                .as_ptr()
+                                .add((b * kh * kw + ky0 * kw + run.k0) * lanes),
                             bias_padded.as_ptr().add(b * lanes),
                             res_ptrs.as_ptr(),
-                            count as u64,
+                            run.count as u64,
                             (ky1 - ky0) as u64,
-                            (kx1 - kx0) as u64,
+                            run.cols as u64,
                         )
                     };
                 }
