@@ -274,43 +274,8 @@ unsafe fn tap_columns<
     }
 }
 
-/// The input blocks one call of [`tile`] sums over, and what it does with the sums: `blocks`
-/// of the geometry's input blocks; with `accumulate`, the sums are added to the partial sums
-/// an earlier pass stored in the output; with `finish`, bias and epilogue are applied and
-/// padding lanes zeroed (else the raw partial sums are stored, for a later pass).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct BlockPass {
-    blocks: (isize, isize),
-    accumulate: bool,
-    finish: bool,
-}
-
-/// Most packed-weight bytes one pass of a row's tiles walks (see [`block_passes`]): half of
-/// the smallest L1 data cache of the wide tiers' CPUs (32 KB), leaving the other half to the
-/// input rows and the output tiles.
-pub const PASS_WEIGHT_BYTES: usize = 16 * 1024;
-
-/// Input blocks per pass when a row of `tiles` register tiles sums over the geometry's input
-/// blocks: all of them when the row is one tile (its weights are read once per call anyway)
-/// or they fit [`PASS_WEIGHT_BYTES`]; else as many as fit (at least one). Each pass runs all
-/// of the row's tiles over its blocks, so that the second and later tiles read the pass's
-/// weights from L1 instead of streaming the whole chunk's weights from L2 per tile; the
-/// partial sums wait in the output between passes (the memory plan never places a conv's
-/// output over its inputs or residuals).
-pub fn block_passes(g: &ConvGeometry, tiles: usize) -> usize {
-    let in_blocks = g.in_blocks.max(1) as usize;
-    let block_bytes = (g.w_block.max(1) as usize).saturating_mul(size_of::<f32>());
-    let per_pass = (PASS_WEIGHT_BYTES / block_bytes).max(1);
-    if tiles <= 1 || in_blocks <= per_pass {
-        in_blocks
-    } else {
-        per_pass
-    }
-}
-
-/// One tile of `P` pixels × `OCB` blocks over the input blocks of `pass`; `IN` input lanes
-/// per block (the tier's lanes, or 1 for a plain input); with `EDGE`, its first and last
-/// pixels skip the columns of `clip`.
+/// One tile of `P` pixels × `OCB` blocks; `IN` input lanes per block (the tier's lanes, or 1
+/// for a plain input); with `EDGE`, its first and last pixels skip the columns of `clip`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 unsafe fn tile<S: Simd, const P: usize, const OCB: usize, const IN: usize, const EDGE: bool>(
@@ -323,21 +288,11 @@ unsafe fn tile<S: Simd, const P: usize, const OCB: usize, const IN: usize, const
     rows: usize,
     cols: usize,
     clip: EdgeClip,
-    pass: BlockPass,
 ) {
     unsafe {
         let lanes = S::LANES;
-        let out_block = g.out_block as isize;
         let sets = accumulator_sets(P, OCB);
         let mut partial = [[[S::zero(); OCB]; P]; MAX_SETS];
-        if pass.accumulate {
-            for p in 0..P {
-                for o in 0..OCB {
-                    partial[0][p][o] =
-                        S::load(out.offset((p * lanes) as isize + o as isize * out_block));
-                }
-            }
-        }
         let in_blocks = g.in_blocks as isize;
         let in_last = (g.in_last_lanes as usize).min(IN);
         // Full blocks in one loop of constant trip counts, then the partial last block (its
@@ -348,8 +303,7 @@ unsafe fn tile<S: Simd, const P: usize, const OCB: usize, const IN: usize, const
         } else {
             in_blocks
         };
-        let (first_block, end_block) = pass.blocks;
-        for block in first_block..full_blocks.min(end_block) {
+        for block in 0..full_blocks {
             block_taps::<S, P, OCB, IN, EDGE>(
                 &mut partial,
                 sets,
@@ -363,7 +317,7 @@ unsafe fn tile<S: Simd, const P: usize, const OCB: usize, const IN: usize, const
                 clip,
             );
         }
-        if full_blocks < in_blocks && end_block == in_blocks {
+        if full_blocks < in_blocks {
             // A runtime channel count: one set (a set chosen per channel at run time would
             // be indexed memory).
             block_taps::<S, P, OCB, IN, EDGE>(
@@ -387,23 +341,13 @@ unsafe fn tile<S: Simd, const P: usize, const OCB: usize, const IN: usize, const
                 }
             }
         }
-        if !pass.finish {
-            for p in 0..P {
-                for o in 0..OCB {
-                    S::store(
-                        out.offset((p * lanes) as isize + o as isize * out_block),
-                        acc[p][o],
-                    );
-                }
-            }
-            return;
-        }
         for o in 0..OCB {
             let b = S::load(bias.add(o * lanes));
             for p in 0..P {
                 acc[p][o] = S::add(acc[p][o], b);
             }
         }
+        let out_block = g.out_block as isize;
         epilogue::<S, P, OCB>(&mut acc, &g.epilogue, residuals, out_block);
         let last_valid = S::first_lanes(g.last_lanes as usize);
         for p in 0..P {
@@ -445,58 +389,43 @@ fn tile_clip(run: EdgeClip, p0: usize, p: usize, pixels: usize) -> EdgeClip {
 
 /// One tile of `P` pixels: the edge variant when `clip` cuts a pixel's window.
 macro_rules! one_tile {
-    ($S:ty, $P:literal, $OCB:literal, $IN:expr, $clip:expr, $pass:expr, $($arg:expr),*) => {{
+    ($S:ty, $P:literal, $OCB:literal, $IN:expr, $clip:expr, $($arg:expr),*) => {{
         let clip: EdgeClip = $clip;
         if clip == EdgeClip::default() {
-            tile::<$S, $P, $OCB, { $IN }, false>($($arg),*, clip, $pass)
+            tile::<$S, $P, $OCB, { $IN }, false>($($arg),*, clip)
         } else {
-            tile::<$S, $P, $OCB, { $IN }, true>($($arg),*, clip, $pass)
+            tile::<$S, $P, $OCB, { $IN }, true>($($arg),*, clip)
         }
     }};
 }
 
-/// Runs `pixels` pixels as full tiles of `P` then one smaller tile, for `OCB` blocks, in the
-/// input-block passes of [`block_passes`]; the run's first pixel skips the first
-/// `clip.first` kernel columns, its last pixel the last `clip.last`.
+/// Runs `pixels` pixels as full tiles of `P` then one smaller tile, for `OCB` blocks; the
+/// run's first pixel skips the first `clip.first` kernel columns, its last pixel the last
+/// `clip.last`.
 macro_rules! run_row {
     ($S:ty, $OCB:literal, $IN:expr, $P:literal, [$($t:literal)*],
      $g:ident, $out:ident, $input:ident, $w:ident, $bias:ident, $res:ident, $pixels:ident, $rows:ident, $cols:ident, $clip:ident) => {{
         let lanes = <$S as Simd>::LANES;
         let count = residual_count(&$g.epilogue);
-        let in_blocks = $g.in_blocks as isize;
-        let per_pass = block_passes($g, $pixels.div_ceil($P)) as isize;
-        let mut first_block = 0isize;
-        loop {
-            let end_block = (first_block + per_pass).min(in_blocks);
-            let pass = BlockPass {
-                blocks: (first_block, end_block),
-                accumulate: first_block > 0,
-                finish: end_block == in_blocks,
-            };
-            let mut p0 = 0usize;
-            while p0 + $P <= $pixels {
-                let moved = advance($res, count, p0 * lanes);
-                one_tile!($S, $P, $OCB, $IN, tile_clip($clip, p0, $P, $pixels), pass,
-                    $g,
-                    $out.add(p0 * lanes),
-                    $input.wrapping_offset(p0 as isize * $g.in_pixel as isize),
-                    $w, $bias, moved.as_ptr(), $rows, $cols);
-                p0 += $P;
-            }
-            let rest = $pixels - p0;
-            if rest > 0 {
-                let moved = advance($res, count, p0 * lanes);
-                let out = $out.add(p0 * lanes);
-                let input = $input.wrapping_offset(p0 as isize * $g.in_pixel as isize);
-                let clip = tile_clip($clip, p0, rest, $pixels);
-                match rest {
-                    $($t => one_tile!($S, $t, $OCB, $IN, clip, pass, $g, out, input, $w, $bias, moved.as_ptr(), $rows, $cols),)*
-                    _ => unreachable!("a tail is shorter than a tile"),
-                }
-            }
-            first_block = end_block;
-            if first_block >= in_blocks {
-                break;
+        let mut p0 = 0usize;
+        while p0 + $P <= $pixels {
+            let moved = advance($res, count, p0 * lanes);
+            one_tile!($S, $P, $OCB, $IN, tile_clip($clip, p0, $P, $pixels),
+                $g,
+                $out.add(p0 * lanes),
+                $input.wrapping_offset(p0 as isize * $g.in_pixel as isize),
+                $w, $bias, moved.as_ptr(), $rows, $cols);
+            p0 += $P;
+        }
+        let rest = $pixels - p0;
+        if rest > 0 {
+            let moved = advance($res, count, p0 * lanes);
+            let out = $out.add(p0 * lanes);
+            let input = $input.wrapping_offset(p0 as isize * $g.in_pixel as isize);
+            let clip = tile_clip($clip, p0, rest, $pixels);
+            match rest {
+                $($t => one_tile!($S, $t, $OCB, $IN, clip, $g, out, input, $w, $bias, moved.as_ptr(), $rows, $cols),)*
+                _ => unreachable!("a tail is shorter than a tile"),
             }
         }
     }};
