@@ -3,8 +3,9 @@
 //!
 //! `cargo bench --bench kernels` prints, per tier and layer shape, the single-thread GFLOP/s
 //! of the measured conv step itself (the layer in front of it and the reorders excluded) and
-//! its fraction of the tier's peak (criterion reports the whole model's times; the throughput is set so
-//! that criterion's "elements/s" reads as MACs/s).
+//! its fraction of the tier's peak. Criterion reports the whole one-layer model's times; its
+//! throughput is the measured conv's MACs, so its "elements/s" are those MACs over the whole
+//! model's time (a lower bound of the conv's own rate).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use scc::{Model, Options, PassOptions};
