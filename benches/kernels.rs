@@ -65,14 +65,14 @@ fn measured_conv(graph: &scc::compiler::Graph) -> scc::compiler::NodeId {
         .expect("the layer has a node `c`")
 }
 
-/// Mean time of the conv node `c` (not the conv in front of it nor the reorders) over
-/// `runs` runs, in seconds.
+/// Mean time of node `conv` alone (not the conv in front of it nor the reorders) over `runs`
+/// runs, in seconds.
 fn conv_seconds(
     jit: &scc::CompiledModel,
+    conv: scc::compiler::NodeId,
     inputs: &std::collections::BTreeMap<String, scc::Tensor>,
     runs: usize,
 ) -> f64 {
-    let conv = measured_conv(jit.graph());
     let mut total = 0.0;
     for _ in 0..runs {
         let (_, times) = jit.run_timed(inputs).unwrap();
@@ -110,16 +110,12 @@ fn kernels(c: &mut Criterion) {
             };
             let jit = scc::compile(&model, &weights, &options).unwrap();
             let conv = measured_conv(jit.graph());
-            let macs = scc::compiler::stats::costs(jit.graph())
-                .iter()
-                .find(|cost| cost.node == conv)
-                .expect("the conv has a cost")
-                .structured_macs;
+            let macs = scc::compiler::stats::node_cost(jit.graph(), conv).structured_macs;
             group.throughput(Throughput::Elements(macs as u64));
             group.bench_function(*name, |b| b.iter(|| jit.run(&inputs).unwrap()));
             // The conv step alone, for the printed summary.
-            conv_seconds(&jit, &inputs, 3);
-            let seconds = conv_seconds(&jit, &inputs, 20);
+            conv_seconds(&jit, conv, &inputs, 3);
+            let seconds = conv_seconds(&jit, conv, &inputs, 20);
             let gflops = 2.0 * macs as f64 / seconds / 1e9;
             summary.push(format!(
                 "tier {tier:>6}  {name:<26} {gflops:>7.2} GFLOP/s = {:>3.0}% of the tier's peak ({peak:.1})",
