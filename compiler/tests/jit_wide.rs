@@ -579,6 +579,70 @@ fn every_execution_of_structured_layers() {
     }
 }
 
+/// A fused structured 1×1 layer over many pooled channels and long pixel runs: each work
+/// item's run is pooled in several tiles (`scc_kernels::conv::pool_tile_pixels`), with a
+/// residual and an activation in the epilogue; within the interpreter's tolerance and
+/// bit-identical for 1 and 2 threads.
+#[test]
+fn fused_layer_pooled_in_several_tiles_per_run() {
+    use scc_compiler::ir::Execution;
+    let source = "model m(x: [1, 1040, 40, 40], r: [1, 24, 40, 40]) {
+        let p = sconv2d(x, 24, kernel=1, c=520, n=1);
+        return relu(p + r);
+    }";
+    let file = scc_lang::parse(&scc_lang::SourceFile::new("t.sc", source)).unwrap();
+    let graph = scc_compiler::lower::lower(&file, None).unwrap();
+    let weights = scc_compiler::weights::Weights::random(&graph, 7).unwrap();
+    let inputs = random_inputs(&graph, 3);
+    let expected = scc_compiler::interp::run(&graph, &weights, &inputs).unwrap();
+    for tier in wide_tiers() {
+        // 520 pooled channels are 2,080 (AVX2) or 2,112 bytes (AVX-512) per pixel: a run
+        // of 50 (AVX2) or 48 pixels (AVX-512) is pooled as two tiles.
+        let lanes = tier.lanes();
+        let pooled_blocks = 520usize.div_ceil(lanes);
+        for run in [50, 48] {
+            assert!(scc_kernels::conv::pool_tile_pixels(lanes, pooled_blocks, run) < run);
+        }
+        let options = PassOptions {
+            tier,
+            verify: true,
+            force_execution: Some(Execution::Fused),
+            ..PassOptions::default()
+        };
+        let optimized = PassManager::new(options)
+            .unwrap()
+            .run(&graph, Some(&weights))
+            .unwrap()
+            .graph;
+        let dump = optimized.dump();
+        assert_eq!(dump.matches("execution=fused").count(), 1, "{dump}");
+        let target = Target::host_with(Some(tier)).unwrap();
+        let mut results = Vec::new();
+        for threads in [1, 2] {
+            let got = CompiledModel::compile(&optimized, &weights, &target, threads)
+                .unwrap()
+                .run(&inputs)
+                .unwrap();
+            for ((name, g), (_, e)) in got.iter().zip(&expected) {
+                let scale = e.data().iter().fold(1f32, |m, v| m.max(v.abs()));
+                assert!(
+                    g.max_abs_diff(e) <= 1e-4 * scale,
+                    "{tier}, {threads} threads: {name} differs by {}\n{dump}",
+                    g.max_abs_diff(e)
+                );
+            }
+            results.push(got);
+        }
+        assert!(
+            results[0]
+                .iter()
+                .zip(&results[1])
+                .all(|((_, a), (_, b))| a.data() == b.data()),
+            "{tier}: 1 and 2 threads differ"
+        );
+    }
+}
+
 #[test]
 fn small_models_through_every_pass() {
     for source in [

@@ -194,3 +194,32 @@ proptest! {
         check(d, seed, &acts, true);
     }
 }
+
+/// Pool tiles of a fused structured 1×1 conv: the whole call when its pooled channels fit the
+/// byte budget, else equal tiles of at most the budget, never below the tier's smallest tile.
+#[test]
+fn pool_tiles_of_fused_convs() {
+    use scc_kernels::conv::{POOL_TILE_BYTES, pool_tile, pool_tile_pixels};
+    for lanes in [8, 16] {
+        for pooled_blocks in [1, 2, 33, 65, 200, 512] {
+            let pixel_bytes = pooled_blocks * lanes * 4;
+            for pixels in [1, 7, 10, 12, 40, 48, 50, 120, 1000] {
+                let tile = pool_tile_pixels(lanes, pooled_blocks, pixels);
+                let tiles = pixels.div_ceil(tile);
+                assert!((1..=pixels).contains(&tile), "{lanes} {pooled_blocks} {pixels}");
+                // Equal tiles: the last one at most one tile short of the others.
+                assert!(tiles * tile - pixels < tile);
+                if pixels * pixel_bytes <= POOL_TILE_BYTES {
+                    assert_eq!(tile, pixels);
+                } else {
+                    assert!(
+                        tile * pixel_bytes <= POOL_TILE_BYTES
+                            || tile <= pool_tile(lanes),
+                        "{lanes} {pooled_blocks} {pixels}: {tile}"
+                    );
+                    assert!(tile >= pool_tile(lanes).min(pixels) / 2 + 1);
+                }
+            }
+        }
+    }
+}
