@@ -518,8 +518,63 @@ fn linear_layers() {
     }
 }
 
+/// `graph` through every pass for `tier`, every structured layer's execution forced to
+/// `execution` where the tier has it.
+fn optimize_forced(
+    graph: &Graph,
+    weights: &Weights,
+    tier: Tier,
+    execution: scc_compiler::ir::Execution,
+) -> Graph {
+    let options = PassOptions {
+        tier,
+        verify: true,
+        force_execution: Some(execution),
+        ..PassOptions::default()
+    };
+    PassManager::new(options)
+        .unwrap()
+        .run(graph, Some(weights))
+        .unwrap()
+        .graph
+}
+
+/// Runs the optimised graph `optimized` on `tier` at 1 and 2 threads: the two bit-identical,
+/// and within `1e-4 · scale` of `expected` (the interpreter on the graph as lowered).
+fn check_optimized(
+    optimized: &Graph,
+    weights: &Weights,
+    inputs: &BTreeMap<String, Tensor>,
+    expected: &[(String, Tensor)],
+    tier: Tier,
+    what: &str,
+) {
+    let target = Target::host_with(Some(tier)).unwrap();
+    let mut first: Option<Vec<(String, Tensor)>> = None;
+    for threads in [1, 2] {
+        let got = CompiledModel::compile(optimized, weights, &target, threads)
+            .unwrap()
+            .run(inputs)
+            .unwrap();
+        if let Some(first) = &first {
+            assert_eq!(first, &got, "{what} ({tier}): 1 and 2 threads differ");
+        }
+        for ((name, g), (_, e)) in got.iter().zip(expected) {
+            let scale = e.data().iter().fold(1f32, |m, v| m.max(v.abs()));
+            assert!(
+                g.max_abs_diff(e) <= 1e-4 * scale,
+                "{what} ({tier}, {threads} threads): {name} differs by {}\n{}",
+                g.max_abs_diff(e),
+                optimized.dump()
+            );
+        }
+        first = Some(got);
+    }
+}
+
 /// Structured layers in every execution, forced, on every tier (and the 128-bit tier):
-/// within the tolerance of the interpreter running them as lowered.
+/// within the tolerance of the interpreter running them as lowered, bit-identical for 1 and
+/// 2 threads.
 #[test]
 fn every_execution_of_structured_layers() {
     use scc_compiler::ir::Execution;
@@ -540,17 +595,7 @@ fn every_execution_of_structured_layers() {
     tiers.extend(wide_tiers());
     for tier in tiers {
         for execution in Execution::ALL {
-            let options = PassOptions {
-                tier,
-                verify: true,
-                force_execution: Some(execution),
-                ..PassOptions::default()
-            };
-            let optimized = PassManager::new(options)
-                .unwrap()
-                .run(&graph, Some(&weights))
-                .unwrap()
-                .graph;
+            let optimized = optimize_forced(&graph, &weights, tier, execution);
             let dump = optimized.dump();
             let fused_layers = dump.matches("execution=fused").count();
             if execution == Execution::Fused && tier.is_wide() {
@@ -559,22 +604,14 @@ fn every_execution_of_structured_layers() {
             } else {
                 assert_eq!(fused_layers, 0, "{dump}");
             }
-            let target = Target::host_with(Some(tier)).unwrap();
-            for threads in [1, 2] {
-                let got = CompiledModel::compile(&optimized, &weights, &target, threads)
-                    .unwrap()
-                    .run(&inputs)
-                    .unwrap();
-                for ((name, g), (_, e)) in got.iter().zip(&expected) {
-                    let scale = e.data().iter().fold(1f32, |m, v| m.max(v.abs()));
-                    assert!(
-                        g.max_abs_diff(e) <= 1e-4 * scale,
-                        "{} ({tier}, {threads} threads): {name} differs by {}\n{dump}",
-                        execution.name(),
-                        g.max_abs_diff(e)
-                    );
-                }
-            }
+            check_optimized(
+                &optimized,
+                &weights,
+                &inputs,
+                &expected,
+                tier,
+                execution.name(),
+            );
         }
     }
 }
@@ -603,43 +640,10 @@ fn fused_layer_pooled_in_several_tiles_per_run() {
         for run in [50, 48] {
             assert!(scc_kernels::conv::pool_tile_pixels(lanes, pooled_blocks, run) < run);
         }
-        let options = PassOptions {
-            tier,
-            verify: true,
-            force_execution: Some(Execution::Fused),
-            ..PassOptions::default()
-        };
-        let optimized = PassManager::new(options)
-            .unwrap()
-            .run(&graph, Some(&weights))
-            .unwrap()
-            .graph;
+        let optimized = optimize_forced(&graph, &weights, tier, Execution::Fused);
         let dump = optimized.dump();
         assert_eq!(dump.matches("execution=fused").count(), 1, "{dump}");
-        let target = Target::host_with(Some(tier)).unwrap();
-        let mut results = Vec::new();
-        for threads in [1, 2] {
-            let got = CompiledModel::compile(&optimized, &weights, &target, threads)
-                .unwrap()
-                .run(&inputs)
-                .unwrap();
-            for ((name, g), (_, e)) in got.iter().zip(&expected) {
-                let scale = e.data().iter().fold(1f32, |m, v| m.max(v.abs()));
-                assert!(
-                    g.max_abs_diff(e) <= 1e-4 * scale,
-                    "{tier}, {threads} threads: {name} differs by {}\n{dump}",
-                    g.max_abs_diff(e)
-                );
-            }
-            results.push(got);
-        }
-        assert!(
-            results[0]
-                .iter()
-                .zip(&results[1])
-                .all(|((_, a), (_, b))| a.data() == b.data()),
-            "{tier}: 1 and 2 threads differ"
-        );
+        check_optimized(&optimized, &weights, &inputs, &expected, tier, "fused");
     }
 }
 
