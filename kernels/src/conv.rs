@@ -630,9 +630,9 @@ pub const fn pool_tile(lanes: usize) -> usize {
     if lanes >= 16 { 12 } else { 10 }
 }
 
-/// Most bytes of pooled channels one pool tile of [`pooled`] holds: an L2-resident tile
-/// (half of the smallest L2 of the wide tiers' CPUs, 512 KB, is left to the chunks' weights
-/// and the output).
+/// Most bytes of pooled channels one pool tile of [`pooled`] holds: an L2-resident tile (an
+/// eighth of the smallest L2 of the wide tiers' CPUs, 512 KB; the rest holds the chunks'
+/// weights and the output).
 pub const POOL_TILE_BYTES: usize = 64 * 1024;
 
 /// Pixels pooled per tile of a call of [`pooled`] over `pixels` pixels with `pooled_blocks`
@@ -640,9 +640,9 @@ pub const POOL_TILE_BYTES: usize = 64 * 1024;
 /// else the call cut into the fewest tiles of equal size (the last one possibly shorter) of
 /// at most the larger of what fits and [`pool_tile`] pixels. Each chunk's conv tiles then run
 /// over the whole pool tile, so that a chunk's weights are read once per pool tile and its
-/// output is written in runs of the pool tile's pixels. (Tiles of [`pool_tile`] pixels only,
-/// each followed by every chunk's tiles, ran the fused layers of `mobilenetv2s` 1.1–1.3×
-/// slower than a separate pool pass and the dense conv on a Zen 1 core.)
+/// output is written in runs of the pool tile's pixels. (Against tiles of [`pool_tile`]
+/// pixels, each followed by every chunk's tiles: `mobilenetv2s` in 0.98× the time on one
+/// Zen 1 core, medians of 4 alternating runs.)
 pub fn pool_tile_pixels(lanes: usize, pooled_blocks: usize, pixels: usize) -> usize {
     let pixel_bytes = (pooled_blocks.max(1) * lanes).saturating_mul(size_of::<f32>());
     let most = (POOL_TILE_BYTES / pixel_bytes).max(pool_tile(lanes));
