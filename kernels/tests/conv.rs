@@ -196,7 +196,8 @@ proptest! {
 }
 
 /// Pool tiles of a fused structured 1×1 conv: the whole call when its pooled channels fit the
-/// byte budget, else equal tiles of at most the budget, never below the tier's smallest tile.
+/// byte budget, else equal tiles within the budget (or at most the tier's smallest tile where
+/// that alone exceeds it), each longer than half the smallest tile.
 #[test]
 fn pool_tiles_of_fused_convs() {
     use scc_kernels::conv::{POOL_TILE_BYTES, pool_tile, pool_tile_pixels};
